@@ -1,0 +1,110 @@
+# stackquake: the one entry point.
+#
+#   make                 build the fixed runtime (normal and harness flavours),
+#                        its test programs and the tools
+#   make REGRESS=<name>  the same with one historical fix undone, in build/<name>/
+#   make variants        every variant side by side
+#   make run             the main job (until the harness lands: the runtime's
+#                        stress self-test), summary on stdout, report under out/
+#   make test            the pytest suite; JUnit XML in out/junit.xml
+#   make bench           performance tables, ratios against anchors run alongside
+#
+# make test / run / bench install missing Debian packages first (mk/deps.sh).
+
+ARCH    ?= $(shell uname -m)
+REGRESS ?=
+VARIANTS := mapstack syscallsplit stackswitch attachsig gsignal-systemstack
+PYTHON  ?= /usr/bin/python3
+CC      := clang
+BUDGET  ?= 60s
+
+ifeq ($(REGRESS),)
+VARIANT := fixed
+else
+VARIANT := $(REGRESS)
+ifeq ($(filter $(REGRESS),$(VARIANTS)),)
+$(error unknown REGRESS=$(REGRESS); one of: $(VARIANTS))
+endif
+endif
+
+B := build/$(VARIANT)
+REGRESS_DEF = $(if $(REGRESS),-DREGRESS_$(shell echo $(REGRESS) | tr 'a-z-' 'A-Z_')=1)
+
+# Runtime code, and everything that runs on G stacks, gets the split check.
+SPLIT_CFLAGS := -finstrument-function-entry-bare
+CFLAGS  := -O2 -g -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
+           -fno-omit-frame-pointer -fno-stack-protector \
+           -Iruntime/include -Iruntime/src -Iruntime/src/arch/$(ARCH) $(REGRESS_DEF)
+LDLIBS  := -lpthread
+
+RT_SRCS := $(wildcard runtime/src/*.c) runtime/src/os/linux.c
+RT_ASM  := runtime/src/arch/$(ARCH)/asm.S
+RT_HDRS := $(wildcard runtime/src/*.h runtime/include/*.h runtime/src/arch/$(ARCH)/*.h)
+
+TEST_SRCS := $(wildcard runtime/tests/*.c)
+TESTS   := $(TEST_SRCS:runtime/tests/%.c=$(B)/tests/%)
+
+LIB     := $(B)/libsq.a
+HLIB    := $(B)/libsq-harness.a
+
+.PHONY: all variants run test bench clean deps-build deps-test deps-bench tools
+all: $(LIB) $(HLIB) $(TESTS) tools
+
+variants:
+	@$(MAKE) --no-print-directory all
+	@for v in $(VARIANTS); do $(MAKE) --no-print-directory REGRESS=$$v all || exit 1; done
+
+$(B)/obj/%.o: runtime/src/%.c $(RT_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SPLIT_CFLAGS) -c $< -o $@
+
+$(B)/hobj/%.o: runtime/src/%.c $(RT_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SPLIT_CFLAGS) -DSQ_HARNESS=1 -c $< -o $@
+
+$(B)/obj/asm.o $(B)/hobj/asm.o: $(RT_ASM)
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@
+
+RT_OBJS  := $(RT_SRCS:runtime/src/%.c=$(B)/obj/%.o) $(B)/obj/asm.o
+RT_HOBJS := $(RT_SRCS:runtime/src/%.c=$(B)/hobj/%.o) $(B)/hobj/asm.o
+
+$(LIB): $(RT_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(HLIB): $(RT_HOBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+# Runtime self-tests link the harness flavour: they arm fault sites.
+$(B)/tests/%: runtime/tests/%.c $(HLIB) runtime/tests/rt_test.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SPLIT_CFLAGS) -Iruntime/tests $< $(HLIB) $(LDLIBS) -o $@
+
+tools:
+	@if [ -f tools/stackcheck/Makefile ]; then $(MAKE) --no-print-directory -C tools/stackcheck OUT=$(abspath build/tools); fi
+
+deps-build:
+	@sh mk/deps.sh build
+deps-test:
+	@sh mk/deps.sh build test
+deps-bench:
+	@sh mk/deps.sh build bench
+
+run: deps-test
+	@$(MAKE) --no-print-directory all
+	@$(PYTHON) mk/stress.py --build $(B) --budget $(BUDGET) --out out
+
+test: deps-test
+	@$(MAKE) --no-print-directory variants
+	@mkdir -p out
+	$(PYTHON) -m pytest -q -n 2 pytest --junitxml=out/junit.xml
+
+bench: deps-bench
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -f bench/bench.mk B=$(B) CC=$(CC) CFLAGS="$(CFLAGS)" SPLIT_CFLAGS="$(SPLIT_CFLAGS)"
+	@$(PYTHON) bench/run.py --build $(B)
+
+clean:
+	rm -rf build out

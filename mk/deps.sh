@@ -1,0 +1,38 @@
+#!/bin/sh
+# deps.sh GROUP...: make sure the Debian packages a make target needs are
+# installed. As root it runs apt-get; otherwise it prints the exact command
+# and fails. Groups: build test bench fuzz cross.
+set -eu
+
+pkgs_build="clang make"
+pkgs_test="python3-pytest python3-pytest-xdist strace libboost-context-dev gdb"
+pkgs_bench="libboost-context-dev golang-1.19-go"
+pkgs_fuzz="afl++ libclang-rt-14-dev"
+pkgs_cross="qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-riscv64-linux-gnu libc6-dev-riscv64-cross musl-tools"
+
+want=""
+for group in "$@"; do
+	eval "list=\${pkgs_$group:-}"
+	[ -n "$list" ] || { echo "deps.sh: unknown group '$group'" >&2; exit 2; }
+	want="$want $list"
+done
+
+missing=""
+for p in $want; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		case " $missing " in *" $p "*) ;; *) missing="$missing $p" ;; esac
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+cmd="apt-get install -y --no-install-recommends$missing"
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps.sh: missing packages:$missing" >&2
+	echo "deps.sh: run as root: apt-get update && $cmd" >&2
+	exit 1
+fi
+echo "deps.sh: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >&2
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >&2

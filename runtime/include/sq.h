@@ -1,0 +1,112 @@
+/*
+ * sq.h: the public API of the stackquake runtime.
+ *
+ * An M:N green-thread runtime: goroutine-like Gs run on OS threads (Ms) that
+ * hold processor tokens (Ps). Every G has its own non-moving stack, reserved
+ * up front and committed by the kernel on demand, with a guard page below it.
+ *
+ * Two ways to start:
+ *   sq_main(fn, arg)  the calling thread becomes M0 and runs fn as the main G;
+ *                     the process exits with fn's return value.
+ *   sq_init()         start the runtime in the background; the calling thread
+ *                     stays a foreign C thread that enters with sq_callback.
+ *
+ * Functions marked [G] must be called from a G (the main G, a spawned G, or
+ * the function a callback runs). Errors inside the runtime are -errno values.
+ */
+#ifndef SQ_H
+#define SQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Start the runtime, run fn(arg) as the main G on the calling thread, and
+ * exit the process with its return value. Never returns. Environment:
+ * SQ_MAXPROCS (number of Ps, default: online CPUs), SQ_STACKSIZE (bytes of a
+ * G stack, default 256 KiB), SQ_DEBUG (see docs/runtime.md). */
+_Noreturn void sq_main(int (*fn)(void *), void *arg);
+
+/* Start the runtime without a main G: Ps, sysmon and the extra-M list. The
+ * calling thread stays foreign. Idempotent. Returns 0. */
+int sq_init(void);
+
+/* Create a G running fn(arg) and make it runnable. [G] or foreign thread
+ * inside a callback. The G's return value is discarded. */
+void sq_spawn(int (*fn)(void *), void *arg);
+
+/* Put the current G at the back of the global run queue and run another. [G] */
+void sq_yield(void);
+
+/* Number of Ps. Set once, from SQ_MAXPROCS or the CPU count. */
+int sq_maxprocs(void);
+
+/* The current G's id, 0 when not on a G. */
+uint64_t sq_goid(void);
+
+/* Run fn(arg) on the calling foreign C thread as runtime code: attach the
+ * thread (needm) if it is not already bound to an M, run fn on a G that is
+ * locked to this thread, and come back. By default the M stays bound to the
+ * thread until the thread exits; SQ_CALLBACK_BIND=0 detaches after every
+ * call. Also legal from C code run by sq_ccall (a callback inside an
+ * outcall). Returns fn's return value. */
+int sq_callback(int (*fn)(void *), void *arg);
+
+/* Run the C function fn(arg) on the M's system stack (g0) inside a syscall
+ * window: fn may block, make system calls, switch stacks and call back in
+ * with sq_callback. [G] Returns fn's return value. */
+int sq_ccall(int (*fn)(void *), void *arg);
+
+/* Make raw system call nr on the G's stack, bracketed by entersyscall /
+ * exitsyscall. Returns the kernel's result: >= 0, or -errno. [G] */
+long sq_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
+
+/* The same, for calls expected to block: the P is handed off at once
+ * (entersyscallblock). [G] */
+long sq_syscall_block(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
+
+/* A channel of uintptr_t values. cap 0 is unbuffered (send waits for a
+ * receiver). Send on a closed channel returns -EPIPE; receive on a closed and
+ * drained channel returns -EPIPE, else 0 with the value in *v. [G] */
+typedef struct sq_chan sq_chan;
+sq_chan *sq_chan_new(size_t cap);
+int sq_chan_send(sq_chan *c, uintptr_t v);
+int sq_chan_recv(sq_chan *c, uintptr_t *v);
+void sq_chan_close(sq_chan *c);
+void sq_chan_free(sq_chan *c);
+
+/* A wait group: add n, done, wait until the count is zero. [G] for wait. */
+typedef struct sq_wg sq_wg;
+sq_wg *sq_wg_new(void);
+void sq_wg_add(sq_wg *w, int n);
+void sq_wg_done(sq_wg *w);
+void sq_wg_wait(sq_wg *w);
+void sq_wg_free(sq_wg *w);
+
+/* Deliver SIGPROF every 1/hz seconds of process CPU time; each M counts the
+ * samples that land on it (sq_stats.nprof). 0 stops it. 0 or -errno. */
+int sq_setprofile(int hz);
+
+/* Signals that arrived on a thread with no g and were forwarded. */
+uint64_t sq_badsignals(void);
+
+/* Counters for tests and benchmarks. */
+typedef struct sq_stats {
+	int64_t gcount;		/* Gs not dead */
+	int64_t gfree;		/* dead Gs kept for reuse */
+	int64_t mcount;		/* Ms created */
+	int64_t extram;		/* extra Ms on the list, free */
+	int64_t extram_total;	/* extra Ms created */
+	int64_t stacks_inuse;	/* stacks handed out and not freed */
+	int64_t nprof;		/* SIGPROF samples over all Ms */
+	int64_t npreempt;	/* preemption requests honoured */
+} sq_stats;
+void sq_stats_get(sq_stats *st);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

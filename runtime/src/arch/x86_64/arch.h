@@ -1,0 +1,62 @@
+/*
+ * arch.h for x86-64 (System V psABI): stack pointer, raw system calls and
+ * the context-switch entry points implemented in asm.S.
+ *
+ * A saved context is a stack pointer. At that address the switch code has
+ * laid out (see asm.S): mxcsr/x87 cw, r15, r14, r13, r12, rbx, rbp, pc.
+ */
+#ifndef SQ_ARCH_H
+#define SQ_ARCH_H
+
+#include <stdint.h>
+
+enum {
+	ARCH_CTX_PC_OFF = 56,	/* byte offset of the resume pc in a saved context */
+	ARCH_CTX_SIZE   = 64,
+	ARCH_STACK_ALIGN = 16,
+	ARCH_REDZONE    = 128,	/* bytes below sp a leaf may use: never overwrite */
+};
+
+__attribute__((no_instrument_function, always_inline))
+static inline uintptr_t arch_getsp(void)
+{
+	uintptr_t sp;
+	__asm__ volatile("mov %%rsp, %0" : "=r"(sp));
+	return sp;
+}
+
+/* A spin-wait hint. */
+__attribute__((no_instrument_function, always_inline))
+static inline void arch_pause(void)
+{
+	__asm__ volatile("pause" ::: "memory");
+}
+
+/* Raw system call: no errno, returns the kernel's value (-errno on error).
+ * Safe anywhere: touches no TLS and makes no calls. */
+__attribute__((no_instrument_function, always_inline))
+static inline long arch_syscall6(long nr, long a1, long a2, long a3, long a4,
+	long a5, long a6)
+{
+	long ret;
+	register long r10 __asm__("r10") = a4;
+	register long r8 __asm__("r8") = a5;
+	register long r9 __asm__("r9") = a6;
+	__asm__ volatile("syscall"
+		: "=a"(ret)
+		: "a"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
+		: "rcx", "r11", "memory");
+	return ret;
+}
+
+/* The program counter a signal interrupted, and its stack pointer. */
+#define ARCH_UC_PC(uc) ((uintptr_t)((ucontext_t *)(uc))->uc_mcontext.gregs[REG_RIP])
+#define ARCH_UC_SP(uc) ((uintptr_t)((ucontext_t *)(uc))->uc_mcontext.gregs[REG_RSP])
+
+/* asm.S */
+void sq_mcall_switch(uintptr_t *save, uintptr_t g0sp, void (*fn)(void *), void *arg);
+__attribute__((noreturn)) void sq_gogo_switch(uintptr_t sp);
+uintptr_t sq_ctx_make(uintptr_t top, void (*entry)(void));
+void sq_oncall(uintptr_t sp, void (*fn)(void *), void *arg, uintptr_t *oldsp);
+
+#endif

@@ -1,0 +1,130 @@
+/*
+ * asm.S for x86-64 (System V psABI, ELF): the runtime's stack switches.
+ *
+ * Saved context, at the saved sp, 64 bytes, lowest address first:
+ *
+ *   +0   mxcsr (4) | x87 control word (2) | pad (2)
+ *   +8   r15
+ *   +16  r14
+ *   +24  r13
+ *   +32  r12
+ *   +40  rbx
+ *   +48  rbp
+ *   +56  resume pc (pushed by the call into the switch, popped by ret)
+ *
+ * Only callee-saved state is kept: every switch is a function call as far as
+ * the compiler is concerned, so caller-saved registers are already dead. The
+ * mxcsr control bits and the x87 control word are callee-saved by the ABI.
+ * Every new stack pointer handed to a call is 16-byte aligned (psABI 3.2.2).
+ *
+ *   sq_mcall_switch  save the context, switch to g0, call fn(arg): make+jump
+ *   sq_gogo_switch   resume a saved context:                      jump
+ *   sq_ctx_make      lay out a fresh context that starts at entry: make
+ *   sq_oncall        call fn(arg) on another stack and come back:  on-top
+ */
+#if !defined(__x86_64__) || !defined(__ELF__)
+#error "asm.S: this file is for x86-64 ELF only"
+#endif
+
+	.text
+
+/* void sq_mcall_switch(uintptr_t *save, uintptr_t g0sp, void (*fn)(void *), void *arg)
+ * rdi = where to store the saved sp, rsi = g0 stack top (16-aligned),
+ * rdx = fn, rcx = arg. fn must not return: we trap if it does. */
+	.globl	sq_mcall_switch
+	.type	sq_mcall_switch, @function
+	.align	16
+sq_mcall_switch:
+	.cfi_startproc
+	pushq	%rbp			/* callee-saved registers, in layout order */
+	pushq	%rbx
+	pushq	%r12
+	pushq	%r13
+	pushq	%r14
+	pushq	%r15
+	subq	$8, %rsp		/* room for the fp control words */
+	stmxcsr	(%rsp)
+	fnstcw	4(%rsp)
+	movq	%rsp, (%rdi)		/* publish the saved context */
+	movq	%rsi, %rsp		/* now on g0 */
+	xorl	%ebp, %ebp		/* end the frame chain for debuggers */
+	movq	%rcx, %rdi		/* fn(arg) */
+	call	*%rdx
+	ud2				/* fn returned: impossible by contract */
+	.cfi_endproc
+	.size	sq_mcall_switch, .-sq_mcall_switch
+
+/* void sq_gogo_switch(uintptr_t sp): resume the context saved at sp. */
+	.globl	sq_gogo_switch
+	.type	sq_gogo_switch, @function
+	.align	16
+sq_gogo_switch:
+	.cfi_startproc
+	movq	%rdi, %rsp		/* abandon the current stack */
+	ldmxcsr	(%rsp)
+	fldcw	4(%rsp)
+	addq	$8, %rsp
+	popq	%r15
+	popq	%r14
+	popq	%r13
+	popq	%r12
+	popq	%rbx
+	popq	%rbp
+	ret				/* to the resume pc */
+	.cfi_endproc
+	.size	sq_gogo_switch, .-sq_gogo_switch
+
+/* uintptr_t sq_ctx_make(uintptr_t top, void (*entry)(void))
+ * rdi = stack top (16-aligned), rsi = entry. Lays out a context whose resume
+ * pc is entry, entered as if called: after the switch's ret, rsp = top - 8,
+ * which is 8 mod 16 as the psABI requires at a function's first instruction,
+ * and the slot there holds a zero return address so unwinders stop.
+ * Returns the context's sp (top - 72). */
+	.globl	sq_ctx_make
+	.type	sq_ctx_make, @function
+	.align	16
+sq_ctx_make:
+	.cfi_startproc
+	leaq	-72(%rdi), %rax		/* 64-byte context + entry's return slot */
+	movq	$0, 64(%rax)		/* entry's return address: none */
+	movq	%rsi, 56(%rax)		/* resume pc */
+	movq	$0, 48(%rax)		/* rbp */
+	movq	$0, 40(%rax)		/* rbx */
+	movq	$0, 32(%rax)		/* r12 */
+	movq	$0, 24(%rax)		/* r13 */
+	movq	$0, 16(%rax)		/* r14 */
+	movq	$0, 8(%rax)		/* r15 */
+	stmxcsr	(%rax)			/* inherit the caller's fp control words */
+	fnstcw	4(%rax)
+	ret
+	.cfi_endproc
+	.size	sq_ctx_make, .-sq_ctx_make
+
+/* void sq_oncall(uintptr_t sp, void (*fn)(void *), void *arg, uintptr_t *oldsp)
+ * Call fn(arg) with the stack pointer set to sp (16-aligned) and return on the
+ * original stack. If oldsp is non-NULL the original sp is stored there first,
+ * so code on the other stack can find the frames we left. */
+	.globl	sq_oncall
+	.type	sq_oncall, @function
+	.align	16
+sq_oncall:
+	.cfi_startproc
+	pushq	%rbp
+	.cfi_def_cfa_offset 16
+	.cfi_offset rbp, -16
+	movq	%rsp, %rbp		/* rbp is callee-saved: it carries us back */
+	.cfi_def_cfa_register rbp
+	testq	%rcx, %rcx
+	jz	1f
+	movq	%rsp, (%rcx)
+1:	movq	%rdi, %rsp
+	movq	%rdx, %rdi
+	call	*%rsi
+	movq	%rbp, %rsp
+	popq	%rbp
+	.cfi_def_cfa rsp, 8
+	ret
+	.cfi_endproc
+	.size	sq_oncall, .-sq_oncall
+
+	.section .note.GNU-stack,"",@progbits

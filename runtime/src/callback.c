@@ -1,0 +1,322 @@
+/*
+ * callback.c: foreign threads calling into the runtime (sq_callback).
+ *
+ * A C thread the runtime did not create has no g. On its first callback it
+ * borrows an M from the extra-M list (needm) and that M's g0 becomes the
+ * thread's own C stack; the callback itself runs on the M's callback G, a
+ * G with its own stack that is locked to the M and sits in Gdead while the
+ * thread is in C. Leaving a callback is a syscall window (the thread goes
+ * back to C, which may block), so the callback G enters and exits it
+ * exactly like a G making a system call.
+ *
+ * needm, in this order, with every signal blocked: take an M, install g,
+ * set g0's bounds from sp, install the signal stack (minit), then restore
+ * the thread's mask. dropm is the mirror: block, remove the signal stack
+ * (unminit), clear g, give the M back, restore the mask. A signal landing
+ * between "g installed" and "signal stack ready" would find a g and run the
+ * runtime's handler on whatever stack the thread happened to be on; with
+ * signals blocked it waits until the state is whole again.
+ *
+ * Binding (default; SQ_CALLBACK_BIND=0 turns it off): after the first
+ * callback the M stays with the thread, g = its g0, until the thread exits
+ * and a pthread key destructor runs dropm. Since the thread may switch
+ * stacks between callbacks (coroutines), every callback re-derives g0's
+ * bounds when sp is outside them — unless runtime frames are up the stack
+ * (m->ncgo > 0: a callback from C that sq_ccall is running), when moving
+ * g0 would orphan those frames: that is "callback with sp out of bounds".
+ *
+ * A callback from C run by sq_ccall (on any M) runs on the G that made the
+ * sq_ccall, below the frames it left on its stack (g->ccallsp).
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime.h"
+#include "os.h"
+
+enum {
+	G0_ESTIMATE = 64 << 10,	/* assumed C stack below sp when pthread cannot say */
+	G0_ABOVE    = 1024,
+};
+
+static Lock extralock;
+static M *extram;
+static int32_t nextram;
+static int32_t nattached;
+static pthread_key_t bindkey;
+static bool bindmode = true;
+
+typedef struct Cb {
+	int (*fn)(void *);
+	void *arg;
+	int ret;
+	M *mp;
+	G *gp;
+} Cb;
+
+static void unbind(void *arg);
+
+void callback_init(void)
+{
+	const char *b = getenv("SQ_CALLBACK_BIND");
+
+	bindmode = !(b && strcmp(b, "0") == 0);
+	pthread_key_create(&bindkey, unbind);
+}
+
+int32_t extram_count(void)
+{
+	return __atomic_load_n(&nextram, __ATOMIC_ACQUIRE);
+}
+
+int32_t extram_attached(void)
+{
+	return __atomic_load_n(&nattached, __ATOMIC_ACQUIRE);
+}
+
+/* A new extra M and its callback G. Runs with signals blocked, g NULL. */
+static M *newextram(void)
+{
+	M *mp = allocm(true);
+	G *gp = gnew();
+
+	gp->status = Gdead;	/* first state of a callback G, not a transition */
+	gp->goid = __atomic_add_fetch(&sched.goidgen, 1, __ATOMIC_RELAXED);
+	gp->lockedm = mp;
+	mp->lockedg = gp;
+	return mp;
+}
+
+static void extram_put(M *mp)
+{
+	lock(&extralock);
+	mp->schedlink = extram;
+	extram = mp;
+	__atomic_add_fetch(&nextram, 1, __ATOMIC_RELEASE);
+	unlock(&extralock);
+}
+
+/* Take an M, and keep one spare on the list for the next thread. */
+static M *extram_get(void)
+{
+	M *mp;
+
+	lock(&extralock);
+	mp = extram;
+	if (mp) {
+		extram = mp->schedlink;
+		__atomic_sub_fetch(&nextram, 1, __ATOMIC_RELEASE);
+	}
+	unlock(&extralock);
+	if (!mp)
+		mp = newextram();
+	if (extram_count() == 0)
+		extram_put(newextram());
+	return mp;
+}
+
+/* g0 covers the C stack around sp: the thread's own bounds when the
+ * threads library knows them and they contain sp, else an estimate. */
+NOSPLIT static void g0_fromsp(M *mp, uintptr sp)
+{
+	uintptr lo, hi;
+
+	if (os_thread_stack(&lo, &hi) < 0 || sp < lo || sp >= hi) {
+		lo = sp - G0_ESTIMATE;
+		hi = sp + G0_ABOVE;
+	}
+	mp->g0->stack.lo = lo;
+	mp->g0->stack.hi = hi;
+	mp->g0->stackguard = lo + STACK_GUARD;
+}
+
+/* Attach the calling thread (g == NULL). */
+NOSPLIT void needm(void)
+{
+	sigset_t all, old;
+	M *mp;
+
+	if (!REGRESS_ATTACHSIG) {
+		sigfillset(&all);
+		os_sigprocmask(SIG_SETMASK, &all, &old);
+	}
+	mp = extram_get();
+	if (!REGRESS_ATTACHSIG)
+		mp->sigmask = old;
+	setg(mp->g0);
+	FAULT(NEEDM_AFTER_SETG);
+	g0_fromsp(mp, arch_getsp());
+	FAULT(NEEDM_BEFORE_MINIT);
+	minit();
+	FAULT(NEEDM_AFTER_MINIT);
+	__atomic_add_fetch(&nattached, 1, __ATOMIC_RELEASE);
+	if (!REGRESS_ATTACHSIG)
+		os_sigprocmask(SIG_SETMASK, &mp->sigmask, NULL);
+}
+
+/* Detach the calling thread from its M (g == its g0). */
+NOSPLIT void dropm(void)
+{
+	M *mp = getg()->m;
+	sigset_t all, mask;
+
+	if (!REGRESS_ATTACHSIG) {
+		sigfillset(&all);
+		os_sigprocmask(SIG_SETMASK, &all, NULL);
+	}
+	mask = mp->sigmask;
+	mp->inC = false;
+	FAULT(DROPM_BEFORE_UNMINIT);
+	unminit();
+	FAULT(DROPM_AFTER_UNMINIT);
+	setg(NULL);
+	FAULT(DROPM_AFTER_CLEARG);
+	mp->procid = 0;
+	__atomic_sub_fetch(&nattached, 1, __ATOMIC_RELEASE);
+	extram_put(mp);
+	if (!REGRESS_ATTACHSIG)
+		os_sigprocmask(SIG_SETMASK, &mask, NULL);
+}
+
+/* Thread exit with a bound M. */
+static void unbind(void *arg)
+{
+	M *mp = arg;
+
+	if (getg() != mp->g0)
+		setg(mp->g0);
+	dropm();
+}
+
+/* A bound M's thread called in again, maybe from another stack. */
+NOSPLIT static void g0_update(M *mp)
+{
+	uintptr sp = arch_getsp();
+	G *g0 = mp->g0;
+	bool in = sp > g0->stack.lo && sp <= g0->stack.hi;
+
+	if (in)
+		return;
+	if (mp->ncgo > 0) {
+		printlock();
+		prints("runtime: callback sp=");
+		printx(sp);
+		prints(" outside g0 [");
+		printx(g0->stack.lo);
+		prints(",");
+		printx(g0->stack.hi);
+		prints(") with runtime frames up the stack\n");
+		printunlock();
+		throw(F_CALLBACK_SP);
+	}
+	if (!REGRESS_STACKSWITCH)
+		g0_fromsp(mp, sp);
+}
+
+static int callback_run(Cb *cb)
+{
+	return cb->fn(cb->arg);
+}
+
+/* On the G's stack, g == cb->gp. Leave the window the G sits in (fresh
+ * callback G: enter it first), run fn, go back in. */
+NOSPLIT static void cgocallbackg(void *arg)
+{
+	Cb *cb = arg;
+	G *gp = cb->gp;
+	M *mp = cb->mp;
+	bool fresh = gp->status == Gdead;
+	uintptr pc = gp->syscallpc, sp = gp->syscallsp;
+	G *oldlockedg = mp->lockedg;
+	M *oldlockedm = gp->lockedm;
+
+	if (fresh) {
+		sp = arch_getsp();
+		pc = (uintptr)cgocallbackg;
+		gp->stackguard = STACK_PREEMPT;
+		gp->throwsplit = true;
+		gp->sched.sp = gp->syscallsp = sp;
+		gp->sched.pc = gp->syscallpc = pc;
+		casgstatus(gp, Gdead, Gsyscall);
+	}
+	/* The G must come back to this thread, whatever it does in between. */
+	gp->lockedm = mp;
+	mp->lockedg = gp;
+	exitsyscall();
+	cb->ret = callback_run(cb);
+	reentersyscall(pc, sp);
+	mp = gp->m;
+	mp->lockedg = oldlockedg;
+	gp->lockedm = oldlockedm;
+	if (fresh)
+		casgstatus(gp, Gsyscall, Gdead);
+}
+
+/* On g0 (the C stack), bounds already good. Pick the G, then switch. */
+static void callback_g0(Cb *cb)
+{
+	M *mp = cb->mp;
+	G *g0 = mp->g0;
+	uintptr save = g0->sched.sp, sp;
+
+	FAULT(CALLBACK_ENTER);
+	if (SQ_HARNESS && (arch_getsp() <= g0->stack.lo || arch_getsp() > g0->stack.hi))
+		throwf(F_INVARIANT, "callback: g0 bounds do not contain sp");
+	if (mp->ncgo > 0) {
+		cb->gp = mp->curg;
+		sp = cb->gp->ccallsp - ARCH_REDZONE - 256;
+	} else {
+		cb->gp = mp->lockedg;
+		sp = cb->gp->stack.hi;
+	}
+	sp &= ~(uintptr)(ARCH_STACK_ALIGN - 1);
+	/* Nested mcall/systemstack work must go below the C frames. */
+	g0->sched.sp = (arch_getsp() - 512) & ~(uintptr)(ARCH_STACK_ALIGN - 1);
+	mp->curg = cb->gp;
+	cb->gp->m = mp;
+	mp->incallback = true;
+	setg(cb->gp);
+	sq_oncall(sp, cgocallbackg, cb, NULL);
+	setg(cb->gp->m->g0);
+	mp = cb->gp->m;
+	mp->incallback = false;
+	if (mp->ncgo == 0) {
+		mp->curg = NULL;
+		cb->gp->m = NULL;
+	}
+	g0->sched.sp = save;
+}
+
+NOSPLIT int sq_callback(int (*fn)(void *), void *arg)
+{
+	G *gp = getg();
+	Cb cb = { fn, arg, 0, NULL, NULL };
+	bool attached = false;
+	M *mp;
+
+	if (!gp) {
+		schedinit();
+		needm();
+		attached = true;
+		gp = getg();
+	}
+	mp = gp->m;
+	if (gp != mp->g0)
+		throwf(F_CALLBACK_FROM_G, "sq_callback: called on a goroutine or signal stack; use sq_ccall to run C that calls back");
+	if (!attached)
+		g0_update(mp);
+	cb.mp = mp;
+	callback_g0(&cb);
+	if (attached) {
+		if (bindmode) {
+			mp->inC = true;
+			mp->boundtid = os_gettid();
+			pthread_setspecific(bindkey, mp);
+		} else {
+			dropm();
+		}
+	}
+	return cb.ret;
+}

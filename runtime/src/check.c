@@ -1,0 +1,110 @@
+/*
+ * check.c: the runtime's invariants, checked on demand (sq_check) by tests,
+ * harness scenarios and the fuzz interpreter after every step.
+ *
+ * Each violation prints one "invariant: ..." line; the caller decides
+ * whether that is fatal (sq_check_or_throw). Checks that need a quiescent
+ * runtime (no other G running, no callback in flight) count leaks:
+ *   - every G but the caller is dead;
+ *   - every stack handed out belongs to a G, a runtime M's g0 or an M's
+ *     gsignal (dead Gs keep their stacks for reuse);
+ *   - every extra M is on the extra-M list or bound to a live thread.
+ * The others hold at any time:
+ *   - a G in a syscall still describes where it entered;
+ *   - a thread attached to the runtime runs inside its g0's bounds;
+ *   - the extra-M list is as long as its count says.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+
+#include "runtime.h"
+#include "sq_harness.h"
+
+static int violation(const char *what, int64_t a, int64_t b)
+{
+	fprintf(stderr, "invariant: %s (%lld vs %lld)\n", what, (long long)a, (long long)b);
+	return 1;
+}
+
+static int check_gs(bool quiescent, G *self, int64_t *ngs)
+{
+	int bad = 0;
+	G *gp;
+
+	*ngs = 0;
+	for (gp = __atomic_load_n(&allg, __ATOMIC_ACQUIRE); gp; gp = gp->alllink) {
+		uint32_t s = atomic_load32(&gp->status);
+
+		(*ngs)++;
+		if (s == Gsyscall && gp->m && gp->m->incallback == false &&
+		    (gp->sched.sp != gp->syscallsp || gp->syscallsp < gp->stack.lo ||
+		     gp->syscallsp >= gp->stack.hi))
+			bad += violation("goroutine in syscall lost its entry sp",
+				(int64_t)gp->sched.sp, (int64_t)gp->syscallsp);
+		if (quiescent && gp != self && s != Gdead)
+			bad += violation("goroutine still alive", (int64_t)gp->goid, s);
+	}
+	return bad;
+}
+
+static int check_ms(bool quiescent, int64_t *nstacks)
+{
+	int bad = 0;
+	int64_t extra = 0, attached = 0;
+	M *mp;
+
+	*nstacks = 0;
+	for (mp = __atomic_load_n(&allm, __ATOMIC_ACQUIRE); mp; mp = mp->alllink) {
+		if (mp->gsignal)
+			(*nstacks)++;
+		if (!mp->isextra)
+			(*nstacks)++;	/* g0 from stackalloc (M0's is the thread's) */
+		if (mp == &m0)
+			(*nstacks)--;
+		if (mp->isextra) {
+			extra++;
+			if (mp->procid)
+				attached++;
+		}
+	}
+	if (extra - attached != extram_count())
+		bad += violation("extra Ms neither free nor attached", extra - attached,
+			extram_count());
+	if (quiescent && attached != extram_attached())
+		bad += violation("attached extra M count", attached, extram_attached());
+	return bad;
+}
+
+int sq_check(int quiescent)
+{
+	G *self = getg();
+	int bad = 0;
+	int64_t ngs, nms;
+	uintptr sp = arch_getsp();
+
+	if (self && self->m && self->m->curg)
+		self = self->m->curg;
+	bad += check_gs(quiescent, self, &ngs);
+	bad += check_ms(quiescent, &nms);
+	if (quiescent && stack_inuse() != ngs + nms)
+		bad += violation("stacks in use vs owners", stack_inuse(), ngs + nms);
+	if (getg() && getg() == getg()->m->g0 && (sp <= getg()->stack.lo || sp > getg()->stack.hi))
+		bad += violation("g0 bounds do not contain sp", (int64_t)sp, (int64_t)getg()->stack.lo);
+	return bad;
+}
+
+void sq_check_or_throw(int quiescent)
+{
+	if (sq_check(quiescent))
+		throw(F_INVARIANT);
+}
+
+const char *sq_variant(void)
+{
+	if (REGRESS_MAPSTACK) return "mapstack";
+	if (REGRESS_SYSCALLSPLIT) return "syscallsplit";
+	if (REGRESS_STACKSWITCH) return "stackswitch";
+	if (REGRESS_ATTACHSIG) return "attachsig";
+	if (REGRESS_GSIGNAL_SYSTEMSTACK) return "gsignal-systemstack";
+	return "none";
+}

@@ -1,0 +1,57 @@
+/*
+ * os.h: the runtime's OS interface, implemented once per OS in os/<os>.c.
+ *
+ * Every function returns 0 or a result on success and -errno on failure,
+ * unless it says otherwise. "any stack" means it may run on a G, g0 or
+ * gsignal stack; "signal-safe" means it may run in a signal handler.
+ * None of them allocates from malloc unless it says so.
+ */
+#ifndef SQ_OS_H
+#define SQ_OS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <signal.h>
+
+struct M;
+
+/* General memory: read-write, committed on first touch. Any stack. */
+int os_mem_reserve(size_t size, void **out);
+void os_mem_release(void *p, size_t size);
+/* Make [p, p+size) inaccessible: a guard page. */
+int os_mem_guard(void *p, size_t size);
+
+/* The stack hook pair. os_stack_alloc turns general memory into stack memory
+ * (on Linux: remapped in place with MAP_STACK, which OpenBSD requires of any
+ * memory that sp points into at a syscall or trap); os_stack_free turns it
+ * back into general memory. Contents are discarded both ways. Any stack. */
+int os_stack_alloc(void *p, size_t size);
+int os_stack_free(void *p, size_t size);
+
+/* Futexes: sleep while *addr == val, at most ns (<0: forever). Signal-safe. */
+void os_futexsleep(uint32_t *addr, uint32_t val, int64_t ns);
+void os_futexwakeup(uint32_t *addr, int cnt);
+
+int32_t os_gettid(void);
+int os_tgkill(int32_t tid, int sig);
+int64_t os_nanotime(void);
+void os_usleep(int64_t us);
+int os_ncpu(void);
+long os_write(int fd, const void *buf, size_t n);
+_Noreturn void os_exit(int code);
+
+/* Start a thread running fn(mp) on the given stack (from stackalloc). The
+ * stack is the new M's g0. May allocate (pthread). */
+int os_newthread(struct M *mp, void *(*fn)(void *), uintptr_t lo, uintptr_t hi);
+
+/* Bounds of the calling thread's own stack, as the threads library knows
+ * them. 0 on success. May allocate (pthread_getattr_np). */
+int os_thread_stack(uintptr_t *lo, uintptr_t *hi);
+
+/* Install or disable (lo == 0) the calling thread's signal stack; the old one
+ * is stored in *old when non-NULL. Signal-safe. */
+int os_sigaltstack(uintptr_t lo, uintptr_t hi, stack_t *old);
+int os_sigprocmask(int how, const sigset_t *set, sigset_t *old);
+int os_sigaction(int sig, const struct sigaction *sa, struct sigaction *old);
+
+#endif

@@ -1,0 +1,186 @@
+/*
+ * linux.c: the OS interface (os.h) on Linux, for glibc and musl.
+ *
+ * Memory, futexes and signals go straight to the kernel through libc's thin
+ * wrappers; threads come from pthreads so that libc's thread state (TLS,
+ * errno, stdio locks) is set up for code that sq_ccall runs on g0.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runtime.h"
+#include "os.h"
+
+#ifndef MAP_STACK
+#error "linux.c: MAP_STACK is required"
+#endif
+
+NOSPLIT static int neg_errno(long r)
+{
+	return r < 0 ? -errno : (int)r;
+}
+
+int os_mem_reserve(size_t size, void **out)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	*out = p;
+	return 0;
+}
+
+void os_mem_release(void *p, size_t size)
+{
+	munmap(p, size);
+}
+
+int os_mem_guard(void *p, size_t size)
+{
+	return neg_errno(mprotect(p, size, PROT_NONE));
+}
+
+/* Remapping in place is the only way to change MAP_STACK on an existing
+ * range; MAP_FIXED over our own mapping is atomic, so no other thread can
+ * be handed the range in between. */
+NOSPLIT static int remap(void *p, size_t size, int extra)
+{
+	void *r = mmap(p, size, PROT_READ | PROT_WRITE,
+		MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE | extra, -1, 0);
+	return r == MAP_FAILED ? -errno : 0;
+}
+
+int os_stack_alloc(void *p, size_t size)
+{
+	return remap(p, size, MAP_STACK);
+}
+
+int os_stack_free(void *p, size_t size)
+{
+	return remap(p, size, 0);
+}
+
+NOSPLIT void os_futexsleep(uint32_t *addr, uint32_t val, int64_t ns)
+{
+	struct timespec ts, *tp = NULL;
+
+	if (ns >= 0) {
+		ts.tv_sec = ns / 1000000000;
+		ts.tv_nsec = ns % 1000000000;
+		tp = &ts;
+	}
+	arch_syscall6(SYS_futex, (long)addr, FUTEX_WAIT_PRIVATE, val, (long)tp, 0, 0);
+}
+
+NOSPLIT void os_futexwakeup(uint32_t *addr, int cnt)
+{
+	arch_syscall6(SYS_futex, (long)addr, FUTEX_WAKE_PRIVATE, cnt, 0, 0, 0);
+}
+
+NOSPLIT int32_t os_gettid(void)
+{
+	return (int32_t)arch_syscall6(SYS_gettid, 0, 0, 0, 0, 0, 0);
+}
+
+NOSPLIT int os_tgkill(int32_t tid, int sig)
+{
+	return (int)arch_syscall6(SYS_tgkill, getpid(), tid, sig, 0, 0, 0);
+}
+
+NOSPLIT int64_t os_nanotime(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void os_usleep(int64_t us)
+{
+	struct timespec ts = { us / 1000000, (us % 1000000) * 1000 };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+int os_ncpu(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (int)n : 1;
+}
+
+NOSPLIT long os_write(int fd, const void *buf, size_t n)
+{
+	return arch_syscall6(SYS_write, fd, (long)buf, (long)n, 0, 0, 0);
+}
+
+NOSPLIT _Noreturn void os_exit(int code)
+{
+	for (;;)
+		arch_syscall6(SYS_exit_group, code, 0, 0, 0, 0, 0);
+}
+
+int os_newthread(struct M *mp, void *(*fn)(void *), uintptr_t lo, uintptr_t hi)
+{
+	pthread_attr_t attr;
+	sigset_t all, old;
+	int r;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstack(&attr, (void *)lo, hi - lo);
+	/* The new thread starts with every signal blocked; minit unblocks them
+	 * once its signal stack is installed. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = pthread_create(&mp->thread, &attr, fn, mp);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	return -r;
+}
+
+int os_thread_stack(uintptr_t *lo, uintptr_t *hi)
+{
+	pthread_attr_t attr;
+	void *addr;
+	size_t size;
+
+	if (pthread_getattr_np(pthread_self(), &attr) != 0)
+		return -EINVAL;
+	pthread_attr_getstack(&attr, &addr, &size);
+	pthread_attr_destroy(&attr);
+	*lo = (uintptr_t)addr;
+	*hi = (uintptr_t)addr + size;
+	return 0;
+}
+
+NOSPLIT int os_sigaltstack(uintptr_t lo, uintptr_t hi, stack_t *old)
+{
+	stack_t st;
+
+	st.ss_sp = (void *)lo;
+	st.ss_size = hi - lo;
+	st.ss_flags = lo ? 0 : SS_DISABLE;
+	return (int)arch_syscall6(SYS_sigaltstack, (long)&st, (long)old, 0, 0, 0, 0);
+}
+
+/* Straight to the kernel: glibc's wrapper refuses to block its own internal
+ * signals, and attach/detach must block everything. */
+NOSPLIT int os_sigprocmask(int how, const sigset_t *set, sigset_t *old)
+{
+	return (int)arch_syscall6(SYS_rt_sigprocmask, how, (long)set, (long)old, 8, 0, 0);
+}
+
+int os_sigaction(int sig, const struct sigaction *sa, struct sigaction *old)
+{
+	return neg_errno(sigaction(sig, sa, old));
+}

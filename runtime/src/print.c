@@ -1,0 +1,76 @@
+/*
+ * print.c: unbuffered output to stderr for throw, dumps and harness events.
+ *
+ * Everything here is NOSPLIT and async-signal-safe: it runs from throw on a
+ * G that just overflowed its guard, and from signal handlers. One write(2)
+ * per call, no locks except printlock, which serialises whole messages.
+ */
+#include "runtime.h"
+#include "os.h"
+
+static Lock printlk;
+
+NOSPLIT static size_t slen(const char *s)
+{
+	size_t n = 0;
+
+	while (s[n])
+		n++;
+	return n;
+}
+
+NOSPLIT void prints(const char *s)
+{
+	if (s)
+		os_write(2, s, slen(s));
+}
+
+NOSPLIT static void printdigits(uint64_t v, unsigned base)
+{
+	char buf[24];
+	int i = sizeof buf;
+
+	do {
+		buf[--i] = "0123456789abcdef"[v % base];
+		v /= base;
+	} while (v);
+	os_write(2, buf + i, sizeof buf - i);
+}
+
+NOSPLIT void printu(uint64_t v)
+{
+	printdigits(v, 10);
+}
+
+NOSPLIT void printi(int64_t v)
+{
+	if (v < 0) {
+		prints("-");
+		printu((uint64_t)-v);
+		return;
+	}
+	printu((uint64_t)v);
+}
+
+NOSPLIT void printx(uint64_t v)
+{
+	prints("0x");
+	printdigits(v, 16);
+}
+
+NOSPLIT void printnl(void)
+{
+	prints("\n");
+}
+
+/* No m->locks accounting: printing must work with no g at all. */
+NOSPLIT void printlock(void)
+{
+	while (!cas32(&printlk.key, 0, 1))
+		arch_pause();
+}
+
+NOSPLIT void printunlock(void)
+{
+	atomic_store32(&printlk.key, 0);
+}

@@ -1,0 +1,1189 @@
+/*
+ * proc.c: the scheduler.
+ *
+ * Gs run on Ms that hold Ps. Each P has a lock-free run queue that its owner
+ * puts to and gets from and that other Ps steal half of; a global run queue
+ * under sched.lock takes overflow, preempted Gs and Gs leaving syscalls.
+ *
+ * An M with nothing to run spins looking for work for a while (at most half
+ * of the busy Ps' worth of spinning Ms), then gives its P back to the idle
+ * list and parks on its note. Whoever makes a G runnable calls wakep, which
+ * starts a spinning M if there is an idle P and nobody spins already. A
+ * spinning M that finds work wakes another spinner before it runs it, so
+ * work fans out without thundering herds.
+ *
+ * A G locked to an M (a callback G, locked to its foreign thread) runs only
+ * there: the M that dequeues it hands over its P (startlockedm) and the
+ * locked M, parked in stoplockedm, runs it.
+ *
+ * Everything that switches Gs runs on g0, reached through mcall. Those
+ * continuations are named *_m and never return.
+ *
+ * sysmon runs on its own thread without an M or a P. It retakes Ps held by
+ * Gs in syscalls (so a blocking read does not stall the other Gs) and asks
+ * Gs that have run for more than 10 ms to yield, by poisoning their stack
+ * guard and, once signals are up, by sending the M a preemption signal.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+
+#include "runtime.h"
+#include "os.h"
+#include "sq_harness.h"
+
+__thread G *g __attribute__((tls_model("initial-exec")));
+Sched sched;
+P *allp;
+int32_t sq_nprocs;
+G *allg;
+M *allm;
+Lock allglock;
+M m0;
+
+static G *maing;
+static uint32_t started;
+static Lock startlock;
+static pthread_key_t mkey;
+
+enum {
+	SYSMON_MIN_US   = 20,
+	SYSMON_MAX_US   = 10000,
+	FORCE_PREEMPT_NS = 10 * 1000 * 1000,
+	G0_STACK        = 1 << 20,
+	ERRSTR          = 128,
+};
+
+/* The edges a G's status may take. Gdead<->Gsyscall belong to the callback
+ * G of an extra M, which sits dead while its thread is in C. */
+static const uint8_t gedges[Gnstatus][Gnstatus] = {
+	[Gidle][Grunnable] = 1,
+	[Grunnable][Grunning] = 1,
+	[Grunning][Grunnable] = 1,
+	[Grunning][Gwaiting] = 1,
+	[Grunning][Gsyscall] = 1,
+	[Grunning][Gdead] = 1,
+	[Gsyscall][Grunning] = 1,
+	[Gsyscall][Grunnable] = 1,
+	[Gsyscall][Gdead] = 1,
+	[Gwaiting][Grunnable] = 1,
+	[Gdead][Grunnable] = 1,
+	[Gdead][Gsyscall] = 1,
+};
+
+NOSPLIT const char *gstatusname(uint32_t s)
+{
+	static const char *const names[Gnstatus] = {
+		"idle", "runnable", "running", "syscall", "waiting", "dead",
+	};
+	return s < Gnstatus ? names[s] : "?";
+}
+
+NOSPLIT NORETURN static void badstatus(G *gp, uint32_t old, uint32_t new)
+{
+	printlock();
+	prints("runtime: casgstatus: goroutine ");
+	printu(gp->goid);
+	prints(" from ");
+	prints(gstatusname(old));
+	prints(" to ");
+	prints(gstatusname(new));
+	prints(" but status is ");
+	prints(gstatusname(atomic_load32(&gp->status)));
+	printnl();
+	printunlock();
+	throw(F_BAD_STATUS);
+}
+
+/* Every status change goes through here. NOSPLIT: syscall windows use it. */
+NOSPLIT void casgstatus(G *gp, uint32_t old, uint32_t new)
+{
+	if (old >= Gnstatus || new >= Gnstatus || !gedges[old][new] ||
+	    !cas32(&gp->status, old, new))
+		badstatus(gp, old, new);
+}
+
+/* The guard a G runs with: its real guard, or poisoned for good in the
+ * maymorestack debug mode so that every split check reaches newstack. */
+NOSPLIT void gsetguard(G *gp)
+{
+	gp->stackguard = sq_maymorestack ? STACK_PREEMPT : gp->stack.lo + STACK_GUARD;
+}
+
+void g0_setstack(G *g0, uintptr lo, uintptr hi)
+{
+	g0->stack.lo = lo;
+	g0->stack.hi = hi;
+	g0->stackguard = lo + STACK_GUARD;
+}
+
+/* ---- context switches ---------------------------------------------------- */
+
+NOSPLIT static void mcall_g0(void *arg)
+{
+	G *gp = arg;
+	void (*fn)(G *) = gp->m->mcallfn;
+
+	gp->sched.pc = *(uintptr *)(gp->sched.sp + ARCH_CTX_PC_OFF);
+	fn(gp);
+	throw(F_MCALL_RETURNED);
+}
+
+/* Save the current G's context and run fn(gp) on g0. fn never returns; the
+ * G resumes here when someone gogo's it. */
+NOSPLIT void mcall(void (*fn)(G *))
+{
+	G *gp = getg();
+	M *mp = gp->m;
+
+	if (gp == mp->g0 || gp == mp->gsignal)
+		throw(F_MCALL_G0);
+	mp->mcallfn = fn;
+	setg(mp->g0);
+	sq_mcall_switch(&gp->sched.sp, mp->g0->sched.sp, mcall_g0, gp);
+}
+
+NOSPLIT NORETURN void gogo(G *gp)
+{
+	setg(gp);
+	sq_gogo_switch(gp->sched.sp);
+}
+
+typedef struct Sysfn {
+	void (*fn)(void *);
+	void *arg;
+} Sysfn;
+
+NOSPLIT static void systemstack_g0(void *arg)
+{
+	Sysfn *s = arg;
+
+	FAULT(SYSTEMSTACK_G0);
+	s->fn(s->arg);
+}
+
+/* Run fn(arg) on g0 and come back. On g0 it just calls fn, and so it does
+ * on threads without a g (sysmon, foreign threads before attach), whose own
+ * stack is their system stack. From gsignal it
+ * is fatal: g0 may be in use by the code the signal interrupted, and the
+ * switch back goes to m->curg, which is not the G we came from. */
+NOSPLIT void systemstack(void (*fn)(void *), void *arg)
+{
+	G *gp = getg();
+	M *mp = gp ? gp->m : NULL;
+	Sysfn s = { fn, arg };
+
+	if (gp == NULL || gp == mp->g0) {
+		fn(arg);
+		return;
+	}
+	if (!REGRESS_GSIGNAL_SYSTEMSTACK && gp == mp->gsignal)
+		throw(F_SYSTEMSTACK_GSIGNAL);
+	setg(mp->g0);
+	sq_oncall(mp->g0->sched.sp, systemstack_g0, &s, NULL);
+	setg(mp->curg);
+}
+
+/* ---- P lists and run queues ---------------------------------------------- */
+
+void pidleput(P *p)
+{
+	if (p->runqhead != p->runqtail)
+		throwf(F_BAD_P_STATE, "pidleput: P has runnable Gs");
+	p->status = Pidle;
+	p->link = sched.pidle;
+	sched.pidle = p;
+	xadd32(&sched.npidle, 1);
+}
+
+P *pidleget(void)
+{
+	P *p = sched.pidle;
+
+	if (p) {
+		sched.pidle = p->link;
+		xadd32(&sched.npidle, -1);
+	}
+	return p;
+}
+
+NOSPLIT void acquirep(P *p)
+{
+	M *mp = getg()->m;
+
+	if (mp->p || p->m || p->status != Pidle)
+		throwf(F_BAD_P_STATE, "acquirep: P already owned");
+	mp->p = p;
+	p->m = mp;
+	p->status = Prunning;
+	if (UNLIKELY(atomic_load32(&sched.sysmonwait)))
+		notewakeup(&sched.sysmonnote);
+}
+
+NOSPLIT P *releasep(void)
+{
+	M *mp = getg()->m;
+	P *p = mp->p;
+
+	if (!p || p->m != mp || p->status != Prunning)
+		throwf(F_BAD_P_STATE, "releasep: P not owned");
+	mp->p = NULL;
+	p->m = NULL;
+	p->status = Pidle;
+	return p;
+}
+
+/* Global run queue; sched.lock held. */
+void globrunqput(G *gp)
+{
+	gp->schedlink = NULL;
+	if (sched.runqtail)
+		sched.runqtail->schedlink = gp;
+	else
+		sched.runqhead = gp;
+	sched.runqtail = gp;
+	sched.runqsize++;
+}
+
+static G *globrunqpop(void)
+{
+	G *gp = sched.runqhead;
+
+	if (gp) {
+		sched.runqhead = gp->schedlink;
+		if (!sched.runqhead)
+			sched.runqtail = NULL;
+		sched.runqsize--;
+	}
+	return gp;
+}
+
+/* Take a batch of at most max (0: no limit) from the global queue: return
+ * one, queue the rest on p, whose queue must have room (it is empty, or
+ * max is 1). sched.lock held: runqput must not overflow back into it. */
+static G *globrunqget(P *p, int32_t max)
+{
+	int32_t n;
+	G *gp;
+
+	if (sched.runqsize == 0)
+		return NULL;
+	n = sched.runqsize / sq_nprocs + 1;
+	if (n > sched.runqsize)
+		n = sched.runqsize;
+	if (n > RUNQ_SIZE / 2)
+		n = RUNQ_SIZE / 2;
+	if (max > 0 && n > max)
+		n = max;
+	gp = globrunqpop();
+	while (--n > 0)
+		runqput(p, globrunqpop());
+	return gp;
+}
+
+/* Move half of p's full queue and gp to the global queue. */
+static bool runqputslow(P *p, G *gp, uint32_t h, uint32_t t)
+{
+	G *batch[RUNQ_SIZE / 2 + 1];
+	uint32_t n = (t - h) / 2, i;
+
+	for (i = 0; i < n; i++)
+		batch[i] = p->runq[(h + i) % RUNQ_SIZE];
+	if (!cas32(&p->runqhead, h, h + n))
+		return false;
+	batch[n] = gp;
+	lock(&sched.lock);
+	for (i = 0; i <= n; i++)
+		globrunqput(batch[i]);
+	unlock(&sched.lock);
+	return true;
+}
+
+/* Owner only. */
+void runqput(P *p, G *gp)
+{
+	uint32_t h, t;
+
+	for (;;) {
+		h = atomic_load32(&p->runqhead);
+		t = p->runqtail;
+		if (t - h < RUNQ_SIZE) {
+			p->runq[t % RUNQ_SIZE] = gp;
+			atomic_store32(&p->runqtail, t + 1);
+			return;
+		}
+		if (runqputslow(p, gp, h, t))
+			return;
+	}
+}
+
+/* Owner only. */
+static G *runqget(P *p)
+{
+	uint32_t h, t;
+	G *gp;
+
+	for (;;) {
+		h = atomic_load32(&p->runqhead);
+		t = p->runqtail;
+		if (t == h)
+			return NULL;
+		gp = p->runq[h % RUNQ_SIZE];
+		if (cas32(&p->runqhead, h, h + 1))
+			return gp;
+	}
+}
+
+/* Copy half of victim's queue into p's ring starting at p->runqtail. */
+static uint32_t runqgrab(P *victim, P *p)
+{
+	uint32_t h, t, n, i, base = p->runqtail;
+
+	for (;;) {
+		h = atomic_load32(&victim->runqhead);
+		t = atomic_load32(&victim->runqtail);
+		n = t - h;
+		n -= n / 2;
+		if (n == 0)
+			return 0;
+		if (n > RUNQ_SIZE / 2)
+			continue;	/* inconsistent h and t: read again */
+		for (i = 0; i < n; i++)
+			p->runq[(base + i) % RUNQ_SIZE] = victim->runq[(h + i) % RUNQ_SIZE];
+		if (cas32(&victim->runqhead, h, h + n))
+			return n;
+	}
+}
+
+static G *runqsteal(P *p, P *victim)
+{
+	uint32_t t = p->runqtail, n = runqgrab(victim, p);
+	G *gp;
+
+	if (n == 0)
+		return NULL;
+	n--;
+	gp = p->runq[(t + n) % RUNQ_SIZE];
+	if (n)
+		atomic_store32(&p->runqtail, t + n);
+	return gp;
+}
+
+static bool runqempty(P *p)
+{
+	return atomic_load32(&p->runqhead) == atomic_load32(&p->runqtail);
+}
+
+/* ---- Ms ------------------------------------------------------------------ */
+
+static void mput(M *mp)
+{
+	mp->schedlink = sched.midle;
+	sched.midle = mp;
+	sched.nmidle++;
+}
+
+static M *mget(void)
+{
+	M *mp = sched.midle;
+
+	if (mp) {
+		sched.midle = mp->schedlink;
+		sched.nmidle--;
+	}
+	return mp;
+}
+
+void mcommoninit(M *mp)
+{
+	lock(&sched.lock);
+	mp->id = sched.mnext++;
+	if (!mp->isextra)
+		sched.mcount++;
+	unlock(&sched.lock);
+	noteclear(&mp->park);
+	mpreinit(mp);
+	/* Publish last: dumps walk allm without locks. */
+	mp->alllink = __atomic_load_n(&allm, __ATOMIC_ACQUIRE);
+	while (!__atomic_compare_exchange_n(&allm, &mp->alllink, mp, false,
+			__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		;
+}
+
+/* A new M with its g0. A runtime M's g0 stack comes from stackalloc; an
+ * extra M's g0 is whatever stack its foreign thread calls in on. */
+M *allocm(bool extra)
+{
+	M *mp = calloc(1, sizeof *mp);
+	G *g0 = calloc(1, sizeof *g0);
+
+	if (!mp || !g0)
+		throwf(F_NEWM, "allocm: out of memory");
+	g0->isg0 = true;
+	g0->status = Gdead;
+	g0->m = mp;
+	if (!extra)
+		g0->stack = stackalloc(G0_STACK);
+	mp->g0 = g0;
+	mp->isextra = extra;
+	mcommoninit(mp);
+	return mp;
+}
+
+/* The first code on a runtime M's thread, on its g0 stack. */
+static void *mstart(void *arg)
+{
+	M *mp = arg;
+	G *g0 = mp->g0;
+
+	setg(g0);
+	mp->procid = os_gettid();
+	g0->stackguard = g0->stack.lo + STACK_GUARD;
+	/* mstart's frame is never returned to: g0 work starts just below it. */
+	g0->sched.sp = (arch_getsp() - 256) & ~(uintptr)(ARCH_STACK_ALIGN - 1);
+	pthread_setspecific(mkey, mp);
+	minit();
+	if (mp->nextp) {
+		acquirep(mp->nextp);
+		mp->nextp = NULL;
+	}
+	schedule();
+}
+
+static void newm(P *p, bool spinning)
+{
+	M *mp = allocm(false);
+	int r;
+
+	mp->nextp = p;
+	mp->spinning = spinning;
+	r = os_newthread(mp, mstart, mp->g0->stack.lo, mp->g0->stack.hi);
+	if (r < 0) {
+		printlock();
+		prints("runtime: pthread_create: ");
+		prints(strerror(-r));
+		printnl();
+		printunlock();
+		throw(F_NEWM);
+	}
+}
+
+typedef struct Startm {
+	P *p;
+	bool spinning;
+} Startm;
+
+static void startm_g0(void *arg);
+
+/* Run p (an idle one if NULL) on an idle or new M. Thread creation wants
+ * room and must not be preempted half-way: it runs on g0. */
+NOSPLIT void startm(P *p, bool spinning)
+{
+	Startm s = { p, spinning };
+
+	systemstack(startm_g0, &s);
+}
+
+static void startm_g0(void *arg)
+{
+	P *p = ((Startm *)arg)->p;
+	bool spinning = ((Startm *)arg)->spinning;
+	M *mp;
+
+	lock(&sched.lock);
+	if (!p) {
+		p = pidleget();
+		if (!p) {
+			unlock(&sched.lock);
+			if (spinning)
+				xadd32(&sched.nmspinning, -1);
+			return;
+		}
+	}
+	mp = mget();
+	unlock(&sched.lock);
+	if (!mp) {
+		newm(p, spinning);
+		return;
+	}
+	mp->spinning = spinning;
+	mp->nextp = p;
+	notewakeup(&mp->park);
+}
+
+void wakep(void)
+{
+	if (atomic_load32(&sched.npidle) == 0)
+		return;
+	if (atomic_load32(&sched.nmspinning) != 0 || !cas32(&sched.nmspinning, 0, 1))
+		return;
+	startm(NULL, true);
+}
+
+/* p's M is going away (blocking syscall, locked M parking): find p a new M
+ * if there is work for it, else put it on the idle list. */
+void handoffp(P *p)
+{
+	if (!runqempty(p) || sched.runqsize) {
+		startm(p, false);
+		return;
+	}
+	if (atomic_load32(&sched.nmspinning) + atomic_load32(&sched.npidle) == 0 &&
+	    cas32(&sched.nmspinning, 0, 1)) {
+		startm(p, true);
+		return;
+	}
+	lock(&sched.lock);
+	if (sched.runqsize) {
+		unlock(&sched.lock);
+		startm(p, false);
+		return;
+	}
+	pidleput(p);
+	unlock(&sched.lock);
+}
+
+static void checkdead(void);
+
+/* Park the M until someone hands it a P. No P held, on g0. */
+void stopm(void)
+{
+	M *mp = getg()->m;
+
+	if (mp->locks)
+		throw(F_SCHEDULE_LOCKS);
+	if (mp->p)
+		throwf(F_BAD_P_STATE, "stopm: holding a P");
+	lock(&sched.lock);
+	mput(mp);
+	checkdead();
+	unlock(&sched.lock);
+	notesleep(&mp->park);
+	noteclear(&mp->park);
+	acquirep(mp->nextp);
+	mp->nextp = NULL;
+}
+
+/* The M is locked to a G that is not runnable: give the P away and wait
+ * until whoever dequeues the G hands a P back. */
+void stoplockedm(void)
+{
+	M *mp = getg()->m;
+
+	if (mp->p)
+		handoffp(releasep());
+	lock(&sched.lock);
+	sched.nmidlelocked++;
+	checkdead();
+	unlock(&sched.lock);
+	notesleep(&mp->park);
+	noteclear(&mp->park);
+	lock(&sched.lock);
+	sched.nmidlelocked--;
+	unlock(&sched.lock);
+	acquirep(mp->nextp);
+	mp->nextp = NULL;
+}
+
+/* gp is locked to another M: hand it our P and wait for one ourselves. */
+static void startlockedm(G *gp)
+{
+	M *mp = gp->lockedm;
+	P *p = releasep();
+
+	mp->nextp = p;
+	notewakeup(&mp->park);
+	stopm();
+}
+
+/* sq_main programs deadlock when every M is idle and every G waits. Ms of
+ * foreign threads are not counted: a C thread may still call in. */
+static void checkdead(void)
+{
+	int32_t run;
+	G *gp;
+
+	if (!sched.mainstarted || extram_attached() > 0)
+		return;
+	run = sched.mcount - sched.nmidle - sched.nmidlelocked;
+	if (run > 0)
+		return;
+	for (gp = allg; gp; gp = gp->alllink) {
+		if (gp->lockedm && gp->lockedm->isextra)
+			return;
+		if (gp->status == Grunnable || gp->status == Grunning ||
+		    gp->status == Gsyscall)
+			return;
+	}
+	unlock(&sched.lock);
+	throw(F_DEADLOCK);
+}
+
+/* ---- the scheduler loop -------------------------------------------------- */
+
+static void resetspinning(void)
+{
+	M *mp = getg()->m;
+
+	mp->spinning = false;
+	if (xadd32(&sched.nmspinning, -1) == 0)
+		wakep();
+}
+
+static uint32_t fastrand(void)
+{
+	static __thread uint32_t s;
+
+	if (s == 0)
+		s = (uint32_t)os_gettid() * 2654435761u | 1;
+	s ^= s << 13;
+	s ^= s >> 17;
+	s ^= s << 5;
+	return s;
+}
+
+static G *steal(P *p)
+{
+	int32_t i, n = 4 * sq_nprocs;
+	P *victim;
+	G *gp;
+
+	for (i = 0; i < n; i++) {
+		victim = &allp[fastrand() % (uint32_t)sq_nprocs];
+		if (victim != p && (gp = runqsteal(p, victim)) != NULL)
+			return gp;
+	}
+	return NULL;
+}
+
+/* Find a runnable G: local queue, global queue, other Ps. Parks the M when
+ * there is none, and returns once it has both a P and a G. */
+static G *findrunnable(void)
+{
+	M *mp = getg()->m;
+	bool wasspinning;
+	P *p;
+	G *gp;
+	int32_t i;
+
+top:
+	p = mp->p;
+	if ((gp = runqget(p)) != NULL)
+		return gp;
+	if (sched.runqsize) {
+		lock(&sched.lock);
+		gp = globrunqget(p, 0);
+		unlock(&sched.lock);
+		if (gp)
+			return gp;
+	}
+	if (sq_nprocs > 1 && (mp->spinning ||
+	    2 * atomic_load32(&sched.nmspinning) < (uint32_t)sq_nprocs - atomic_load32(&sched.npidle))) {
+		if (!mp->spinning) {
+			mp->spinning = true;
+			xadd32(&sched.nmspinning, 1);
+		}
+		if ((gp = steal(p)) != NULL)
+			return gp;
+	}
+	lock(&sched.lock);
+	if (sched.runqsize) {
+		gp = globrunqget(p, 0);
+		unlock(&sched.lock);
+		return gp;
+	}
+	pidleput(releasep());
+	unlock(&sched.lock);
+	wasspinning = mp->spinning;
+	if (mp->spinning) {
+		mp->spinning = false;
+		xadd32(&sched.nmspinning, -1);
+	}
+	/* Work queued after we looked but before the P went idle would be lost
+	 * with nobody spinning: look once more, without a P. */
+	for (i = 0; i < sq_nprocs; i++) {
+		if (!runqempty(&allp[i])) {
+			lock(&sched.lock);
+			p = pidleget();
+			unlock(&sched.lock);
+			if (p) {
+				acquirep(p);
+				if (wasspinning) {
+					mp->spinning = true;
+					xadd32(&sched.nmspinning, 1);
+				}
+				goto top;
+			}
+			break;
+		}
+	}
+	stopm();
+	goto top;
+}
+
+NOSPLIT NORETURN void execute(G *gp)
+{
+	M *mp = getg()->m;
+
+	casgstatus(gp, Grunnable, Grunning);
+	gp->preempt = false;
+	gsetguard(gp);
+	mp->p->schedtick++;
+	mp->curg = gp;
+	gp->m = mp;
+	gogo(gp);
+}
+
+/* One round of scheduling: find a G and run it. On g0, never returns. */
+NORETURN void schedule(void)
+{
+	M *mp = getg()->m;
+	G *gp;
+
+	if (mp->locks)
+		throw(F_SCHEDULE_LOCKS);
+	if (mp->lockedg) {
+		stoplockedm();
+		execute(mp->lockedg);
+	}
+top:
+	gp = NULL;
+	if (mp->p->schedtick % 61 == 0 && sched.runqsize > 0) {
+		lock(&sched.lock);
+		gp = globrunqget(mp->p, 1);
+		unlock(&sched.lock);
+	}
+	if (!gp)
+		gp = runqget(mp->p);
+	if (!gp)
+		gp = findrunnable();
+	if (mp->spinning)
+		resetspinning();
+	if (gp->lockedm && gp->lockedm != mp) {
+		startlockedm(gp);
+		goto top;
+	}
+	execute(gp);
+}
+
+NOSPLIT static void dropg(M *mp, G *gp)
+{
+	mp->curg = NULL;
+	gp->m = NULL;
+}
+
+/* ---- G life cycle -------------------------------------------------------- */
+
+static void gfput(G *gp)
+{
+	lock(&sched.lock);
+	gp->schedlink = sched.gfree;
+	sched.gfree = gp;
+	sched.ngfree++;
+	unlock(&sched.lock);
+}
+
+/* A G with a stack, status Gidle (new) or Gdead (reused). */
+G *gnew(void)
+{
+	G *gp;
+
+	lock(&sched.lock);
+	gp = sched.gfree;
+	if (gp) {
+		sched.gfree = gp->schedlink;
+		sched.ngfree--;
+	}
+	unlock(&sched.lock);
+	if (gp)
+		return gp;
+	gp = calloc(1, sizeof *gp);
+	if (!gp)
+		throwf(F_STACK_ALLOC, "gnew: out of memory");
+	gp->stack = stackalloc(stack_gsize());
+	gp->status = Gidle;
+	lock(&allglock);
+	gp->alllink = allg;
+	__atomic_store_n(&allg, gp, __ATOMIC_RELEASE);
+	unlock(&allglock);
+	return gp;
+}
+
+static void goexit0(G *gp)
+{
+	M *mp = gp->m;
+
+	casgstatus(gp, Grunning, Gdead);
+	dropg(mp, gp);
+	gp->lockedm = NULL;
+	gp->fn = NULL;
+	gp->arg = NULL;
+	gp->waitreason = NULL;
+	gfput(gp);
+	schedule();
+}
+
+/* Every G starts here, on its own stack, with g already set. */
+static void gstart(void)
+{
+	G *gp = getg();
+	int r = gp->fn(gp->arg);
+
+	if (gp == maing)
+		exit(r);
+	mcall(goexit0);
+}
+
+static G *newproc(int (*fn)(void *), void *arg)
+{
+	G *gp = gnew();
+	uint32_t old = gp->status;
+
+	gp->fn = fn;
+	gp->arg = arg;
+	gp->goid = __atomic_add_fetch(&sched.goidgen, 1, __ATOMIC_RELAXED);
+	gp->throwsplit = false;
+	gp->preempt = false;
+	gp->lockedm = NULL;
+	gp->sched.sp = sq_ctx_make(gp->stack.hi, gstart);
+	gp->sched.pc = (uintptr)gstart;
+	gsetguard(gp);
+	casgstatus(gp, old, Grunnable);
+	return gp;
+}
+
+void sq_spawn(int (*fn)(void *), void *arg)
+{
+	G *gp = getg();
+	G *newg;
+
+	M *mp;
+
+	if (!gp || !gp->m || !gp->m->p)
+		throwf(F_BAD_ARG, "sq_spawn: not called from a goroutine");
+	newg = newproc(fn, arg);
+	mp = acquirem();
+	runqput(mp->p, newg);
+	releasem(mp);
+	wakep();
+}
+
+static void goyield_m_impl(G *gp)
+{
+	M *mp = gp->m;
+
+	casgstatus(gp, Grunning, Grunnable);
+	dropg(mp, gp);
+	runqput(mp->p, gp);
+	schedule();
+}
+
+void goyield_m(G *gp)
+{
+	goyield_m_impl(gp);
+}
+
+void sq_yield(void)
+{
+	G *gp = getg();
+
+	if (!gp || !gp->m || gp != gp->m->curg)
+		throwf(F_BAD_ARG, "sq_yield: not called from a goroutine");
+	mcall(goyield_m);
+}
+
+/* Preempted: to the global queue, so that it goes behind everything. */
+void gopreempt_m(G *gp)
+{
+	M *mp = gp->m;
+
+	casgstatus(gp, Grunning, Grunnable);
+	dropg(mp, gp);
+	mp->npreempt++;
+	lock(&sched.lock);
+	globrunqput(gp);
+	unlock(&sched.lock);
+	schedule();
+}
+
+static void park_m(G *gp)
+{
+	M *mp = gp->m;
+	Lock *l = mp->waitlock;
+
+	casgstatus(gp, Grunning, Gwaiting);
+	dropg(mp, gp);
+	mp->waitlock = NULL;
+	if (l)
+		unlock(l);
+	schedule();
+}
+
+/* Block the current G. If l is non-NULL it is held and is released once
+ * the G is fully parked, so a waker that takes l sees it waiting. */
+void gopark(Lock *l, const char *reason)
+{
+	G *gp = getg();
+
+	gp->waitreason = reason;
+	gp->m->waitlock = l;
+	mcall(park_m);
+}
+
+void goready(G *gp)
+{
+	M *mp = acquirem();
+
+	casgstatus(gp, Gwaiting, Grunnable);
+	runqput(mp->p, gp);
+	releasem(mp);
+	wakep();
+}
+
+/* ---- sysmon -------------------------------------------------------------- */
+
+typedef struct Sysmontick {
+	uint32_t schedtick;
+	int64_t schedwhen;
+	uint32_t syscalltick;
+	int64_t syscallwhen;
+} Sysmontick;
+
+static Sysmontick *pdesc;
+
+static void preemptone(P *p)
+{
+	M *mp = p->m;
+	G *gp;
+
+	if (!mp || (gp = mp->curg) == NULL || gp->isg0)
+		return;
+	gp->preempt = true;
+	gp->stackguard = STACK_PREEMPT;
+	preemptm(mp);
+}
+
+static void retake(int64_t now)
+{
+	int32_t i;
+	P *p;
+	Sysmontick *pd;
+	uint32_t t;
+
+	for (i = 0; i < sq_nprocs; i++) {
+		p = &allp[i];
+		pd = &pdesc[i];
+		switch (atomic_load32(&p->status)) {
+		case Psyscall:
+			t = atomic_load32(&p->syscalltick);
+			if (pd->syscalltick != t) {
+				pd->syscalltick = t;
+				pd->syscallwhen = now;
+				break;
+			}
+			/* Leave it if nothing waits for it and help is around,
+			 * unless the syscall has gone on for long. */
+			if (runqempty(p) && sched.runqsize == 0 &&
+			    atomic_load32(&sched.nmspinning) + atomic_load32(&sched.npidle) > 0 &&
+			    pd->syscallwhen + FORCE_PREEMPT_NS > now)
+				break;
+			if (cas32(&p->status, Psyscall, Pidle)) {
+				xadd32(&p->syscalltick, 1);
+				handoffp(p);
+			}
+			break;
+		case Prunning:
+			t = atomic_load32(&p->schedtick);
+			if (pd->schedtick != t) {
+				pd->schedtick = t;
+				pd->schedwhen = now;
+				break;
+			}
+			if (pd->schedwhen + FORCE_PREEMPT_NS <= now)
+				preemptone(p);
+			break;
+		}
+	}
+}
+
+static void *sysmon(void *arg)
+{
+	int64_t delay = SYSMON_MIN_US;
+	int idle = 0;
+
+	(void)arg;
+	for (;;) {
+		os_usleep(delay);
+		if (atomic_load32(&sched.npidle) == (uint32_t)sq_nprocs) {
+			lock(&sched.lock);
+			if (atomic_load32(&sched.npidle) == (uint32_t)sq_nprocs) {
+				atomic_store32(&sched.sysmonwait, 1);
+				unlock(&sched.lock);
+				notetsleep(&sched.sysmonnote, 1000LL * 1000 * 1000);
+				lock(&sched.lock);
+				atomic_store32(&sched.sysmonwait, 0);
+				noteclear(&sched.sysmonnote);
+				idle = 0;
+				delay = SYSMON_MIN_US;
+			}
+			unlock(&sched.lock);
+		}
+		retake(os_nanotime());
+		if (++idle > 50 && delay < SYSMON_MAX_US)
+			delay *= 2;
+	}
+	return NULL;
+}
+
+void sysmon_start(void)
+{
+	pthread_t t;
+	pthread_attr_t attr;
+	sigset_t all, old;
+
+	pdesc = calloc((size_t)sq_nprocs, sizeof *pdesc);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	/* sysmon never handles signals: the runtime's go to Ms. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	if (pthread_create(&t, &attr, sysmon, NULL) != 0)
+		throw(F_NEWM);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+}
+
+/* ---- start-up ------------------------------------------------------------ */
+
+int64_t nanotime(void)
+{
+	return os_nanotime();
+}
+
+static int32_t procsfromenv(void)
+{
+	const char *s = getenv("SQ_MAXPROCS");
+	char *end;
+	long n;
+
+	if (!s || !*s)
+		return os_ncpu();
+	n = strtol(s, &end, 10);
+	if (*end || n < 1 || n > 1024) {
+		fprintf(stderr, "runtime: SQ_MAXPROCS=%s: want a number from 1 to 1024\n", s);
+		throw(F_BAD_ARG);
+	}
+	return (int32_t)n;
+}
+
+/* Everything but M0. Idempotent; the first caller does the work. */
+void schedinit(void)
+{
+	int32_t i;
+
+	lock(&startlock);
+	if (started) {
+		unlock(&startlock);
+		return;
+	}
+	pthread_key_create(&mkey, NULL);
+	sq_nprocs = procsfromenv();
+	stack_init();
+	split_init();
+	fault_init();
+	allp = calloc((size_t)sq_nprocs, sizeof *allp);
+	for (i = sq_nprocs - 1; i >= 0; i--) {
+		allp[i].id = i;
+		allp[i].status = Pidle;
+		lock(&sched.lock);
+		pidleput(&allp[i]);
+		unlock(&sched.lock);
+	}
+	signal_init();
+	callback_init();
+	sysmon_start();
+	atomic_store32(&started, 1);
+	unlock(&startlock);
+}
+
+int sq_init(void)
+{
+	schedinit();
+	return 0;
+}
+
+int sq_maxprocs(void)
+{
+	return sq_nprocs;
+}
+
+uint64_t sq_goid(void)
+{
+	G *gp = getg();
+
+	return gp && gp->m && gp == gp->m->curg ? gp->goid : 0;
+}
+
+/* M0 is the main thread; its g0 is the thread's own stack. */
+static void m0init(void)
+{
+	M *mp = &m0;
+	G *g0 = calloc(1, sizeof *g0);
+	uintptr lo, hi, sp = arch_getsp();
+
+	g0->isg0 = true;
+	g0->status = Gdead;
+	g0->m = mp;
+	mp->g0 = g0;
+	if (os_thread_stack(&lo, &hi) < 0 || sp < lo || sp >= hi) {
+		lo = sp - (64 << 10);
+		hi = sp + 1024;
+	}
+	g0_setstack(g0, lo, hi);
+	g0->sched.sp = (sp - 1024) & ~(uintptr)(ARCH_STACK_ALIGN - 1);
+	mcommoninit(mp);
+	mp->procid = os_gettid();
+	setg(g0);
+	pthread_setspecific(mkey, mp);
+	minit();
+}
+
+_Noreturn void sq_main(int (*fn)(void *), void *arg)
+{
+	if (__atomic_load_n(&started, __ATOMIC_ACQUIRE) || getg())
+		throw(F_INIT_TWICE);
+	schedinit();
+	m0init();
+	lock(&sched.lock);
+	acquirep(pidleget());
+	unlock(&sched.lock);
+	maing = newproc(fn, arg);
+	runqput(m0.p, maing);
+	sched.mainstarted = true;
+	schedule();
+}
+
+void sq_stats_get(sq_stats *st)
+{
+	G *gp;
+	M *mp;
+
+	memset(st, 0, sizeof *st);
+	for (gp = __atomic_load_n(&allg, __ATOMIC_ACQUIRE); gp; gp = gp->alllink)
+		if (gp->status != Gdead && gp->status != Gidle)
+			st->gcount++;
+	for (mp = __atomic_load_n(&allm, __ATOMIC_ACQUIRE); mp; mp = mp->alllink) {
+		if (mp->isextra)
+			st->extram_total++;
+		else
+			st->mcount++;
+		st->nprof += (int64_t)mp->nprof;
+		st->npreempt += (int64_t)mp->npreempt;
+	}
+	st->gfree = sched.ngfree;
+	st->extram = extram_count();
+	st->stacks_inuse = stack_inuse();
+}

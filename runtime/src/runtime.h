@@ -1,0 +1,340 @@
+/*
+ * runtime.h: the runtime's objects and the contracts between its mechanisms.
+ *
+ * G  a goroutine: a coroutine with its own stack, a status and saved context.
+ * M  an OS thread. Every M owns two runtime stacks besides the G it runs:
+ *    g0, the system stack (scheduler, systemstack, C calls), and gsignal,
+ *    the signal stack installed with sigaltstack.
+ * P  a processor token. An M must hold a P to run Gs. There are sq_maxprocs.
+ *
+ * The current G is the thread-local g (initial-exec TLS, so a signal handler
+ * may read it). It is one of m->g0, m->gsignal or m->curg of the M it runs on,
+ * or NULL on a thread that is not attached to the runtime.
+ *
+ * Invariants (each has a check that throws from the table in throw.c):
+ *  - a G's status changes only along the edges of the table in proc.c;
+ *  - g->stackguard is either lo + STACK_GUARD or STACK_PREEMPT (poisoned);
+ *  - a G in Gsyscall has throwsplit set, a poisoned guard, and its saved
+ *    sched.sp equals syscallsp and lies inside its stack;
+ *  - every stack handed out by stackalloc is mapped MAP_STACK.
+ *
+ * Split checks: every function compiled into the runtime gets clang's
+ * -finstrument-function-entry-bare hook (see split.c). NOSPLIT functions get
+ * none; they are the ones that run where a split would be fatal or where g
+ * is not yet trustworthy (syscall windows, attach/detach, signal entry, throw).
+ */
+#ifndef SQ_RUNTIME_H
+#define SQ_RUNTIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <signal.h>
+#include <pthread.h>
+
+#include "sq.h"
+#include "arch.h"
+#include "regress.h"
+
+typedef uintptr_t uintptr;
+typedef struct G G;
+typedef struct M M;
+typedef struct P P;
+
+/* The short list of macros. Everything else is static inline. */
+#define NOSPLIT   __attribute__((no_instrument_function))
+#define NORETURN  __attribute__((noreturn))
+#define LIKELY(x)   __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+enum {
+	STACK_GUARD   = 16 << 10,	/* bytes above lo reserved for nosplit chains and throw */
+	STACK_PREEMPT = (uintptr)-1314,	/* poisoned guard: every split check fails */
+	PAGE          = 4096,
+	RUNQ_SIZE     = 256,
+};
+
+/* G status. Transitions are checked against proc.c's table. */
+enum {
+	Gidle, Grunnable, Grunning, Gsyscall, Gwaiting, Gdead, Gnstatus
+};
+
+enum { Pidle, Prunning, Psyscall };
+
+typedef struct Stack {
+	uintptr lo;	/* lowest usable byte; the guard page lies below it */
+	uintptr hi;	/* one past the highest byte */
+} Stack;
+
+/* A saved context: sp points at the frame laid out by the arch's switch code. */
+typedef struct Gobuf {
+	uintptr sp;
+	uintptr pc;
+} Gobuf;
+
+typedef struct Lock {
+	uint32_t key;
+} Lock;
+
+typedef struct Note {
+	uint32_t key;
+} Note;
+
+struct G {
+	uintptr stackguard;	/* read by the split hook on every call */
+	Stack stack;
+	Gobuf sched;
+	uintptr syscallsp;	/* sp recorded by entersyscall */
+	uintptr syscallpc;
+	uintptr ccallsp;	/* G's sp while sq_ccall runs C on g0; callbacks run below it */
+	uint32_t status;
+	bool throwsplit;	/* any split check is fatal: inside a syscall window */
+	bool preempt;		/* yield at the next split check */
+	bool isg0;		/* g0 or gsignal: not scheduled */
+	M *m;
+	M *lockedm;		/* runs only on this M (callback Gs) */
+	G *schedlink;
+	G *alllink;
+	uint64_t goid;
+	int (*fn)(void *);
+	void *arg;
+	const char *waitreason;
+	uintptr param;		/* value handed over by whoever readies it */
+};
+
+struct M {
+	G *g0;
+	G *gsignal;
+	G *curg;
+	P *p;
+	P *nextp;		/* P handed over with a wakeup */
+	P *oldp;		/* P kept in Psyscall during a syscall window */
+	int64_t id;
+	int32_t procid;		/* kernel tid */
+	int32_t locks;		/* >0: no preemption */
+	int32_t ncgo;		/* sq_ccall frames up the stack */
+	bool spinning;
+	bool isextra;		/* lent to foreign threads */
+	bool incallback;	/* extra M: a callback is running */
+	bool inC;		/* extra M: attached, between callbacks */
+	bool throwing;
+	G *lockedg;
+	void (*mcallfn)(G *);	/* what mcall runs on g0 */
+	Lock *waitlock;		/* released by park_m once the G is parked */
+	uintptr moresp;		/* sp at the failed split check */
+	Note park;
+	M *schedlink;
+	M *alllink;
+	sigset_t sigmask;	/* extra M: the thread's mask before attach */
+	uint64_t nprof;		/* SIGPROF samples taken on this M */
+	uint64_t npreempt;	/* preemption signals received */
+	uintptr g0top;		/* extra M: g0->sched.sp outside callbacks */
+	pthread_t thread;
+	int32_t boundtid;	/* extra M: the foreign thread it is bound to */
+};
+
+struct P {
+	int32_t id;
+	uint32_t status;
+	M *m;
+	uint32_t schedtick;
+	uint32_t syscalltick;
+	P *link;
+	uint32_t runqhead;
+	uint32_t runqtail;
+	G *runq[RUNQ_SIZE];
+};
+
+typedef struct Sched {
+	Lock lock;
+	M *midle;
+	int32_t nmidle;
+	int32_t nmidlelocked;
+	int32_t mcount;
+	int32_t nmsys;		/* Ms not counted by checkdead (sysmon) */
+	P *pidle;
+	uint32_t npidle;
+	uint32_t nmspinning;
+	G *runqhead;
+	G *runqtail;
+	int32_t runqsize;
+	G *gfree;		/* dead Gs with their stacks, for reuse */
+	int32_t ngfree;
+	uint32_t sysmonwait;
+	Note sysmonnote;
+	uint64_t goidgen;
+	int64_t mnext;
+	bool mainstarted;	/* sq_main mode: checkdead applies */
+} Sched;
+
+extern __thread G *g __attribute__((tls_model("initial-exec")));
+extern Sched sched;
+extern P *allp;
+extern int32_t sq_nprocs;
+extern G *allg;
+extern M *allm;
+extern Lock allglock;
+extern M m0;
+
+/* throw.c: the one table of fatal errors */
+typedef enum Fatal {
+	F_SPLIT_BAD_TIME,
+	F_MORESTACK_G0,
+	F_MORESTACK_GSIGNAL,
+	F_STACK_OVERFLOW,
+	F_BAD_STATUS,
+	F_SYSTEMSTACK_GSIGNAL,
+	F_MCALL_G0,
+	F_MCALL_RETURNED,
+	F_SYSCALL_INCONSISTENT,
+	F_SYSCALL_CORRUPTED,
+	F_STACK_ALLOC,
+	F_STACK_NOT_ALLOCATED,
+	F_DEADLOCK,
+	F_SCHEDULE_LOCKS,
+	F_BAD_P_STATE,
+	F_NO_SIGSTACK,
+	F_NOT_ON_SIGSTACK,
+	F_UNEXPECTED_SIGNAL,
+	F_CALLBACK_SP,
+	F_CALLBACK_FROM_G,
+	F_NEWM,
+	F_INIT_TWICE,
+	F_NOT_INIT,
+	F_BAD_ARG,
+	F_INVARIANT,
+	F_FAULT_SITE,
+	F_NFATAL
+} Fatal;
+
+NORETURN void throw(Fatal f);
+NORETURN void throwf(Fatal f, const char *detail);
+const char *fatalmsg(Fatal f);
+void dumpall(void);
+
+/* print.c: async-signal-safe output to stderr */
+void prints(const char *s);
+void printu(uint64_t v);
+void printi(int64_t v);
+void printx(uint64_t v);
+void printnl(void);
+void printlock(void);
+void printunlock(void);
+
+/* lock.c */
+void lock(Lock *l);
+void unlock(Lock *l);
+void noteclear(Note *n);
+void notewakeup(Note *n);
+void notesleep(Note *n);
+bool notetsleep(Note *n, int64_t ns);
+
+/* stack.c */
+Stack stackalloc(size_t size);
+void stackfree(Stack s);
+size_t stack_gsize(void);
+void stack_init(void);
+int64_t stack_inuse(void);
+
+/* split.c */
+void split_init(void);
+extern int sq_maymorestack;
+
+/* proc.c: scheduler */
+void casgstatus(G *gp, uint32_t oldval, uint32_t newval);
+const char *gstatusname(uint32_t s);
+void mcall(void (*fn)(G *));
+void systemstack(void (*fn)(void *), void *arg);
+NORETURN void gogo(G *gp);
+NORETURN void schedule(void);
+NORETURN void execute(G *gp);
+void gopark(Lock *l, const char *reason);
+void goready(G *gp);
+void gopreempt_m(G *gp);
+void goyield_m(G *gp);
+void runqput(P *p, G *gp);
+void globrunqput(G *gp);
+void handoffp(P *p);
+P *releasep(void);
+void acquirep(P *p);
+P *pidleget(void);
+void pidleput(P *p);
+void startm(P *p, bool spinning);
+void stopm(void);
+void wakep(void);
+void stoplockedm(void);
+M *allocm(bool extra);
+void mcommoninit(M *mp);
+void g0_setstack(G *g0, uintptr lo, uintptr hi);
+int64_t nanotime(void);
+void sysmon_start(void);
+void schedinit(void);
+G *gnew(void);
+void gsetguard(G *gp);
+
+/* syscall.c */
+void entersyscall(void);
+void entersyscallblock(void);
+void exitsyscall(void);
+void reentersyscall(uintptr pc, uintptr sp);
+void syscall_check(G *gp);
+
+/* signal.c */
+void signal_init(void);
+void minit(void);
+void unminit(void);
+void mpreinit(M *mp);
+void preemptm(M *mp);
+extern bool sq_signals_ready;
+
+/* callback.c */
+void callback_init(void);
+void needm(void);
+void dropm(void);
+int32_t extram_count(void);
+int32_t extram_attached(void);
+
+/* fault.c: named fault sites, compiled only into harness builds */
+#include "fault.h"
+
+
+static inline G *getg(void) { return g; }
+
+NOSPLIT static inline void setg(G *gp) { g = gp; }
+
+/* Pin the G to its M (no preemption) while it uses the M's P. */
+NOSPLIT static inline M *acquirem(void)
+{
+	M *mp = g->m;
+
+	mp->locks++;
+	return mp;
+}
+
+NOSPLIT static inline void releasem(M *mp)
+{
+	mp->locks--;
+}
+
+NOSPLIT static inline uint32_t atomic_load32(const uint32_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+NOSPLIT static inline void atomic_store32(uint32_t *p, uint32_t v)
+{
+	__atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+NOSPLIT static inline bool cas32(uint32_t *p, uint32_t old, uint32_t new)
+{
+	return __atomic_compare_exchange_n(p, &old, new, false,
+		__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
+NOSPLIT static inline uint32_t xadd32(uint32_t *p, int32_t d)
+{
+	return __atomic_add_fetch(p, (uint32_t)d, __ATOMIC_ACQ_REL);
+}
+
+#endif

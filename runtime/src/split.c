@@ -1,0 +1,116 @@
+/*
+ * split.c: split checks, morestack and newstack.
+ *
+ * Every function compiled into the runtime (and into code built with the
+ * runtime's flags) is instrumented by clang's -finstrument-function-entry-
+ * bare: after inlining, each remaining function calls the hook below on
+ * entry. The hook compares sp with the current g's stackguard. NOSPLIT
+ * (no_instrument_function) functions have no check.
+ *
+ * A failed check means one of:
+ *   - the guard was poisoned (STACK_PREEMPT): preemption was requested, or
+ *     the G is inside a syscall window, or maymorestack mode is on;
+ *   - sp really is within STACK_GUARD of the stack's low end: overflow.
+ * G stacks never move, so "more stack" is never the answer: newstack either
+ * yields, lets the G continue, or throws. On g0 and gsignal a failed check
+ * is always fatal; their guards are never poisoned.
+ *
+ * Cost: one call, one TLS load and one compare per instrumented call (see
+ * docs/runtime.md for the measurement).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime.h"
+
+int sq_maymorestack;
+
+void split_init(void)
+{
+	const char *d = getenv("SQ_DEBUG");
+
+	if (d && strstr(d, "maymorestack=yield"))
+		sq_maymorestack = 1;
+}
+
+NOSPLIT static void printstack(const char *what, G *gp, uintptr sp)
+{
+	printlock();
+	prints("runtime: ");
+	prints(what);
+	prints(": sp=");
+	printx(sp);
+	prints(" stack=[");
+	printx(gp->stack.lo);
+	prints(",");
+	printx(gp->stack.hi);
+	prints(") guard=");
+	printx(gp->stackguard);
+	if (!gp->isg0) {
+		prints(" goroutine ");
+		printu(gp->goid);
+		prints(" status=");
+		prints(gstatusname(gp->status));
+	}
+	printnl();
+	printunlock();
+}
+
+/* On g0, reached by mcall from morestack. Never returns. */
+static void newstack(G *gp)
+{
+	M *mp = gp->m;
+	uintptr sp = mp->moresp;
+
+	FAULT(NEWSTACK_ENTER);
+	if (gp->throwsplit) {
+		printstack("newstack in a syscall window", gp, sp);
+		throw(F_SPLIT_BAD_TIME);
+	}
+	if (sp < gp->stack.lo + STACK_GUARD) {
+		printstack("goroutine stack exceeds its size", gp, sp);
+		throw(F_STACK_OVERFLOW);
+	}
+	if (gp->stackguard == STACK_PREEMPT) {
+		/* Not a point where the G may be descheduled: let it run on
+		 * with its real guard, the request stays pending. */
+		if (mp->locks || gp->status != Grunning || !mp->p ||
+		    mp->p->status != Prunning) {
+			if (!sq_maymorestack)
+				gp->stackguard = gp->stack.lo + STACK_GUARD;
+			gogo(gp);
+		}
+		gopreempt_m(gp);
+	}
+	gogo(gp);	/* the guard was restored under us: spurious */
+}
+
+NOSPLIT static void morestack(G *gp, uintptr sp)
+{
+	M *mp = gp->m;
+
+	if (gp == mp->g0) {
+		printstack("morestack on g0", gp, sp);
+		throw(F_MORESTACK_G0);
+	}
+	if (gp == mp->gsignal) {
+		printstack("morestack on gsignal", gp, sp);
+		throw(F_MORESTACK_GSIGNAL);
+	}
+	mp->moresp = sp;
+	mcall(newstack);
+}
+
+/* The split check. g is NULL on threads the runtime does not know. */
+NOSPLIT void __cyg_profile_func_enter_bare(void)
+{
+	G *gp = g;
+	uintptr sp;
+
+	if (UNLIKELY(gp == NULL))
+		return;
+	sp = arch_getsp();
+	if (LIKELY(sp >= gp->stackguard))
+		return;
+	morestack(gp, sp);
+}

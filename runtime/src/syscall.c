@@ -1,0 +1,322 @@
+/*
+ * syscall.c: syscall windows, the syscall wrappers and sq_ccall.
+ *
+ * A G that makes a blocking call out of the runtime brackets it with
+ * entersyscall / exitsyscall. Between the two the G's stack holds the
+ * call's frames and whatever pointers the call was given, and the P is up
+ * for grabs: sysmon may hand it to another M. Inside the window:
+ *   - the G's stack guard is poisoned and throwsplit is set, so any split
+ *     check is the fatal "stack split at bad time";
+ *   - therefore entersyscall, exitsyscall and everything they call on the
+ *     G's stack are NOSPLIT; their slow paths run on g0 via systemstack;
+ *   - sched.sp/pc hold where the G entered (for dumps) and equal syscallsp/
+ *     syscallpc; harness builds check that on the way out.
+ *
+ * entersyscall leaves the P in Psyscall, still linked from m->oldp, so the
+ * fast path out is one CAS. entersyscallblock hands the P off at once.
+ */
+#include <errno.h>
+
+#include "runtime.h"
+#include "os.h"
+
+NOSPLIT static inline void save(G *gp, uintptr pc, uintptr sp)
+{
+	gp->sched.pc = pc;
+	gp->sched.sp = sp;
+}
+
+static void entersyscall_bad(void *arg)
+{
+	G *gp = arg;
+
+	printlock();
+	prints("runtime: entersyscall: sp=");
+	printx(gp->syscallsp);
+	prints(" outside stack [");
+	printx(gp->stack.lo);
+	prints(",");
+	printx(gp->stack.hi);
+	prints(")\n");
+	printunlock();
+	throw(F_SYSCALL_INCONSISTENT);
+}
+
+static void entersyscall_sysmon(void *arg)
+{
+	(void)arg;
+	lock(&sched.lock);
+	if (atomic_load32(&sched.sysmonwait)) {
+		atomic_store32(&sched.sysmonwait, 0);
+		notewakeup(&sched.sysmonnote);
+	}
+	unlock(&sched.lock);
+}
+
+/* Enter the window with the given caller pc and sp. Also used to re-enter
+ * after a callback, with the pc and sp of the original entry. */
+NOSPLIT void reentersyscall(uintptr pc, uintptr sp)
+{
+	G *gp = getg();
+	M *mp = gp->m;
+	P *p;
+
+	mp->locks++;
+	/* From here on any split check dies; see the file comment. */
+	if (!REGRESS_SYSCALLSPLIT) {
+		gp->stackguard = STACK_PREEMPT;
+		gp->throwsplit = true;
+	}
+	save(gp, pc, sp);
+	gp->syscallsp = sp;
+	gp->syscallpc = pc;
+	casgstatus(gp, Grunning, Gsyscall);
+	if (sp < gp->stack.lo || sp >= gp->stack.hi) {
+		if (REGRESS_SYSCALLSPLIT)
+			entersyscall_bad(gp);
+		else
+			systemstack(entersyscall_bad, gp);
+	}
+	if (atomic_load32(&sched.sysmonwait)) {
+		if (REGRESS_SYSCALLSPLIT)
+			entersyscall_sysmon(NULL);
+		else
+			systemstack(entersyscall_sysmon, NULL);
+		save(gp, pc, sp);
+	}
+	p = mp->p;
+	mp->p = NULL;
+	p->m = NULL;
+	mp->oldp = p;
+	atomic_store32(&p->status, Psyscall);
+	if (REGRESS_SYSCALLSPLIT)
+		gp->stackguard = STACK_PREEMPT;
+	FAULT(ENTERSYSCALL_POISONED);
+	mp->locks--;
+}
+
+NOSPLIT void entersyscall(void)
+{
+	reentersyscall((uintptr)__builtin_return_address(0), arch_getsp());
+}
+
+static void entersyscallblock_handoff(void *arg)
+{
+	(void)arg;
+	handoffp(releasep());
+}
+
+/* Like entersyscall, for calls known to block: the P goes at once. */
+NOSPLIT void entersyscallblock(void)
+{
+	G *gp = getg();
+	M *mp = gp->m;
+	uintptr pc = (uintptr)__builtin_return_address(0), sp = arch_getsp();
+
+	mp->locks++;
+	if (!REGRESS_SYSCALLSPLIT) {
+		gp->throwsplit = true;
+		gp->stackguard = STACK_PREEMPT;
+	}
+	save(gp, pc, sp);
+	gp->syscallsp = sp;
+	gp->syscallpc = pc;
+	casgstatus(gp, Grunning, Gsyscall);
+	if (sp < gp->stack.lo || sp >= gp->stack.hi) {
+		if (REGRESS_SYSCALLSPLIT)
+			entersyscall_bad(gp);
+		else
+			systemstack(entersyscall_bad, gp);
+	}
+	if (REGRESS_SYSCALLSPLIT)
+		entersyscallblock_handoff(NULL);
+	else
+		systemstack(entersyscallblock_handoff, NULL);
+	save(gp, pc, sp);
+	if (REGRESS_SYSCALLSPLIT)
+		gp->stackguard = STACK_PREEMPT;
+	FAULT(ENTERSYSCALL_POISONED);
+	mp->locks--;
+}
+
+/* Harness invariant: a G in a syscall still describes the entry point. */
+NOSPLIT void syscall_check(G *gp)
+{
+	uintptr sp = gp->sched.sp;
+
+	if (sp == gp->syscallsp && sp >= gp->stack.lo && sp < gp->stack.hi)
+		return;
+	printlock();
+	prints("runtime: goroutine ");
+	printu(gp->goid);
+	prints(" in syscall: sched.sp=");
+	printx(sp);
+	prints(" syscallsp=");
+	printx(gp->syscallsp);
+	prints(" stack=[");
+	printx(gp->stack.lo);
+	prints(",");
+	printx(gp->stack.hi);
+	prints(")\n");
+	printunlock();
+	throw(F_SYSCALL_CORRUPTED);
+}
+
+typedef struct Pget {
+	bool ok;
+} Pget;
+
+static void exitsyscallfast_pidle(void *arg)
+{
+	Pget *r = arg;
+	P *p;
+
+	lock(&sched.lock);
+	p = pidleget();
+	unlock(&sched.lock);
+	r->ok = p != NULL;
+	if (p)
+		acquirep(p);
+}
+
+/* Get a P back without blocking: our own if sysmon left it, else an idle one. */
+NOSPLIT static bool exitsyscallfast(M *mp)
+{
+	P *p = mp->oldp;
+	Pget r = { false };
+
+	mp->oldp = NULL;
+	if (p && atomic_load32(&p->status) == Psyscall &&
+	    cas32(&p->status, Psyscall, Prunning)) {
+		mp->p = p;
+		p->m = mp;
+		return true;
+	}
+	if (atomic_load32(&sched.npidle) == 0)
+		return false;
+	if (REGRESS_SYSCALLSPLIT)
+		exitsyscallfast_pidle(&r);
+	else
+		systemstack(exitsyscallfast_pidle, &r);
+	return r.ok;
+}
+
+/* Slow path, on g0: no P to be had. Queue the G and stop the M. */
+static void exitsyscall0(G *gp)
+{
+	M *mp = gp->m;
+	P *p;
+
+	casgstatus(gp, Gsyscall, Grunnable);
+	mp->curg = NULL;
+	gp->m = NULL;
+	lock(&sched.lock);
+	p = pidleget();
+	if (!p)
+		globrunqput(gp);
+	unlock(&sched.lock);
+	if (p) {
+		acquirep(p);
+		execute(gp);
+	}
+	if (mp->lockedg) {
+		/* gp is locked here: wait for whoever dequeues it. */
+		stoplockedm();
+		execute(gp);
+	}
+	stopm();
+	schedule();
+}
+
+NOSPLIT void exitsyscall(void)
+{
+	G *gp = getg();
+	M *mp = gp->m;
+
+	FAULT(EXITSYSCALL_ENTER);
+	if (SQ_HARNESS)
+		syscall_check(gp);
+	mp->locks++;
+	if (exitsyscallfast(mp)) {
+		mp->p->syscalltick++;
+		casgstatus(gp, Gsyscall, Grunning);
+		gp->syscallsp = 0;
+		mp->locks--;
+		if (gp->preempt)
+			gp->stackguard = STACK_PREEMPT;
+		else
+			gsetguard(gp);
+		gp->throwsplit = false;
+		return;
+	}
+	mp->locks--;
+	FAULT(EXITSYSCALL_SLOW);
+	mcall(exitsyscall0);
+	/* Resumed by a scheduler with a P; the guard is already restored. */
+	gp->syscallsp = 0;
+	gp->m->p->syscalltick++;
+	gp->throwsplit = false;
+}
+
+NOSPLIT static long syscall_on_g(bool block, long nr, long a1, long a2, long a3,
+	long a4, long a5, long a6)
+{
+	G *gp = getg();
+	long r;
+
+	if (!gp || !gp->m || gp != gp->m->curg)
+		return arch_syscall6(nr, a1, a2, a3, a4, a5, a6);
+	if (block)
+		entersyscallblock();
+	else
+		entersyscall();
+	FAULT(SYSCALL_WINDOW);
+	r = arch_syscall6(nr, a1, a2, a3, a4, a5, a6);
+	exitsyscall();
+	return r;
+}
+
+NOSPLIT long sq_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
+{
+	return syscall_on_g(false, nr, a1, a2, a3, a4, a5, a6);
+}
+
+NOSPLIT long sq_syscall_block(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
+{
+	return syscall_on_g(true, nr, a1, a2, a3, a4, a5, a6);
+}
+
+typedef struct Ccall {
+	int (*fn)(void *);
+	void *arg;
+	int ret;
+} Ccall;
+
+static void ccall_g0(void *arg)
+{
+	Ccall *c = arg;
+
+	FAULT(CCALL_C);
+	c->ret = c->fn(c->arg);
+}
+
+/* Run C on g0 inside a syscall window. gp->ccallsp records where the G's
+ * stack stopped, so a callback from the C code can run the G below it. */
+NOSPLIT int sq_ccall(int (*fn)(void *), void *arg)
+{
+	G *gp = getg();
+	M *mp;
+	Ccall c = { fn, arg, 0 };
+
+	if (!gp || !gp->m || gp != gp->m->curg)
+		throwf(F_BAD_ARG, "sq_ccall: not called from a goroutine");
+	entersyscall();
+	mp = gp->m;
+	mp->ncgo++;
+	setg(mp->g0);
+	sq_oncall(mp->g0->sched.sp, ccall_g0, &c, &gp->ccallsp);
+	setg(gp);
+	mp->ncgo--;
+	exitsyscall();
+	return c.ret;
+}

@@ -1,0 +1,201 @@
+/*
+ * throw.c: fatal errors. One throw(f) for the whole runtime: it prints
+ * "fatal error: <message>" and a dump of every M and G to stderr, then ends
+ * the process with exit status 2 — or, in fuzz builds (SQ_CRASH=abort), by
+ * SIGABRT with its default action, so that fuzzers see a crash.
+ *
+ * The messages are a stable interface: the harness classifies outcomes by
+ * them, and docs/fatal-errors.md lists each one with what produces it. Add
+ * at the end, never reword.
+ *
+ * Everything here is NOSPLIT: throw runs on Gs that have just overflowed
+ * their guard, on gsignal, and inside syscall windows.
+ */
+#include <signal.h>
+#include <stdlib.h>
+
+#include "runtime.h"
+#include "os.h"
+
+static const char *const fatals[F_NFATAL] = {
+	[F_SPLIT_BAD_TIME]        = "stack split at bad time",
+	[F_MORESTACK_G0]          = "morestack on g0",
+	[F_MORESTACK_GSIGNAL]     = "morestack on gsignal",
+	[F_STACK_OVERFLOW]        = "stack overflow",
+	[F_BAD_STATUS]            = "bad g status transition",
+	[F_SYSTEMSTACK_GSIGNAL]   = "systemstack called from signal stack",
+	[F_MCALL_G0]              = "mcall called on g0",
+	[F_MCALL_RETURNED]        = "mcall function returned",
+	[F_SYSCALL_INCONSISTENT]  = "entersyscall inconsistent",
+	[F_SYSCALL_CORRUPTED]     = "syscall window state corrupted",
+	[F_STACK_ALLOC]           = "out of memory allocating stack",
+	[F_STACK_NOT_ALLOCATED]   = "freeing a stack that was not allocated",
+	[F_DEADLOCK]              = "all goroutines are asleep - deadlock!",
+	[F_SCHEDULE_LOCKS]        = "schedule: holding locks",
+	[F_BAD_P_STATE]           = "bad p state",
+	[F_NO_SIGSTACK]           = "signal arrived on a thread with no signal stack",
+	[F_NOT_ON_SIGSTACK]       = "signal handler not running on the signal stack",
+	[F_UNEXPECTED_SIGNAL]     = "unexpected signal",
+	[F_CALLBACK_SP]           = "callback with sp out of bounds",
+	[F_CALLBACK_FROM_G]       = "callback from a goroutine stack",
+	[F_NEWM]                  = "cannot create thread",
+	[F_INIT_TWICE]            = "sq_main called twice",
+	[F_NOT_INIT]              = "runtime not initialized",
+	[F_BAD_ARG]               = "bad argument to runtime call",
+	[F_INVARIANT]             = "invariant violated",
+	[F_FAULT_SITE]            = "fault site fired",
+};
+
+static uint32_t throwing;
+
+NOSPLIT const char *fatalmsg(Fatal f)
+{
+	return (unsigned)f < F_NFATAL ? fatals[f] : "unknown fatal error";
+}
+
+NOSPLIT static void dumpm(M *mp)
+{
+	prints("M");
+	printi(mp->id);
+	prints(" tid=");
+	printi(mp->procid);
+	prints(" p=");
+	printi(mp->p ? mp->p->id : -1);
+	prints(" curg=");
+	printu(mp->curg ? mp->curg->goid : 0);
+	prints(" locks=");
+	printi(mp->locks);
+	prints(" ncgo=");
+	printi(mp->ncgo);
+	if (mp->isextra)
+		prints(mp->inC || mp->incallback ? " extra(attached)" : " extra");
+	if (mp->spinning)
+		prints(" spinning");
+	prints(" g0=[");
+	printx(mp->g0->stack.lo);
+	prints(",");
+	printx(mp->g0->stack.hi);
+	prints(")");
+	if (mp->gsignal) {
+		prints(" gsignal=[");
+		printx(mp->gsignal->stack.lo);
+		prints(",");
+		printx(mp->gsignal->stack.hi);
+		prints(")");
+	}
+	printnl();
+}
+
+NOSPLIT static void dumpg(G *gp)
+{
+	prints("goroutine ");
+	printu(gp->goid);
+	prints(" [");
+	prints(gstatusname(gp->status));
+	if (gp->status == Gwaiting && gp->waitreason) {
+		prints(", ");
+		prints(gp->waitreason);
+	}
+	prints("] stack=[");
+	printx(gp->stack.lo);
+	prints(",");
+	printx(gp->stack.hi);
+	prints(") sched.sp=");
+	printx(gp->sched.sp);
+	prints(" sched.pc=");
+	printx(gp->sched.pc);
+	if (gp->status == Gsyscall) {
+		prints(" syscallsp=");
+		printx(gp->syscallsp);
+		prints(" syscallpc=");
+		printx(gp->syscallpc);
+	}
+	if (gp->m) {
+		prints(" m=");
+		printi(gp->m->id);
+	}
+	if (gp->throwsplit)
+		prints(" throwsplit");
+	printnl();
+}
+
+/* Best effort: lists are walked without locks, since a lock holder may be
+ * the one that is throwing. */
+NOSPLIT void dumpall(void)
+{
+	G *gp = getg();
+	M *mp;
+
+	prints("\n");
+	if (gp) {
+		prints("current: M");
+		printi(gp->m ? gp->m->id : -1);
+		prints(gp->m && gp == gp->m->g0 ? " on g0" :
+		       gp->m && gp == gp->m->gsignal ? " on gsignal" : " on goroutine ");
+		if (gp->m && gp != gp->m->g0 && gp != gp->m->gsignal)
+			printu(gp->goid);
+		prints(" sp=");
+		printx(arch_getsp());
+		printnl();
+	} else {
+		prints("current: no g (foreign thread)\n");
+	}
+	for (mp = __atomic_load_n(&allm, __ATOMIC_ACQUIRE); mp; mp = mp->alllink)
+		dumpm(mp);
+	for (gp = __atomic_load_n(&allg, __ATOMIC_ACQUIRE); gp; gp = gp->alllink)
+		if (gp->status != Gdead)
+			dumpg(gp);
+}
+
+NOSPLIT NORETURN static void die(void)
+{
+	const char *c = getenv("SQ_CRASH");
+	struct sigaction sa = { 0 };
+	sigset_t set;
+
+	if (c && c[0] == 'a') {
+		/* Fuzzers watch for a fatal signal: restore SIGABRT's default
+		 * action and make sure it is deliverable. */
+		sa.sa_handler = SIG_DFL;
+		sigaction(SIGABRT, &sa, NULL);
+		sigemptyset(&set);
+		sigaddset(&set, SIGABRT);
+		os_sigprocmask(SIG_UNBLOCK, &set, NULL);
+		os_tgkill(os_gettid(), SIGABRT);
+	}
+	os_exit(2);
+}
+
+NOSPLIT NORETURN void throwf(Fatal f, const char *detail)
+{
+	G *gp = getg();
+
+	if (__atomic_fetch_add(&throwing, 1, __ATOMIC_ACQ_REL) > 0) {
+		/* Another thread is already throwing: let it finish the dump. */
+		if (gp && gp->m && gp->m->throwing)
+			die();
+		for (;;)
+			os_futexsleep(&throwing, atomic_load32(&throwing), -1);
+	}
+	if (gp && gp->m) {
+		gp->m->throwing = true;
+		gp->m->locks++;
+	}
+	printlock();
+	if (detail) {
+		prints("runtime: ");
+		prints(detail);
+		printnl();
+	}
+	prints("fatal error: ");
+	prints(fatalmsg(f));
+	printnl();
+	dumpall();
+	printunlock();
+	die();
+}
+
+NOSPLIT NORETURN void throw(Fatal f)
+{
+	throwf(f, NULL);
+}

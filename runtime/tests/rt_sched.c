@@ -1,0 +1,173 @@
+/*
+ * rt_sched.c: scheduler self-tests: channels across many Gs, a G blocked in
+ * a syscall, preemption of a spinning G, yields.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "rt_test.h"
+
+enum { NG_DEFAULT = 10000 };
+
+static sq_chan *ring_in;
+static sq_wg *ring_wg;
+
+/* Each G receives a value, adds 1, passes it on; the last one reports. */
+typedef struct Link {
+	sq_chan *in;
+	sq_chan *out;
+} Link;
+
+static int relay(void *arg)
+{
+	Link *l = arg;
+	uintptr_t v;
+
+	if (sq_chan_recv(l->in, &v) != 0)
+		return 1;
+	sq_chan_send(l->out, v + 1);
+	sq_wg_done(ring_wg);
+	return 0;
+}
+
+/* N Gs in a chain of unbuffered channels, plus a fan-in over a buffered one. */
+static int test_chain(void *unused)
+{
+	long n = rt_argl(NG_DEFAULT), i;
+	sq_chan **ch = calloc((size_t)n + 1, sizeof *ch);
+	Link *links = calloc((size_t)n, sizeof *links);
+	uintptr_t v;
+	sq_stats st;
+
+	ring_wg = sq_wg_new();
+	for (i = 0; i <= n; i++)
+		ch[i] = sq_chan_new(i % 3 == 0 ? 0 : 1);
+	ring_in = ch[0];
+	sq_wg_add(ring_wg, (int)n);
+	for (i = 0; i < n; i++) {
+		links[i].in = ch[i];
+		links[i].out = ch[i + 1];
+		sq_spawn(relay, &links[i]);
+	}
+	sq_chan_send(ch[0], 0);
+	if (sq_chan_recv(ch[n], &v) != 0)
+		return rt_fail("receive from the last link failed");
+	sq_wg_wait(ring_wg);
+	fprintf(stderr, "[rt] CHAIN n=%ld value=%lu\n", n, (unsigned long)v);
+	if ((long)v != n)
+		return rt_fail("value did not pass through every G");
+	/* The relays are past wg_done; let them finish exiting. */
+	for (i = 0; i < 1000000; i++) {
+		sq_stats_get(&st);
+		if (st.gcount == 1)
+			break;
+		sq_yield();
+	}
+	fprintf(stderr, "[rt] STATS gcount=%lld gfree=%lld stacks=%lld mcount=%lld\n",
+		(long long)st.gcount, (long long)st.gfree, (long long)st.stacks_inuse,
+		(long long)st.mcount);
+	if (sq_check(1) != 0)
+		return rt_fail("invariant check found leaks");
+	return rt_pass();
+}
+
+static int pipefd[2];
+static long progress;
+
+static int reader(void *arg)
+{
+	char c;
+	long r = sq_syscall(SYS_read, pipefd[0], (long)&c, 1, 0, 0, 0);
+
+	fprintf(stderr, "[rt] READER got r=%ld\n", r);
+	sq_wg_done(arg);
+	return 0;
+}
+
+static int worker(void *arg)
+{
+	for (int i = 0; i < 1000; i++) {
+		__atomic_add_fetch(&progress, 1, __ATOMIC_RELAXED);
+		sq_yield();
+	}
+	sq_wg_done(arg);
+	return 0;
+}
+
+/* A G blocked in read() must not stop the others, even with one P. */
+static int test_blocked_read(void *unused)
+{
+	sq_wg *wg = sq_wg_new(), *rwg = sq_wg_new();
+
+	if (pipe(pipefd) < 0)
+		return rt_fail("pipe");
+	sq_wg_add(rwg, 1);
+	sq_spawn(reader, rwg);
+	sq_yield();
+	sq_wg_add(wg, 4);
+	for (int i = 0; i < 4; i++)
+		sq_spawn(worker, wg);
+	sq_wg_wait(wg);
+	fprintf(stderr, "[rt] WORKERS done progress=%ld\n", progress);
+	if (progress != 4000)
+		return rt_fail("workers did not all finish");
+	if (write(pipefd[1], "x", 1) != 1)
+		return rt_fail("write");
+	sq_wg_wait(rwg);
+	return rt_pass();
+}
+
+static volatile int stop_spin;
+static volatile long spins;
+
+__attribute__((noinline)) static void checked(void)
+{
+	spins++;
+}
+
+static int spinner(void *arg)
+{
+	while (!stop_spin)
+		checked();	/* a split check on every call */
+	sq_wg_done(arg);
+	return 0;
+}
+
+static int stopper(void *arg)
+{
+	stop_spin = 1;
+	sq_wg_done(arg);
+	return 0;
+}
+
+/* With one P, the stopper only runs if the spinner is preempted. */
+static int test_preempt(void *unused)
+{
+	sq_wg *wg = sq_wg_new();
+	sq_stats st;
+
+	sq_wg_add(wg, 2);
+	sq_spawn(spinner, wg);
+	sq_spawn(stopper, wg);
+	sq_wg_wait(wg);
+	sq_stats_get(&st);
+	fprintf(stderr, "[rt] PREEMPT spins=%ld npreempt=%lld\n", spins, (long long)st.npreempt);
+	if (sq_maxprocs() == 1 && st.npreempt < 1)
+		return rt_fail("no preemption recorded with one P");
+	return rt_pass();
+}
+
+static const rt_case cases[] = {
+	{ "chain", test_chain, 1, "[N] N Gs pass a value down a chain of channels" },
+	{ "blocked-read", test_blocked_read, 1, "a G blocked in read() does not stop others" },
+	{ "preempt", test_preempt, 1, "a spinning G is preempted so others run" },
+	{ NULL, NULL, 0, NULL },
+};
+
+int main(int argc, char **argv)
+{
+	return rt_main(argc, argv, cases);
+}
