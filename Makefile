@@ -47,8 +47,10 @@ TESTS   := $(TEST_SRCS:runtime/tests/%.c=$(B)/tests/%)
 LIB     := $(B)/libsq.a
 HLIB    := $(B)/libsq-harness.a
 
-.PHONY: all variants run test bench clean deps-build deps-test deps-bench tools
-all: $(LIB) $(HLIB) $(TESTS) tools
+.PHONY: all lib tests variants run test bench clean deps-build deps-test deps-bench tools
+all: lib tests tools
+lib: $(LIB) $(HLIB)
+tests: $(TESTS)
 
 variants:
 	@$(MAKE) --no-print-directory all

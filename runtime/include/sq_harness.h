@@ -48,6 +48,30 @@ int sq_check(int quiescent);
 /* Turn sq_check violations into the fatal "invariant violated". */
 void sq_check_or_throw(int quiescent);
 
+/* Every stack the runtime has handed out and not freed, as [lo, hi) with
+ * its kind ("g", "g0", "gsignal"); returns how many there are (may exceed
+ * max: only max are stored). Harness builds and normal builds alike. */
+typedef struct sq_stackinfo {
+	uintptr_t lo;
+	uintptr_t hi;
+	const char *kind;
+} sq_stackinfo;
+int sq_stacks(sq_stackinfo *out, int max);
+
+/* Break one internal rule on purpose so that the runtime's own check for
+ * it fires (harness builds only; -ENOSYS otherwise, -EINVAL for an unknown
+ * name). Used by the tests that produce every fatal error:
+ *   gstatus         the running G's status is overwritten, then it yields
+ *   mcall-g0        mcall from g0
+ *   mcall-return    an mcall continuation that returns
+ *   stackfree       free a stack the allocator never handed out
+ *   schedlock       yield while holding a runtime lock
+ *   pstate          acquire a P the M already holds
+ *   newm            the next thread creation fails
+ *   syscall-bounds  the G's recorded stack no longer contains its sp,
+ *                   then it enters a syscall */
+int sq_harness_misuse(const char *what);
+
 #ifdef __cplusplus
 }
 #endif

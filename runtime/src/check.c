@@ -108,3 +108,30 @@ const char *sq_variant(void)
 	if (REGRESS_GSIGNAL_SYSTEMSTACK) return "gsignal-systemstack";
 	return "none";
 }
+
+static int addstack(sq_stackinfo *out, int max, int n, Stack s, const char *kind)
+{
+	if (n < max) {
+		out[n].lo = s.lo;
+		out[n].hi = s.hi;
+		out[n].kind = kind;
+	}
+	return n + 1;
+}
+
+int sq_stacks(sq_stackinfo *out, int max)
+{
+	int n = 0;
+	G *gp;
+	M *mp;
+
+	for (gp = __atomic_load_n(&allg, __ATOMIC_ACQUIRE); gp; gp = gp->alllink)
+		n = addstack(out, max, n, gp->stack, "g");
+	for (mp = __atomic_load_n(&allm, __ATOMIC_ACQUIRE); mp; mp = mp->alllink) {
+		if (!mp->isextra && mp != &m0)
+			n = addstack(out, max, n, mp->g0->stack, "g0");
+		if (mp->gsignal)
+			n = addstack(out, max, n, mp->gsignal->stack, "gsignal");
+	}
+	return n;
+}

@@ -460,7 +460,10 @@ static void newm(P *p, bool spinning)
 
 	mp->nextp = p;
 	mp->spinning = spinning;
-	r = os_newthread(mp, mstart, mp->g0->stack.lo, mp->g0->stack.hi);
+	if (SQ_HARNESS && misuse_failnewm)
+		r = -EAGAIN;
+	else
+		r = os_newthread(mp, mstart, mp->g0->stack.lo, mp->g0->stack.hi);
 	if (r < 0) {
 		printlock();
 		prints("runtime: pthread_create: ");
@@ -862,6 +865,8 @@ void sq_spawn(int (*fn)(void *), void *arg)
 
 	M *mp;
 
+	if (!atomic_load32(&started))
+		throw(F_NOT_INIT);
 	if (!gp || !gp->m || !gp->m->p)
 		throwf(F_BAD_ARG, "sq_spawn: not called from a goroutine");
 	newg = newproc(fn, arg);
@@ -890,6 +895,8 @@ void sq_yield(void)
 {
 	G *gp = getg();
 
+	if (!atomic_load32(&started))
+		throw(F_NOT_INIT);
 	if (!gp || !gp->m || gp != gp->m->curg)
 		throwf(F_BAD_ARG, "sq_yield: not called from a goroutine");
 	mcall(goyield_m);

@@ -203,7 +203,6 @@ typedef enum Fatal {
 	F_NOT_INIT,
 	F_BAD_ARG,
 	F_INVARIANT,
-	F_FAULT_SITE,
 	F_NFATAL
 } Fatal;
 
@@ -286,6 +285,9 @@ void unminit(void);
 void mpreinit(M *mp);
 void preemptm(M *mp);
 extern bool sq_signals_ready;
+
+/* misuse.c */
+extern bool misuse_failnewm;
 
 /* callback.c */
 void callback_init(void);

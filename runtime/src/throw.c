@@ -43,7 +43,6 @@ static const char *const fatals[F_NFATAL] = {
 	[F_NOT_INIT]              = "runtime not initialized",
 	[F_BAD_ARG]               = "bad argument to runtime call",
 	[F_INVARIANT]             = "invariant violated",
-	[F_FAULT_SITE]            = "fault site fired",
 };
 
 static uint32_t throwing;

@@ -1,0 +1,128 @@
+"""Runtime core: scheduler, syscall windows, stacks, split checks, fatal errors."""
+import os
+import re
+import resource
+
+import pytest
+
+from sqtest import ROOT
+
+
+@pytest.mark.parametrize("procs", [1, 2])
+def test_10000_gs_exchange_values(fixed, procs):
+    r = fixed.run("tests/rt_sched", "chain", 10000, env={"SQ_MAXPROCS": str(procs)})
+    r.assert_pass("chain")
+    chain = r.events("rt")
+    assert ["CHAIN", "n=10000", "value=10000"] in chain, r.log()
+
+
+@pytest.mark.parametrize("procs", [1, 2])
+def test_blocked_read_does_not_stop_others(fixed, procs):
+    r = fixed.run("tests/rt_sched", "blocked-read", env={"SQ_MAXPROCS": str(procs)}, timeout=30)
+    r.assert_pass("blocked-read")
+
+
+def test_spinning_g_is_preempted(fixed):
+    r = fixed.run("tests/rt_sched", "preempt", env={"SQ_MAXPROCS": "1"}, timeout=30)
+    r.assert_pass("preempt")
+    ev = [e for e in r.events("rt") if e[0] == "PREEMPT"]
+    assert ev and int(ev[0][2].split("=")[1]) >= 1, r.log()
+
+
+def test_maymorestack_turns_every_check_into_a_yield(fixed):
+    r = fixed.run("tests/rt_sched", "preempt", env={"SQ_MAXPROCS": "1", "SQ_DEBUG": "maymorestack=yield"},
+                  timeout=60)
+    r.assert_pass("preempt")
+    ev = [e for e in r.events("rt") if e[0] == "PREEMPT"][0]
+    spins, npreempt = int(ev[1].split("=")[1]), int(ev[2].split("=")[1])
+    # Every call of the spinner's checked function yielded: the stopper got
+    # to run after a handful of spins, not after sysmon's 10 ms.
+    assert 1 <= spins <= npreempt, r.log()
+
+
+def test_maymorestack_chain_stays_correct(fixed):
+    r = fixed.run("tests/rt_sched", "chain", 500,
+                  env={"SQ_MAXPROCS": "2", "SQ_DEBUG": "maymorestack=yield"}, timeout=120)
+    r.assert_pass("chain")
+
+
+def test_split_in_syscall_window_is_fatal(fixed):
+    r = fixed.run("tests/rt_fatal", "split-in-syscall")
+    r.assert_fatal("stack split at bad time")
+
+
+def test_split_in_syscall_window_regress_caught_by_invariant(variant_runner):
+    r = variant_runner("syscallsplit").run("tests/rt_fatal", "split-in-syscall")
+    r.assert_no_fatal("stack split at bad time")
+    r.assert_fatal("syscall window state corrupted")
+
+
+STRACE_MMAP = re.compile(r"mmap\((\w+), (\d+), [^,]+, ([A-Z_|]+), -?\d+, \w+\) = (0x[0-9a-f]+)")
+
+
+def mappings(log):
+    """The mmap calls of an strace log, in order: (lo, hi, has_map_stack)."""
+    out = []
+    for line in log.splitlines():
+        m = STRACE_MMAP.search(line)
+        if m:
+            lo = int(m.group(4), 16)
+            out.append((lo, lo + int(m.group(2)), "MAP_STACK" in m.group(3)))
+    return out
+
+
+def stack_mapped_with(maps, lo, hi):
+    """Whether the last mapping to cover [lo, hi) carried MAP_STACK."""
+    last = None
+    for mlo, mhi, stk in maps:
+        if mlo <= lo and hi <= mhi:
+            last = stk
+    return last
+
+
+@pytest.mark.parametrize("variant,expect", [("fixed", True), ("mapstack", False)])
+def test_every_runtime_stack_is_map_stack(variant_runner, have, tmp_path, variant, expect):
+    strace = have("strace")
+    log = tmp_path / "strace.log"
+    r = variant_runner(variant).run("tests/rt_stack", "list",
+                                    wrapper=[strace, "-f", "-e", "trace=mmap", "-o", str(log)])
+    r.assert_pass("list")
+    maps = mappings(log.read_text())
+    stacks = [(e[1], int(e[2], 16), int(e[3], 16)) for e in r.events("rt") if e[0] == "STACK"]
+    assert len(stacks) >= 10, r.log()
+    for kind, lo, hi in stacks:
+        got = stack_mapped_with(maps, lo, hi)
+        assert got is not None, f"{kind} stack {lo:#x}-{hi:#x} not mapped by an mmap in the log" + r.log()
+        assert got == expect, f"{kind} stack {lo:#x}-{hi:#x}: MAP_STACK={got}, want {expect}" + r.log()
+
+
+def test_overflow_is_reported_not_segv(fixed):
+    r = fixed.run("tests/rt_fatal", "overflow")
+    r.assert_fatal("stack overflow")
+    assert "goroutine stack exceeds its size" in r.stderr, r.log()
+
+
+def test_overflow_into_guard_page(fixed):
+    r = fixed.run("tests/rt_fatal", "overflow-guardpage")
+    r.assert_fatal("stack overflow")
+    assert "ran into its guard page" in r.stderr, r.log()
+
+
+def test_stacksize_is_configurable(fixed):
+    # 64 KiB stacks overflow at a tenth of the depth: same message.
+    r = fixed.run("tests/rt_fatal", "overflow", env={"SQ_STACKSIZE": str(64 << 10)})
+    r.assert_fatal("stack overflow")
+    m = re.search(r"stack=\[0x([0-9a-f]+),0x([0-9a-f]+)\)", r.stderr)
+    assert m and int(m.group(2), 16) - int(m.group(1), 16) == 64 << 10, r.log()
+
+
+def test_bad_maxprocs_is_a_clear_error(fixed):
+    r = fixed.run("tests/rt_sched", "chain", 10, env={"SQ_MAXPROCS": "lots"})
+    r.assert_fatal("bad argument to runtime call")
+    assert "SQ_MAXPROCS=lots" in r.stderr, r.log()
+
+
+def test_bad_fault_spec_is_a_clear_error(fixed):
+    r = fixed.run("tests/rt_sched", "chain", 10, env={"SQ_FAULT": "entersyscall.poisoned:explode"})
+    r.assert_fatal("bad argument to runtime call")
+    assert "unknown action" in r.stderr, r.log()

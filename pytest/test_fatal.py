@@ -1,0 +1,70 @@
+"""Every entry of the fatal-error table is produced on purpose by a test."""
+import os
+import re
+import resource
+
+import pytest
+
+from sqtest import ROOT
+
+# (program, subcommand, extra args, env, message); callback and syscall-window
+# entries are produced in test_callback.py and test_core.py.
+CASES = [
+    ("split-in-syscall", (), {}, "stack split at bad time"),
+    ("morestack-g0", (), {}, "morestack on g0"),
+    ("morestack-gsignal", (), {}, "morestack on gsignal"),
+    ("overflow", (), {}, "stack overflow"),
+    ("misuse", ("gstatus",), {}, "bad g status transition"),
+    ("systemstack-gsignal", (), {}, "systemstack called from signal stack"),
+    ("misuse", ("mcall-g0",), {}, "mcall called on g0"),
+    ("misuse", ("mcall-return",), {}, "mcall function returned"),
+    ("misuse", ("syscall-bounds",), {}, "entersyscall inconsistent"),
+    ("misuse", ("stackfree",), {}, "freeing a stack that was not allocated"),
+    ("deadlock", (), {}, "all goroutines are asleep - deadlock!"),
+    ("misuse", ("schedlock",), {}, "schedule: holding locks"),
+    ("misuse", ("pstate",), {}, "bad p state"),
+    ("no-sigstack", (), {}, "signal arrived on a thread with no signal stack"),
+    ("wrong-sigstack", (), {}, "signal handler not running on the signal stack"),
+    ("segv", (), {}, "unexpected signal"),
+    ("callback-on-g", (), {}, "callback from a goroutine stack"),
+    ("misuse", ("newm",), {"SQ_MAXPROCS": "2"}, "cannot create thread"),
+    ("main-twice", (), {}, "sq_main called twice"),
+    ("not-init", (), {}, "runtime not initialized"),
+    ("yield-foreign", (), {}, "bad argument to runtime call"),
+    ("leak", (), {}, "invariant violated"),
+]
+ELSEWHERE = {
+    "syscall window state corrupted": "test_core.py::test_split_in_syscall_window_regress_caught_by_invariant",
+    "callback with sp out of bounds": "test_callback.py::test_callback_inside_ccall_after_stack_switch",
+    "out of memory allocating stack": "test_fatal.py::test_stack_allocation_failure",
+}
+
+
+@pytest.mark.parametrize("sub,args,env,msg", CASES, ids=[c[0] + "-" + "-".join(c[1]) for c in CASES])
+def test_fatal(fixed, sub, args, env, msg):
+    r = fixed.run("tests/rt_fatal", sub, *args, env=env, timeout=60)
+    r.assert_fatal(msg)
+    # The dump follows the message.
+    assert re.search(r"^current: ", r.stderr, re.M), "no dump" + r.log()
+
+
+def test_stack_allocation_failure(fixed):
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+    r = fixed.run("tests/rt_fatal", "stackalloc-fails", preexec=limit, timeout=60)
+    r.assert_fatal("out of memory allocating stack")
+
+
+def table():
+    src = open(os.path.join(ROOT, "runtime/src/throw.c")).read()
+    return re.findall(r'\[F_\w+\]\s*=\s*"([^"]+)"', src)
+
+
+def test_every_table_entry_is_covered_and_documented():
+    msgs = table()
+    assert len(msgs) >= 20
+    covered = {c[3] for c in CASES} | set(ELSEWHERE)
+    assert set(msgs) == covered, f"not covered: {set(msgs) - covered}; stale: {covered - set(msgs)}"
+    doc = open(os.path.join(ROOT, "docs/fatal-errors.md")).read()
+    for m in msgs:
+        assert f"`{m}`" in doc, f"docs/fatal-errors.md does not list {m!r}"

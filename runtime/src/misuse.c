@@ -1,0 +1,100 @@
+/*
+ * misuse.c: deliberate breakage of the runtime's internal rules, one rule
+ * per name, so tests can show that each of the runtime's own checks fires
+ * with its documented message (sq_harness_misuse in sq_harness.h). Nothing
+ * here runs unless a test asks for it, and none of it exists outside
+ * harness builds.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "runtime.h"
+#include "sq_harness.h"
+
+bool misuse_failnewm;
+static Lock misuselock;
+
+static void returns(G *gp)
+{
+	(void)gp;
+}
+
+static void mcall_on_g0(void *arg)
+{
+	(void)arg;
+	mcall(goyield_m);
+}
+
+static void acquire_own(void *arg)
+{
+	(void)arg;
+	acquirep(getg()->m->p);
+}
+
+static int misuse_gstatus(void)
+{
+	atomic_store32(&getg()->status, Gwaiting);
+	sq_yield();
+	return 0;
+}
+
+static int misuse_schedlock(void)
+{
+	lock(&misuselock);
+	sq_yield();
+	return 0;
+}
+
+static int misuse_stackfree(void)
+{
+	Stack s = { PAGE + 8, 2 * PAGE };
+
+	stackfree(s);
+	return 0;
+}
+
+static int misuse_syscall_bounds(void)
+{
+	G *gp = getg();
+
+	gp->stack.hi = gp->stack.lo + PAGE;
+	sq_syscall(39 /* any cheap call; never reached */, 0, 0, 0, 0, 0, 0);
+	return 0;
+}
+
+int sq_harness_misuse(const char *what)
+{
+	G *gp = getg();
+
+	if (!SQ_HARNESS)
+		return -ENOSYS;
+	if (!what)
+		return -EINVAL;
+	if (strcmp(what, "newm") == 0) {
+		misuse_failnewm = true;
+		return 0;
+	}
+	if (!gp || !gp->m || gp != gp->m->curg)
+		return -EINVAL;	/* the rest break a running G's rules */
+	if (strcmp(what, "gstatus") == 0)
+		return misuse_gstatus();
+	if (strcmp(what, "mcall-g0") == 0) {
+		systemstack(mcall_on_g0, NULL);
+		return 0;
+	}
+	if (strcmp(what, "mcall-return") == 0) {
+		mcall(returns);
+		return 0;
+	}
+	if (strcmp(what, "stackfree") == 0)
+		return misuse_stackfree();
+	if (strcmp(what, "schedlock") == 0)
+		return misuse_schedlock();
+	if (strcmp(what, "pstate") == 0) {
+		systemstack(acquire_own, NULL);
+		return 0;
+	}
+	if (strcmp(what, "syscall-bounds") == 0)
+		return misuse_syscall_bounds();
+	return -EINVAL;
+}
