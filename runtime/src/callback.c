@@ -276,12 +276,10 @@ static void callback_g0(Cb *cb)
 	g0->sched.sp = (arch_getsp() - 512) & ~(uintptr)(ARCH_STACK_ALIGN - 1);
 	mp->curg = cb->gp;
 	cb->gp->m = mp;
-	mp->incallback = true;
 	setg(cb->gp);
 	sq_oncall(sp, cgocallbackg, cb, NULL);
 	setg(cb->gp->m->g0);
 	mp = cb->gp->m;
-	mp->incallback = false;
 	if (mp->ncgo == 0) {
 		mp->curg = NULL;
 		cb->gp->m = NULL;
@@ -293,7 +291,7 @@ NOSPLIT int sq_callback(int (*fn)(void *), void *arg)
 {
 	G *gp = getg();
 	Cb cb = { fn, arg, 0, NULL, NULL };
-	bool attached = false;
+	bool attached = false, incb;
 	M *mp;
 
 	if (!gp) {
@@ -307,8 +305,11 @@ NOSPLIT int sq_callback(int (*fn)(void *), void *arg)
 		throwf(F_CALLBACK_FROM_G, "sq_callback: called on a goroutine or signal stack; use sq_ccall to run C that calls back");
 	if (!attached)
 		g0_update(mp);
+	incb = mp->incallback;
+	mp->incallback = true;
 	cb.mp = mp;
 	callback_g0(&cb);
+	mp->incallback = incb;
 	if (attached) {
 		if (bindmode) {
 			mp->inC = true;

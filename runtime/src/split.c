@@ -90,6 +90,10 @@ NOSPLIT static void morestack(G *gp, uintptr sp)
 	M *mp = gp->m;
 
 	if (gp == mp->g0) {
+		/* A bound foreign thread between callbacks keeps g = g0 but runs
+		 * its own C, on whatever stack it likes: not ours to check. */
+		if (mp->isextra && !mp->incallback)
+			return;
 		printstack("morestack on g0", gp, sp);
 		throw(F_MORESTACK_G0);
 	}
