@@ -84,6 +84,9 @@ $(B)/tests/%: runtime/tests/%.c $(HLIB) runtime/tests/rt_test.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SPLIT_CFLAGS) -Iruntime/tests $< $(HLIB) $(LDLIBS) -o $@
 
+# Stack-switching tests call in from Boost.Context stacks too.
+$(B)/tests/rt_callback: LDLIBS += -lboost_context
+
 tools:
 	@if [ -f tools/stackcheck/Makefile ]; then $(MAKE) --no-print-directory -C tools/stackcheck OUT=$(abspath build/tools); fi
 

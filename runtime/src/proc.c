@@ -1134,12 +1134,15 @@ uint64_t sq_goid(void)
 	return gp && gp->m && gp == gp->m->curg ? gp->goid : 0;
 }
 
-/* M0 is the main thread; its g0 is the thread's own stack. */
+/* M0 is the main thread; its g0 is the thread's own stack. The handlers
+ * are already installed, so g and the signal stack go in with every signal
+ * blocked, as in needm; then the thread's own mask comes back. */
 static void m0init(void)
 {
 	M *mp = &m0;
 	G *g0 = calloc(1, sizeof *g0);
 	uintptr lo, hi, sp = arch_getsp();
+	sigset_t all, old;
 
 	g0->isg0 = true;
 	g0->status = Gdead;
@@ -1153,9 +1156,12 @@ static void m0init(void)
 	g0->sched.sp = (sp - 1024) & ~(uintptr)(ARCH_STACK_ALIGN - 1);
 	mcommoninit(mp);
 	mp->procid = os_gettid();
-	setg(g0);
 	pthread_setspecific(mkey, mp);
+	sigfillset(&all);
+	os_sigprocmask(SIG_SETMASK, &all, &old);
+	setg(g0);
 	minit();
+	os_sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
 _Noreturn void sq_main(int (*fn)(void *), void *arg)

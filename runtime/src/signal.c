@@ -277,9 +277,10 @@ void mpreinit(M *mp)
 	mp->gsignal = gs;
 }
 
-/* On the M's own thread, g set: install its signal stack; runtime Ms also
- * unblock signals (they start with all blocked, see os_newthread). Extra Ms
- * leave the mask to needm, which restores the thread's own. */
+/* On the M's own thread, g set, every signal blocked: install its signal
+ * stack. Ms the runtime started also unblock signals (they start with all
+ * blocked, see os_newthread); M0 and extra Ms leave the mask to their
+ * caller, which restores the thread's own. */
 NOSPLIT void minit(void)
 {
 	M *mp = getg()->m;
@@ -289,7 +290,7 @@ NOSPLIT void minit(void)
 	mp->procid = os_gettid();
 	FAULT(MINIT_BEFORE_SIGALTSTACK);
 	os_sigaltstack(gs->stack.lo, gs->stack.hi, NULL);
-	if (!mp->isextra) {
+	if (!mp->isextra && mp != &m0) {
 		sigemptyset(&none);
 		os_sigprocmask(SIG_SETMASK, &none, NULL);
 	}
