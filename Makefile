@@ -42,7 +42,8 @@ RT_ASM  := runtime/src/arch/$(ARCH)/asm.S
 RT_HDRS := $(wildcard runtime/src/*.h runtime/include/*.h runtime/src/arch/$(ARCH)/*.h)
 
 TEST_SRCS := $(wildcard runtime/tests/*.c)
-TESTS   := $(TEST_SRCS:runtime/tests/%.c=$(B)/tests/%)
+TESTS   := $(TEST_SRCS:runtime/tests/%.c=$(B)/tests/%) \
+           $(TEST_SRCS:runtime/tests/%.c=$(B)/ntests/%)
 
 LIB     := $(B)/libsq.a
 HLIB    := $(B)/libsq-harness.a
@@ -84,8 +85,14 @@ $(B)/tests/%: runtime/tests/%.c $(HLIB) runtime/tests/rt_test.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SPLIT_CFLAGS) -Iruntime/tests $< $(HLIB) $(LDLIBS) -o $@
 
+# The same programs on the normal flavour: no fault sites, plain-store
+# status transitions; the tests that need neither run on both.
+$(B)/ntests/%: runtime/tests/%.c $(LIB) runtime/tests/rt_test.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SPLIT_CFLAGS) -Iruntime/tests $< $(LIB) $(LDLIBS) -o $@
+
 # Stack-switching tests call in from Boost.Context stacks too.
-$(B)/tests/rt_callback: LDLIBS += -lboost_context
+$(B)/tests/rt_callback $(B)/ntests/rt_callback: LDLIBS += -lboost_context
 
 tools:
 	@if [ -f tools/stackcheck/Makefile ]; then $(MAKE) --no-print-directory -C tools/stackcheck OUT=$(abspath build/tools); fi

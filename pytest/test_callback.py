@@ -2,17 +2,22 @@
 import pytest
 
 
+FLAVOURS = ["tests", "ntests"]
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
 @pytest.mark.parametrize("bind", ["1", "0"], ids=["bound", "unbound"])
-def test_8_threads_x_10000_callbacks(fixed, bind):
-    r = fixed.run("tests/rt_callback", "threads", 10000, env={"SQ_CALLBACK_BIND": bind}, timeout=120)
+def test_8_threads_x_10000_callbacks(fixed, bind, flavour):
+    r = fixed.run(f"{flavour}/rt_callback", "threads", 10000, env={"SQ_CALLBACK_BIND": bind}, timeout=120)
     r.assert_pass("threads")
     ev = dict(kv.split("=") for kv in [e for e in r.events("rt") if e[0] == "CALLBACKS"][0][1:])
     assert ev["calls"] == "80000" and ev["badmask"] == "0", r.log()
     assert ev["extram"] == ev["extram_total"], "extra Ms not all back on the list" + r.log()
 
 
-def test_stack_switch_between_callbacks(fixed):
-    r = fixed.run("tests/rt_callback", "stackswitch")
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_stack_switch_between_callbacks(fixed, flavour):
+    r = fixed.run(f"{flavour}/rt_callback", "stackswitch")
     r.assert_pass("stackswitch")
     froms = [e[1] for e in r.events("rt") if e[0] == "CALLBACK"]
     assert froms == ["from=pthread", "from=ucontext-1", "from=ucontext-2",
@@ -30,18 +35,21 @@ def test_callback_inside_ccall_after_stack_switch(fixed):
     r.assert_fatal("callback with sp out of bounds")
 
 
-def test_callback_inside_ccall_on_the_same_g(fixed):
-    r = fixed.run("tests/rt_callback", "nested", env={"SQ_MAXPROCS": "2"})
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_callback_inside_ccall_on_the_same_g(fixed, flavour):
+    r = fixed.run(f"{flavour}/rt_callback", "nested", env={"SQ_MAXPROCS": "2"})
     r.assert_pass("nested")
 
 
-def test_callbacks_that_block(fixed):
-    r = fixed.run("tests/rt_callback", "blocking-callback", env={"SQ_MAXPROCS": "1"})
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_callbacks_that_block(fixed, flavour):
+    r = fixed.run(f"{flavour}/rt_callback", "blocking-callback", env={"SQ_MAXPROCS": "1"})
     r.assert_pass("blocking-callback")
 
 
-def test_attach_detach_under_signal_storm(fixed):
-    r = fixed.run("tests/rt_callback", "attach-storm", 100000, timeout=300)
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_attach_detach_under_signal_storm(fixed, flavour):
+    r = fixed.run(f"{flavour}/rt_callback", "attach-storm", 100000, timeout=300)
     r.assert_pass("attach-storm")
     ev = dict(kv.split("=") for kv in [e for e in r.events("rt") if e[0] == "STORM"][0][1:])
     assert int(ev["cycles"]) == 100000, r.log()

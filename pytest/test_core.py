@@ -8,22 +8,29 @@ import pytest
 from sqtest import ROOT
 
 
+# Programs built on the harness flavour (tests/) and on the normal one (ntests/).
+FLAVOURS = ["tests", "ntests"]
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
 @pytest.mark.parametrize("procs", [1, 2])
-def test_10000_gs_exchange_values(fixed, procs):
-    r = fixed.run("tests/rt_sched", "chain", 10000, env={"SQ_MAXPROCS": str(procs)})
+def test_10000_gs_exchange_values(fixed, procs, flavour):
+    r = fixed.run(f"{flavour}/rt_sched", "chain", 10000, env={"SQ_MAXPROCS": str(procs)})
     r.assert_pass("chain")
     chain = r.events("rt")
     assert ["CHAIN", "n=10000", "value=10000"] in chain, r.log()
 
 
+@pytest.mark.parametrize("flavour", FLAVOURS)
 @pytest.mark.parametrize("procs", [1, 2])
-def test_blocked_read_does_not_stop_others(fixed, procs):
-    r = fixed.run("tests/rt_sched", "blocked-read", env={"SQ_MAXPROCS": str(procs)}, timeout=30)
+def test_blocked_read_does_not_stop_others(fixed, procs, flavour):
+    r = fixed.run(f"{flavour}/rt_sched", "blocked-read", env={"SQ_MAXPROCS": str(procs)}, timeout=30)
     r.assert_pass("blocked-read")
 
 
-def test_spinning_g_is_preempted(fixed):
-    r = fixed.run("tests/rt_sched", "preempt", env={"SQ_MAXPROCS": "1"}, timeout=30)
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_spinning_g_is_preempted(fixed, flavour):
+    r = fixed.run(f"{flavour}/rt_sched", "preempt", env={"SQ_MAXPROCS": "1"}, timeout=30)
     r.assert_pass("preempt")
     ev = [e for e in r.events("rt") if e[0] == "PREEMPT"]
     assert ev and int(ev[0][2].split("=")[1]) >= 1, r.log()

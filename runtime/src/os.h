@@ -32,6 +32,9 @@ int os_stack_free(void *p, size_t size);
 void os_futexsleep(uint32_t *addr, uint32_t val, int64_t ns);
 void os_futexwakeup(uint32_t *addr, int cnt);
 
+/* Once, at start-up: whatever the OS layer needs set up. */
+void os_init(void);
+/* The calling thread's kernel id. Signal-safe. */
 int32_t os_gettid(void);
 int os_tgkill(int32_t tid, int sig);
 int64_t os_nanotime(void);

@@ -54,6 +54,7 @@ enum {
 	SYSMON_MAX_US   = 10000,
 	FORCE_PREEMPT_NS = 10 * 1000 * 1000,
 	G0_STACK        = 1 << 20,
+	FAIRNESS        = 64,	/* every FAIRNESS-th schedule looks at the global queue first */
 	ERRSTR          = 128,
 };
 
@@ -98,12 +99,22 @@ NOSPLIT NORETURN static void badstatus(G *gp, uint32_t old, uint32_t new)
 	throw(F_BAD_STATUS);
 }
 
-/* Every status change goes through here. NOSPLIT: syscall windows use it. */
+/* Every status change goes through here. NOSPLIT: syscall windows use it.
+ * Only a G's current owner changes its status, so normal builds check with
+ * a load and publish with a store; harness builds use a CAS, which also
+ * catches two threads racing to move the same G. */
 NOSPLIT void casgstatus(G *gp, uint32_t old, uint32_t new)
 {
-	if (old >= Gnstatus || new >= Gnstatus || !gedges[old][new] ||
-	    !cas32(&gp->status, old, new))
+	if (old >= Gnstatus || new >= Gnstatus || !gedges[old][new])
 		badstatus(gp, old, new);
+	if (SQ_HARNESS) {
+		if (!cas32(&gp->status, old, new))
+			badstatus(gp, old, new);
+		return;
+	}
+	if (atomic_load32(&gp->status) != old)
+		badstatus(gp, old, new);
+	atomic_store32(&gp->status, new);
 }
 
 /* The guard a G runs with: its real guard, or poisoned for good in the
@@ -284,8 +295,33 @@ static G *globrunqget(P *p, int32_t max)
 	return gp;
 }
 
-/* Move half of p's full queue and gp to the global queue. */
-static bool runqputslow(P *p, G *gp, uint32_t h, uint32_t t)
+/* Move half of p's full queue and gp to the global queue. Off the fast
+ * path, so it runs on g0. */
+typedef struct Putslow {
+	P *p;
+	G *gp;
+	uint32_t h, t;
+	bool ok;
+} Putslow;
+
+static bool runqputslow1(P *p, G *gp, uint32_t h, uint32_t t);
+
+static void runqputslow_g0(void *arg)
+{
+	Putslow *a = arg;
+
+	a->ok = runqputslow1(a->p, a->gp, a->h, a->t);
+}
+
+NOSPLIT static bool runqputslow(P *p, G *gp, uint32_t h, uint32_t t)
+{
+	Putslow a = { p, gp, h, t, false };
+
+	systemstack(runqputslow_g0, &a);
+	return a.ok;
+}
+
+static bool runqputslow1(P *p, G *gp, uint32_t h, uint32_t t)
 {
 	G *batch[RUNQ_SIZE / 2 + 1];
 	uint32_t n = (t - h) / 2, i;
@@ -303,7 +339,7 @@ static bool runqputslow(P *p, G *gp, uint32_t h, uint32_t t)
 }
 
 /* Owner only. */
-void runqput(P *p, G *gp)
+NOSPLIT void runqput(P *p, G *gp)
 {
 	uint32_t h, t;
 
@@ -320,12 +356,22 @@ void runqput(P *p, G *gp)
 	}
 }
 
-/* Owner only. */
-static G *runqget(P *p)
+/* Owner only. Stealers race the owner for the head, so it takes a CAS;
+ * with one P nobody steals (findrunnable only steals when there are
+ * others) and a store does. */
+NOSPLIT static G *runqget(P *p)
 {
 	uint32_t h, t;
 	G *gp;
 
+	if (sq_nprocs == 1) {
+		h = p->runqhead;
+		if (p->runqtail == h)
+			return NULL;
+		gp = p->runq[h % RUNQ_SIZE];
+		atomic_store32(&p->runqhead, h + 1);
+		return gp;
+	}
 	for (;;) {
 		h = atomic_load32(&p->runqhead);
 		t = p->runqtail;
@@ -754,7 +800,7 @@ NORETURN void schedule(void)
 	}
 top:
 	gp = NULL;
-	if (mp->p->schedtick % 61 == 0 && sched.runqsize > 0) {
+	if (mp->p->schedtick % FAIRNESS == 0 && sched.runqsize > 0) {
 		lock(&sched.lock);
 		gp = globrunqget(mp->p, 1);
 		unlock(&sched.lock);
@@ -891,7 +937,46 @@ void goyield_m(G *gp)
 	goyield_m_impl(gp);
 }
 
-void sq_yield(void)
+/* The yield fast path: the next G is on our own run queue and nothing
+ * waits globally or is locked elsewhere, so switch straight to it without
+ * the round trip through g0. Everything a schedule would do for the two
+ * Gs is done here, in the same order. Returns false to take the slow path. */
+NOSPLIT static bool yield_direct(G *gp)
+{
+	M *mp = gp->m;
+	P *p = mp->p;
+	G *next;
+
+	if (mp->lockedg || gp->lockedm || sched.runqsize || (p->schedtick % FAIRNESS) == 0)
+		return false;
+	mp->locks++;
+	next = runqget(p);
+	if (!next)
+		goto slow;
+	if (next->lockedm) {
+		runqput(p, next);	/* to the back: the slow path sorts it out */
+		goto slow;
+	}
+	casgstatus(gp, Grunning, Grunnable);
+	runqput(p, gp);
+	casgstatus(next, Grunnable, Grunning);
+	next->preempt = false;
+	gsetguard(next);
+	p->schedtick++;
+	mp->curg = next;
+	next->m = mp;
+	gp->m = NULL;
+	mp->locks--;
+	gp->sched.pc = (uintptr)__builtin_return_address(0);
+	setg(next);
+	sq_ctx_swap(&gp->sched.sp, next->sched.sp);
+	return true;
+slow:
+	mp->locks--;
+	return false;
+}
+
+NOSPLIT void sq_yield(void)
 {
 	G *gp = getg();
 
@@ -899,6 +984,8 @@ void sq_yield(void)
 		throw(F_NOT_INIT);
 	if (!gp || !gp->m || gp != gp->m->curg)
 		throwf(F_BAD_ARG, "sq_yield: not called from a goroutine");
+	if (yield_direct(gp))
+		return;
 	mcall(goyield_m);
 }
 
@@ -1096,6 +1183,7 @@ void schedinit(void)
 		unlock(&startlock);
 		return;
 	}
+	os_init();
 	pthread_key_create(&mkey, NULL);
 	sq_nprocs = procsfromenv();
 	stack_init();

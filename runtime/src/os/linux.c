@@ -86,9 +86,25 @@ NOSPLIT void os_futexwakeup(uint32_t *addr, int cnt)
 	arch_syscall6(SYS_futex, (long)addr, FUTEX_WAKE_PRIVATE, cnt, 0, 0, 0);
 }
 
+/* Every attach asks for the thread's id; it is fixed for the thread's life
+ * except across fork, where the child's thread gets a new one. */
+static __thread int32_t tid __attribute__((tls_model("initial-exec")));
+
+static void forget_tid(void)
+{
+	tid = 0;
+}
+
+void os_init(void)
+{
+	pthread_atfork(NULL, NULL, forget_tid);
+}
+
 NOSPLIT int32_t os_gettid(void)
 {
-	return (int32_t)arch_syscall6(SYS_gettid, 0, 0, 0, 0, 0, 0);
+	if (tid == 0)
+		tid = (int32_t)arch_syscall6(SYS_gettid, 0, 0, 0, 0, 0, 0);
+	return tid;
 }
 
 NOSPLIT int os_tgkill(int32_t tid, int sig)
@@ -148,18 +164,28 @@ int os_newthread(struct M *mp, void *(*fn)(void *), uintptr_t lo, uintptr_t hi)
 	return -r;
 }
 
+/* A thread's own stack never changes, and pthread_getattr_np is costly
+ * (a sched_getaffinity call, and a walk of /proc/self/maps on the main
+ * thread): ask once per thread. */
+static __thread uintptr_t tstack_lo __attribute__((tls_model("initial-exec")));
+static __thread uintptr_t tstack_hi __attribute__((tls_model("initial-exec")));
+
 int os_thread_stack(uintptr_t *lo, uintptr_t *hi)
 {
 	pthread_attr_t attr;
 	void *addr;
 	size_t size;
 
-	if (pthread_getattr_np(pthread_self(), &attr) != 0)
-		return -EINVAL;
-	pthread_attr_getstack(&attr, &addr, &size);
-	pthread_attr_destroy(&attr);
-	*lo = (uintptr_t)addr;
-	*hi = (uintptr_t)addr + size;
+	if (tstack_hi == 0) {
+		if (pthread_getattr_np(pthread_self(), &attr) != 0)
+			return -EINVAL;
+		pthread_attr_getstack(&attr, &addr, &size);
+		pthread_attr_destroy(&attr);
+		tstack_lo = (uintptr_t)addr;
+		tstack_hi = (uintptr_t)addr + size;
+	}
+	*lo = tstack_lo;
+	*hi = tstack_hi;
 	return 0;
 }
 

@@ -56,6 +56,7 @@ static inline long arch_syscall6(long nr, long a1, long a2, long a3, long a4,
 /* asm.S */
 void sq_mcall_switch(uintptr_t *save, uintptr_t g0sp, void (*fn)(void *), void *arg);
 __attribute__((noreturn)) void sq_gogo_switch(uintptr_t sp);
+void sq_ctx_swap(uintptr_t *save, uintptr_t to);
 uintptr_t sq_ctx_make(uintptr_t top, void (*entry)(void));
 void sq_oncall(uintptr_t sp, void (*fn)(void *), void *arg, uintptr_t *oldsp);
 

@@ -18,6 +18,7 @@
  * Every new stack pointer handed to a call is 16-byte aligned (psABI 3.2.2).
  *
  *   sq_mcall_switch  save the context, switch to g0, call fn(arg): make+jump
+ *   sq_ctx_swap      save the context, resume another one:         jump
  *   sq_gogo_switch   resume a saved context:                      jump
  *   sq_ctx_make      lay out a fresh context that starts at entry: make
  *   sq_oncall        call fn(arg) on another stack and come back:  on-top
@@ -53,6 +54,38 @@ sq_mcall_switch:
 	ud2				/* fn returned: impossible by contract */
 	.cfi_endproc
 	.size	sq_mcall_switch, .-sq_mcall_switch
+
+/* void sq_ctx_swap(uintptr_t *save, uintptr_t to)
+ * Save the current context (published at *save) and resume the one saved
+ * at to. Returns when someone resumes the saved context. */
+	.globl	sq_ctx_swap
+	.type	sq_ctx_swap, @function
+	.align	16
+sq_ctx_swap:
+	.cfi_startproc
+	pushq	%rbp
+	pushq	%rbx
+	pushq	%r12
+	pushq	%r13
+	pushq	%r14
+	pushq	%r15
+	subq	$8, %rsp
+	stmxcsr	(%rsp)
+	fnstcw	4(%rsp)
+	movq	%rsp, (%rdi)
+	movq	%rsi, %rsp		/* the other context */
+	ldmxcsr	(%rsp)
+	fldcw	4(%rsp)
+	addq	$8, %rsp
+	popq	%r15
+	popq	%r14
+	popq	%r13
+	popq	%r12
+	popq	%rbx
+	popq	%rbp
+	ret
+	.cfi_endproc
+	.size	sq_ctx_swap, .-sq_ctx_swap
 
 /* void sq_gogo_switch(uintptr_t sp): resume the context saved at sp. */
 	.globl	sq_gogo_switch
