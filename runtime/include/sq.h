@@ -38,7 +38,7 @@ int sq_init(void);
  * inside a callback. The G's return value is discarded. */
 void sq_spawn(int (*fn)(void *), void *arg);
 
-/* Put the current G at the back of the global run queue and run another. [G] */
+/* Put the current G at the back of its P's run queue and run another. [G] */
 void sq_yield(void);
 
 /* Number of Ps. Set once, from SQ_MAXPROCS or the CPU count. */

@@ -14,7 +14,11 @@
  *
  * Only callee-saved state is kept: every switch is a function call as far as
  * the compiler is concerned, so caller-saved registers are already dead. The
- * mxcsr control bits and the x87 control word are callee-saved by the ABI.
+ * mxcsr control bits and the x87 control word are callee-saved by the ABI;
+ * mxcsr's sticky exception flags (bits 0-5) are not, and are cleared in
+ * every saved context: an ldmxcsr that changes them makes the next stmxcsr
+ * stall for tens of nanoseconds, so contexts that differ only in stale
+ * flags would make every switch slow.
  * Every new stack pointer handed to a call is 16-byte aligned (psABI 3.2.2).
  *
  *   sq_mcall_switch  save the context, switch to g0, call fn(arg): make+jump
@@ -45,6 +49,7 @@ sq_mcall_switch:
 	pushq	%r15
 	subq	$8, %rsp		/* room for the fp control words */
 	stmxcsr	(%rsp)
+	andl	$0xffc0, (%rsp)		/* keep control bits, drop sticky flags */
 	fnstcw	4(%rsp)
 	movq	%rsp, (%rdi)		/* publish the saved context */
 	movq	%rsi, %rsp		/* now on g0 */
@@ -71,6 +76,7 @@ sq_ctx_swap:
 	pushq	%r15
 	subq	$8, %rsp
 	stmxcsr	(%rsp)
+	andl	$0xffc0, (%rsp)		/* keep control bits, drop sticky flags */
 	fnstcw	4(%rsp)
 	movq	%rsp, (%rdi)
 	movq	%rsi, %rsp		/* the other context */
@@ -128,6 +134,7 @@ sq_ctx_make:
 	movq	$0, 16(%rax)		/* r14 */
 	movq	$0, 8(%rax)		/* r15 */
 	stmxcsr	(%rax)			/* inherit the caller's fp control words */
+	andl	$0xffc0, (%rax)		/* but none of its sticky flags */
 	fnstcw	4(%rax)
 	ret
 	.cfi_endproc

@@ -1,0 +1,3 @@
+module stackquake/bench/go
+
+go 1.19
