@@ -45,13 +45,18 @@ TEST_SRCS := $(wildcard runtime/tests/*.c)
 TESTS   := $(TEST_SRCS:runtime/tests/%.c=$(B)/tests/%) \
            $(TEST_SRCS:runtime/tests/%.c=$(B)/ntests/%)
 
+SC_SRCS   := $(wildcard harness/sc_*.c)
+SCENARIOS := $(SC_SRCS:harness/%.c=$(B)/harness/%)
+SC_HDRS   := $(wildcard harness/*.h)
+
 LIB     := $(B)/libsq.a
 HLIB    := $(B)/libsq-harness.a
 
-.PHONY: all lib tests variants run test bench clean deps-build deps-test deps-bench tools
-all: lib tests tools
+.PHONY: all lib tests scenarios variants run regress test bench clean deps-build deps-test deps-bench tools
+all: lib tests scenarios tools
 lib: $(LIB) $(HLIB)
 tests: $(TESTS)
+scenarios: $(SCENARIOS)
 
 variants:
 	@$(MAKE) --no-print-directory all
@@ -90,6 +95,17 @@ $(B)/tests/%: runtime/tests/%.c $(HLIB) runtime/tests/rt_test.h
 $(B)/ntests/%: runtime/tests/%.c $(LIB) runtime/tests/rt_test.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SPLIT_CFLAGS) -Iruntime/tests $< $(LIB) $(LDLIBS) -o $@
+
+# Harness scenarios: plain C programs (no split checks of their own: the
+# runtime under test has them) linked with the harness flavour through the
+# target interface.
+$(B)/harness/target_sq.o: harness/target_sq.c harness/target.h runtime/include/sq.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(B)/harness/%: harness/%.c $(SC_HDRS) $(B)/harness/target_sq.o $(HLIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iharness $< $(B)/harness/target_sq.o $(HLIB) $(LDLIBS) -lboost_context -o $@
 
 # Stack-switching tests call in from Boost.Context stacks too.
 $(B)/tests/rt_callback $(B)/ntests/rt_callback: LDLIBS += -lboost_context

@@ -36,6 +36,22 @@ def test_spinning_g_is_preempted(fixed, flavour):
     assert ev and int(ev[0][2].split("=")[1]) >= 1, r.log()
 
 
+@pytest.mark.parametrize("flavour", FLAVOURS)
+@pytest.mark.parametrize("procs", [1, 2, 4])
+def test_yields_with_stealing(fixed, procs, flavour):
+    r = fixed.run(f"{flavour}/rt_sched", "yield-steal", 20000, env={"SQ_MAXPROCS": str(procs)}, timeout=120)
+    r.assert_pass("yield-steal")
+
+
+@pytest.mark.parametrize("procs", [1, 2, 4])
+def test_yield_fast_path_window_is_safe(fixed, procs):
+    """yield.queued sits where a yielding G is queued but not yet saved;
+    spinning there gives stealers every chance to take it too early."""
+    r = fixed.run("tests/rt_sched", "yield-steal", 2000,
+                  env={"SQ_MAXPROCS": str(procs), "SQ_FAULT": "yield.queued:spin:every"}, timeout=120)
+    r.assert_pass("yield-steal")
+
+
 def test_maymorestack_turns_every_check_into_a_yield(fixed):
     r = fixed.run("tests/rt_sched", "preempt", env={"SQ_MAXPROCS": "1", "SQ_DEBUG": "maymorestack=yield"},
                   timeout=60)

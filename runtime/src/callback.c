@@ -233,10 +233,11 @@ NOSPLIT static void cgocallbackg(void *arg)
 	M *oldlockedm = gp->lockedm;
 
 	if (fresh) {
+		/* Into the window, as entersyscall would put it there. */
 		sp = arch_getsp();
 		pc = (uintptr)cgocallbackg;
 		gp->stackguard = STACK_PREEMPT;
-		gp->throwsplit = true;
+		gp->throwsplit = !REGRESS_SYSCALLSPLIT;
 		gp->sched.sp = gp->syscallsp = sp;
 		gp->sched.pc = gp->syscallpc = pc;
 		casgstatus(gp, Gdead, Gsyscall);

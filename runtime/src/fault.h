@@ -25,7 +25,8 @@
 	X(MINIT_BEFORE_SIGALTSTACK,"minit.before_sigaltstack") \
 	X(UNMINIT_AFTER_SIGALTSTACK,"unminit.after_sigaltstack") \
 	X(CALLBACK_ENTER,          "callback.enter")          \
-	X(SIGHANDLER_DISPATCH,     "sighandler.dispatch")
+	X(SIGHANDLER_DISPATCH,     "sighandler.dispatch")     \
+	X(YIELD_QUEUED,            "yield.queued")
 
 #define FAULT_ENUM(id, name) FS_##id,
 typedef enum FaultSite { FAULT_SITES(FAULT_ENUM) FS_NSITES } FaultSite;

@@ -940,14 +940,20 @@ void goyield_m(G *gp)
 /* The yield fast path: the next G is on our own run queue and nothing
  * waits globally or is locked elsewhere, so switch straight to it without
  * the round trip through g0. Everything a schedule would do for the two
- * Gs is done here, in the same order. Returns false to take the slow path. */
+ * Gs is done here, in the same order. Returns false to take the slow path.
+ *
+ * Only with one P: the yielding G goes on the run queue before its context
+ * is saved (the save is the switch itself), and with other Ps around a
+ * stealer could take it and resume the stale context in between. With one
+ * P nobody else reads the queue until we have switched. */
 NOSPLIT static bool yield_direct(G *gp)
 {
 	M *mp = gp->m;
 	P *p = mp->p;
 	G *next;
 
-	if (mp->lockedg || gp->lockedm || sched.runqsize || (p->schedtick % FAIRNESS) == 0)
+	if (sq_nprocs != 1 || mp->lockedg || gp->lockedm || sched.runqsize ||
+	    (p->schedtick % FAIRNESS) == 0)
 		return false;
 	mp->locks++;
 	next = runqget(p);
@@ -959,6 +965,7 @@ NOSPLIT static bool yield_direct(G *gp)
 	}
 	casgstatus(gp, Grunning, Grunnable);
 	runqput(p, gp);
+	FAULT(YIELD_QUEUED);	/* queued, context not yet saved */
 	casgstatus(next, Grunnable, Grunning);
 	next->preempt = false;
 	gsetguard(next);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rt_test.h"
@@ -160,7 +161,57 @@ static int test_preempt(void *unused)
 	return rt_pass();
 }
 
+static long yields;
+
+static int yielder(void *arg)
+{
+	for (long i = 0; i < (long)arg; i++) {
+		sq_yield();
+		__atomic_add_fetch(&yields, 1, __ATOMIC_RELAXED);
+	}
+	sq_wg_done(ring_wg);
+	return 0;
+}
+
+/* Many Gs yielding on several Ps: idle Ps steal from busy ones all the
+ * time, so a yielding G is often taken by another M right after it went
+ * back on its queue. Its context must be saved by then. */
+static volatile int napping = 1;
+
+/* Sleeps in short blocking syscalls, so its P keeps going idle and the
+ * spinning Ms keep stealing. */
+static int napper(void *arg)
+{
+	struct timespec ts = { 0, 20000 };
+
+	while (napping)
+		sq_syscall_block(SYS_nanosleep, (long)&ts, 0, 0, 0, 0, 0);
+	sq_wg_done(ring_wg);
+	return 0;
+}
+
+static int test_yield_steal(void *unused)
+{
+	long n = rt_argl(20000);
+	int ng = 2 * sq_maxprocs() - 1;
+
+	ring_wg = sq_wg_new();
+	sq_wg_add(ring_wg, ng + 1);
+	sq_spawn(napper, NULL);
+	for (int i = 0; i < ng; i++)
+		sq_spawn(yielder, (void *)n);
+	while (__atomic_load_n(&yields, __ATOMIC_RELAXED) < ng * n)
+		sq_yield();
+	napping = 0;
+	sq_wg_wait(ring_wg);
+	fprintf(stderr, "[rt] YIELDS %ld\n", yields);
+	if (yields != ng * n)
+		return rt_fail("yields lost");
+	return rt_pass();
+}
+
 static const rt_case cases[] = {
+	{ "yield-steal", test_yield_steal, 1, "[N] 2P-1 Gs x N yields while Ps go idle and steal" },
 	{ "chain", test_chain, 1, "[N] N Gs pass a value down a chain of channels" },
 	{ "blocked-read", test_blocked_read, 1, "a G blocked in read() does not stop others" },
 	{ "preempt", test_preempt, 1, "a spinning G is preempted so others run" },

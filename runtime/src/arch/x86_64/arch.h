@@ -25,6 +25,21 @@ static inline uintptr_t arch_getsp(void)
 	return sp;
 }
 
+/* The address of the calling thread's g (the runtime's initial-exec
+ * `__thread G *g`), from a fresh read of the thread pointer every time.
+ * A G may resume on another thread after any call that can reschedule it
+ * (mcall, sq_ctx_swap and their callers), so a TLS address must never be
+ * kept across one. Plain `g` accesses are safe here (each is an
+ * %fs-relative load), but the compiler may also form &g once from %fs:0
+ * and keep it; this never does. Any stack, signal-safe. */
+__attribute__((no_instrument_function, always_inline))
+static inline void **arch_gslot(void)
+{
+	void **p;
+	__asm__ volatile("movq %%fs:0, %0\n\taddq g@gottpoff(%%rip), %0" : "=r"(p));
+	return p;
+}
+
 /* A spin-wait hint. */
 __attribute__((no_instrument_function, always_inline))
 static inline void arch_pause(void)

@@ -1,0 +1,93 @@
+/*
+ * sc_attachsig: foreign threads attach to and detach from the runtime in a
+ * tight loop while signals arrive: from the storm thread (--injector storm)
+ * or from fault sites armed inside needm/dropm/minit/unminit (--injector
+ * sites, SQ_FAULT). Mode "unbound" detaches after every callback; mode
+ * "exiting" binds, makes a few callbacks and exits, so detach happens in the
+ * pthread key destructor of a dying thread, again and again.
+ */
+#include "scenario.h"
+
+static const sc_info info = {
+	"sc_attachsig", "attach/detach cycles of foreign threads under signals",
+	"unbound|exiting", 20000, 4,
+};
+
+static long ncalls;
+
+static int nop(void *arg)
+{
+	__atomic_add_fetch(&ncalls, 1, __ATOMIC_RELAXED);
+	return 1;
+}
+
+static void *cycler(void *arg)
+{
+	int slot = (int)(long)arg;
+	long bad = 0;
+
+	sc_target(slot);
+	for (long i = 0; i < sc.iters; i++)
+		bad += sqt_callback(nop, NULL) != 1;
+	sc_untarget(slot);
+	return (void *)bad;
+}
+
+/* One short-lived bound thread: a few callbacks, then exit with the M. */
+static void *shortlived(void *arg)
+{
+	int slot = (int)(long)arg;
+	long bad = 0, n = 1 + sc_randn(4);
+
+	sc_target(slot);
+	for (long i = 0; i < n; i++)
+		bad += sqt_callback(nop, NULL) != 1;
+	sc_untarget(slot);
+	return (void *)(bad | n << 8);
+}
+
+static long run_exiting(void)
+{
+	long bad = 0, calls = 0, rounds = sc.iters / 8 + 1;
+	pthread_t t[SC_MAXTHREADS];
+	void *r;
+
+	for (long k = 0; k < rounds; k++) {
+		for (int i = 0; i < sc.threads; i++)
+			pthread_create(&t[i], NULL, shortlived, (void *)(long)i);
+		for (int i = 0; i < sc.threads; i++) {
+			pthread_join(t[i], &r);
+			bad += (long)r & 0xff;
+			calls += (long)r >> 8;
+		}
+	}
+	return bad || calls != ncalls;
+}
+
+int main(int argc, char **argv)
+{
+	pthread_t t[SC_MAXTHREADS];
+	long bad = 0;
+	void *r;
+
+	sc_begin(argc, argv, &info);
+	sc_expect_clean();
+	if (sc_mode("unbound"))
+		setenv("SQ_CALLBACK_BIND", "0", 1);
+	sqt_init();
+	sc_storm_start();
+	if (sc_mode("exiting")) {
+		bad = run_exiting();
+	} else {
+		for (int i = 0; i < sc.threads; i++)
+			pthread_create(&t[i], NULL, cycler, (void *)(long)i);
+		for (int i = 0; i < sc.threads; i++) {
+			pthread_join(t[i], &r);
+			bad += (long)r;
+		}
+		bad |= ncalls != sc.iters * sc.threads;
+	}
+	sc_storm_end();
+	sc_event("CALLS done=%ld usr1=%ld", ncalls, sc_nusr1);
+	sc_finish(bad ? SC_WRONG : SC_CLEAN, 1);
+}

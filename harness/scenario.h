@@ -1,0 +1,305 @@
+/*
+ * scenario.h: what every harness scenario program shares.
+ *
+ * A scenario is one C program that drives one mechanism of the runtime
+ * under stress, through the target interface (target.h) only. Each one:
+ *   - takes the common options below, and prints a usage message on -h or
+ *     bad input (exit 64);
+ *   - draws all randomness from one seed, printed first ("[sc] SEED n") and
+ *     settable with --seed or SQ_SEED, so a run replays;
+ *   - declares its expected outcome ("[sc] EXPECT clean" or
+ *     "[sc] EXPECT fatal: <message>") before doing anything risky;
+ *   - writes "[sc] EVENT ..." lines on stderr and ends with "[sc] HITS" lines
+ *     (every fault site the run reached) and "PASS <scenario>" on stdout.
+ * Exit codes: 0 clean, 1 the scenario's own check failed (wrong result),
+ * 3 invariant violation (sq_check), 64 usage. Fatal errors are the
+ * runtime's: exit 2 with "fatal error: ..." on stderr.
+ *
+ * Injectors (--injector): none; storm (a thread sends signals to the
+ * scenario's threads with tgkill as fast as it can: the baseline other
+ * tools use); sites (fault sites armed by the caller through SQ_FAULT).
+ */
+#ifndef SQ_SCENARIO_H
+#define SQ_SCENARIO_H
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "target.h"
+
+enum {
+	SC_CLEAN = 0,
+	SC_WRONG = 1,
+	SC_INVARIANT = 3,
+	SC_USAGE = 64,
+	SC_MAXTHREADS = 64,
+};
+
+typedef struct sc_opts {
+	uint64_t seed;
+	long iters;		/* scenario-specific unit of work */
+	int threads;		/* foreign threads, where the scenario has them */
+	const char *injector;	/* none, storm, sites */
+	const char *mode;	/* scenario-specific variant of the scenario */
+} sc_opts;
+
+typedef struct sc_info {
+	const char *name;
+	const char *what;
+	const char *modes;	/* "a|b|c": the first is the default */
+	long iters;
+	int threads;
+} sc_info;
+
+static sc_opts sc;
+static const sc_info *sc_self;
+static uint64_t sc_rng;
+
+/* ---- output ------------------------------------------------------------ */
+
+__attribute__((format(printf, 1, 2), no_instrument_function))
+static inline void sc_event(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	int n = snprintf(buf, sizeof buf, "[sc] ");
+
+	va_start(ap, fmt);
+	n += vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (n >= (int)sizeof buf - 1)
+		n = sizeof buf - 2;
+	buf[n++] = '\n';
+	(void)!write(2, buf, (size_t)n);	/* one write: lines never interleave */
+}
+
+static inline void sc_expect_clean(void)
+{
+	sc_event("EXPECT clean");
+}
+
+static inline void sc_expect_fatal(const char *msg)
+{
+	sc_event("EXPECT fatal: %s", msg);
+}
+
+/* ---- randomness: one seed -------------------------------------------- */
+
+__attribute__((no_instrument_function))
+static inline uint64_t sc_rand(void)
+{
+	uint64_t x = __atomic_load_n(&sc_rng, __ATOMIC_RELAXED), y;
+
+	do {
+		y = x;
+		y ^= y << 13;
+		y ^= y >> 7;
+		y ^= y << 17;
+	} while (!__atomic_compare_exchange_n(&sc_rng, &x, y, 0, __ATOMIC_RELAXED,
+			__ATOMIC_RELAXED));
+	return y;
+}
+
+static inline long sc_randn(long n)
+{
+	return n > 0 ? (long)(sc_rand() % (uint64_t)n) : 0;
+}
+
+/* ---- threads and the storm injector ------------------------------------ */
+
+static volatile int32_t sc_tids[SC_MAXTHREADS];
+static volatile int sc_storm_stop;
+static long sc_storm_sent;
+static pthread_t sc_storm_thread;
+static int sc_storm_sigs[8] = { SIGURG, SIGPROF, SIGUSR1 };
+static int sc_storm_nsigs = 3;
+
+/* A thread announces itself as a storm target (slot < SC_MAXTHREADS). */
+static inline void sc_target(int slot)
+{
+	sc_tids[slot] = (int32_t)syscall(SYS_gettid);
+}
+
+static inline void sc_untarget(int slot)
+{
+	sc_tids[slot] = 0;
+}
+
+static inline void *sc_storm(void *arg)
+{
+	pid_t pid = getpid();
+	long k = 0;
+
+	(void)arg;
+	while (!sc_storm_stop)
+		for (int i = 0; i < SC_MAXTHREADS; i++) {
+			int32_t tid = sc_tids[i];
+
+			if (tid > 0 && syscall(SYS_tgkill, pid, tid,
+					sc_storm_sigs[k++ % sc_storm_nsigs]) == 0)
+				__atomic_add_fetch(&sc_storm_sent, 1, __ATOMIC_RELAXED);
+		}
+	return NULL;
+}
+
+static inline void sc_storm_start(void)
+{
+	if (strcmp(sc.injector, "storm") == 0)
+		pthread_create(&sc_storm_thread, NULL, sc_storm, NULL);
+}
+
+static inline void sc_storm_end(void)
+{
+	if (strcmp(sc.injector, "storm") == 0) {
+		sc_storm_stop = 1;
+		pthread_join(sc_storm_thread, NULL);
+		sc_event("STORM sent=%ld", sc_storm_sent);
+	}
+}
+
+static long sc_nusr1;
+
+static void sc_on_usr1(int sig)
+{
+	(void)sig;
+	__atomic_add_fetch(&sc_nusr1, 1, __ATOMIC_RELAXED);
+}
+
+/* ---- start and finish -------------------------------------------------- */
+
+static inline void sc_usage(FILE *f)
+{
+	fprintf(f, "usage: %s [--seed N] [--iters N] [--threads N] [--injector none|storm|sites]"
+		" [--mode %s]\n  %s\n  exit: 0 clean, 1 wrong result, 2 runtime fatal error,"
+		" 3 invariant violation, 64 usage\n", sc_self->name, sc_self->modes, sc_self->what);
+}
+
+static inline int sc_badusage(const char *why, const char *arg)
+{
+	fprintf(stderr, "%s: %s%s%s\n", sc_self->name, why, arg ? ": " : "", arg ? arg : "");
+	sc_usage(stderr);
+	exit(SC_USAGE);
+}
+
+static inline long sc_number(const char *opt, const char *s)
+{
+	char *end;
+	long v;
+
+	if (!s)
+		sc_badusage("missing value for", opt);
+	errno = 0;
+	v = strtol(s, &end, 0);
+	if (*end || errno || v < 0)
+		sc_badusage("not a non-negative number", s);
+	return v;
+}
+
+static inline int sc_modeok(const char *m)
+{
+	size_t n = strlen(m);
+
+	for (const char *p = sc_self->modes; p && *p;) {
+		const char *bar = strchr(p, '|');
+		size_t len = bar ? (size_t)(bar - p) : strlen(p);
+
+		if (len == n && strncmp(p, m, n) == 0)
+			return 1;
+		p = bar ? bar + 1 : NULL;
+	}
+	return 0;
+}
+
+/* Parse the common options, print the seed, install the program's own
+ * SIGUSR1 handler (before the runtime: it must keep working). */
+static inline void sc_begin(int argc, char **argv, const sc_info *info)
+{
+	static char defmode[64];
+	const char *env = getenv("SQ_SEED");
+	struct sigaction sa;
+
+	sc_self = info;
+	sc.seed = env ? strtoull(env, NULL, 0) : (uint64_t)getpid() * 2654435761u ^ (uint64_t)time(NULL);
+	sc.iters = info->iters;
+	sc.threads = info->threads;
+	sc.injector = "none";
+	snprintf(defmode, sizeof defmode, "%.*s", (int)strcspn(info->modes, "|"), info->modes);
+	sc.mode = defmode;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			sc_usage(stdout);
+			exit(0);
+		} else if (!strcmp(a, "--seed")) {
+			sc.seed = (uint64_t)sc_number(a, v), i++;
+		} else if (!strcmp(a, "--iters")) {
+			sc.iters = sc_number(a, v), i++;
+		} else if (!strcmp(a, "--threads")) {
+			sc.threads = (int)sc_number(a, v), i++;
+			if (sc.threads < 1 || sc.threads > SC_MAXTHREADS / 2)
+				sc_badusage("threads must be 1 to 32", v);
+		} else if (!strcmp(a, "--injector")) {
+			if (!v || (strcmp(v, "none") && strcmp(v, "storm") && strcmp(v, "sites")))
+				sc_badusage("unknown injector", v);
+			sc.injector = v, i++;
+		} else if (!strcmp(a, "--mode")) {
+			if (!v || !sc_modeok(v))
+				sc_badusage("unknown mode", v);
+			sc.mode = v, i++;
+		} else {
+			sc_badusage("unknown option", a);
+		}
+	}
+	sc_rng = sc.seed ? sc.seed : 1;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = sc_on_usr1;
+	sigaction(SIGUSR1, &sa, NULL);
+	sc_event("SEED %llu", (unsigned long long)sc.seed);
+	sc_event("SCENARIO %s mode=%s injector=%s iters=%ld threads=%d target=%s variant=%s",
+		info->name, sc.mode, sc.injector, sc.iters, sc.threads, sqt_name(), sqt_variant());
+}
+
+static inline int sc_mode(const char *m)
+{
+	return strcmp(sc.mode, m) == 0;
+}
+
+/* Report the fault sites the run reached, check invariants, and exit. */
+static inline _Noreturn void sc_finish(int status, int quiescent)
+{
+	const char *site;
+	int bad;
+
+	for (int i = 0; (site = sqt_site(i)) != NULL; i++) {
+		int64_t n = sqt_hits(site);
+
+		if (n > 0)
+			sc_event("HITS %s %lld", site, (long long)n);
+	}
+	if (quiescent && sqt_quiesce() > 0)
+		sc_event("QUIESCE goroutines still alive after waiting");
+	bad = sqt_check(quiescent);
+	if (bad > 0) {
+		sc_event("INVARIANT violations=%d", bad);
+		exit(SC_INVARIANT);
+	}
+	if (status == SC_CLEAN)
+		printf("PASS %s\n", sc_self->name);
+	else
+		printf("FAIL %s\n", sc_self->name);
+	fflush(stdout);
+	exit(status);
+}
+
+#endif

@@ -1,0 +1,59 @@
+/*
+ * target.h: what a scenario may ask of the runtime under test.
+ *
+ * Scenarios talk to the runtime only through these calls, so the same
+ * programs can later drive other runtimes that C threads call into (Go via
+ * cgo, the JVM via JNI, CPython's C API) with a target_<name>.c of their
+ * own. target_sq.c implements them over stackquake's runtime. Calls a
+ * target cannot provide return -ENOSYS; scenarios then report "skipped".
+ */
+#ifndef SQ_TARGET_H
+#define SQ_TARGET_H
+
+#include <stdint.h>
+
+typedef int (*sqt_fn)(void *);
+
+const char *sqt_name(void);
+const char *sqt_variant(void);
+
+/* Run fn as the target's main routine on a runtime thread; never returns
+ * (the process exits with fn's result). */
+_Noreturn void sqt_main(sqt_fn fn, void *arg);
+/* Start the runtime; the caller stays a foreign thread. */
+int sqt_init(void);
+
+/* From a foreign C thread: run fn inside the runtime, come back. */
+int sqt_callback(sqt_fn fn, void *arg);
+/* From runtime code: run the C function fn outside the runtime. */
+int sqt_outcall(sqt_fn fn, void *arg);
+
+void sqt_spawn(sqt_fn fn, void *arg);
+void sqt_yield(void);
+/* A system call made from runtime code, inside the runtime's syscall window. */
+long sqt_syscall(long nr, long a1, long a2, long a3);
+long sqt_syscall_block(long nr, long a1, long a2, long a3);
+
+/* Blocking primitives for runtime code. */
+typedef struct sqt_wg sqt_wg;
+sqt_wg *sqt_wg_new(void);
+void sqt_wg_add(sqt_wg *w, int n);
+void sqt_wg_done(sqt_wg *w);
+void sqt_wg_wait(sqt_wg *w);
+typedef struct sqt_chan sqt_chan;
+sqt_chan *sqt_chan_new(int cap);
+int sqt_chan_send(sqt_chan *c, uintptr_t v);
+int sqt_chan_recv(sqt_chan *c, uintptr_t *v);
+
+/* Fault sites and invariants; -ENOSYS where the target has none. */
+int sqt_arm(const char *spec);
+int64_t sqt_hits(const char *site);
+const char *sqt_site(int i);
+int sqt_check(int quiescent);
+/* Wait (at most about a second) until no G but the caller is alive, so a
+ * quiescent check counts real leaks and not Gs on their way out. Returns
+ * the number of Gs still alive besides the caller. */
+int sqt_quiesce(void);
+void sqt_profile(int hz);
+
+#endif

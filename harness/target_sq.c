@@ -1,0 +1,60 @@
+/*
+ * target_sq.c: the target interface over stackquake's own runtime.
+ */
+#include <sys/syscall.h>
+#include <time.h>
+
+#include "target.h"
+#include "sq.h"
+#include "sq_harness.h"
+
+const char *sqt_name(void) { return "stackquake"; }
+const char *sqt_variant(void) { return sq_variant(); }
+_Noreturn void sqt_main(sqt_fn fn, void *arg) { sq_main(fn, arg); }
+int sqt_init(void) { return sq_init(); }
+int sqt_callback(sqt_fn fn, void *arg) { return sq_callback(fn, arg); }
+int sqt_outcall(sqt_fn fn, void *arg) { return sq_ccall(fn, arg); }
+void sqt_spawn(sqt_fn fn, void *arg) { sq_spawn(fn, arg); }
+void sqt_yield(void) { sq_yield(); }
+
+long sqt_syscall(long nr, long a1, long a2, long a3)
+{
+	return sq_syscall(nr, a1, a2, a3, 0, 0, 0);
+}
+
+long sqt_syscall_block(long nr, long a1, long a2, long a3)
+{
+	return sq_syscall_block(nr, a1, a2, a3, 0, 0, 0);
+}
+
+sqt_wg *sqt_wg_new(void) { return (sqt_wg *)sq_wg_new(); }
+void sqt_wg_add(sqt_wg *w, int n) { sq_wg_add((sq_wg *)w, n); }
+void sqt_wg_done(sqt_wg *w) { sq_wg_done((sq_wg *)w); }
+void sqt_wg_wait(sqt_wg *w) { sq_wg_wait((sq_wg *)w); }
+sqt_chan *sqt_chan_new(int cap) { return (sqt_chan *)sq_chan_new((size_t)cap); }
+int sqt_chan_send(sqt_chan *c, uintptr_t v) { return sq_chan_send((sq_chan *)c, v); }
+int sqt_chan_recv(sqt_chan *c, uintptr_t *v) { return sq_chan_recv((sq_chan *)c, v); }
+
+int sqt_arm(const char *spec) { return sq_fault_arm(spec); }
+int64_t sqt_hits(const char *site) { return sq_fault_hits(site); }
+const char *sqt_site(int i) { return sq_fault_site(i); }
+int sqt_check(int quiescent) { return sq_check(quiescent); }
+void sqt_profile(int hz) { sq_setprofile(hz); }
+
+int sqt_quiesce(void)
+{
+	int self = sq_goid() != 0;
+	struct timespec ms = { 0, 1000000 };
+	sq_stats st;
+
+	for (int i = 0; i < 1000; i++) {
+		sq_stats_get(&st);
+		if (st.gcount <= self)
+			return 0;
+		if (self)	/* sleep in a syscall window: the P goes to others */
+			sq_syscall_block(SYS_nanosleep, (long)&ms, 0, 0, 0, 0, 0);
+		else
+			nanosleep(&ms, NULL);
+	}
+	return (int)(st.gcount - self);
+}
