@@ -4,8 +4,10 @@
 #                        its test programs and the tools
 #   make REGRESS=<name>  the same with one historical fix undone, in build/<name>/
 #   make variants        every variant side by side
-#   make run             the main job (until the harness lands: the runtime's
-#                        stress self-test), summary on stdout, report under out/
+#   make run             the main job: the default campaign (every scenario x
+#                        injector, BUDGET=3m), summary on stdout, report under out/
+#   make regress         time to detection of every regression variant, with fault
+#                        sites and with the storm baseline (STORM_BUDGET=30s)
 #   make test            the pytest suite; JUnit XML in out/junit.xml
 #   make bench           performance tables, ratios against anchors run alongside
 #
@@ -16,7 +18,8 @@ REGRESS ?=
 VARIANTS := mapstack syscallsplit stackswitch attachsig gsignal-systemstack
 PYTHON  ?= /usr/bin/python3
 CC      := clang
-BUDGET  ?= 60s
+BUDGET  ?= 3m
+STORM_BUDGET ?= 30s
 
 ifeq ($(REGRESS),)
 VARIANT := fixed
@@ -96,16 +99,17 @@ $(B)/ntests/%: runtime/tests/%.c $(LIB) runtime/tests/rt_test.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SPLIT_CFLAGS) -Iruntime/tests $< $(LIB) $(LDLIBS) -o $@
 
-# Harness scenarios: plain C programs (no split checks of their own: the
-# runtime under test has them) linked with the harness flavour through the
-# target interface.
+# Harness scenarios, linked with the harness flavour through the target
+# interface. Their G code gets split checks like any code meant to run on
+# Gs (preemption happens at split checks); the plain C they run on foreign
+# stacks is marked no_instrument_function (harness/cstack.h).
 $(B)/harness/target_sq.o: harness/target_sq.c harness/target.h runtime/include/sq.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(B)/harness/%: harness/%.c $(SC_HDRS) $(B)/harness/target_sq.o $(HLIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Iharness $< $(B)/harness/target_sq.o $(HLIB) $(LDLIBS) -lboost_context -o $@
+	$(CC) $(CFLAGS) $(SPLIT_CFLAGS) -Iharness $< $(B)/harness/target_sq.o $(HLIB) $(LDLIBS) -lboost_context -o $@
 
 # Stack-switching tests call in from Boost.Context stacks too.
 $(B)/tests/rt_callback $(B)/ntests/rt_callback: LDLIBS += -lboost_context
@@ -122,7 +126,11 @@ deps-bench:
 
 run: deps-test
 	@$(MAKE) --no-print-directory all
-	@$(PYTHON) mk/stress.py --build $(B) --budget $(BUDGET) --out out
+	@$(PYTHON) harness/stackquake.py run --variant $(VARIANT) --budget $(BUDGET)
+
+regress: deps-test
+	@$(MAKE) --no-print-directory variants
+	@$(PYTHON) harness/stackquake.py regress --budget-storm $(STORM_BUDGET)
 
 test: deps-test
 	@$(MAKE) --no-print-directory variants

@@ -7,6 +7,9 @@
  * under stackcheck (SC_MAPSTACK=1 in the environment) every stack is mmap'd
  * MAP_STACK, since OpenBSD kills any syscall made with sp elsewhere, and
  * the scenario must not be the one breaking that rule.
+ *
+ * All of it is plain C of the foreign thread (C_SIDE: no split checks):
+ * it runs on stacks the runtime knows nothing about.
  */
 #ifndef SQ_CSTACK_H
 #define SQ_CSTACK_H
@@ -23,6 +26,8 @@ typedef struct {
 transfer_t jump_fcontext(fcontext_t const to, void *vp);
 fcontext_t make_fcontext(void *sp, size_t size, void (*fn)(transfer_t));
 
+#define C_SIDE __attribute__((no_instrument_function))
+
 enum { CS_PTHREAD, CS_UCONTEXT, CS_BOOST, CS_NKINDS, CS_SIZE = 1 << 20 };
 
 static const char *const cs_kindname[CS_NKINDS] = { "pthread", "ucontext", "boost" };
@@ -37,7 +42,7 @@ typedef struct cstack {
 	fcontext_t back_fc;
 } cstack;
 
-static inline char *cs_alloc(int *mapped)
+C_SIDE static inline char *cs_alloc(int *mapped)
 {
 	const char *ms = getenv("SC_MAPSTACK");
 	char *p;
@@ -51,7 +56,7 @@ static inline char *cs_alloc(int *mapped)
 	return malloc(CS_SIZE);
 }
 
-static inline void cs_uc_entry(unsigned hi, unsigned lo)
+C_SIDE static inline void cs_uc_entry(unsigned hi, unsigned lo)
 {
 	cstack *s = (cstack *)(((uintptr_t)hi << 32) | lo);
 
@@ -59,7 +64,7 @@ static inline void cs_uc_entry(unsigned hi, unsigned lo)
 	swapcontext(&s->uc, &s->back);
 }
 
-static inline void cs_fc_entry(transfer_t t)
+C_SIDE static inline void cs_fc_entry(transfer_t t)
 {
 	cstack *s = t.data;
 
@@ -69,7 +74,7 @@ static inline void cs_fc_entry(transfer_t t)
 }
 
 /* Run body(arg) once on a fresh stack of the given kind and come back. */
-static inline int cs_run(cstack *s, void (*body)(void *), void *arg)
+C_SIDE static inline int cs_run(cstack *s, void (*body)(void *), void *arg)
 {
 	uintptr_t p = (uintptr_t)s;
 

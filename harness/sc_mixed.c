@@ -27,7 +27,7 @@ static int counted(void *arg)
 	return 1;
 }
 
-static void callin(void *arg)
+C_SIDE static void callin(void *arg)
 {
 	sqt_callback(counted, arg);
 }

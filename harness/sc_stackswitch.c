@@ -35,7 +35,7 @@ typedef struct Call {
 	int ok;
 } Call;
 
-static void callin(void *arg)
+C_SIDE static void callin(void *arg)
 {
 	Call *c = arg;
 
@@ -69,12 +69,12 @@ static void *caller(void *arg)
 
 static cstack other = { .kind = CS_UCONTEXT, .mapped = 1 };
 
-static void callback_from_other(void *arg)
+C_SIDE static void callback_from_other(void *arg)
 {
 	sqt_callback(work, arg);
 }
 
-__attribute__((no_instrument_function)) static int outcall_switches(void *arg)
+C_SIDE static int outcall_switches(void *arg)
 {
 	cs_run(&other, callback_from_other, arg);
 	return 0;

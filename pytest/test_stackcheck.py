@@ -14,7 +14,9 @@ import platform
 import re
 import resource
 import shutil
+import signal
 import subprocess
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -308,6 +310,15 @@ def test_exec_from_thread(sc, mode):
         "the exec'd image runs as the old leader" + res.log()
 
 
+@mode
+@pytest.mark.parametrize("seed", range(1, 6))
+def test_fork_race_no_hang(sc, mode, seed):
+    # Forks interrupted by exit_group lose their clone events: the children
+    # must still be released, unreported, and stackcheck must not hang.
+    res = sc.run("sc_fork_race", str(seed), mode=mode)
+    assert_clean(res)
+
+
 # ---- exit status, report file, quiet mode, usage ----
 
 @pytest.mark.parametrize("args,code", [
@@ -361,6 +372,19 @@ def test_usage_errors(sc, argv, msg):
     res = sc.raw(*argv)
     assert res.rc == USAGE, res.log()
     assert msg in res.stderr, res.log()
+
+
+def test_sigterm_forwarded(sc):
+    p = subprocess.Popen([sc.bin, "-q", "sleep", "30"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+    time.sleep(0.5)
+    p.send_signal(signal.SIGTERM)
+    try:
+        out, err = p.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        raise
+    assert p.returncode == 128 + signal.SIGTERM, err
 
 
 def test_help(sc):

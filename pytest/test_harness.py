@@ -1,0 +1,115 @@
+"""The harness: scenarios, the oracle, the campaign, regressions, reproducers."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from sqtest import ROOT
+
+SQ = [sys.executable, os.path.join(ROOT, "harness", "stackquake.py")]
+sys.path.insert(0, os.path.join(ROOT, "harness"))
+import stackquake  # noqa: E402
+
+
+def sq(*args, timeout=600):
+    return subprocess.run(SQ + [str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def built(variant_runner):
+    for v in ["fixed"] + stackquake.VARIANTS:
+        variant_runner(v)
+    subprocess.run(["make", "--no-print-directory", "-C", ROOT, "scenarios", "tools"], check=True,
+                   stdout=subprocess.DEVNULL)
+    for v in stackquake.VARIANTS:
+        subprocess.run(["make", "--no-print-directory", "-C", ROOT, f"REGRESS={v}", "scenarios"],
+                       check=True, stdout=subprocess.DEVNULL)
+    return True
+
+
+@pytest.mark.parametrize("scenario,mode", [(s, m) for s in stackquake.SCENARIOS
+                                           for m in stackquake.SCENARIOS[s]["modes"]])
+@pytest.mark.parametrize("injector", ["none", "storm"])
+def test_scenario_on_fixed_runtime(built, scenario, mode, injector):
+    job = stackquake.Job(scenario, mode, injector, seed=12345, env={"SQ_MAXPROCS": "2"})
+    rec = stackquake.execute(job, os.path.join(ROOT, "build", "fixed"))
+    assert rec["class"] in stackquake.GOOD, f"{rec['class']}: {rec['message']}\n{rec['command']}\n{rec['stderr'][-3000:]}"
+    # Declared expectations are honoured both ways.
+    if scenario == "sc_sigstack" or mode == "outcall":
+        assert rec["class"] == "expected-fatal", rec["stderr"][-2000:]
+    else:
+        assert rec["class"] == "clean", rec["stderr"][-2000:]
+    assert "[sc] SEED 12345" in rec["stderr"]
+
+
+def test_campaign_short_budget_has_no_findings(built, tmp_path):
+    r = sq("run", "--budget", "25s", "--seed", 7, "--out", tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr[-3000:]
+    assert "findings: none" in r.stdout
+    run = next(p for p in tmp_path.iterdir() if p.name.startswith("run-"))
+    rep = json.loads((run / "report.json").read_text())
+    assert rep["findings"] == [] and len(rep["runs"]) >= 20
+    injectors = {r["job"]["injector"] for r in rep["runs"]}
+    assert {"none", "storm", "sites", "stackcheck"} <= injectors, injectors
+    junit = (run / "junit.xml").read_text()
+    assert 'failures="0"' in junit and junit.count("<testcase") == len(rep["runs"])
+
+
+def test_regression_variants_are_detected_and_replay(built, tmp_path):
+    r = sq("regress", "--budget-storm", "5s", "--replays", 10, "--out", tmp_path, timeout=900)
+    assert r.returncode == 0, r.stdout + r.stderr[-3000:]
+    d = next(p for p in tmp_path.iterdir() if p.name.startswith("regress-"))
+    rows = {row["variant"]: row for row in json.loads((d / "regress.json").read_text())}
+    expect = {
+        "mapstack": ("stackcheck-kill", "not MAP_STACK"),
+        "syscallsplit": ("unexpected-fatal", "syscall window state corrupted"),
+        "stackswitch": ("unexpected-fatal", ""),
+        "attachsig": ("unexpected-fatal", "signal arrived on a thread with no signal stack"),
+        "gsignal-systemstack": ("unexpected-fatal", "unexpected signal"),
+    }
+    for v, (cls, msg) in expect.items():
+        row = rows[v]
+        assert row["detected"], row
+        assert row["class"] == cls and msg in row["message"], row
+        assert int(row["replays"].split("/")[0]) >= 9, row
+    assert "median time to detection" in r.stdout
+
+
+def test_repro_replays_a_finding(built, tmp_path):
+    job = stackquake.Job("sc_syscall", "window", "sites", "syscallsplit", seed=3,
+                         arms=["entersyscall.poisoned:split"])
+    f = tmp_path / "r.json"
+    f.write_text(json.dumps(dict(job.to_json(), **{"class": "unexpected-fatal"})))
+    r = sq("repro", f, "--times", 3)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "same class as recorded (unexpected-fatal): 3/3" in r.stdout
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["run", "--budget", "soon"], "is not a duration"),
+    (["run", "--variant", "nope"], "unknown variant"),
+    (["regress", "--variants", "nope"], "unknown variant"),
+    (["repro", "/nonexistent.json"], "No such file"),
+    (["repro", "{BAD}"], "malformed reproducer"),
+    (["repro", "{UNKNOWN}"], "unknown scenario"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_bad_input_is_a_clear_error(built, tmp_path, args, msg):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"scenario": ')
+    unk = tmp_path / "unk.json"
+    unk.write_text('{"scenario": "sc_nope", "mode": "x", "injector": "none"}')
+    args = [str(bad) if a == "{BAD}" else str(unk) if a == "{UNKNOWN}" else a for a in args]
+    r = sq(*args)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert msg in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("args", [["--iters", "x"], ["--injector", "laser"], ["--mode", "nope"], ["--bogus"]])
+def test_scenario_usage_errors(built, args):
+    r = subprocess.run([os.path.join(ROOT, "build/fixed/harness/sc_syscall")] + args,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=10)
+    assert r.returncode == 64 and "usage:" in r.stderr, r.stderr
