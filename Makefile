@@ -40,6 +40,9 @@ CFLAGS  := -O2 -g -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
            -Iruntime/include -Iruntime/src -Iruntime/src/arch/$(ARCH) $(REGRESS_DEF)
 LDLIBS  := -lpthread
 
+# Target arch and C library: B, CC, CFLAGS, LDFLAGS, EMU (docs/arch.md).
+include mk/arch.mk
+
 RT_SRCS := $(wildcard runtime/src/*.c) runtime/src/os/linux.c
 RT_ASM  := runtime/src/arch/$(ARCH)/asm.S
 RT_HDRS := $(wildcard runtime/src/*.h runtime/include/*.h runtime/src/arch/$(ARCH)/*.h)
@@ -56,7 +59,7 @@ LIB     := $(B)/libsq.a
 HLIB    := $(B)/libsq-harness.a
 
 .PHONY: all lib tests scenarios variants run regress test bench clean deps-build deps-test deps-bench tools
-all: lib tests scenarios tools
+all: lib tests scenarios $(SQ_TOOLS)
 lib: $(LIB) $(HLIB)
 tests: $(TESTS)
 scenarios: $(SCENARIOS)
@@ -91,13 +94,13 @@ $(HLIB): $(RT_HOBJS)
 # Runtime self-tests link the harness flavour: they arm fault sites.
 $(B)/tests/%: runtime/tests/%.c $(HLIB) runtime/tests/rt_test.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SPLIT_CFLAGS) -Iruntime/tests $< $(HLIB) $(LDLIBS) -o $@
+	$(CC) $(CFLAGS) $(SPLIT_CFLAGS) -Iruntime/tests $< $(HLIB) $(LDFLAGS) $(LDLIBS) -o $@
 
 # The same programs on the normal flavour: no fault sites, plain-store
 # status transitions; the tests that need neither run on both.
 $(B)/ntests/%: runtime/tests/%.c $(LIB) runtime/tests/rt_test.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SPLIT_CFLAGS) -Iruntime/tests $< $(LIB) $(LDLIBS) -o $@
+	$(CC) $(CFLAGS) $(SPLIT_CFLAGS) -Iruntime/tests $< $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
 
 # Harness scenarios, linked with the harness flavour through the target
 # interface. Their G code gets split checks like any code meant to run on
@@ -107,12 +110,13 @@ $(B)/harness/target_sq.o: harness/target_sq.c harness/target.h runtime/include/s
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(B)/harness/%: harness/%.c $(SC_HDRS) $(B)/harness/target_sq.o $(HLIB)
+$(B)/harness/%: harness/%.c $(SC_HDRS) $(B)/harness/target_sq.o $(HLIB) $(CTX_DEPS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SPLIT_CFLAGS) -Iharness $< $(B)/harness/target_sq.o $(HLIB) $(LDLIBS) -lboost_context -o $@
+	$(CC) $(CFLAGS) $(SPLIT_CFLAGS) -Iharness $< $(B)/harness/target_sq.o $(HLIB) $(LDFLAGS) $(LDLIBS) $(CTX_LIBS) -o $@
 
 # Stack-switching tests call in from Boost.Context stacks too.
-$(B)/tests/rt_callback $(B)/ntests/rt_callback: LDLIBS += -lboost_context
+$(B)/tests/rt_callback $(B)/ntests/rt_callback: LDLIBS += $(CTX_LIBS)
+$(B)/tests/rt_callback $(B)/ntests/rt_callback: $(CTX_DEPS)
 
 tools:
 	@if [ -f tools/stackcheck/Makefile ]; then $(MAKE) --no-print-directory -C tools/stackcheck OUT=$(abspath build/tools); fi

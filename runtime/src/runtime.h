@@ -300,14 +300,18 @@ int32_t extram_attached(void);
 #include "fault.h"
 
 
-static inline G *getg(void) { return g; }
+/* g through the arch layer, which reads the thread pointer afresh every
+ * time: a G may come back on another thread after any call that can
+ * reschedule it, and a compiler that formed &g once (clang does on aarch64
+ * and riscv64) would keep naming the old thread's g. */
+NOSPLIT static inline G *getg(void) { return *(G **)arch_gslot(); }
 
-NOSPLIT static inline void setg(G *gp) { g = gp; }
+NOSPLIT static inline void setg(G *gp) { *(G **)arch_gslot() = gp; }
 
 /* Pin the G to its M (no preemption) while it uses the M's P. */
 NOSPLIT static inline M *acquirem(void)
 {
-	M *mp = g->m;
+	M *mp = getg()->m;
 
 	mp->locks++;
 	return mp;

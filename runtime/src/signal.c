@@ -220,7 +220,7 @@ static void sigdispatch(int sig, siginfo_t *info, void *uc, G *gp)
 
 NOSPLIT static void sighandler(int sig, siginfo_t *info, void *uc)
 {
-	G *gp = g;
+	G *gp = getg();
 	G *gs;
 	uintptr sp;
 	int saved = errno;

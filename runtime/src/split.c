@@ -108,7 +108,7 @@ NOSPLIT static void morestack(G *gp, uintptr sp)
 /* The split check. g is NULL on threads the runtime does not know. */
 NOSPLIT void __cyg_profile_func_enter_bare(void)
 {
-	G *gp = g;
+	G *gp = getg();
 	uintptr sp;
 
 	if (UNLIKELY(gp == NULL))

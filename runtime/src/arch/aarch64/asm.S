@@ -103,7 +103,7 @@ sq_mcall_switch:
 	.cfi_undefined x30		/* unwinding stops here */
 	mov	x29, xzr		/* end the frame chain for debuggers */
 	mov	x0, x3			/* fn(arg) */
-	blr	x2
+	blr	x2			/* ... on g0; never comes back */
 	udf	#0			/* fn returned: impossible by contract (SIGILL) */
 	.cfi_endproc
 	.size	sq_mcall_switch, .-sq_mcall_switch
@@ -203,14 +203,14 @@ sq_oncall:
 	str	x9, [x3]		/* *oldsp = the original sp */
 1:	mov	sp, x0			/* onto the other stack */
 	mov	x0, x2			/* fn(arg) */
-	blr	x1
+	blr	x1			/* ... on the other stack */
 	mov	sp, x29			/* back on the original stack */
 	.cfi_def_cfa_register sp
 	ldp	x29, x30, [sp], #16	/* pop the frame record */
 	.cfi_def_cfa_offset 0
 	.cfi_restore x29
 	.cfi_restore x30
-	ret
+	ret				/* to our caller */
 	.cfi_endproc
 	.size	sq_oncall, .-sq_oncall
 

@@ -130,7 +130,7 @@ sq_mcall_switch:
 	.cfi_undefined ra		/* unwinding stops here */
 	li	s0, 0			/* end the frame chain for debuggers */
 	mv	a0, a3			/* fn(arg) */
-	jalr	a2
+	jalr	a2			/* ... on g0; never comes back */
 	unimp				/* fn returned: impossible by contract (SIGILL) */
 	.cfi_endproc
 	.size	sq_mcall_switch, .-sq_mcall_switch
@@ -204,9 +204,9 @@ sq_ctx_make:
 	sd	zero, CTX_S10(a0)
 	sd	zero, CTX_S11(a0)
 	lla	t0, sq_ctx_start	/* resume pc: the trampoline above */
-	sd	t0, CTX_PC(a0)
+	sd	t0, CTX_PC(a0)		/* ... into ra's slot */
 	frrm	t0			/* inherit the caller's rounding mode */
-	sd	t0, CTX_FRM(a0)
+	sd	t0, CTX_FRM(a0)		/* ... into frm's slot */
 	sd	zero, CTX_FS0(a0)	/* fs0-fs11 = +0.0 */
 	sd	zero, CTX_FS1(a0)
 	sd	zero, CTX_FS2(a0)
@@ -246,16 +246,16 @@ sq_oncall:
 	sd	sp, 0(a3)		/* *oldsp = the original sp */
 1:	mv	sp, a0			/* onto the other stack */
 	mv	a0, a2			/* fn(arg) */
-	jalr	a1
+	jalr	a1			/* ... on the other stack */
 	addi	sp, s0, -16		/* back on the original stack */
 	.cfi_def_cfa sp, 16
-	ld	ra, 8(sp)		/* pop the frame record */
-	ld	s0, 0(sp)
+	ld	ra, 8(sp)		/* pop the frame record: return address */
+	ld	s0, 0(sp)		/* caller's fp */
 	.cfi_restore ra
 	.cfi_restore s0
-	addi	sp, sp, 16
+	addi	sp, sp, 16		/* drop it */
 	.cfi_def_cfa_offset 0
-	ret
+	ret				/* to our caller */
 	.cfi_endproc
 	.size	sq_oncall, .-sq_oncall
 
