@@ -149,3 +149,14 @@ def test_bad_fault_spec_is_a_clear_error(fixed):
     r = fixed.run("tests/rt_sched", "chain", 10, env={"SQ_FAULT": "entersyscall.poisoned:explode"})
     r.assert_fatal("bad argument to runtime call")
     assert "unknown action" in r.stderr, r.log()
+
+
+def test_picker_makes_schedules_replay(fixed):
+    env = {"SQ_MAXPROCS": "1", "SQ_DEBUG": "preempt=off"}
+    def schedule(seed):
+        r = fixed.run("tests/rt_sched", "picker", seed, env=env)
+        r.assert_pass("picker")
+        return [e for e in r.events("rt") if e[0] == "SCHEDULE"][0][2]
+    a, b, c = schedule(11), schedule(11), schedule(12)
+    assert a == b, "same picks, different schedule"
+    assert a != c, "different picks, same schedule"

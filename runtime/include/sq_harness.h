@@ -58,6 +58,13 @@ typedef struct sq_stackinfo {
 } sq_stackinfo;
 int sq_stacks(sq_stackinfo *out, int max);
 
+/* Deterministic scheduling (harness builds, SQ_MAXPROCS=1): from now on
+ * the scheduler offers every runnable G to pick(ctx, n), which returns the
+ * index (0..n-1) of the one to run; the rest keep their order. NULL turns
+ * it off. Combine with SQ_DEBUG=preempt=off so that sysmon's timed
+ * preemption does not add choices of its own. */
+void sq_harness_picker(int (*pick)(void *ctx, int n), void *ctx);
+
 /* Break one internal rule on purpose so that the runtime's own check for
  * it fires (harness builds only; -ENOSYS otherwise, -EINVAL for an unknown
  * name). Used by the tests that produce every fatal error:

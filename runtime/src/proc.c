@@ -786,6 +786,48 @@ NOSPLIT NORETURN void execute(G *gp)
 	gogo(gp);
 }
 
+/* ---- deterministic scheduling (harness builds) ----------------------------
+ * With a picker installed and one P, every choice of the next G is the
+ * picker's: all runnable Gs (global queue first, then the P's, in order)
+ * are offered, it names one, and the rest go back in order. Fuzzers drive
+ * the picker from their input, so a schedule replays from the input alone. */
+
+static int (*picker)(void *ctx, int n);
+static void *pickctx;
+
+void sq_harness_picker(int (*pick)(void *ctx, int n), void *ctx)
+{
+	pickctx = ctx;
+	__atomic_store_n(&picker, pick, __ATOMIC_RELEASE);
+}
+
+static G *pickrunnable(P *p)
+{
+	G *cand[RUNQ_SIZE];
+	int n = 0, k, i;
+
+	lock(&sched.lock);
+	while (sched.runqsize && n < RUNQ_SIZE / 2)
+		cand[n++] = globrunqpop();
+	unlock(&sched.lock);
+	while (n < RUNQ_SIZE && (cand[n] = runqget(p)) != NULL)
+		n++;
+	if (n == 0)
+		return NULL;
+	k = picker(pickctx, n);
+	if (k < 0 || k >= n)
+		k = 0;
+	for (i = 0; i < n; i++)
+		if (i != k)
+			runqput(p, cand[i]);
+	return cand[k];
+}
+
+static bool picking(void)
+{
+	return SQ_HARNESS && sq_nprocs == 1 && __atomic_load_n(&picker, __ATOMIC_ACQUIRE);
+}
+
 /* One round of scheduling: find a G and run it. On g0, never returns. */
 NORETURN void schedule(void)
 {
@@ -800,7 +842,9 @@ NORETURN void schedule(void)
 	}
 top:
 	gp = NULL;
-	if (mp->p->schedtick % FAIRNESS == 0 && sched.runqsize > 0) {
+	if (picking())
+		gp = pickrunnable(mp->p);
+	if (!gp && mp->p->schedtick % FAIRNESS == 0 && sched.runqsize > 0) {
 		lock(&sched.lock);
 		gp = globrunqget(mp->p, 1);
 		unlock(&sched.lock);
@@ -953,7 +997,7 @@ NOSPLIT static bool yield_direct(G *gp)
 	G *next;
 
 	if (sq_nprocs != 1 || mp->lockedg || gp->lockedm || sched.runqsize ||
-	    (p->schedtick % FAIRNESS) == 0)
+	    (p->schedtick % FAIRNESS) == 0 || (SQ_HARNESS && picker))
 		return false;
 	mp->locks++;
 	next = runqget(p);
@@ -1060,7 +1104,7 @@ static void preemptone(P *p)
 	M *mp = p->m;
 	G *gp;
 
-	if (!mp || (gp = mp->curg) == NULL || gp->isg0)
+	if (sq_nopreempt || !mp || (gp = mp->curg) == NULL || gp->isg0)
 		return;
 	gp->preempt = true;
 	gp->stackguard = STACK_PREEMPT;

@@ -238,6 +238,7 @@ int64_t stack_inuse(void);
 /* split.c */
 void split_init(void);
 extern int sq_maymorestack;
+extern int sq_nopreempt;
 
 /* proc.c: scheduler */
 void casgstatus(G *gp, uint32_t oldval, uint32_t newval);

@@ -24,13 +24,19 @@
 #include "runtime.h"
 
 int sq_maymorestack;
+int sq_nopreempt;
 
+/* SQ_DEBUG settings: maymorestack=yield (every split check of a G yields),
+ * preempt=off (sysmon never asks a G to yield: schedules depend only on
+ * what the Gs do, for deterministic fuzzing). */
 void split_init(void)
 {
 	const char *d = getenv("SQ_DEBUG");
 
 	if (d && strstr(d, "maymorestack=yield"))
 		sq_maymorestack = 1;
+	if (d && strstr(d, "preempt=off"))
+		sq_nopreempt = 1;
 }
 
 NOSPLIT static void printstack(const char *what, G *gp, uintptr sp)

@@ -210,7 +210,57 @@ static int test_yield_steal(void *unused)
 	return rt_pass();
 }
 
+/* ---- deterministic scheduling ---------------------------------------- */
+
+static uint64_t pickseed;
+static long npicks;
+static char trace[4096];
+static long ntrace;
+
+static int pick(void *ctx, int n)
+{
+	pickseed = pickseed * 6364136223846793005ull + 1442695040888963407ull;
+	npicks++;
+	return (int)((pickseed >> 33) % (uint64_t)n);
+}
+
+static int tracer(void *arg)
+{
+	for (int i = 0; i < 40; i++) {
+		long k = __atomic_fetch_add(&ntrace, 1, __ATOMIC_RELAXED);
+
+		if (k < (long)sizeof trace - 1)
+			trace[k] = (char)('a' + (long)arg);
+		sq_yield();
+	}
+	sq_wg_done(ring_wg);
+	return 0;
+}
+
+/* With a picker on one P the interleaving is a function of the picks. */
+static int test_picker(void *unused)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	pickseed = (uint64_t)rt_argl(1);
+	ring_wg = sq_wg_new();
+	sq_wg_add(ring_wg, 4);
+	sq_harness_picker(pick, NULL);
+	for (long i = 0; i < 4; i++)
+		sq_spawn(tracer, (void *)i);
+	sq_wg_wait(ring_wg);
+	sq_harness_picker(NULL, NULL);
+	for (long i = 0; i < ntrace; i++)
+		h = (h ^ (uint8_t)trace[i]) * 1099511628211ull;
+	fprintf(stderr, "[rt] SCHEDULE picks=%ld hash=%016llx trace=%.60s\n", npicks,
+		(unsigned long long)h, trace);
+	if (npicks < 100 || ntrace != 160)
+		return rt_fail("the picker did not choose the schedule");
+	return rt_pass();
+}
+
 static const rt_case cases[] = {
+	{ "picker", test_picker, 1, "[SEED] the schedule follows a picker's choices" },
 	{ "yield-steal", test_yield_steal, 1, "[N] 2P-1 Gs x N yields while Ps go idle and steal" },
 	{ "chain", test_chain, 1, "[N] N Gs pass a value down a chain of channels" },
 	{ "blocked-read", test_blocked_read, 1, "a G blocked in read() does not stop others" },
