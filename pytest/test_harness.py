@@ -113,3 +113,25 @@ def test_scenario_usage_errors(built, args):
     r = subprocess.run([os.path.join(ROOT, "build/fixed/harness/sc_syscall")] + args,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=10)
     assert r.returncode == 64 and "usage:" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("scenario,mode", [(s, m) for s in stackquake.SCENARIOS
+                                           for m in stackquake.SCENARIOS[s]["modes"]])
+def test_every_scenario_is_clean_under_stackcheck(built, scenario, mode):
+    job = stackquake.Job(scenario, mode, "stackcheck", seed=99, env={"SQ_MAXPROCS": "2"})
+    rec = stackquake.execute(job, os.path.join(ROOT, "build", "fixed"))
+    assert rec["class"] in stackquake.GOOD, f"{rec['class']}: {rec['message']}\n{rec['stderr'][-3000:]}"
+
+
+def test_mapstack_kill_names_a_runtime_stack(built):
+    """With G stacks of an unusual size, the mapping stackcheck names in its
+    report is recognisably one of the runtime's G stacks."""
+    size = 0x53000
+    job = stackquake.Job("sc_syscall", "window", "stackcheck", "mapstack", seed=5,
+                         env={"SQ_MAXPROCS": "2", "SQ_STACKSIZE": str(size)})
+    rec = stackquake.execute(job, os.path.join(ROOT, "build", "mapstack"))
+    assert rec["class"] == "stackcheck-kill", rec["stderr"][-3000:]
+    m = __import__("re").search(r"sp=0x([0-9a-f]+) in=([0-9a-f]+)-([0-9a-f]+) ", rec["stderr"])
+    assert m, rec["stderr"][-2000:]
+    sp, lo, hi = (int(x, 16) for x in m.groups())
+    assert lo <= sp < hi and hi - lo == size, f"sp {sp:#x} in {lo:#x}-{hi:#x}: not a {size:#x}-byte G stack"
