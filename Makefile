@@ -15,7 +15,7 @@
 
 ARCH    ?= $(shell uname -m)
 REGRESS ?=
-VARIANTS := mapstack syscallsplit stackswitch attachsig gsignal-systemstack
+VARIANTS := mapstack syscallsplit stackswitch attachsig gsignal-systemstack arm-systemstack-curg
 PYTHON  ?= /usr/bin/python3
 CC      := clang
 BUDGET  ?= 3m
@@ -94,13 +94,13 @@ $(HLIB): $(RT_HOBJS)
 # Runtime self-tests link the harness flavour: they arm fault sites.
 $(B)/tests/%: runtime/tests/%.c $(HLIB) runtime/tests/rt_test.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SPLIT_CFLAGS) -Iruntime/tests $< $(HLIB) $(LDFLAGS) $(LDLIBS) -o $@
+	$(CC) $(CFLAGS) $(SPLIT_CFLAGS) -Iruntime/tests -Iharness $< $(HLIB) $(LDFLAGS) $(LDLIBS) -o $@
 
 # The same programs on the normal flavour: no fault sites, plain-store
 # status transitions; the tests that need neither run on both.
 $(B)/ntests/%: runtime/tests/%.c $(LIB) runtime/tests/rt_test.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SPLIT_CFLAGS) -Iruntime/tests $< $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
+	$(CC) $(CFLAGS) $(SPLIT_CFLAGS) -Iruntime/tests -Iharness $< $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
 
 # Harness scenarios, linked with the harness flavour through the target
 # interface. Their G code gets split checks like any code meant to run on

@@ -28,14 +28,7 @@ static volatile long sink;
 
 /* ---- Boost.Context: the C-callable half of its fcontext API ---------------- */
 
-typedef void *fcontext_t;
-typedef struct {
-	fcontext_t fctx;
-	void *data;
-} transfer_t;
-
-transfer_t jump_fcontext(fcontext_t const to, void *vp);
-fcontext_t make_fcontext(void *sp, size_t size, void (*fn)(transfer_t));
+#include "fcontext.h"
 
 static fcontext_t fiber;
 

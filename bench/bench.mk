@@ -55,9 +55,9 @@ $(BB)/sq_bench: bench/sq_bench.c bench/bench.h runtime/include/sq.h $(SQ_OBJS) $
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SPLIT_CFLAGS) $< $(SQ_OBJS) $(LIB) -lpthread -lm -o $@
 
-$(BB)/anchors: bench/anchors.c bench/bench.h
+$(BB)/anchors: bench/anchors.c bench/bench.h harness/fcontext.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $< -lboost_context -lm -o $@
+	$(CC) $(CFLAGS) -Iharness $< -lboost_context -lm -o $@
 
 GO_SRCS := $(wildcard bench/go/*.go bench/go/*.c) bench/go/go.mod
 GO_ENV  := GO111MODULE=on GOFLAGS=-mod=readonly GOPROXY=off GOWORK=off \

@@ -18,13 +18,7 @@
 #include <sys/mman.h>
 #include <ucontext.h>
 
-typedef void *fcontext_t;
-typedef struct {
-	fcontext_t fctx;
-	void *data;
-} transfer_t;
-transfer_t jump_fcontext(fcontext_t const to, void *vp);
-fcontext_t make_fcontext(void *sp, size_t size, void (*fn)(transfer_t));
+#include "fcontext.h"
 
 #define C_SIDE __attribute__((no_instrument_function))
 

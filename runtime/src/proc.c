@@ -178,20 +178,22 @@ NOSPLIT static void systemstack_g0(void *arg)
 
 /* Run fn(arg) on g0 and come back. On g0 it just calls fn, and so it does
  * on threads without a g (sysmon, foreign threads before attach), whose own
- * stack is their system stack. From gsignal it
+ * stack is their system stack. From anything but g0 or curg (gsignal) it
  * is fatal: g0 may be in use by the code the signal interrupted, and the
- * switch back goes to m->curg, which is not the G we came from. */
+ * switch back goes to m->curg, which is not the G we came from. Where gp
+ * stands is the arch layer's call (arch_systemstack_from), as in Go. */
 NOSPLIT void systemstack(void (*fn)(void *), void *arg)
 {
 	G *gp = getg();
 	M *mp = gp ? gp->m : NULL;
+	int from = gp ? arch_systemstack_from(gp, mp->g0, mp->curg) : ARCH_SYS_NOSWITCH;
 	Sysfn s = { fn, arg };
 
-	if (gp == NULL || gp == mp->g0) {
+	if (from == ARCH_SYS_NOSWITCH) {
 		fn(arg);
 		return;
 	}
-	if (!REGRESS_GSIGNAL_SYSTEMSTACK && gp == mp->gsignal)
+	if (!REGRESS_GSIGNAL_SYSTEMSTACK && from == ARCH_SYS_BAD)
 		throw(F_SYSTEMSTACK_GSIGNAL);
 	setg(mp->g0);
 	sq_oncall(mp->g0->sched.sp, systemstack_g0, &s, NULL);

@@ -53,15 +53,21 @@ static void entersyscall_sysmon(void *arg)
 	unlock(&sched.lock);
 }
 
-/* Enter the window with the given caller pc and sp. Also used to re-enter
- * after a callback, with the pc and sp of the original entry. */
-NOSPLIT void reentersyscall(uintptr pc, uintptr sp)
+/* A slow path of a window: on g0. Before the fix it simply ran on the G's
+ * stack, where any split check it makes lands inside the window. */
+NOSPLIT static void slowpath(void (*fn)(void *), void *arg)
 {
-	G *gp = getg();
-	M *mp = gp->m;
-	P *p;
+	if (REGRESS_SYSCALLSPLIT)
+		fn(arg);
+	else
+		systemstack(fn, arg);
+}
 
-	mp->locks++;
+/* The first half of every way in: no preemption, guard poisoned and
+ * throwsplit set, entry point saved, status syscall, sp checked. */
+NOSPLIT static void window_open(G *gp, uintptr pc, uintptr sp)
+{
+	gp->m->locks++;
 	/* From here on any split check dies; see the file comment. */
 	if (!REGRESS_SYSCALLSPLIT) {
 		gp->stackguard = STACK_PREEMPT;
@@ -71,17 +77,31 @@ NOSPLIT void reentersyscall(uintptr pc, uintptr sp)
 	gp->syscallsp = sp;
 	gp->syscallpc = pc;
 	casgstatus(gp, Grunning, Gsyscall);
-	if (sp < gp->stack.lo || sp >= gp->stack.hi) {
-		if (REGRESS_SYSCALLSPLIT)
-			entersyscall_bad(gp);
-		else
-			systemstack(entersyscall_bad, gp);
-	}
+	if (sp < gp->stack.lo || sp >= gp->stack.hi)
+		slowpath(entersyscall_bad, gp);
+}
+
+/* The last half: before the fix the guard was only poisoned here. */
+NOSPLIT static void window_close(G *gp)
+{
+	if (REGRESS_SYSCALLSPLIT)
+		gp->stackguard = STACK_PREEMPT;
+	FAULT(ENTERSYSCALL_POISONED);
+	gp->m->locks--;
+}
+
+/* Enter the window with the given caller pc and sp. Also used to re-enter
+ * after a callback, with the pc and sp of the original entry. The P stays
+ * in Psyscall, linked from m->oldp, for exitsyscall's fast path. */
+NOSPLIT void reentersyscall(uintptr pc, uintptr sp)
+{
+	G *gp = getg();
+	M *mp = gp->m;
+	P *p;
+
+	window_open(gp, pc, sp);
 	if (atomic_load32(&sched.sysmonwait)) {
-		if (REGRESS_SYSCALLSPLIT)
-			entersyscall_sysmon(NULL);
-		else
-			systemstack(entersyscall_sysmon, NULL);
+		slowpath(entersyscall_sysmon, NULL);
 		save(gp, pc, sp);
 	}
 	p = mp->p;
@@ -89,10 +109,7 @@ NOSPLIT void reentersyscall(uintptr pc, uintptr sp)
 	p->m = NULL;
 	mp->oldp = p;
 	atomic_store32(&p->status, Psyscall);
-	if (REGRESS_SYSCALLSPLIT)
-		gp->stackguard = STACK_PREEMPT;
-	FAULT(ENTERSYSCALL_POISONED);
-	mp->locks--;
+	window_close(gp);
 }
 
 NOSPLIT void entersyscall(void)
@@ -110,33 +127,12 @@ static void entersyscallblock_handoff(void *arg)
 NOSPLIT void entersyscallblock(void)
 {
 	G *gp = getg();
-	M *mp = gp->m;
 	uintptr pc = (uintptr)__builtin_return_address(0), sp = arch_getsp();
 
-	mp->locks++;
-	if (!REGRESS_SYSCALLSPLIT) {
-		gp->throwsplit = true;
-		gp->stackguard = STACK_PREEMPT;
-	}
+	window_open(gp, pc, sp);
+	slowpath(entersyscallblock_handoff, NULL);
 	save(gp, pc, sp);
-	gp->syscallsp = sp;
-	gp->syscallpc = pc;
-	casgstatus(gp, Grunning, Gsyscall);
-	if (sp < gp->stack.lo || sp >= gp->stack.hi) {
-		if (REGRESS_SYSCALLSPLIT)
-			entersyscall_bad(gp);
-		else
-			systemstack(entersyscall_bad, gp);
-	}
-	if (REGRESS_SYSCALLSPLIT)
-		entersyscallblock_handoff(NULL);
-	else
-		systemstack(entersyscallblock_handoff, NULL);
-	save(gp, pc, sp);
-	if (REGRESS_SYSCALLSPLIT)
-		gp->stackguard = STACK_PREEMPT;
-	FAULT(ENTERSYSCALL_POISONED);
-	mp->locks--;
+	window_close(gp);
 }
 
 /* Harness invariant: a G in a syscall still describes the entry point. */
@@ -194,10 +190,7 @@ NOSPLIT static bool exitsyscallfast(M *mp)
 	}
 	if (atomic_load32(&sched.npidle) == 0)
 		return false;
-	if (REGRESS_SYSCALLSPLIT)
-		exitsyscallfast_pidle(&r);
-	else
-		systemstack(exitsyscallfast_pidle, &r);
+	slowpath(exitsyscallfast_pidle, &r);
 	return r.ok;
 }
 

@@ -16,14 +16,7 @@
 
 #include "rt_test.h"
 
-/* Boost.Context's C entry points (libboost_context). */
-typedef void *fcontext_t;
-typedef struct {
-	fcontext_t fctx;
-	void *data;
-} transfer_t;
-transfer_t jump_fcontext(fcontext_t const to, void *vp);
-fcontext_t make_fcontext(void *sp, size_t size, void (*fn)(transfer_t));
+#include "fcontext.h"
 
 enum { NTHREADS = 8, NCALLS = 10000, BIGSTACK = 4 << 20 };
 

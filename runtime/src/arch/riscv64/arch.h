@@ -120,6 +120,23 @@ static inline long arch_syscall6(long nr, long a1, long a2, long a3, long a4,
 #define ARCH_UC_PC(uc) ((uintptr_t)((ucontext_t *)(uc))->uc_mcontext.__gregs[REG_PC])
 #define ARCH_UC_SP(uc) ((uintptr_t)((ucontext_t *)(uc))->uc_mcontext.__gregs[REG_SP])
 
+/* systemstack's entry test, per arch as in Go (runtime·systemstack in
+ * asm_*.s, where the stack switch that follows lives too): where the caller
+ * gp, the thread's g (never NULL here), stands relative to its M's g0 and
+ * curg. On g0 systemstack just calls; from curg it switches to g0 and
+ * back to curg; from anything else (gsignal) the switch back would go to
+ * the wrong G, and systemstack throws. Any stack, no side effects. */
+enum { ARCH_SYS_NOSWITCH, ARCH_SYS_SWITCH, ARCH_SYS_BAD };
+__attribute__((no_instrument_function, always_inline))
+static inline int arch_systemstack_from(const void *gp, const void *g0, const void *curg)
+{
+	if (gp == g0)
+		return ARCH_SYS_NOSWITCH;
+	if (gp == curg)
+		return ARCH_SYS_SWITCH;
+	return ARCH_SYS_BAD;
+}
+
 /* asm.S */
 void sq_mcall_switch(uintptr_t *save, uintptr_t g0sp, void (*fn)(void *), void *arg);
 __attribute__((noreturn)) void sq_gogo_switch(uintptr_t sp);
