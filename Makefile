@@ -58,9 +58,21 @@ SC_HDRS   := $(wildcard harness/*.h)
 LIB     := $(B)/libsq.a
 HLIB    := $(B)/libsq-harness.a
 
+# The nosplit check (tools/nosplit, docs/nosplit.md): every chain of nosplit
+# functions fits NOSPLIT_BUDGET bytes below the last split check, and nothing
+# a syscall window calls on the G's stack has a split check. It reads the
+# objects and the X.su that -fstack-usage writes next to each X.o. A gate for
+# the fixed runtime; regression variants only report (syscallsplit breaks the
+# window rule on purpose, and variants must still build). x86-64 objects only.
+SU_CFLAGS      := -fstack-usage
+NOSPLIT_BUDGET := 4096
+NOSPLIT_CHECK  := $(PYTHON) tools/nosplit/nosplit-check --budget $(NOSPLIT_BUDGET) \
+                  --config tools/nosplit/runtime.conf $(if $(REGRESS),--report-only)
+NOSPLIT_OK     := $(if $(filter x86_64,$(ARCH)),$(B)/nosplit.ok)
+
 .PHONY: all lib tests scenarios variants run regress test bench clean deps-build deps-test deps-bench tools
 all: lib tests scenarios $(SQ_TOOLS)
-lib: $(LIB) $(HLIB)
+lib: $(LIB) $(HLIB) $(NOSPLIT_OK)
 tests: $(TESTS)
 scenarios: $(SCENARIOS)
 
@@ -70,11 +82,11 @@ variants:
 
 $(B)/obj/%.o: runtime/src/%.c $(RT_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SPLIT_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(SPLIT_CFLAGS) $(SU_CFLAGS) -c $< -o $@
 
 $(B)/hobj/%.o: runtime/src/%.c $(RT_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SPLIT_CFLAGS) -DSQ_HARNESS=1 -c $< -o $@
+	$(CC) $(CFLAGS) $(SPLIT_CFLAGS) $(SU_CFLAGS) -DSQ_HARNESS=1 -c $< -o $@
 
 $(B)/obj/asm.o $(B)/hobj/asm.o: $(RT_ASM)
 	@mkdir -p $(dir $@)
@@ -90,6 +102,11 @@ $(LIB): $(RT_OBJS)
 $(HLIB): $(RT_HOBJS)
 	@rm -f $@
 	ar rcs $@ $^
+
+$(B)/nosplit.ok: $(RT_OBJS) $(RT_HOBJS) tools/nosplit/nosplit-check tools/nosplit/runtime.conf
+	$(NOSPLIT_CHECK) $(RT_OBJS)
+	$(NOSPLIT_CHECK) $(RT_HOBJS)
+	@touch $@
 
 # Runtime self-tests link the harness flavour: they arm fault sites.
 $(B)/tests/%: runtime/tests/%.c $(HLIB) runtime/tests/rt_test.h
@@ -124,7 +141,7 @@ tools:
 deps-build:
 	@sh mk/deps.sh build
 deps-test:
-	@sh mk/deps.sh build test
+	@sh mk/deps.sh build test cross ssh
 deps-bench:
 	@sh mk/deps.sh build bench
 
@@ -136,10 +153,19 @@ regress: deps-test
 	@$(MAKE) --no-print-directory variants
 	@$(PYTHON) harness/stackquake.py regress --budget-storm $(STORM_BUDGET)
 
+# make test: the whole suite on this build's target: the host (local),
+# qemu-<arch> for ARCH=aarch64|riscv64, musl for LIBC=musl. The host's own
+# run adds the multi-arch subset on SMOKE_TARGETS (pytest/conftest.py).
+# pytest gets no MAKEFLAGS/ARCH/LIBC: each build it makes names its target.
+TEST_TARGET   := $(if $(filter musl,$(LIBC)),musl,$(if $(CROSS),qemu-$(ARCH),local))
+SMOKE_TARGETS ?= qemu-aarch64 qemu-riscv64 musl
+PYTEST_TARGETS = --target=$(TEST_TARGET) $(if $(filter local,$(TEST_TARGET)),$(SMOKE_TARGETS:%=--smoke-target=%))
+
 test: deps-test
 	@$(MAKE) --no-print-directory variants
 	@mkdir -p out
-	$(PYTHON) -m pytest -q -n 2 pytest --junitxml=out/junit.xml
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u ARCH -u LIBC -u REGRESS \
+		$(PYTHON) -m pytest -q -n 2 pytest $(PYTEST_TARGETS) --junitxml=out/junit.xml
 
 bench: deps-bench
 	@$(MAKE) --no-print-directory all

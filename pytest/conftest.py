@@ -1,4 +1,17 @@
-"""Session fixtures: each runtime variant is built once per session."""
+"""Session fixtures: each runtime variant is built once per session and target.
+
+Targets (sqtest.py): `--target T` runs the whole suite on T (repeatable:
+local, musl, qemu-aarch64, qemu-riscv64, ssh://user@host:port?...);
+`--smoke-target T` runs only the multi-arch subset there (SMOKE_MODULES:
+the runtime's core, callback and fatal-error tests, test_arch.py and
+test_targets.py). Tests that use `fixed` or `variant_runner` are
+parametrized over the targets (test ids end in the target's name), so
+pytest-xdist spreads them over targets and cores alike.
+
+Tests bound to the host's own build (the ptrace tools, the nosplit checker,
+the campaign driver that reads build/<variant>/) run only when the host
+target is among the --target ones, and say why they skip otherwise.
+"""
 import os
 import shutil
 import sys
@@ -6,25 +19,126 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "harness"))
 import sqtest  # noqa: E402
+
+# The multi-arch subset that --smoke-target runs (make test's default).
+SMOKE_MODULES = {"test_core.py", "test_callback.py", "test_fatal.py", "test_arch.py", "test_targets.py"}
+
+# Modules that drive the host's own build or tools, with the reason they
+# cannot run anywhere else.
+HOST_BOUND = {
+    "test_stackcheck.py": "stackcheck traces its own host test programs with ptrace",
+    "test_sigpoke.py": "sigpoke stops the host build's threads with ptrace",
+    "test_nosplit.py": "nosplit-check reads the host's x86-64 runtime objects",
+    "test_harness.py": "drives build/<variant>/ of the host through stackquake.py; "
+                       "the scenarios run on every target in test_targets.py",
+}
+PTRACE_BOUND = {"test_stackcheck.py", "test_sigpoke.py"}
+
+
+def host_bound_reason(mod, targets):
+    """Why a host-bound module is skipped for these targets."""
+    if mod in PTRACE_BOUND and any(t.kind == "qemu" for t in targets):
+        return f"{sqtest.NO_PTRACE}; {HOST_BOUND[mod]}"
+    return f"{HOST_BOUND[mod]}: runs with the host target only"
+
+
+def pytest_addoption(parser):
+    g = parser.getgroup("stackquake")
+    g.addoption("--target", action="append", default=[], metavar="T",
+                help="run the whole suite on T: local, musl, qemu-aarch64, qemu-riscv64, "
+                     "ssh://[user@]host[:port][?arch=A&libc=L&key=FILE] (repeatable; default: local)")
+    g.addoption("--smoke-target", action="append", default=[], metavar="T",
+                help="also run the multi-arch subset on T (repeatable)")
+
+
+class Targets:
+    def __init__(self, config):
+        full = config.getoption("--target") or ["local"]
+        smoke = [s for s in config.getoption("--smoke-target") if s not in full]
+        try:
+            self.full = [sqtest.target(s) for s in full]
+            self.smoke = [sqtest.target(s) for s in smoke]
+        except ValueError as e:
+            raise pytest.UsageError(str(e))
+        self.all = self.full + self.smoke
+        self.host_in_full = any(t.host_native for t in self.full)
+        self._unusable = {}
+
+    def unusable(self, t):
+        """Why t cannot run here, or None (asked once per session and worker)."""
+        if t.name not in self._unusable:
+            self._unusable[t.name] = t.check()
+        return self._unusable[t.name]
+
+
+def pytest_configure(config):
+    config.sq_targets = Targets(config)
+    config.addinivalue_line("markers", "host_only: needs the host's own build and tools")
+
+
+def pytest_generate_tests(metafunc):
+    if "target" in metafunc.fixturenames:
+        ts = metafunc.config.sq_targets.all
+        metafunc.parametrize("target", ts, ids=[t.name for t in ts], scope="session")
+
+
+def pytest_collection_modifyitems(config, items):
+    tg = config.sq_targets
+    smoke = {t.name for t in tg.smoke}
+    keep, drop = [], []
+    for item in items:
+        mod = os.path.basename(str(item.fspath))
+        cs = getattr(item, "callspec", None)
+        t = cs.params.get("target") if cs else None
+        if t is not None and t.name in smoke and mod not in SMOKE_MODULES:
+            drop.append(item)
+            continue
+        if mod in HOST_BOUND and (not t.host_native if t is not None else not tg.host_in_full):
+            item.add_marker(pytest.mark.skip(reason=host_bound_reason(mod, [t] if t else tg.full)))
+        keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.fixture(scope="session")
+def target(request):
+    t = request.param
+    why = request.config.sq_targets.unusable(t)
+    if why:
+        pytest.skip(f"target {t.name}: {why}")
+    yield t
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_targets(request):
+    yield
+    for t in request.config.sq_targets.all:
+        if t.kind == "ssh" and not request.config.sq_targets._unusable.get(t.name):
+            t.close()
+
 
 _built = {}
 
 
-def runner_for(variant):
-    if variant not in _built:
-        _built[variant] = sqtest.build(variant, "lib", "tests")
-    return _built[variant]
+def runner_for(variant, target=None):
+    t = target or sqtest.LOCAL
+    key = (variant, t.name)
+    if key not in _built:
+        _built[key] = sqtest.build(variant, "lib", "tests", target=t)
+    return _built[key]
 
 
 @pytest.fixture(scope="session")
-def fixed():
-    return runner_for("fixed")
+def fixed(target):
+    return runner_for("fixed", target)
 
 
 @pytest.fixture(scope="session")
-def variant_runner():
-    return runner_for
+def variant_runner(target):
+    return lambda variant: runner_for(variant, target)
 
 
 @pytest.fixture(scope="session")

@@ -3,19 +3,45 @@
 Runner.run starts a program in its own process group with a timeout and
 returns a Result; every Result assertion failure carries the command line
 and the program's output, so a CI log alone explains the failure.
+
+Where the program runs is a Target (pytest's --target option, conftest.py):
+
+  local              the host's own build (build/<variant>/), run directly
+  musl               the host arch built against musl (build/<variant>-<arch>-musl/),
+                     run directly
+  qemu-<arch>        a cross build (build/<variant>-<arch>/, static), run as
+                     `qemu-<arch> prog` (aarch64, riscv64)
+  ssh://[user@]host[:port][?arch=A&libc=L&key=FILE]
+                     a build for arch/libc (default: the host's, glibc), its
+                     binaries copied to the remote machine over ssh and run
+                     there under `timeout`, in their own process group; the
+                     exit status, stdout and stderr come back as a Result
+
+A target knows which build it needs (mk/arch.mk's ARCH and LIBC), what runs
+a program there, and what it cannot do (ptrace its guest, run a local
+preexec hook): Runner.run skips the test with that reason.
 """
 import fcntl
+import hashlib
+import json
 import os
+import platform
 import re
+import shlex
 import signal
 import subprocess
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build")
-VARIANTS = ["mapstack", "syscallsplit", "stackswitch", "attachsig", "gsignal-systemstack"]
+VARIANTS = ["mapstack", "syscallsplit", "stackswitch", "attachsig", "gsignal-systemstack",
+            "arm-systemstack-curg"]
 FATAL_RE = re.compile(r"^fatal error: (.*)$", re.M)
+HOST_ARCH = platform.machine()
+ARCHES = ["x86_64", "aarch64", "riscv64"]
+NO_PTRACE = "qemu-user cannot ptrace its guest"
 
 
 @dataclass
@@ -33,7 +59,8 @@ class Result:
         envs = " ".join(f"{k}={v}" for k, v in sorted(self.env.items()))
         out = self.stdout[-limit:]
         err = self.stderr[-limit:]
-        return (f"\n--- command: {envs} {' '.join(self.cmd)}\n--- exit status: {self.rc}"
+        where = f" (on {self.extra['target']})" if "target" in self.extra else ""
+        return (f"\n--- command{where}: {envs} {' '.join(self.cmd)}\n--- exit status: {self.rc}"
                 f"{' (timed out)' if self.timed_out else ''}\n--- stdout:\n{out}\n--- stderr:\n{err}")
 
     @property
@@ -61,40 +88,318 @@ class Result:
         return [l[len(pre):].split() for l in self.stderr.splitlines() if l.startswith(pre)]
 
 
+class Unsupported(Exception):
+    """The target cannot run this the way the test asks; the reason says why."""
+
+
+# ---- targets -------------------------------------------------------------------
+
+def _killgroup(pid, sig):
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _popen(cmd, env, timeout, preexec=None, stdin=None):
+    """Run cmd in its own process group; on timeout SIGABRT the group (the
+    runtime prints its M and G dump), then SIGKILL. Nothing survives."""
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
+                         env=env, text=True, errors="replace",
+                         start_new_session=True, preexec_fn=preexec)
+    timed_out = False
+    try:
+        out, err = p.communicate(stdin, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _killgroup(p.pid, signal.SIGABRT)
+        try:
+            out, err = p.communicate(timeout=5)
+        except subprocess.TimeoutExpired:
+            _killgroup(p.pid, signal.SIGKILL)
+            out, err = p.communicate()
+    _killgroup(p.pid, signal.SIGKILL)
+    return p.returncode, out, err, timed_out
+
+
+class Target:
+    """Where programs run, and which build they run from.
+
+    arch, libc: the build (make ARCH=... LIBC=...); slowdown: how much longer
+    than natively a program takes here (timeouts are multiplied by it)."""
+    kind = "local"
+    can_ptrace = True
+    slowdown = 1
+
+    def __init__(self, name, arch=HOST_ARCH, libc="glibc"):
+        if arch not in ARCHES:
+            raise ValueError(f"unknown arch {arch!r}; one of: {', '.join(ARCHES)}")
+        if libc not in ("glibc", "musl"):
+            raise ValueError(f"unknown libc {libc!r}; one of: glibc, musl")
+        self.name, self.arch, self.libc = name, arch, libc
+
+    def __repr__(self):
+        return f"<{type(self).__name__} {self.name}>"
+
+    @property
+    def host_native(self):
+        """The host's own build, run on the host: what the host-only tools see."""
+        return self.kind == "local" and self.arch == HOST_ARCH and self.libc == "glibc"
+
+    @property
+    def suffix(self):
+        """mk/arch.mk's build directory suffix."""
+        if self.libc == "musl":
+            return f"-{self.arch}-musl"
+        return "" if self.arch == HOST_ARCH else f"-{self.arch}"
+
+    def build_dir(self, variant):
+        return os.path.join(BUILD, variant + self.suffix)
+
+    def make_vars(self):
+        return [f"ARCH={self.arch}", f"LIBC={self.libc}"]
+
+    def check(self):
+        """None when this target can run here, else the reason it cannot."""
+        return None
+
+    def prefix(self):
+        """What a program's command line starts with on this target."""
+        return []
+
+    def run(self, cmd, env=None, timeout=60, preexec=None):
+        """Run cmd (local paths) with env on top of the environment.
+        Returns (rc, stdout, stderr, timed_out); rc < 0: killed by that signal."""
+        full = dict(os.environ)
+        full.update(env or {})
+        return _popen(self.prefix() + list(cmd), full, timeout, preexec)
+
+    def close(self):
+        pass
+
+
+class LocalTarget(Target):
+    """The host runs the program itself: the host's build, or musl's."""
+
+    def check(self):
+        if self.arch != HOST_ARCH:
+            return f"a {self.arch} build does not run on this {HOST_ARCH} host directly"
+        if self.libc == "musl" and not os.path.exists(f"/usr/lib/{self.arch}-linux-musl/libc.a"):
+            return "musl is not installed (sh mk/deps.sh cross)"
+        return None
+
+
+class QemuTarget(Target):
+    """A cross build run under qemu-user (static binaries: no -L sysroot)."""
+    kind = "qemu"
+    can_ptrace = False
+    slowdown = 8
+
+    def __init__(self, arch):
+        super().__init__(f"qemu-{arch}", arch, "glibc")
+        self.emu = f"qemu-{arch}"
+
+    def check(self):
+        if not _which(self.emu):
+            return f"{self.emu} is not installed (sh mk/deps.sh cross)"
+        cc = {"aarch64": "aarch64-linux-gnu-gcc", "riscv64": "riscv64-linux-gnu-gcc"}.get(self.arch)
+        if cc and not _which(cc):
+            return f"the {self.arch} cross toolchain is not installed (sh mk/deps.sh cross)"
+        return None
+
+    def prefix(self):
+        return [self.emu]
+
+
+class SshTarget(Target):
+    """A remote machine over ssh. Binaries are copied on first use (tar over
+    the ssh connection; nothing else needed remotely but sh, tar, timeout),
+    into a directory of their own that close() removes. Each run is
+    `timeout -s ABRT -k 5 T prog` there: on expiry the program's process
+    group gets SIGABRT (the runtime's dump), then SIGKILL, so a hang does
+    not outlive its test even when the connection is lost."""
+    kind = "ssh"
+    slowdown = 2
+
+    def __init__(self, spec):
+        u = urllib.parse.urlsplit(spec)
+        if u.scheme != "ssh" or not u.hostname:
+            raise ValueError(f"bad ssh target {spec!r}: ssh://[user@]host[:port][?arch=A&libc=L&key=FILE]")
+        q = dict(urllib.parse.parse_qsl(u.query))
+        bad = set(q) - {"arch", "libc", "key"}
+        if bad:
+            raise ValueError(f"bad ssh target {spec!r}: unknown {', '.join(sorted(bad))}")
+        super().__init__(spec, q.get("arch", HOST_ARCH), q.get("libc", "glibc"))
+        self.host, self.port, self.user, self.key = u.hostname, u.port or 22, u.username, q.get("key")
+        ident = hashlib.sha1(f"{os.uname().nodename}:{ROOT}:{os.getpid()}".encode()).hexdigest()[:12]
+        self.rdir = f"/tmp/sqtest-{ident}"
+        self.shipped = {}
+        self.ctl = f"/tmp/sqssh-{ident}"
+
+    def ssh_argv(self, *extra):
+        a = ["ssh", "-p", str(self.port), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+             "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10",
+             "-o", "ControlMaster=auto", "-o", f"ControlPath={self.ctl}", "-o", "ControlPersist=60"]
+        if self.key:
+            a += ["-i", self.key, "-o", "IdentitiesOnly=yes"]
+        return a + list(extra) + [f"{self.user}@{self.host}" if self.user else self.host]
+
+    def sh(self, script, timeout=60, stdin=None):
+        """Run a shell script remotely: (rc, stdout, stderr, timed_out)."""
+        return _popen(self.ssh_argv() + [script], dict(os.environ), timeout, stdin=stdin)
+
+    def check(self):
+        if not _which("ssh"):
+            return "ssh is not installed (sh mk/deps.sh ssh)"
+        rc, out, err, _ = self.sh("uname -m", timeout=30)
+        if rc != 0:
+            return f"cannot reach {self.name}: {err.strip()[-300:]}"
+        if out.strip() != self.arch:
+            return f"{self.name} is {out.strip()}, the build is {self.arch}"
+        return None
+
+    def remote(self, path):
+        """The remote path of a local file (under ROOT, or absolute)."""
+        rel = os.path.relpath(path, ROOT)
+        rel = rel if not rel.startswith("..") else "abs" + os.path.abspath(path)
+        return f"{self.rdir}/{rel}"
+
+    def ship(self, paths):
+        """Copy local files there (again if they changed since)."""
+        todo = []
+        for p in paths:
+            st = os.stat(p)
+            if self.shipped.get(p) != (st.st_mtime_ns, st.st_size):
+                todo.append(p)
+        if not todo:
+            return
+        tar = subprocess.run(["tar", "-C", "/", "-cf", "-"] + [os.path.abspath(p).lstrip("/") for p in todo],
+                             stdout=subprocess.PIPE, check=True).stdout
+        # Unpack beside, then move into place: a program being replaced may be running.
+        script = (f"set -e; mkdir -p {self.rdir}/.in && cd {self.rdir}/.in && tar -xf - && "
+                  + " && ".join(f"mkdir -p {shlex.quote(os.path.dirname(self.remote(p)))} && "
+                                f"mv -f {shlex.quote(os.path.abspath(p).lstrip('/'))} {shlex.quote(self.remote(p))}"
+                                for p in todo))
+        p = subprocess.run(self.ssh_argv() + [script], input=tar, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=300)
+        if p.returncode != 0:
+            raise RuntimeError(f"copying to {self.name} failed: {p.stderr.decode(errors='replace')[-2000:]}")
+        for q in todo:
+            st = os.stat(q)
+            self.shipped[q] = (st.st_mtime_ns, st.st_size)
+
+    def fetch(self, rpath, into):
+        """Bring a remote file or directory back under the local directory into."""
+        os.makedirs(into, exist_ok=True)
+        p = subprocess.run(self.ssh_argv() + [f"tar -C {shlex.quote(os.path.dirname(rpath))} -cf - "
+                                              f"{shlex.quote(os.path.basename(rpath))}"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+        if p.returncode != 0:
+            raise RuntimeError(f"fetching {rpath} from {self.name} failed: {p.stderr.decode(errors='replace')}")
+        subprocess.run(["tar", "-C", into, "-xf", "-"], input=p.stdout, check=True)
+        return os.path.join(into, os.path.basename(rpath))
+
+    def run(self, cmd, env=None, timeout=60, preexec=None):
+        if preexec is not None:
+            raise Unsupported("a preexec hook (setrlimit, ...) runs on the local host only, not over ssh")
+        local = [c for c in cmd if os.path.isabs(c) and os.path.isfile(c)]
+        self.ship(local)
+        argv = [self.remote(c) if c in local else c for c in cmd]
+        envs = " ".join(shlex.quote(f"{k}={v}") for k, v in sorted((env or {}).items()))
+        t = max(1, int(timeout))
+        script = (f"cd {self.rdir} && env {envs} timeout -s ABRT -k 5 {t} "
+                  f"{' '.join(shlex.quote(a) for a in argv)}; printf '\\nSQTEST-EXIT %d\\n' $?")
+        rc, out, err, local_to = _popen(self.ssh_argv() + [script], dict(os.environ), t + 30)
+        head, sep, tail = out.rpartition("\nSQTEST-EXIT ")
+        if not sep:
+            if local_to:
+                return -signal.SIGKILL, out, err, True
+            raise RuntimeError(f"ssh to {self.name} failed (exit {rc}): {err.strip()[-2000:]}")
+        status = int(tail.split()[0])
+        if status == 124:	# timeout(1): the program ran out of time
+            return -signal.SIGABRT, head, err, True
+        if status > 128:	# killed by a signal, as the remote shell says it
+            return -(status - 128), head, err, False
+        return status, head, err, False
+
+    def close(self):
+        self.sh(f"rm -rf {self.rdir}", timeout=60)
+        subprocess.run(self.ssh_argv("-O", "exit"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _which(tool):
+    return any(os.access(os.path.join(d, tool), os.X_OK) for d in os.environ.get("PATH", "").split(":") if d)
+
+
+def target(spec):
+    """The Target a --target spelling names."""
+    if spec in ("local", HOST_ARCH):
+        return LocalTarget("local")
+    if spec == "musl":
+        return LocalTarget("musl", HOST_ARCH, "musl")
+    if spec.startswith("qemu-") and spec[5:] in ARCHES:
+        return QemuTarget(spec[5:])
+    if spec.startswith("ssh://"):
+        return SshTarget(spec)
+    raise ValueError(f"unknown target {spec!r}: local, musl, "
+                     f"{', '.join('qemu-' + a for a in ARCHES if a != HOST_ARCH)}, or ssh://[user@]host[:port]")
+
+
+LOCAL = LocalTarget("local")
+
+
+# ---- the runner ---------------------------------------------------------------
+
 class Runner:
-    def __init__(self, variant="fixed"):
+    """Programs of one build (variant x target), run on that target."""
+
+    def __init__(self, variant="fixed", target=None):
         self.variant = variant
-        self.dir = os.path.join(BUILD, variant)
+        self.target = target or LOCAL
+        self.dir = self.target.build_dir(variant)
 
     def path(self, prog):
         return os.path.join(self.dir, prog)
 
     def run(self, prog, *args, env=None, timeout=60, wrapper=(), preexec=None):
+        """Run prog; a wrapper (strace, ...) or a preexec hook the target
+        cannot honour skips the calling test with the reason."""
         cmd = list(wrapper) + [self.path(prog)] + [str(a) for a in args]
-        full = dict(os.environ)
-        full.update(env or {})
+        if wrapper and not self.target.can_ptrace:
+            _skip(f"{NO_PTRACE} ({os.path.basename(wrapper[0])})")
+        if wrapper and self.target.kind == "ssh":
+            _skip(f"{os.path.basename(wrapper[0])} is a host tool; not run over ssh")
         t0 = time.monotonic()
-        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             env=full, text=True, errors="replace",
-                             start_new_session=True, preexec_fn=preexec)
-        timed_out = False
         try:
-            out, err = p.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            # Ask for the runtime's dump first, then make sure nothing is left.
-            try:
-                os.killpg(p.pid, signal.SIGABRT)
-                out, err = p.communicate(timeout=5)
-            except (subprocess.TimeoutExpired, ProcessLookupError):
-                os.killpg(p.pid, signal.SIGKILL)
-                out, err = p.communicate()
-        return Result(cmd, env or {}, p.returncode, out, err, time.monotonic() - t0, timed_out)
+            rc, out, err, timed_out = self.target.run(cmd, env, timeout * self.target.slowdown, preexec)
+        except Unsupported as e:
+            _skip(str(e))
+        res = Result(self.target.prefix() + cmd, env or {}, rc, out, err, time.monotonic() - t0, timed_out)
+        if not self.target.host_native:
+            res.extra["target"] = self.target.name
+        return res
 
 
-def build(variant="fixed", *targets):
-    """Build a variant (the runtime and its test programs); returns the Runner."""
-    args = ["make", "--no-print-directory", "-C", ROOT]
+def _skip(reason):
+    import pytest
+    pytest.skip(reason)
+
+
+def make_env():
+    """The environment for make: no ARCH/LIBC or MAKEFLAGS inherited from an
+    outer `make test ARCH=...`; every build says what it wants."""
+    env = dict(os.environ)
+    for k in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "ARCH", "LIBC", "REGRESS"):
+        env.pop(k, None)
+    return env
+
+
+def build(variant="fixed", *targets, target=None):
+    """Build a variant (the runtime and its test programs) for a target
+    (default: the host); returns its Runner."""
+    tg = target or LOCAL
+    args = ["make", "--no-print-directory", "-C", ROOT] + tg.make_vars()
     if variant != "fixed":
         args.append(f"REGRESS={variant}")
     args += list(targets) or ["all"]
@@ -102,7 +407,43 @@ def build(variant="fixed", *targets):
     # pytest-xdist workers share build/: one make at a time.
     with open(os.path.join(BUILD, ".lock"), "w") as lk:
         fcntl.flock(lk, fcntl.LOCK_EX)
-        r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=make_env())
     if r.returncode != 0:
-        raise RuntimeError(f"build of {variant} failed:\n{r.stdout[-4000:]}")
-    return Runner(variant)
+        raise RuntimeError(f"build of {variant} for {tg.name} failed:\n{' '.join(args)}\n{r.stdout[-4000:]}")
+    return Runner(variant, tg)
+
+
+# ---- scenarios on a target ------------------------------------------------------
+
+def run_job(job, runner, outdir=None):
+    """Run a harness scenario Job (harness/stackquake.py) on the runner's
+    target and classify it with stackquake's oracle. A finding leaves its
+    log and a reproducer (the Job, the target, the command) under outdir,
+    named as `stackquake run` names them; the record says where."""
+    import stackquake
+    bdir = runner.dir
+    argv = job.argv(bdir)
+    if job.injector == "stackcheck" and not runner.target.host_native:
+        _skip(f"stackcheck: {NO_PTRACE}" if not runner.target.can_ptrace
+              else f"stackcheck runs on the host only, not on {runner.target.name}")
+    t0 = time.monotonic()
+    rc, out, err, timed_out = runner.target.run(argv, job.environ(), job.timeout * runner.target.slowdown)
+    cls, msg = stackquake.classify(job, rc, out, err, timed_out)
+    command = " ".join(shlex.quote(a) for a in runner.target.prefix()) + " " + job.command(bdir)
+    rec = {"job": job.to_json(), "label": job.label(), "target": runner.target.name, "class": cls,
+           "message": msg, "signature": stackquake.signature(cls, msg, err), "rc": rc,
+           "seconds": round(time.monotonic() - t0, 3), "command": command.strip(),
+           "stdout": out, "stderr": err}
+    if outdir and cls not in stackquake.GOOD:
+        os.makedirs(os.path.join(outdir, "repro"), exist_ok=True)
+        os.makedirs(os.path.join(outdir, "logs"), exist_ok=True)
+        base = f"{job.scenario}-{job.mode}-{job.variant}-{job.seed}"
+        rec["repro"] = os.path.join(outdir, "repro", base + ".json")
+        rec["log"] = os.path.join(outdir, "logs", base + ".log")
+        with open(rec["repro"], "w") as f:
+            json.dump(dict(job.to_json(), **{"class": cls, "message": msg, "target": runner.target.name,
+                                             "command": rec["command"]}), f, indent=1)
+        with open(rec["log"], "w") as f:
+            f.write(f"# {rec['command']}\n# on {runner.target.name}\n# {cls}: {msg}\n\n"
+                    f"--- stdout\n{out}\n--- stderr\n{err}")
+    return rec

@@ -80,14 +80,25 @@ def test_split_in_syscall_window_regress_caught_by_invariant(variant_runner):
     r.assert_fatal("syscall window state corrupted")
 
 
-STRACE_MMAP = re.compile(r"mmap\((\w+), (\d+), [^,]+, ([A-Z_|]+), -?\d+, \w+\) = (0x[0-9a-f]+)")
+STRACE_MMAP = re.compile(r"mmap\((\w+), (\d+), [^,]+, ([A-Z_|]+), -?\d+, \w+\s*\)\s*=\s*(0x[0-9a-f]+)")
 
 
 def mappings(log):
-    """The mmap calls of an strace log, in order: (lo, hi, has_map_stack)."""
-    out = []
+    """The mmap calls of an strace -f log, in the order they completed:
+    (lo, hi, has_map_stack). A call another thread interrupted is split
+    into "<unfinished ...>" and "<... mmap resumed>" lines: join them."""
+    out, pending = [], {}
     for line in log.splitlines():
-        m = STRACE_MMAP.search(line)
+        m = re.match(r"(\d+)\s+(.*)$", line)
+        if not m:
+            continue
+        pid, rest = m.groups()
+        if rest.endswith("<unfinished ...>"):
+            pending[pid] = rest[: -len("<unfinished ...>")]
+            continue
+        if rest.startswith("<... mmap resumed>"):
+            rest = pending.pop(pid, "") + rest[len("<... mmap resumed>"):]
+        m = STRACE_MMAP.search(rest)
         if m:
             lo = int(m.group(4), 16)
             out.append((lo, lo + int(m.group(2)), "MAP_STACK" in m.group(3)))

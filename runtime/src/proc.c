@@ -176,13 +176,15 @@ NOSPLIT static void systemstack_g0(void *arg)
 	s->fn(s->arg);
 }
 
-/* Run fn(arg) on g0 and come back. On g0 it just calls fn, and so it does
+/* Run fn(arg) on g0 and come back. Never inlined, like Go's (assembly):
+ * inlined, fn's frame would be reserved on the caller's stack — the G's.
+ * On g0 it just calls fn, and so it does
  * on threads without a g (sysmon, foreign threads before attach), whose own
  * stack is their system stack. From anything but g0 or curg (gsignal) it
  * is fatal: g0 may be in use by the code the signal interrupted, and the
  * switch back goes to m->curg, which is not the G we came from. Where gp
  * stands is the arch layer's call (arch_systemstack_from), as in Go. */
-NOSPLIT void systemstack(void (*fn)(void *), void *arg)
+__attribute__((noinline)) NOSPLIT void systemstack(void (*fn)(void *), void *arg)
 {
 	G *gp = getg();
 	M *mp = gp ? gp->m : NULL;
@@ -803,7 +805,8 @@ void sq_harness_picker(int (*pick)(void *ctx, int n), void *ctx)
 	__atomic_store_n(&picker, pick, __ATOMIC_RELEASE);
 }
 
-static G *pickrunnable(P *p)
+/* noinline: its array must not swell schedule's frame on every round. */
+__attribute__((noinline)) static G *pickrunnable(P *p)
 {
 	G *cand[RUNQ_SIZE];
 	int n = 0, k, i;
