@@ -135,8 +135,12 @@ $(B)/harness/%: harness/%.c $(SC_HDRS) $(B)/harness/target_sq.o $(HLIB) $(CTX_DE
 $(B)/tests/rt_callback $(B)/ntests/rt_callback: LDLIBS += $(CTX_LIBS)
 $(B)/tests/rt_callback $(B)/ntests/rt_callback: $(CTX_DEPS)
 
-tools:
-	@if [ -f tools/stackcheck/Makefile ]; then $(MAKE) --no-print-directory -C tools/stackcheck OUT=$(abspath build/tools); fi
+# The ptrace tools: stackcheck (MAP_STACK), sigpoke (a signal at every
+# instruction; it builds its own target against build/fixed and
+# build/attachsig, which `make variants` has made).
+tools: lib
+	@$(MAKE) --no-print-directory -C tools/stackcheck OUT=$(abspath build/tools)
+	@$(MAKE) --no-print-directory -C tools/sigpoke OUT=$(abspath build/tools)
 
 deps-build:
 	@sh mk/deps.sh build

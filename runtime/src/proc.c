@@ -483,6 +483,16 @@ M *allocm(bool extra)
 	return mp;
 }
 
+/* Name the thread after its M, so tools (sigpoke -c, gdb, top -H) can
+ * tell the runtime's threads apart. */
+static void nameM(M *mp)
+{
+	char name[16];
+
+	snprintf(name, sizeof name, "sq-m%lld", (long long)mp->id);
+	pthread_setname_np(pthread_self(), name);
+}
+
 /* The first code on a runtime M's thread, on its g0 stack. */
 static void *mstart(void *arg)
 {
@@ -492,6 +502,7 @@ static void *mstart(void *arg)
 	setg(g0);
 	mp->procid = os_gettid();
 	g0->stackguard = g0->stack.lo + STACK_GUARD;
+	nameM(mp);
 	/* mstart's frame is never returned to: g0 work starts just below it. */
 	g0->sched.sp = (arch_getsp() - 256) & ~(uintptr)(ARCH_STACK_ALIGN - 1);
 	pthread_setspecific(mkey, mp);

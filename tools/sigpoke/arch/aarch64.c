@@ -1,0 +1,68 @@
+// aarch64 Linux: the breakpoint instruction and the registers sigpoke needs.
+//
+// Compiled by the cross compiler, not run: qemu-user cannot ptrace its
+// guest, and this machine has no aarch64 hardware. See docs/sigpoke.md.
+//
+// BRK #0 (0xd4200000, stored little-endian) is one fixed-size instruction,
+// so it fits over any instruction. Unlike int3 it traps *before* executing:
+// the kernel reports SIGTRAP with si_code TRAP_BRKPT and pc at the BRK, so
+// nothing needs rewinding. PTRACE_GETREGS does not exist on arm64; the
+// general registers come as struct user_pt_regs through PTRACE_GETREGSET
+// with NT_PRSTATUS. The kernel flushes the instruction cache for
+// /proc/PID/mem writes to executable pages, so breakpoints need no more.
+
+#include <elf.h>
+#include <errno.h>
+#include <asm/ptrace.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+
+#include "../sigpoke.h"
+
+const uint8_t archbrk[] = { 0x00, 0x00, 0x20, 0xd4 };
+const size_t archbrklen = sizeof archbrk;
+const int archelf = EM_AARCH64;
+
+static int getregs(pid_t tid, struct user_pt_regs *regs)
+{
+	struct iovec iov = { regs, sizeof *regs };
+
+	if (ptrace(PTRACE_GETREGSET, tid, NT_PRSTATUS, &iov) < 0)
+		return -errno;
+	return 0;
+}
+
+int archregs(pid_t tid, uintptr_t *pc, uintptr_t *sp)
+{
+	struct user_pt_regs regs;
+	int err = getregs(tid, &regs);
+
+	if (err < 0)
+		return err;
+	*pc = regs.pc;
+	*sp = regs.sp;
+	return 0;
+}
+
+int archsetpc(pid_t tid, uintptr_t pc)
+{
+	struct user_pt_regs regs;
+	struct iovec iov = { &regs, sizeof regs };
+	int err = getregs(tid, &regs);
+
+	if (err < 0)
+		return err;
+	regs.pc = pc;
+	if (ptrace(PTRACE_SETREGSET, tid, NT_PRSTATUS, &iov) < 0)
+		return -errno;
+	return 0;
+}
+
+// archbpaddr: 1 and the breakpoint's address if this SIGTRAP is a BRK.
+int archbpaddr(const siginfo_t *si, uintptr_t pc, uintptr_t *addr)
+{
+	if (si->si_code != TRAP_BRKPT)
+		return 0;
+	*addr = pc;
+	return 1;
+}

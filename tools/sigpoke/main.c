@@ -1,0 +1,334 @@
+// sigpoke: deliver a signal at every instruction of a window of functions
+// and record, per instruction, what the program made of it. See
+// docs/sigpoke.md.
+//
+// main parses the arguments, resolves PROGRAM, the window and --at before
+// anything runs (a typo is a usage error, not a failed sweep), runs the
+// sweep and writes the report:
+//   0  no unsafe instruction;   1  unsafe instructions found;
+//   2  usage error (unknown symbol, PROGRAM not found, bad signal, ...);
+//   3  the sweep itself failed (PROGRAM would not start under ptrace).
+
+#include <errno.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sigpoke.h"
+
+static const char defwindow[] =
+    "needm,dropm,minit,unminit,entersyscall,reentersyscall,exitsyscall,entersyscallblock";
+
+static const char shortusage[] =
+    "usage: sigpoke [-w FUNCS | -a LOC] [-s SIGNAL] [-c COMM] [-E VAR=VAL]... [-o DIR]\n"
+    "               [-t MS] [--reach MS] [--settle MS] [--cover MS] [--no-inline] [-qv]\n"
+    "               [--binary PROGRAM | PROGRAM] [ARGS...]\n";
+
+static const char usage[] =
+    "Run PROGRAM under ptrace; stop a thread at each instruction of the window in\n"
+    "turn, send it SIGNAL exactly there, let the program go on and record the\n"
+    "outcome. A run that dies is restarted and the sweep goes on.\n"
+    "\n"
+    "  -w, --window FUNCS   comma-separated function symbols to sweep, with their\n"
+    "                       inlined copies (default: those present of needm,\n"
+    "                       dropm,minit,unminit,entersyscall,reentersyscall,\n"
+    "                       exitsyscall,entersyscallblock)\n"
+    "  -a, --at LOC         poke one instruction only (replay): FUNC+0xOFF, FUNC,\n"
+    "                       or a link-time address 0xADDR\n"
+    "  -s, --signal SIG     SIGURG (default), URG, 23, SIGRTMIN+N\n"
+    "  -c, --comm NAME      only threads whose name (/proc/.../comm) is NAME\n"
+    "  -E, --env VAR=VAL    set VAR in PROGRAM's environment (repeatable)\n"
+    "  -o, --out DIR        write table.txt, results.tsv, window.svg, replay.sh and\n"
+    "                       logs/run-N.log (PROGRAM's output, one per run) to DIR\n"
+    "  -t, --timeout MS     wait at most MS for a delivery, a handler's return\n"
+    "                       (2000)\n"
+    "      --reach MS       wait at most MS for a thread to hit an instruction\n"
+    "                       still to be poked; twice (fresh run) before giving up\n"
+    "                       on it (500)\n"
+    "      --settle MS      let PROGRAM run MS after each handler returns (5; 300\n"
+    "                       with --at)\n"
+    "      --cover MS       length of each of the two coverage phases (100)\n"
+    "      --binary PROG    PROGRAM, when it is more convenient as an option\n"
+    "      --no-inline      only the functions' out-of-line copies, not the copies\n"
+    "                       inlined into other functions (found through DWARF)\n"
+    "  -q, --quiet          no per-instruction table on stdout\n"
+    "  -v, --verbose        a line per poke on stderr\n"
+    "\n"
+    "Exit status: 0 no unsafe instruction, 1 unsafe instructions found, 2 usage\n"
+    "error, 3 the sweep failed.\n";
+
+static void die(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "sigpoke: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n%s(sigpoke -h for help)\n", shortusage);
+	exit(XUSAGE);
+}
+
+static int intarg(const char *s, const char *what)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	if (*s == 0 || *end != 0 || v < 0 || v > 3600000)
+		die("bad %s: want milliseconds", what);
+	return (int)v;
+}
+
+// findprog resolves prog as execvp would; the result is malloc'd.
+static char *findprog(const char *prog)
+{
+	const char *path = getenv("PATH"), *p, *end;
+	char buf[PATH_MAX];
+
+	if (strchr(prog, '/') != NULL)
+		return access(prog, X_OK) == 0 ? realpath(prog, NULL) : NULL;
+	if (path == NULL)
+		path = "/bin:/usr/bin";
+	for (p = path;; p = end + 1) {
+		end = strchrnul(p, ':');
+		snprintf(buf, sizeof buf, "%.*s%s%s", (int)(end - p), p, end > p ? "/" : "", prog);
+		if (access(buf, X_OK) == 0)
+			return realpath(buf, NULL);
+		if (*end == 0)
+			return NULL;
+	}
+}
+
+// splitnames splits a comma-separated list in place.
+static char **splitnames(char *list, size_t *n)
+{
+	char **v = calloc(strlen(list) / 2 + 2, sizeof *v), *save = NULL, *name;
+
+	*n = 0;
+	for (name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save))
+		v[(*n)++] = name;
+	return v;
+}
+
+static int rmentry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+static int mkdirs(const char *dir)
+{
+	char buf[PATH_MAX];
+
+	snprintf(buf, sizeof buf, "%s", dir);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		mkdir(buf, 0755);
+		*p = '/';
+	}
+	return mkdir(buf, 0755) == 0 || errno == EEXIST ? 0 : -errno;
+}
+
+static void writeout(const char *out, const struct window *w, const struct config *c,
+    const char *self)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/table.txt", out);
+	if ((f = fopen(path, "we")) != NULL) {
+		reporttable(f, w, c);
+		fclose(f);
+	}
+	snprintf(path, sizeof path, "%s/results.tsv", out);
+	reporttsv(path, w, c);
+	snprintf(path, sizeof path, "%s/window.svg", out);
+	reportsvg(path, w, c);
+	snprintf(path, sizeof path, "%s/replay.sh", out);
+	if ((f = fopen(path, "we")) != NULL) {
+		fprintf(f, "#!/bin/sh\n# sigpoke: one command per unsafe instruction; each "
+		    "repeats that single poke.\n");
+		reportreplay(f, w, c, self);
+		fclose(f);
+		chmod(path, 0755);
+	}
+}
+
+// The command line, once parsed.
+struct args {
+	struct config c;
+	const char *win, *loc, *out;
+	int quiet, inl;
+};
+
+static const struct option longopts[] = {
+	{ "window", required_argument, NULL, 'w' },
+	{ "at", required_argument, NULL, 'a' },
+	{ "signal", required_argument, NULL, 's' },
+	{ "comm", required_argument, NULL, 'c' },
+	{ "env", required_argument, NULL, 'E' },
+	{ "out", required_argument, NULL, 'o' },
+	{ "timeout", required_argument, NULL, 't' },
+	{ "settle", required_argument, NULL, 'S' },
+	{ "cover", required_argument, NULL, 'C' },
+	{ "reach", required_argument, NULL, 'R' },
+	{ "binary", required_argument, NULL, 'b' },
+	{ "no-inline", no_argument, NULL, 'I' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+// parse fills a from the options and returns PROGRAM's argv, PROGRAM
+// resolved (an absolute path when it was given as one).
+static char **parse(int argc, char **argv, struct args *a)
+{
+	const char *binary = NULL;
+	char **env = calloc(argc + 1, sizeof *env), **pargv;
+	size_t nenv = 0, k = 0;
+	int opt;
+
+	a->c = (struct config){ .sig = SIGURG, .reach = 500, .timeout = 2000, .settle = -1,
+	    .cover = 100, .spawn.env = env };
+	a->inl = 1;
+	while ((opt = getopt_long(argc, argv, "+w:a:s:c:E:o:t:qvh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'w': a->win = optarg; break;
+		case 'a': a->loc = optarg; break;
+		case 's':
+			if ((a->c.sig = sigparse(optarg)) < 0)
+				die("bad signal name %s (want e.g. SIGURG, URG, 23)", optarg);
+			break;
+		case 'c': a->c.comm = optarg; break;
+		case 'E':
+			if (strchr(optarg, '=') == NULL || optarg[0] == '=')
+				die("bad -E %s: want VAR=VALUE", optarg);
+			env[nenv++] = optarg;
+			break;
+		case 'o': a->out = optarg; break;
+		case 't': a->c.timeout = intarg(optarg, "--timeout"); break;
+		case 'S': a->c.settle = intarg(optarg, "--settle"); break;
+		case 'C': a->c.cover = intarg(optarg, "--cover"); break;
+		case 'R': a->c.reach = intarg(optarg, "--reach"); break;
+		case 'b': binary = optarg; break;
+		case 'I': a->inl = 0; break;
+		case 'q': a->quiet = 1; break;
+		case 'v': a->c.verbose = 1; break;
+		case 'h': fputs(shortusage, stdout); fputs(usage, stdout); exit(0);
+		default:
+			fprintf(stderr, "%s(sigpoke -h for help)\n", shortusage);
+			exit(XUSAGE);
+		}
+	}
+	if (a->win != NULL && a->loc != NULL)
+		die("%s", "-w and --at exclude each other");
+	if (binary == NULL && optind >= argc)
+		die("%s", "no PROGRAM");
+	if (a->c.settle < 0)
+		a->c.settle = a->loc != NULL ? 300 : 5;
+	pargv = calloc(argc - optind + 2, sizeof *pargv);
+	pargv[k++] = binary != NULL ? (char *)binary : argv[optind++];
+	while (optind < argc)
+		pargv[k++] = argv[optind++];
+	char *prog = findprog(pargv[0]);
+	if (prog == NULL)
+		die("%s: program not found or not executable", pargv[0]);
+	if (strchr(pargv[0], '/') != NULL)
+		pargv[0] = prog;
+	a->c.prog = prog;
+	return pargv;
+}
+
+// mkwindow builds the window (or the one instruction of --at, whose index
+// it returns; else (size_t)-1).
+static size_t mkwindow(struct window *w, const struct elfsyms *e, const struct args *a)
+{
+	const char *prog = a->c.prog;
+	char err[512];
+	struct dis d;
+
+	if (a->loc != NULL) {
+		const struct sym *s;
+		uintptr_t addr;
+		long i;
+		if (windowloc(e, a->loc, &s, &addr, err, sizeof err) < 0)
+			die("%s", err);
+		if (disasm(prog, s, &d) < 0)
+			die("cannot disassemble %s (is objdump installed? see $SIGPOKE_OBJDUMP)", s->name);
+		if ((i = windowat(w, e, &d, a->loc, err, sizeof err)) < 0)
+			die("%s", err);
+		return (size_t)i;
+	}
+	size_t n;
+	char **names = splitnames(strdup(a->win != NULL ? a->win : defwindow), &n);
+	if (disasm(prog, NULL, &d) < 0)
+		die("cannot disassemble %s (is objdump installed? see $SIGPOKE_OBJDUMP)", prog);
+	if (windowbuild(w, e, &d, names, n, a->inl, a->win == NULL, err, sizeof err) < 0)
+		die("%s", err);
+	return (size_t)-1;
+}
+
+// logdir makes the folder for the runs' output: DIR/logs, or a temporary
+// one (1 returned) that main removes at the end.
+static int logdir(const char *out, char *buf, size_t n)
+{
+	if (out != NULL) {
+		snprintf(buf, n, "%s/logs", out);
+		if (mkdirs(out) < 0 || mkdirs(buf) < 0)
+			die("cannot create %s", buf);
+		return 0;
+	}
+	snprintf(buf, n, "%s/sigpoke.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (mkdtemp(buf) == NULL)
+		die("cannot create a directory for the logs in %s", "$TMPDIR");
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct args a = { 0 };
+	char self[PATH_MAX], logs[PATH_MAX], err[512];
+	struct elfsyms syms;
+	struct window w;
+	struct sweepstats st = { 0 };
+	struct config *c = &a.c;
+	size_t only;
+	int tmplogs, ret;
+
+	c->spawn.argv = parse(argc, argv, &a);
+	if (elfload(c->prog, &syms, err, sizeof err) < 0)
+		die("%s", err);
+	only = mkwindow(&w, &syms, &a);
+	tmplogs = logdir(a.out, logs, sizeof logs);
+	if (realpath("/proc/self/exe", self) == NULL)
+		snprintf(self, sizeof self, "%s", argv[0]);
+	c->syms = &syms;
+	c->spawn.logdir = logs;
+	c->spawn.entry = syms.entry;
+	c->spawn.pie = syms.pie;
+
+	ret = sweep(c, &w, only, &st);
+	if (ret == 0) {
+		if (!a.quiet)
+			reporttable(stdout, &w, c);
+		if (a.out != NULL)
+			writeout(a.out, &w, c, self);
+		if (reportreplay(stdout, &w, c, self) > 0 && a.out != NULL)
+			printf("# replay commands also in %s/replay.sh\n", a.out);
+		reportsummary(stdout, &w, &st);
+	}
+	if (tmplogs)
+		nftw(logs, rmentry, 16, FTW_DEPTH | FTW_PHYS);
+	if (ret < 0)
+		return XTRACE;
+	for (size_t i = 0; i < w.nin; i++)
+		if (w.in[i].swept && unsafe(w.in[i].outcome))
+			return XUNSAFE;
+	return XCLEAN;
+}

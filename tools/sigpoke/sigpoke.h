@@ -1,0 +1,279 @@
+// sigpoke: a signal at every instruction of a window.
+//
+// sigpoke runs a program under ptrace and, for each instruction of a window
+// (a set of functions found by symbol) in turn, stops a thread exactly there
+// and sends it a signal, as if the signal had arrived from outside at that
+// instant. It then lets the program go on and records what happened. A
+// crash ends that process; the sweep goes on in a fresh one from the next
+// instruction. See docs/sigpoke.md.
+//
+// Concepts:
+//   window    the functions to sweep and their instructions, at link-time
+//             addresses, from the ELF symbol table and objdump.
+//   run       one traced process of PROGRAM. Its load bias (PIE) turns a
+//             link-time address into a run-time one. Runs are numbered; each
+//             writes its output to logs/run-<n>.log.
+//   cover     before the sweep, one run with a breakpoint on every window
+//             instruction, twice: from exec for cover ms (phase 1), then re-armed
+//             for cover ms more (phase 2). Hit in phase 1 only: a startup
+//             instruction, swept in a fresh run. Hit in neither: not reached.
+//   poke      one instruction A: a (matching) thread T hits the breakpoint at
+//             A (all remaining instructions are armed; the first hit is
+//             poked); rewind T's pc to A, tgkill(T, sig) while T is stopped,
+//             resume T. The kernel delivers the signal before A executes, or
+//             keeps it pending while T blocks it (exactly what a real signal
+//             does). Then follow T until its handler calls rt_sigreturn, let
+//             the program run for settle ms, and classify.
+//   outcome   what one poke did (enum outcome). A process that ends after a
+//             poke and before the next one ends on account of that poke.
+//
+// Invariants:
+//   - no breakpoint is armed while a poke is in progress (from the hit to
+//     the end of settle), so one outcome is never mixed with another's;
+//     a thread that trapped on a breakpoint since removed ("stale hit") is
+//     rewound and resumed, never handed a SIGTRAP.
+//   - breakpoints are written through /proc/PID/mem, so no thread needs to be
+//     stopped to arm or disarm one.
+//   - every ptrace stop gets exactly one resume, except a thread being
+//     single-stepped over a breakpoint, which is resumed when its step ends.
+//
+// Error convention: functions that can fail return -errno (or -1 with a
+// message already printed for the user); main.c turns failures into exit
+// statuses.
+
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+// Exit statuses.
+enum {
+	XCLEAN = 0,     // no unsafe instruction
+	XUNSAFE = 1,    // at least one unsafe instruction
+	XUSAGE = 2,     // bad arguments, unknown symbol, PROGRAM not found
+	XTRACE = 3,     // sigpoke itself failed (ptrace denied, run would not start)
+};
+
+enum outcome {
+	O_UNTESTED,     // not swept (only when the sweep was cut short)
+	O_NOTREACHED,   // no (matching) thread executed it
+	O_CLEAN,        // delivered right at the instruction; handler returned
+	O_DEFERRED,     // blocked there; delivered later (dpc), handler returned
+	O_UNDELIVERED,  // still pending when the timeout expired or the run ended
+	O_FATAL,        // the program printed "fatal error: ..." and ended
+	O_CRASH,        // the program was killed by a signal
+	O_EXIT,         // the program exited non-zero without a fatal error
+	O_HANG,         // the handler did not return within the timeout
+	O_NOUTCOME,
+};
+
+static inline int unsafe(int o)
+{
+	return o == O_FATAL || o == O_CRASH || o == O_EXIT || o == O_HANG;
+}
+
+const char *outcomename(int o);
+
+// ---- elf.c: symbols of the program ----
+
+struct sym {
+	char *name;
+	uintptr_t addr, size;
+	int global;
+};
+
+struct elfsyms {
+	struct sym *s;          // function symbols, sorted by address
+	size_t n;
+	uintptr_t entry;        // e_entry
+	int pie;                // ET_DYN: load bias added at run time
+};
+
+int elfload(const char *path, struct elfsyms *e, char *err, size_t errlen);
+int elffind(const struct elfsyms *e, const char *name, const struct sym **out);
+void elfwhere(const struct elfsyms *e, uintptr_t addr, char *buf, size_t n);
+
+// ---- disasm.c: instruction boundaries and inline chains, through objdump ----
+
+enum { MAXCHAIN = 8 };
+
+struct dinsn {
+	uintptr_t addr;         // link-time address
+	char *text;             // objdump's text for it
+	int fn;                 // containing symbol (index in dis.names)
+	int chain[MAXCHAIN];    // innermost function first, then its callers
+	int nchain;
+};
+
+struct dis {
+	struct dinsn *in;       // sorted by address
+	size_t n;
+	char **names;
+	size_t nnames;
+	int *htab;
+	size_t hcap;
+};
+
+int disasm(const char *path, const struct sym *only, struct dis *d);
+size_t disfind(const struct dis *d, uintptr_t addr);
+int disname(const struct dis *d, const char *name);
+
+// ---- window.c: the instructions to sweep ----
+
+struct insn {
+	uintptr_t addr;         // link-time address
+	uint32_t fn;            // index in window.fn
+	const char *sym;        // containing symbol ...
+	uint32_t off;           // ... and the offset in it: sym+off names it
+	const char *text;       // objdump's text for it
+	unsigned reached : 1;   // hit in the cover run
+	unsigned startup : 1;   // hit in cover phase 1 only
+	unsigned swept : 1;
+	int outcome;
+	int delivered;          // the signal was delivered (at dwhere)
+	int atpoke;             // ... right at this instruction
+	char dwhere[96];        // fn+0xoff, or lib+0xoff, where it was delivered
+	int run;                // run that poked it
+	char detail[200];       // fatal message, signal, ...
+};
+
+// A strip of the window: one function of it, out of line, or one copy of it
+// inlined into another function ("dropm@sq_callback").
+struct func {
+	const char *name;       // "dropm" or "dropm@sq_callback"
+	const char *of;         // the window function: "dropm"
+	const char *in;         // the function it is inlined in, or NULL
+	size_t first, n;        // its instructions: window.in[first .. first+n)
+};
+
+struct window {
+	struct func *fn;
+	size_t nfn;
+	struct insn *in;
+	size_t nin;
+};
+
+int windowbuild(struct window *w, const struct elfsyms *e, const struct dis *d,
+    char **names, size_t n, int inl, int isdefault, char *err, size_t errlen);
+long windowat(struct window *w, const struct elfsyms *e, const struct dis *d,
+    const char *loc, char *err, size_t errlen);
+int windowloc(const struct elfsyms *e, const char *loc, const struct sym **s, uintptr_t *addr,
+    char *err, size_t errlen);
+
+// ---- trace.c: the traced process ----
+
+struct thr {
+	pid_t tid;
+	int sys;                // resumed with PTRACE_SYSCALL: its syscalls stop
+	int step;               // single-stepping over breakpoint stepbp
+	size_t stepbp;
+};
+
+struct bp {
+	uintptr_t addr;         // run-time address
+	uint8_t orig[8];
+	uint8_t want;           // the caller wants it armed
+	uint8_t armed;          // the breakpoint instruction is in memory
+	uint8_t ever;           // was wanted at some time in this run
+	int stepping;           // threads single-stepping over it (it stays out)
+};
+
+struct run {
+	pid_t pid;
+	int n;                  // run number
+	uintptr_t bias;         // run-time minus link-time address
+	int mem;                // /proc/PID/mem
+	int ended;
+	int status;             // wait status of the leader once ended
+	int64_t t0;
+	struct thr *thr;
+	size_t nthr, cap;
+	struct bp *bp;          // one per window instruction, same index
+	size_t nbp;
+	size_t *byaddr;         // bp indices sorted by address
+	char log[4096];
+};
+
+enum {
+	EV_TIMEOUT,
+	EV_END,                 // the process is gone (run.status)
+	EV_GONE,                // thread tid (not the leader) exited
+	EV_HIT,                 // tid stopped on armed breakpoint ev.bp, pc rewound
+	EV_SIGNAL,              // tid in signal-delivery-stop for ev.sig
+	EV_SYSENTER,            // tid (resumed by resumesys) entering syscall ev.nr
+};
+
+struct event {
+	int kind;
+	pid_t tid;
+	int sig;
+	siginfo_t si;
+	size_t bp;
+	long nr;
+};
+
+struct spawnopts {
+	char **argv;
+	char **env;             // extra VAR=VAL, NULL-terminated
+	const char *logdir;
+	uintptr_t entry;        // PROGRAM's link-time e_entry
+	int pie;                // PROGRAM is ET_DYN: a load bias applies
+};
+
+int runstart(struct run *r, const struct spawnopts *o, const struct window *w, int n);
+int runnext(struct run *r, struct event *ev, int64_t deadline);
+void runkill(struct run *r);
+void runfree(struct run *r);
+int bparm(struct run *r, size_t i);
+int bpdisarm(struct run *r, size_t i);
+int resume(struct run *r, pid_t tid, int sig);
+int resumesys(struct run *r, pid_t tid, int sig);
+int stepover(struct run *r, pid_t tid, size_t i);
+int threadcomm(struct run *r, pid_t tid, char *buf, size_t n);
+int catches(struct run *r, int sig);
+void mapwhere(struct run *r, uintptr_t addr, char *buf, size_t n);
+int64_t now(void);
+
+// ---- poke.c: the cover run and the sweep ----
+
+struct config {
+	int sig;
+	const char *comm;       // only threads with this name, or NULL
+	int reach;              // ms: waiting for a hit
+	int timeout;            // ms: a delivery, a handler's return
+	int settle;             // ms after the handler returned
+	int cover;              // ms per cover phase
+	int verbose;
+	struct spawnopts spawn;
+	const char *prog;
+	const struct elfsyms *syms;
+};
+
+struct sweepstats {
+	int runs;
+	double seconds, coverseconds;
+};
+
+int sweep(const struct config *c, struct window *w, size_t only, struct sweepstats *st);
+
+// ---- report.c: what the user sees ----
+
+void reporttable(FILE *f, const struct window *w, const struct config *c);
+int reporttsv(const char *path, const struct window *w, const struct config *c);
+int reportsvg(const char *path, const struct window *w, const struct config *c);
+void replaycmd(char *buf, size_t n, const struct window *w, const struct insn *in,
+    const struct config *c, const char *self);
+int reportreplay(FILE *f, const struct window *w, const struct config *c, const char *self);
+void reportsummary(FILE *f, const struct window *w, const struct sweepstats *st);
+void locname(const struct window *w, const struct insn *in, char *buf, size_t n);
+const char *signame(int sig, char *buf, size_t n);
+int sigparse(const char *s);
+
+// ---- arch/<arch>.c: breakpoints and registers ----
+
+extern const uint8_t archbrk[];
+extern const size_t archbrklen;
+extern const int archelf;                       // e_machine
+int archregs(pid_t tid, uintptr_t *pc, uintptr_t *sp);
+int archsetpc(pid_t tid, uintptr_t pc);
+int archbpaddr(const siginfo_t *si, uintptr_t pc, uintptr_t *addr);
