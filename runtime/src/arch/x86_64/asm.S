@@ -33,14 +33,8 @@
 
 	.text
 
-/* void sq_mcall_switch(uintptr_t *save, uintptr_t g0sp, void (*fn)(void *), void *arg)
- * rdi = where to store the saved sp, rsi = g0 stack top (16-aligned),
- * rdx = fn, rcx = arg. fn must not return: we trap if it does. */
-	.globl	sq_mcall_switch
-	.type	sq_mcall_switch, @function
-	.align	16
-sq_mcall_switch:
-	.cfi_startproc
+/* Push the callee-saved state in the layout above; rsp ends at +0. */
+.macro SAVE_CONTEXT
 	pushq	%rbp			/* callee-saved registers, in layout order */
 	pushq	%rbx
 	pushq	%r12
@@ -51,6 +45,30 @@ sq_mcall_switch:
 	stmxcsr	(%rsp)
 	andl	$0xffc0, (%rsp)		/* keep control bits, drop sticky flags */
 	fnstcw	4(%rsp)
+.endm
+
+/* Pop a context saved by SAVE_CONTEXT at rsp; rsp ends at the resume pc. */
+.macro RESTORE_CONTEXT
+	ldmxcsr	(%rsp)
+	fldcw	4(%rsp)
+	addq	$8, %rsp
+	popq	%r15
+	popq	%r14
+	popq	%r13
+	popq	%r12
+	popq	%rbx
+	popq	%rbp
+.endm
+
+/* void sq_mcall_switch(uintptr_t *save, uintptr_t g0sp, void (*fn)(void *), void *arg)
+ * rdi = where to store the saved sp, rsi = g0 stack top (16-aligned),
+ * rdx = fn, rcx = arg. fn must not return: we trap if it does. */
+	.globl	sq_mcall_switch
+	.type	sq_mcall_switch, @function
+	.align	16
+sq_mcall_switch:
+	.cfi_startproc
+	SAVE_CONTEXT
 	movq	%rsp, (%rdi)		/* publish the saved context */
 	movq	%rsi, %rsp		/* now on g0 */
 	xorl	%ebp, %ebp		/* end the frame chain for debuggers */
@@ -68,27 +86,10 @@ sq_mcall_switch:
 	.align	16
 sq_ctx_swap:
 	.cfi_startproc
-	pushq	%rbp
-	pushq	%rbx
-	pushq	%r12
-	pushq	%r13
-	pushq	%r14
-	pushq	%r15
-	subq	$8, %rsp
-	stmxcsr	(%rsp)
-	andl	$0xffc0, (%rsp)		/* keep control bits, drop sticky flags */
-	fnstcw	4(%rsp)
+	SAVE_CONTEXT
 	movq	%rsp, (%rdi)
 	movq	%rsi, %rsp		/* the other context */
-	ldmxcsr	(%rsp)
-	fldcw	4(%rsp)
-	addq	$8, %rsp
-	popq	%r15
-	popq	%r14
-	popq	%r13
-	popq	%r12
-	popq	%rbx
-	popq	%rbp
+	RESTORE_CONTEXT
 	ret
 	.cfi_endproc
 	.size	sq_ctx_swap, .-sq_ctx_swap
@@ -100,15 +101,7 @@ sq_ctx_swap:
 sq_gogo_switch:
 	.cfi_startproc
 	movq	%rdi, %rsp		/* abandon the current stack */
-	ldmxcsr	(%rsp)
-	fldcw	4(%rsp)
-	addq	$8, %rsp
-	popq	%r15
-	popq	%r14
-	popq	%r13
-	popq	%r12
-	popq	%rbx
-	popq	%rbp
+	RESTORE_CONTEXT
 	ret				/* to the resume pc */
 	.cfi_endproc
 	.size	sq_gogo_switch, .-sq_gogo_switch
