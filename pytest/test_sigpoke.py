@@ -378,3 +378,15 @@ def test_rt_callback_threads(sp, variant, tmp_path):
         assert s.res.rc == 1 and s.unsafe(), s.log()
         assert {base(r["function"]) for r in s.unsafe()} <= set(ATTACH), s.log()
         assert all(r["detail"] == NOSIGSTACK for r in s.unsafe()), s.log()
+
+
+def test_yield_fast_path_is_signal_safe(sp, tmp_path):
+    """The yield fast path switches g to the next G and only then detaches
+    the old one: a signal handler finds its M through g. With the two
+    stores the other way round, three instructions of sq_yield are unsafe
+    (the handler dereferences a G with no M); sweep every one of them."""
+    prog = os.path.join(sqtest.BUILD, "fixed", "tests", "rt_sched")
+    s = sp.sweep(str(tmp_path), "-w", "sq_yield", "-E", "SQ_MAXPROCS=1", prog, "yield-steal", "200000")
+    summary = s.summary
+    assert summary["reached"] > 50, s.log()
+    assert summary["unsafe"] == 0, s.log()

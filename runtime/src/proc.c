@@ -1032,10 +1032,12 @@ NOSPLIT static bool yield_direct(G *gp)
 	p->schedtick++;
 	mp->curg = next;
 	next->m = mp;
-	gp->m = NULL;
 	mp->locks--;
 	gp->sched.pc = (uintptr)__builtin_return_address(0);
+	/* g moves first: a signal handler finds its M through g, so the G
+	 * that g names must never be one already detached from this M. */
 	setg(next);
+	gp->m = NULL;
 	sq_ctx_swap(&gp->sched.sp, next->sched.sp);
 	return true;
 slow:

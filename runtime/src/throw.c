@@ -52,16 +52,23 @@ NOSPLIT const char *fatalmsg(Fatal f)
 	return (unsigned)f < F_NFATAL ? fatals[f] : "unknown fatal error";
 }
 
+/* Dumps read other threads' live state: every shared pointer is loaded
+ * once, so a check and its use see the same value. */
+#define SNAP(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
 NOSPLIT static void dumpm(M *mp)
 {
+	P *p = SNAP(mp->p);
+	G *curg = SNAP(mp->curg);
+
 	prints("M");
 	printi(mp->id);
 	prints(" tid=");
 	printi(mp->procid);
 	prints(" p=");
-	printi(mp->p ? mp->p->id : -1);
+	printi(p ? p->id : -1);
 	prints(" curg=");
-	printu(mp->curg ? mp->curg->goid : 0);
+	printu(curg ? curg->goid : 0);
 	prints(" locks=");
 	printi(mp->locks);
 	prints(" ncgo=");
@@ -87,6 +94,8 @@ NOSPLIT static void dumpm(M *mp)
 
 NOSPLIT static void dumpg(G *gp)
 {
+	M *mp;
+
 	prints("goroutine ");
 	printu(gp->goid);
 	prints(" [");
@@ -109,9 +118,9 @@ NOSPLIT static void dumpg(G *gp)
 		prints(" syscallpc=");
 		printx(gp->syscallpc);
 	}
-	if (gp->m) {
+	if ((mp = SNAP(gp->m)) != NULL) {
 		prints(" m=");
-		printi(gp->m->id);
+		printi(mp->id);
 	}
 	if (gp->throwsplit)
 		prints(" throwsplit");
