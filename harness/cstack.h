@@ -14,6 +14,7 @@
 #ifndef SQ_CSTACK_H
 #define SQ_CSTACK_H
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <ucontext.h>
@@ -21,6 +22,16 @@
 #include "fcontext.h"
 
 #define C_SIDE __attribute__((no_instrument_function))
+
+/* musl declares getcontext/makecontext/swapcontext but implements none:
+ * there the ucontext kind is switched to with fcontext, like the boost kind
+ * (its own stacks still; what it loses is glibc's sigprocmask per switch).
+ * cs_note says so once per program. */
+#ifdef __GLIBC__
+#define CS_HAVE_UCONTEXT 1
+#else
+#define CS_HAVE_UCONTEXT 0
+#endif
 
 enum { CS_PTHREAD, CS_UCONTEXT, CS_BOOST, CS_NKINDS, CS_SIZE = 1 << 20 };
 
@@ -80,7 +91,11 @@ C_SIDE static inline int cs_run(cstack *s, void (*body)(void *), void *arg)
 	}
 	if (!s->mem && !(s->mem = cs_alloc(&s->mapped)))
 		return -1;
-	if (s->kind == CS_UCONTEXT) {
+	if (s->kind == CS_UCONTEXT && !CS_HAVE_UCONTEXT) {
+		static int noted;
+		if (!__atomic_exchange_n(&noted, 1, __ATOMIC_RELAXED))
+			fprintf(stderr, "[sc] NOTE ucontext: this libc has none; ucontext stacks switch with fcontext\n");
+	} else if (CS_HAVE_UCONTEXT && s->kind == CS_UCONTEXT) {
 		getcontext(&s->uc);
 		s->uc.uc_stack.ss_sp = s->mem;
 		s->uc.uc_stack.ss_size = CS_SIZE;

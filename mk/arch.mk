@@ -18,8 +18,7 @@
 #   CTX_LIBS   what rt_callback (and the harness scenarios) link for their
 #              Boost.Context stack switches: -lboost_context natively on
 #              glibc, else stackquake's own Boost-ABI switch (tools/cross/
-#              fcontext/<arch>.S), plus, on musl, a ucontext stand-in
-#              (tools/cross/ucontext.c); CTX_DEPS lists those objects
+#              fcontext/<arch>.S); CTX_DEPS lists that object
 #   SQ_TOOLS   "tools" when the ptrace tools can run the target (the host's
 #              own arch), else empty: qemu-user cannot ptrace its guest
 #
@@ -93,14 +92,14 @@ LDFLAGS  += $(ARCH_LDFLAGS)
 EMU      := $(if $(CROSS),qemu-$(ARCH))
 SQ_TOOLS := $(if $(CROSS),,tools)
 
-# Boost.Context is installed for the host's glibc only. musl implements no
-# ucontext functions: tools/cross/ucontext.c stands in for the pattern
-# rt_callback uses, until that test is adapted (docs/arch.md).
+# Boost.Context is installed for the host's glibc only. (musl implements no
+# ucontext functions either: rt_callback and harness/cstack.h do without
+# them there, see docs/arch.md.)
 ifeq ($(CROSS)$(filter musl,$(LIBC)),)
 CTX_DEPS :=
 CTX_LIBS := -lboost_context
 else
-CTX_DEPS := $(B)/fctx/$(ARCH).o $(if $(filter musl,$(LIBC)),$(B)/fctx/ucontext.o)
+CTX_DEPS := $(B)/fctx/$(ARCH).o
 CTX_LIBS := $(CTX_DEPS)
 endif
 
@@ -109,6 +108,3 @@ $(B)/fctx/%.o: tools/cross/fcontext/%.S
 	@mkdir -p $(dir $@)
 	$(CC) -c $< -o $@
 
-$(B)/fctx/%.o: tools/cross/%.c
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@

@@ -75,7 +75,6 @@ class Targets:
 
 def pytest_configure(config):
     config.sq_targets = Targets(config)
-    config.addinivalue_line("markers", "host_only: needs the host's own build and tools")
 
 
 def pytest_generate_tests(metafunc):

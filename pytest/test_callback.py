@@ -20,8 +20,11 @@ def test_stack_switch_between_callbacks(fixed, flavour):
     r = fixed.run(f"{flavour}/rt_callback", "stackswitch")
     r.assert_pass("stackswitch")
     froms = [e[1] for e in r.events("rt") if e[0] == "CALLBACK"]
-    assert froms == ["from=pthread", "from=ucontext-1", "from=ucontext-2",
-                     "from=boost-1", "from=boost-2", "from=pthread-again"], r.log()
+    want = ["from=pthread", "from=ucontext-1", "from=ucontext-2",
+            "from=boost-1", "from=boost-2", "from=pthread-again"]
+    if ["SKIP", "ucontext:"] in [e[:2] for e in r.events("rt")]:	# musl has no ucontext
+        want = [w for w in want if "ucontext" not in w]
+    assert froms == want, r.log()
 
 
 def test_stack_switch_regress_fails_through_runtime_checks(variant_runner):

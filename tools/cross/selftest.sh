@@ -6,9 +6,10 @@
 # subcommands (the table of pytest/test_fatal.py, plus the guard-page and
 # ccall-switch cases of test_core.py / test_callback.py).
 #
-# This is the pytest suite's core in miniature for builds pytest does not
-# drive yet (cross arches, musl). Logs go to BUILD/selftest/<case>.log; the
-# last line is "N passed, N failed". Exit status 0 when nothing failed.
+# This is the pytest suite's core in miniature, without pytest (which runs
+# the real thing on every build: make test ARCH=... / LIBC=..., docs/arch.md).
+# Logs go to BUILD/selftest/<case>.log; the last line is "N passed, N
+# failed". Exit status 0 when nothing failed.
 #
 #   SELFTEST_ONLY=regex   run only the cases whose name matches
 #   SELFTEST_SCALE=N      divide the iteration counts by N (slow emulators)
