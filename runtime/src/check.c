@@ -106,6 +106,7 @@ const char *sq_variant(void)
 	if (REGRESS_STACKSWITCH) return "stackswitch";
 	if (REGRESS_ATTACHSIG) return "attachsig";
 	if (REGRESS_GSIGNAL_SYSTEMSTACK) return "gsignal-systemstack";
+	if (REGRESS_ARM_SYSTEMSTACK_CURG) return "arm-systemstack-curg";
 	return "none";
 }
 

@@ -9,6 +9,9 @@
  *   REGRESS_STACKSWITCH          a bound M keeps its first g0 bounds
  *   REGRESS_ATTACHSIG            needm/dropm do not block signals
  *   REGRESS_GSIGNAL_SYSTEMSTACK  systemstack does not reject gsignal
+ *   REGRESS_ARM_SYSTEMSTACK_CURG the aarch64 arch layer's "is g curg?" test
+ *                                compares against m->g0 (the other arches'
+ *                                code does not read it)
  */
 #ifndef SQ_REGRESS_H
 #define SQ_REGRESS_H
@@ -27,6 +30,9 @@
 #endif
 #ifndef REGRESS_GSIGNAL_SYSTEMSTACK
 #define REGRESS_GSIGNAL_SYSTEMSTACK 0
+#endif
+#ifndef REGRESS_ARM_SYSTEMSTACK_CURG
+#define REGRESS_ARM_SYSTEMSTACK_CURG 0
 #endif
 
 #endif

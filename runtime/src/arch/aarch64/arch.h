@@ -108,9 +108,7 @@ static inline long arch_syscall6(long nr, long a1, long a2, long a3, long a4,
 
 /* REGRESS=arm-systemstack-curg (docs/arch.md): the one regression variant
  * that lives in this arch's code alone. */
-#ifndef REGRESS_ARM_SYSTEMSTACK_CURG
-#define REGRESS_ARM_SYSTEMSTACK_CURG 0
-#endif
+#include "regress.h"
 
 /* systemstack's entry test, per arch as in Go (runtime·systemstack in
  * asm_*.s, where the stack switch that follows lives too): where the caller
