@@ -10,6 +10,7 @@
 #                        sites and with the storm baseline (STORM_BUDGET=30s)
 #   make test            the pytest suite; JUnit XML in out/junit.xml
 #   make bench           performance tables, ratios against anchors run alongside
+#   make fuzz            both fuzz engines for FUZZ_TIME (10m), then triage
 #
 # make test / run / bench install missing Debian packages first (mk/deps.sh).
 
@@ -70,7 +71,7 @@ NOSPLIT_CHECK  := $(PYTHON) tools/nosplit/nosplit-check --budget $(NOSPLIT_BUDGE
                   --config tools/nosplit/runtime.conf $(if $(REGRESS),--report-only)
 NOSPLIT_OK     := $(if $(filter x86_64,$(ARCH)),$(B)/nosplit.ok)
 
-.PHONY: all lib tests scenarios variants run regress test bench clean deps-build deps-test deps-bench tools
+.PHONY: deps-fuzz all lib tests scenarios variants run regress test bench clean deps-build deps-test deps-bench tools
 all: lib tests scenarios $(SQ_TOOLS)
 lib: $(LIB) $(HLIB) $(NOSPLIT_OK)
 tests: $(TESTS)
@@ -145,7 +146,14 @@ tools: lib
 deps-build:
 	@sh mk/deps.sh build
 deps-test:
-	@sh mk/deps.sh build test cross ssh
+	@sh mk/deps.sh build test cross ssh fuzz
+deps-fuzz:
+	@sh mk/deps.sh build fuzz
+
+# Fuzzing (docs/fuzz.md): fuzz-build, fuzz (FUZZ_TIME=10m), fuzz-smoke,
+# fuzz-replay, fuzz-variants, fuzz-asan, fuzz-oss.
+include fuzz/fuzz.mk
+fuzz-build: | deps-fuzz
 deps-bench:
 	@sh mk/deps.sh build bench
 

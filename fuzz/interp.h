@@ -1,0 +1,150 @@
+/*
+ * interp.h: the fuzz interpreter, shared between its halves.
+ *
+ * interp_g.c is the goroutine side: code that runs on G stacks, compiled
+ * with the runtime's split checks like any code meant to run on Gs (the
+ * preemption requests of the program land at those checks). interp_c.c is
+ * the C side: the foreign-thread pool, the top level, the C that outcalls
+ * run on g0 or on switched stacks. It has no split checks: it runs on
+ * stacks the runtime does not know (C_SIDE). oracle.c holds what must not
+ * feed the fuzzer's coverage (waits, /proc parsing, the crash path), and
+ * peek.c the few looks into the runtime's internals the interpreter needs
+ * until the harness API has them (docs/fuzz.md, "Runtime requests").
+ *
+ * One execution: fz_exec decodes the input, runs the top level op by op,
+ * and after every step brings the runtime to a quiet point and checks it
+ * (sq_check); at the end the runtime must be back in its quiescent,
+ * canonical state: no goroutine alive, every stack accounted for, every
+ * extra M back, no site armed, every pool thread bound on its own stack.
+ */
+#ifndef FZ_INTERP_H
+#define FZ_INTERP_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ops.h"
+#include "sq.h"
+
+#define C_SIDE __attribute__((no_instrument_function))
+
+/* What callbacks and outcalls of node i return: a wrong value means the
+ * runtime came back to the wrong frame. */
+enum { FZ_RET_MAGIC = 0x5a000000 };
+
+enum { FZ_MAXSETTLE = FZ_MAXOPS + 40 };
+
+/* A goroutine blocked in `sysblock settle` (interp_g.c): the fuzzer's
+ * thread wakes it (word = 1) once the rest of the runtime has run out of
+ * work, in the order they blocked. */
+typedef struct fz_settler {
+	uint32_t word;
+	int32_t ready;		/* registered */
+	int32_t runtime_m;	/* blocked on a runtime M (not a foreign thread's) */
+} fz_settler;
+
+/* The current execution. */
+typedef struct fz_state {
+	const fz_prog *p;
+	uint32_t npick;		/* scheduling choices made so far */
+	sq_wg *live;		/* every goroutine the program spawned */
+	int32_t nlive;
+	int32_t nwg;		/* wait groups handed out (spawnw) */
+	int32_t ngsteps;	/* G operations run (for messages) */
+	int32_t nsettle;	/* settlers registered */
+	int32_t settlehead;	/* settlers woken */
+	fz_settler settle[FZ_MAXSETTLE];
+} fz_state;
+
+extern fz_state fz_cur;
+
+/* Bound (default) or unbound (SQ_CALLBACK_BIND=0) callbacks: the target. */
+extern int fz_bound;
+
+/* Once per process, before the first execution: environment, runtime,
+ * thread pool, warm-up. Idempotent. bound: 0 for the unbound target. */
+void fz_init(int bound);
+/* Run one input (mode: FZ_ILLEGAL, FZ_ASYNC, ops.h). Returns only if the
+ * execution found nothing. */
+void fz_exec(const uint8_t *data, size_t size, int mode);
+/* Print the decoded program (replay --print, triage). */
+void fz_print_input(const uint8_t *data, size_t size, int mode, FILE *f);
+
+/* ---- interp_g.c: goroutine side ---- */
+/* Run a G body (CTX_G) on the current G. */
+void fz_run_g(int16_t first);
+/* sq_callback entries: run the body in node i's body; join all live Gs. */
+int fz_cb_entry(void *nodeidx);
+int fz_join_entry(void *unused);
+int fz_nop_entry(void *unused);
+/* Warm-up: exercise every allocation path the programs can reach. */
+int fz_warm_entry(void *arg);
+void fz_g_reset(void);
+void fz_g_alloc(void);
+
+/* ---- interp_c.c: C side ---- */
+/* Run a C body (CTX_C or CTX_CNOCB) on the current stack. */
+void fz_run_c(int16_t first);
+int fz_ccall_entry(void *nodeidx);
+void fz_raise(int sig);
+
+/* ---- oracle.c: findings, waits, MAP_STACK, the crash path ---- */
+struct cstack;
+void fz_cs_prepare(struct cstack *s);
+/* A finding: print "fuzz: <cls>: <msg>", then die the way a fatal error
+ * does in fuzz builds (SIGABRT to the fuzzer's handler). Never returns. */
+_Noreturn void fz_fail(const char *cls, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Save the handler SIGABRT has now: fatal errors are handed to it. */
+void fz_crash_init(void);
+/* Every stack the runtime handed out is MAP_STACK (checked once per stack,
+ * through /proc/self/smaps, where this kernel shows it). 0 or violations. */
+int fz_check_mapstack(void);
+void fz_mapstack_init(void);
+/* Spin, then sleep, until *addr != old (or ns elapse: returns -1). */
+int fz_wait_change(uint32_t *addr, uint32_t old, int64_t ns);
+void fz_wake(uint32_t *addr);
+/* Tell the fuzzer's thread to look again (a pool thread finished a
+ * command, a settler blocked): it waits on fz_attn. */
+void fz_attention(void);
+/* Wait until *done == *seq (a pool thread finished its commands). tick()
+ * runs whenever the slice it returned last elapses (0: no slice): settle
+ * wake-ups, sysmon's ticks during concurrent steps. 0, or -1 if ns elapse. */
+int fz_await(uint32_t *done, uint32_t *seq, int64_t (*tick)(void), int64_t ns);
+/* The fuzzer's side of `sysblock settle`: wake the first blocked settler if
+ * the runtime has settled. Returns whether settlers are still waiting. */
+int fz_settle_tick(void);
+void fz_settle_block(uint32_t *word);
+int64_t fz_now(void);
+/* Per-execution watchdog (FZ_WATCHDOG seconds, default 5). */
+void fz_watchdog_start(void);
+void fz_watchdog_arm(void);
+void fz_watchdog_disarm(void);
+/* Wait until the runtime is idle: every P idle, every M parked. */
+void fz_wait_idle(const char *after);
+/* The same, at most ns, and no finding if it does not happen. */
+void fz_settle(int64_t ns);
+
+/* ---- peek.c: the runtime's internals ---- */
+int fzp_idle(void);
+/* sysmon's retake of a P left in Psyscall by a foreign thread that went
+ * back to C, done now: with nothing queued it goes straight to the idle
+ * list. Returns the number of Ps retaken. */
+int fzp_retake(void);
+int fzp_tick(void);
+/* Every P idle, nothing queued, every M parked but the nblocked runtime
+ * Ms blocked in settle waits. */
+int fzp_settled(int nblocked);
+/* Is the caller a runtime M (not a foreign thread's extra M)? */
+int fzp_on_runtime_m(void);
+void fzp_sysmon_hold(void);
+void fzp_reset(void);
+void fzp_retake_mine(void);
+/* Invariants of the calling thread's M only (safe while other Ms run,
+ * and from a signal handler): the documented window invariants of its
+ * current G, its guard, its locks. Returns the number of violations,
+ * the first described in why. from_g: called by the G itself. */
+int fzp_check_self(int from_g, char *why, int len);
+void fzp_dump(void);
+
+#endif

@@ -1,0 +1,591 @@
+/*
+ * interp_c.c: the C side of the fuzz interpreter — the foreign-thread pool,
+ * the top level, the C that outcalls run — and one execution from start to
+ * its checked, quiescent end.
+ *
+ * Nothing here has a split check (C_SIDE): it runs on foreign threads, on
+ * g0 inside outcalls, and on stacks the runtime does not know.
+ *
+ * The pool. Foreign threads T0..T3 are made once per process (executions
+ * never pay for pthread_create) and wait for commands on a futex. The
+ * fuzzer's own thread only dispatches and checks: it never calls in, so it
+ * stays a plain foreign thread and sq_check from it has no g0 of its own
+ * to worry about. A top-level step is synchronous (call, and every other
+ * step, waits for its thread) unless it is `go`, which runs while the top
+ * level goes on, until `wait` or the end.
+ *
+ * Determinism. The runtime runs with one P, no timed preemption, and every
+ * scheduling choice taken from the input (sq_harness_picker). Between
+ * synchronous top-level steps the interpreter makes a quiet point: it does
+ * sysmon's retake of the P the last callback left in Psyscall (the P goes
+ * to the idle list), waits until every M is parked, and runs sq_check. So
+ * every step starts from the same runtime state however long the previous
+ * one took, and sysmon's timing does not decide which path the next
+ * callback takes. Signals sent to an idle thread are raised by that
+ * thread itself, at a known point.
+ *
+ * Canonical state between executions: no goroutine alive, no site armed,
+ * every pool thread bound (bound target) on its own pthread stack, i.e.
+ * its last callback came from there; a thread that detached (exited) has
+ * been replaced and bound again.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "interp.h"
+#include "sq_harness.h"
+#include "cstack.h"
+
+enum { CMD_CALL, CMD_REBIND, CMD_JOIN, CMD_RAISE, CMD_WARM, CMD_EXIT };
+
+typedef struct Thr {
+	pthread_t th;
+	int idx;
+	int32_t tid;
+	uint32_t seq;		/* commands posted (futex word) */
+	uint32_t done;		/* commands finished (futex word) */
+	int cmd;
+	int16_t node;
+	int sig;
+	int kind;		/* stack kind its next calls come from */
+	int lastkind;		/* stack kind of its last callback */
+	int fresh;		/* not called in since it was made */
+	int async;		/* a `go` is in flight */
+} Thr;
+
+int fz_bound = 1;
+static Thr thr[FZ_NTHREADS];
+static fz_prog prog;
+static int inited;
+
+static const int cskind[K_N] = { CS_PTHREAD, CS_UCONTEXT, CS_UCONTEXT, CS_BOOST, CS_BOOST };
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FZ_ASAN 1
+#endif
+#endif
+#if FZ_ASAN
+/* ASan keeps shadow for malloc'd memory and would take a C stack made of
+ * it for a heap buffer: the ASan flavour maps every C stack. */
+static const int csmapped[K_N] = { 0, 1, 1, 1, 1 };
+#else
+static const int csmapped[K_N] = { 0, 0, 1, 0, 1 };
+#endif
+
+/* Each thread's C stacks, made on first use and kept: the same addresses
+ * every execution. busy: the thread is on it now (nested switches take
+ * another kind or stay where they are). */
+static __thread cstack tls_cs[K_N];
+static __thread int tls_busy[K_N];
+
+C_SIDE static const fz_node *node(int16_t i)
+{
+	return &prog.node[i];
+}
+
+C_SIDE static int32_t mytid(void)
+{
+	return (int32_t)syscall(SYS_gettid);
+}
+
+C_SIDE void fz_raise(int sig)
+{
+	syscall(SYS_tgkill, getpid(), mytid(), sig);
+}
+
+/* Run fn(arg) on this thread's stack of kind k and come back. */
+C_SIDE static void run_on(int k, void (*fn)(void *), void *arg)
+{
+	cstack *s = &tls_cs[k];
+
+	if (k == K_PTHREAD || tls_busy[k]) {
+		fn(arg);
+		return;
+	}
+	s->kind = cskind[k];
+	s->mapped = csmapped[k];
+	fz_cs_prepare(s);	/* its memory, made the first time (no coverage) */
+	tls_busy[k] = 1;
+	if (cs_run(s, fn, arg) < 0)
+		fz_fail("harness", "no memory for a %s stack", fz_kindname(k));
+	tls_busy[k] = 0;
+}
+
+C_SIDE static void cs_release(void)
+{
+	for (int k = 0; k < K_N; k++) {
+		cstack *s = &tls_cs[k];
+
+		if (!s->mem)
+			continue;
+		if (s->mapped)
+			munmap(s->mem, CS_SIZE);
+		else
+			free(s->mem);
+		s->mem = NULL;
+	}
+}
+
+C_SIDE static void nothing(void *arg)
+{
+	(void)arg;
+}
+
+/* ---- C bodies (outcalls) ----------------------------------------------------- */
+
+C_SIDE static void callin(int16_t i)
+{
+	int r = sq_callback(fz_cb_entry, (void *)(intptr_t)i);
+
+	if (r != (FZ_RET_MAGIC ^ i))
+		fz_fail("wrong", "callback of node %d returned %#x", i, r);
+}
+
+C_SIDE static void switched(void *arg)
+{
+	fz_run_c(node((int16_t)(intptr_t)arg)->body);
+}
+
+C_SIDE static void csleep(int w)
+{
+	struct timespec ts = { 0, w == 1 ? 2000 : 8000 };
+
+	switch (w) {
+	case 0:
+		sched_yield();
+		break;
+	case 1:
+	case 2:
+		nanosleep(&ts, NULL);
+		break;
+	case 3:
+		syscall(SYS_getpid);
+		break;
+	}
+}
+
+C_SIDE static void checkc(const char *after)
+{
+	char why[200];
+
+	if (fzp_check_self(0, why, sizeof why) > 0)
+		fz_fail("invariant", "%s (after %s in an outcall)", why, after);
+}
+
+/* A C body. In CTX_C the thread is on g0 (the runtime's frames are above
+ * us on this stack); in CTX_CNOCB it is on a stack the outcall switched to,
+ * where nothing with a split check may run. */
+C_SIDE void fz_run_c(int16_t i)
+{
+	for (; i >= 0; i = node(i)->next) {
+		const fz_node *nd = node(i);
+
+		switch (nd->op) {
+		case OP_CALLBACK:
+			callin(i);
+			break;
+		case OP_CSWITCH:
+			run_on(nd->a, switched, (void *)(intptr_t)i);
+			break;
+		case OP_SLEEP:
+			csleep(nd->a);
+			break;
+		case OP_RETAKE:
+			/* Then let whatever runs on the P settle, so that the way
+			 * back (exitsyscall) does not race with it. */
+			fzp_retake_mine();
+			fz_settle(5000000);
+			break;
+		case OP_RAISE:
+			fz_raise(fz_sigs[nd->a]);
+			break;
+		case OP_ARM:
+			if (sq_fault_arm(prog.spec[nd->arm]) != 0)
+				fz_fail("harness", "cannot arm %s", prog.spec[nd->arm]);
+			break;
+		case OP_DISARM:
+			sq_fault_disarm_all();
+			break;
+		}
+		if (nd->ctx == CTX_C)
+			checkc(fz_opname(nd->op));
+	}
+}
+
+C_SIDE int fz_ccall_entry(void *arg)
+{
+	int16_t i = (int16_t)(intptr_t)arg;
+
+	if (i < 0) {		/* warm-up: make this M's C stacks */
+		for (int k = 1; k < K_N; k++)
+			run_on(k, nothing, NULL);
+		return FZ_RET_MAGIC ^ i;
+	}
+	checkc("outcall entry");
+	fz_run_c(node(i)->body);
+	return FZ_RET_MAGIC ^ i;
+}
+
+/* ---- the pool --------------------------------------------------------------- */
+
+C_SIDE static void top_call(void *arg)
+{
+	Thr *t = arg;
+
+	callin(t->node);
+	/* Join what the call left running, from where the call was made. */
+	if (__atomic_load_n(&fz_cur.nlive, __ATOMIC_RELAXED) > 0)
+		sq_callback(fz_join_entry, NULL);
+}
+
+C_SIDE static void do_cmd(Thr *t)
+{
+	switch (t->cmd) {
+	case CMD_CALL:
+		run_on(t->kind, top_call, t);
+		t->lastkind = t->kind;
+		t->fresh = 0;
+		break;
+	case CMD_REBIND:
+		sq_callback(fz_nop_entry, NULL);
+		t->lastkind = K_PTHREAD;
+		t->fresh = 0;
+		break;
+	case CMD_JOIN:
+		sq_callback(fz_join_entry, NULL);
+		t->lastkind = K_PTHREAD;
+		t->fresh = 0;
+		break;
+	case CMD_RAISE:
+		fz_raise(t->sig);
+		break;
+	case CMD_WARM:
+		for (int k = 1; k < K_N; k++)
+			run_on(k, nothing, NULL);
+		sq_callback(fz_warm_entry, NULL);
+		t->lastkind = K_PTHREAD;
+		t->fresh = 0;
+		break;
+	}
+}
+
+C_SIDE static void *thr_main(void *arg)
+{
+	Thr *t = arg;
+	uint32_t seen = __atomic_load_n(&t->seq, __ATOMIC_ACQUIRE);
+
+	t->tid = mytid();
+	__atomic_store_n(&t->done, seen, __ATOMIC_RELEASE);
+	fz_wake(&t->done);
+	for (;;) {
+		fz_wait_change(&t->seq, seen, -1);
+		seen = __atomic_load_n(&t->seq, __ATOMIC_ACQUIRE);
+		if (t->cmd == CMD_EXIT) {
+			/* Thread exit: the runtime's key destructor detaches a
+			 * bound M (dropm) after we return. */
+			cs_release();
+			__atomic_store_n(&t->done, seen, __ATOMIC_RELEASE);
+			fz_attention();
+			return NULL;
+		}
+		do_cmd(t);
+		__atomic_store_n(&t->done, seen, __ATOMIC_RELEASE);
+		fz_attention();
+	}
+}
+
+C_SIDE static void thr_start(Thr *t)
+{
+	t->tid = 0;
+	t->kind = t->lastkind = K_PTHREAD;
+	t->fresh = 1;
+	t->async = 0;
+	__atomic_store_n(&t->seq, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&t->done, 1, __ATOMIC_RELEASE);	/* not ready yet */
+	if (pthread_create(&t->th, NULL, thr_main, t) != 0)
+		fz_fail("harness", "pthread_create failed");
+	fz_wait_change(&t->done, 1, -1);	/* thr_main says it is ready */
+}
+
+C_SIDE static void post(Thr *t, int cmd)
+{
+	t->cmd = cmd;
+	__atomic_add_fetch(&t->seq, 1, __ATOMIC_ACQ_REL);
+	fz_wake(&t->seq);
+}
+
+C_SIDE static int anyasync(void);
+
+/* What the fuzzer's thread does while it waits for the pool (no coverage:
+ * how often it runs is timing). */
+C_SIDE static int64_t await_tick(void)
+{
+	int64_t slice = 0;
+
+	if (fz_settle_tick())
+		slice = 20000;
+	if (anyasync()) {
+		fzp_tick();
+		if (!slice)
+			slice = 100000;
+	}
+	return slice;
+}
+
+C_SIDE static void await(Thr *t, const char *what)
+{
+	if (fz_await(&t->done, &t->seq, await_tick, 4000000000LL) < 0) {
+		fzp_dump();
+		fz_fail("hang", "T%d did not finish %s in 4s", t->idx, what);
+	}
+	t->async = 0;
+}
+
+C_SIDE static void command(Thr *t, int cmd, const char *what)
+{
+	post(t, cmd);
+	await(t, what);
+}
+
+/* `detach`: the thread exits (a bound M goes back through dropm) and a
+ * fresh thread takes its place; it attaches at its first callback. */
+C_SIDE static void detach(Thr *t)
+{
+	post(t, CMD_EXIT);
+	await(t, "detach");
+	pthread_join(t->th, NULL);
+	thr_start(t);
+}
+
+C_SIDE static int anyasync(void)
+{
+	for (int i = 0; i < FZ_NTHREADS; i++)
+		if (thr[i].async)
+			return 1;
+	return 0;
+}
+
+/* A quiet point between top-level steps: see the file comment. */
+C_SIDE static void quiet(const char *after)
+{
+	if (anyasync())
+		return;
+	fzp_retake();
+	fz_wait_idle(after);
+	fzp_sysmon_hold();
+	if (sq_check(0) > 0)
+		fz_fail("invariant", "sq_check found violations after %s", after);
+}
+
+/* ---- the top level ------------------------------------------------------------ */
+
+C_SIDE static void top(int16_t i)
+{
+	for (; i >= 0; i = node(i)->next) {
+		const fz_node *nd = node(i);
+		Thr *t = &thr[nd->a];
+
+		switch (nd->op) {
+		case OP_CALL:
+		case OP_GO:
+			await(t, "its previous go");
+			t->node = i;
+			post(t, CMD_CALL);
+			if (nd->op == OP_GO)
+				t->async = 1;
+			else
+				await(t, "call");
+			break;
+		case OP_WAIT:
+			await(t, "go");
+			break;
+		case OP_SWITCH:
+			await(t, "its previous go");
+			t->kind = nd->b;
+			break;
+		case OP_SIGNAL:
+			if (t->async) {
+				/* It is busy: the signal lands wherever it is. */
+				syscall(SYS_tgkill, getpid(), t->tid, fz_sigs[nd->b]);
+			} else {
+				t->sig = fz_sigs[nd->b];
+				command(t, CMD_RAISE, "signal");
+			}
+			break;
+		case OP_DETACH:
+			await(t, "its previous go");
+			detach(t);
+			break;
+		case OP_ARM:
+			if (sq_fault_arm(prog.spec[nd->arm]) != 0)
+				fz_fail("harness", "cannot arm %s", prog.spec[nd->arm]);
+			break;
+		case OP_DISARM:
+			sq_fault_disarm_all();
+			break;
+		}
+		if (!anyasync())
+			quiet(fz_opname(nd->op));
+	}
+}
+
+/* Back to the canonical state, and the quiescent checks. */
+C_SIDE static void finish(void)
+{
+	sq_stats st;
+	int bad;
+
+	for (int i = 0; i < FZ_NTHREADS; i++)
+		await(&thr[i], "its go");
+	if (__atomic_load_n(&fz_cur.nlive, __ATOMIC_RELAXED) > 0)
+		command(&thr[0], CMD_JOIN, "the final join");
+	sq_fault_disarm_all();
+	for (int i = 0; i < FZ_NTHREADS; i++) {
+		Thr *t = &thr[i];
+
+		t->kind = K_PTHREAD;
+		if (fz_bound && (t->fresh || t->lastkind != K_PTHREAD))
+			command(t, CMD_REBIND, "rebind");
+	}
+	quiet("the end of the program");
+	sq_stats_get(&st);
+	if (st.gcount != 0)
+		fz_fail("invariant", "%lld goroutines alive at the end", (long long)st.gcount);
+	if ((bad = sq_check(1)) > 0)
+		fz_fail("invariant", "sq_check(quiescent) found %d violations at the end", bad);
+	if (fz_check_mapstack() > 0)
+		fz_fail("invariant", "a runtime stack is not MAP_STACK");
+}
+
+/* ---- scheduling ------------------------------------------------------------------ */
+
+static int dbgpicks[64];
+
+C_SIDE static int pick(void *ctx, int n)
+{
+	uint32_t k = fz_cur.npick++;
+	const fz_prog *p = fz_cur.p;
+
+	if (k < 64)
+		dbgpicks[k] = n;
+
+	(void)ctx;
+	if (p)
+		for (int i = 0; i < p->ncp; i++)
+			if (p->cp[i].at == k)
+				return p->cp[i].choice % n;
+	return 0;
+}
+
+/* ---- signals the program uses ------------------------------------------------------ */
+
+static long nusr1;
+
+C_SIDE static void on_usr1(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig, (void)si, (void)uc;
+	__atomic_add_fetch(&nusr1, 1, __ATOMIC_RELAXED);
+}
+
+/* SIGUSR2 is raised synchronously (ops.h): check this M where it stands. */
+C_SIDE static void on_usr2(int sig, siginfo_t *si, void *uc)
+{
+	char why[200];
+
+	(void)sig, (void)si, (void)uc;
+	if (fzp_check_self(0, why, sizeof why) > 0)
+		fz_fail("invariant", "%s (at a check signal)", why);
+}
+
+C_SIDE static void handlers(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sigfillset(&sa.sa_mask);
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+	sa.sa_sigaction = on_usr1;
+	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_sigaction = on_usr2;
+	sigaction(SIGUSR2, &sa, NULL);
+}
+
+/* ---- start-up and one execution ------------------------------------------------------ */
+
+C_SIDE void fz_init(int bound)
+{
+	if (inited)
+		return;
+	inited = 1;
+	fz_bound = bound;
+	setenv("SQ_MAXPROCS", "1", 1);
+	setenv("SQ_DEBUG", "preempt=off", 1);
+	setenv("SQ_CRASH", "abort", 1);
+	unsetenv("SQ_FAULT");
+	if (bound)
+		unsetenv("SQ_CALLBACK_BIND");
+	else
+		setenv("SQ_CALLBACK_BIND", "0", 1);
+	/* sysmon inherits this: its 20 us ticks stay 20 us. */
+	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+	handlers();
+	fz_crash_init();
+	sq_init();
+	sq_harness_picker(pick, NULL);
+	fz_mapstack_init();
+	if (!(fz_cur.live = sq_wg_new()))
+		fz_fail("harness", "out of memory");
+	fz_g_alloc();
+	fz_nsites();		/* counted once, here */
+	for (int i = 0; i < FZ_NTHREADS; i++) {
+		thr[i].idx = i;
+		thr_start(&thr[i]);
+	}
+	fz_g_reset();
+	/* Warm-up, which also binds every thread: the canonical state. */
+	for (int i = 0; i < FZ_NTHREADS; i++)
+		command(&thr[i], CMD_WARM, "warm-up");
+	quiet("the warm-up");
+	if (sq_check(1) > 0)
+		fz_fail("invariant", "sq_check(quiescent) found violations after the warm-up");
+	if (fz_check_mapstack() > 0)
+		fz_fail("invariant", "a runtime stack is not MAP_STACK");
+	fz_watchdog_start();
+}
+
+C_SIDE void fz_exec(const uint8_t *data, size_t size, int mode)
+{
+	fz_decode(data, size, &prog, mode);
+	fz_g_reset();
+	fzp_reset();
+	fz_cur.p = &prog;
+	fz_watchdog_arm();
+	top(prog.top);
+	finish();
+	if (getenv("FZ_DEBUG_PICKS")) {
+		fprintf(stderr, "picks=%u:", fz_cur.npick);
+		for (uint32_t i = 0; i < fz_cur.npick && i < 64; i++)
+			fprintf(stderr, " %d", dbgpicks[i]);
+		fprintf(stderr, "\n");
+	}
+	fz_watchdog_disarm();
+	fz_cur.p = NULL;
+}
+
+C_SIDE void fz_print_input(const uint8_t *data, size_t size, int mode, FILE *f)
+{
+	static fz_prog p;
+
+	fz_decode(data, size, &p, mode);
+	fz_print(&p, f);
+}

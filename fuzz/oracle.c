@@ -1,0 +1,401 @@
+/*
+ * oracle.c: how the fuzz interpreter reports findings, waits, and checks
+ * what the runtime cannot check about itself (MAP_STACK).
+ *
+ * Built without the fuzzers' coverage instrumentation: spin counts,
+ * /proc parsing and the crash path differ from run to run and must not
+ * look like new behaviour of the program.
+ *
+ * The crash path. A fuzzer recognises a finding by the signal the process
+ * dies of, and libFuzzer saves the input from its own SIGABRT handler. In
+ * fuzz builds the runtime's throw ends with SQ_CRASH=abort: it resets
+ * SIGABRT to SIG_DFL and raises it, which would bypass libFuzzer's handler
+ * (the runtime installed its own handler over it at start-up). So this file
+ * interposes sigaction: once fz_crash_init has saved the handler SIGABRT
+ * had before the runtime (libFuzzer's; SIG_DFL under AFL++ and replay), a
+ * request to reset SIGABRT to SIG_DFL installs that handler instead. The
+ * interpreter's own findings (fz_fail) take the same path. docs/fuzz.md
+ * proposes the runtime change that makes this unnecessary.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "interp.h"
+#include "sq_harness.h"
+#include "cstack.h"
+
+/* A thread's C stack gets its memory the first time it is used: which
+ * execution that is depends on which M ran it before, so not counted. */
+void fz_cs_prepare(cstack *s)
+{
+	if (!s->mem)
+		s->mem = cs_alloc(&s->mapped);
+}
+
+/* ---- the crash path ---------------------------------------------------------------- */
+
+extern int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+
+static struct sigaction abrt_prev;
+static volatile int abrt_saved;
+
+int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	if (sig == SIGABRT && act && abrt_saved && !(act->sa_flags & SA_SIGINFO) &&
+	    act->sa_handler == SIG_DFL)
+		act = &abrt_prev;
+	return __sigaction(sig, act, old);
+}
+
+void fz_crash_init(void)
+{
+	__sigaction(SIGABRT, NULL, &abrt_prev);
+	abrt_saved = 1;
+}
+
+static void say(const char *s, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(2, s, n);
+
+		if (w <= 0)
+			return;
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
+static uint32_t failing;
+
+_Noreturn void fz_fail(const char *cls, const char *fmt, ...)
+{
+	char buf[512];
+	struct sigaction sa;
+	sigset_t set;
+	va_list ap;
+	int n;
+
+	if (__atomic_fetch_add(&failing, 1, __ATOMIC_ACQ_REL) > 0)
+		for (;;)		/* another thread is reporting: let it */
+			pause();
+	n = snprintf(buf, sizeof buf, "fuzz: %s: ", cls);
+	va_start(ap, fmt);
+	n += vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof buf - 2)
+		n = (int)sizeof buf - 2;
+	buf[n++] = '\n';
+	say(buf, (size_t)n);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGABRT, &sa, NULL);	/* the fuzzer's handler, see above */
+	sigemptyset(&set);
+	sigaddset(&set, SIGABRT);
+	syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, &set, NULL, 8);
+	syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), SIGABRT);
+	_exit(134);
+}
+
+/* ---- waiting ------------------------------------------------------------------------- */
+
+int64_t fz_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int spins = -1;
+
+int fz_wait_change(uint32_t *addr, uint32_t old, int64_t ns)
+{
+	int64_t deadline = ns >= 0 ? fz_now() + ns : -1;
+
+	if (spins < 0)
+		spins = getenv("FZ_SPINS") ? atoi(getenv("FZ_SPINS")) : 0;
+	for (int i = 0; i < spins; i++) {
+		if (__atomic_load_n(addr, __ATOMIC_ACQUIRE) != old)
+			return 0;
+		__asm__ volatile("pause" ::: "memory");
+	}
+	while (__atomic_load_n(addr, __ATOMIC_ACQUIRE) == old) {
+		struct timespec ts, *tp = NULL;
+
+		if (deadline >= 0) {
+			int64_t left = deadline - fz_now();
+
+			if (left <= 0)
+				return -1;
+			ts.tv_sec = left / 1000000000;
+			ts.tv_nsec = left % 1000000000;
+			tp = &ts;
+		}
+		syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, old, tp, NULL, 0);
+	}
+	return 0;
+}
+
+uint32_t fz_attn;
+
+void fz_attention(void)
+{
+	__atomic_add_fetch(&fz_attn, 1, __ATOMIC_ACQ_REL);
+	fz_wake(&fz_attn);
+}
+
+int fz_await(uint32_t *done, uint32_t *seq, int64_t (*tick)(void), int64_t ns)
+{
+	int64_t deadline = fz_now() + ns;
+
+	for (;;) {
+		uint32_t a = __atomic_load_n(&fz_attn, __ATOMIC_ACQUIRE);
+		int64_t slice;
+
+		if (__atomic_load_n(done, __ATOMIC_ACQUIRE) == __atomic_load_n(seq, __ATOMIC_ACQUIRE))
+			return 0;
+		slice = tick();
+		if (fz_now() >= deadline)
+			return -1;
+		fz_wait_change(&fz_attn, a, slice ? slice : deadline - fz_now());
+	}
+}
+
+/* On the settler's G: the blocking call itself. Whether the futex saw the
+ * word still 0 or already 1 is timing, so it is decided here, out of the
+ * coverage. */
+void fz_settle_block(uint32_t *word)
+{
+	struct timespec to = { 0, 20000000 };
+	long r;
+
+	do {
+		r = sq_syscall_block(SYS_futex, (long)word, FUTEX_WAIT_PRIVATE, 0, (long)&to, 0, 0);
+		if (r != 0 && r != -EAGAIN && r != -EINTR && r != -ETIMEDOUT)
+			fz_fail("wrong", "sysblock futex returned %ld", r);
+	} while (r == -EINTR && !__atomic_load_n(word, __ATOMIC_ACQUIRE));
+}
+
+int fz_settle_tick(void)
+{
+	int32_t head = fz_cur.settlehead, n = __atomic_load_n(&fz_cur.nsettle, __ATOMIC_ACQUIRE);
+	int nblocked = 0;
+
+	if (head >= n || head >= FZ_MAXSETTLE)
+		return 0;
+	for (int32_t i = head; i < n && i < FZ_MAXSETTLE; i++) {
+		if (!__atomic_load_n(&fz_cur.settle[i].ready, __ATOMIC_ACQUIRE))
+			return 1;	/* still on its way in */
+		nblocked += fz_cur.settle[i].runtime_m;
+	}
+	if (!fzp_settled(nblocked))
+		return 1;
+	__atomic_store_n(&fz_cur.settle[head].word, 1, __ATOMIC_RELEASE);
+	fz_wake(&fz_cur.settle[head].word);
+	fz_cur.settlehead = head + 1;
+	return 1;
+}
+
+void fz_wake(uint32_t *addr)
+{
+	syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+void fz_wait_idle(const char *after)
+{
+	int64_t deadline = 0;
+
+	for (int i = 0; !fzp_idle(); i++) {
+		if (i < 2000) {
+			__asm__ volatile("pause" ::: "memory");
+			continue;
+		}
+		if (!deadline)
+			deadline = fz_now() + 2000000000LL;
+		if (fz_now() > deadline) {
+			fzp_dump();
+			fz_fail("hang", "the runtime did not go idle within 2s after %s", after);
+		}
+		sched_yield();
+	}
+}
+
+void fz_settle(int64_t ns)
+{
+	int64_t deadline = fz_now() + ns;
+
+	while (!fzp_idle() && fz_now() < deadline)
+		sched_yield();
+}
+
+/* ---- the watchdog ------------------------------------------------------------------------ */
+
+static int64_t wd_start;	/* when the current execution began, 0 between */
+static int64_t wd_limit;
+
+static void *watchdog(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		struct timespec ts = { 0, 100000000 };
+		int64_t s;
+
+		nanosleep(&ts, NULL);
+		s = __atomic_load_n(&wd_start, __ATOMIC_ACQUIRE);
+		if (s && fz_now() - s > wd_limit) {
+			fzp_dump();
+			fz_fail("hang", "the execution has run for more than %llds",
+				(long long)(wd_limit / 1000000000));
+		}
+	}
+	return NULL;
+}
+
+void fz_watchdog_start(void)
+{
+	const char *e = getenv("FZ_WATCHDOG");
+	pthread_t t;
+	sigset_t all, old;
+
+	wd_limit = (e && atoi(e) > 0 ? atoi(e) : 5) * 1000000000LL;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	if (pthread_create(&t, NULL, watchdog, NULL) == 0)
+		pthread_detach(t);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+void fz_watchdog_arm(void)
+{
+	__atomic_store_n(&wd_start, fz_now(), __ATOMIC_RELEASE);
+}
+
+void fz_watchdog_disarm(void)
+{
+	__atomic_store_n(&wd_start, 0, __ATOMIC_RELEASE);
+}
+
+/* ---- MAP_STACK -----------------------------------------------------------------------------
+ * The runtime promises that every stack it hands out is MAP_STACK (OpenBSD
+ * kills a thread whose sp is anywhere else at a syscall). Since Linux 6.7
+ * MAP_STACK implies VM_NOHUGEPAGE, which /proc/self/smaps shows as "nh", so
+ * the promise can be checked in-process. fz_mapstack_init probes whether
+ * this kernel shows it; each stack is checked the first time it is seen
+ * (stacks are pooled and reused, so after the warm-up this costs nothing). */
+
+enum { MAXSEEN = 4096, MAXVMA = 8192 };
+
+static int visible = -1;
+static struct { uintptr_t lo, hi; } seen[MAXSEEN];
+static int nseen;
+
+typedef struct Vma {
+	uintptr_t lo, hi;
+	int nh;
+} Vma;
+
+static Vma vmas[MAXVMA];
+
+static int readvmas(void)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	int n = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f)) {
+		unsigned long lo, hi;
+		char c;
+
+		if (sscanf(line, "%lx-%lx %c", &lo, &hi, &c) == 3 && strchr(line, '-') < strchr(line, ' ')) {
+			if (n < MAXVMA) {
+				vmas[n].lo = lo;
+				vmas[n].hi = hi;
+				vmas[n].nh = 0;
+				n++;
+			}
+		} else if (!strncmp(line, "VmFlags:", 8) && n > 0) {
+			vmas[n - 1].nh = strstr(line, " nh") != NULL;
+		}
+	}
+	fclose(f);
+	return n;
+}
+
+static int allstack(int nvma, uintptr_t lo, uintptr_t hi)
+{
+	int covered = 0;
+
+	for (int i = 0; i < nvma; i++) {
+		if (vmas[i].hi <= lo || vmas[i].lo >= hi)
+			continue;
+		if (!vmas[i].nh)
+			return 0;
+		covered = 1;
+	}
+	return covered;
+}
+
+void fz_mapstack_init(void)
+{
+	void *p = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE,
+		MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	int n;
+
+	visible = 0;
+	if (p == MAP_FAILED)
+		return;
+	n = readvmas();
+	visible = n > 0 && allstack(n, (uintptr_t)p, (uintptr_t)p + 2 * 4096);
+	munmap(p, 2 * 4096);
+	if (!visible && !getenv("FZ_QUIET"))
+		fprintf(stderr, "fuzz: note: this kernel does not show MAP_STACK in smaps; "
+			"the MAP_STACK invariant is checked by stackcheck only\n");
+}
+
+static int wasseen(uintptr_t lo, uintptr_t hi)
+{
+	for (int i = 0; i < nseen; i++)
+		if (seen[i].lo == lo && seen[i].hi == hi)
+			return 1;
+	return 0;
+}
+
+int fz_check_mapstack(void)
+{
+	sq_stackinfo st[512];
+	int n, m, nvma = -1, bad = 0;
+
+	if (visible <= 0)
+		return 0;
+	n = sq_stacks(st, 512);
+	m = n < 512 ? n : 512;
+	for (int i = 0; i < m; i++) {
+		if (wasseen(st[i].lo, st[i].hi))
+			continue;
+		if (nvma < 0 && (nvma = readvmas()) < 0)
+			return 0;
+		if (!allstack(nvma, st[i].lo, st[i].hi)) {
+			fprintf(stderr, "invariant: %s stack [%#lx,%#lx) is not mapped MAP_STACK\n",
+				st[i].kind, (unsigned long)st[i].lo, (unsigned long)st[i].hi);
+			bad++;
+		} else if (nseen < MAXSEEN) {
+			seen[nseen].lo = st[i].lo;
+			seen[nseen].hi = st[i].hi;
+			nseen++;
+		}
+	}
+	return bad;
+}

@@ -1,0 +1,505 @@
+#!/usr/bin/env python3
+"""run.py: run the fuzz targets, triage what they find, replay the corpora.
+
+  run.py fuzz [--time 10m] [--jobs N] [--targets a,b] [--engines afl,libfuzzer]
+              [--corpus DIR] [--out DIR] [--variant fixed]
+      both engines, one after the other, for --time in all (split evenly over
+      targets x engines); AFL++ as one main and N-1 secondaries, libFuzzer in
+      fork mode over N jobs. New inputs go to the working corpus (--corpus,
+      default out/fuzz/corpus/<target>, seeded from corpora/<target>), which a
+      later run resumes from. Then triage. Exit 1 if anything was found.
+  run.py smoke [--time 20s]
+      a short run of each engine on sq_ops: it must execute and find nothing
+  run.py replay [--times 3] [--variants fixed,...]
+      every corpus entry through the standalone binary of every variant,
+      against corpora/MANIFEST
+  run.py regress [--budget 60s] [--engines libfuzzer,afl] [--seeds all|empty]
+      time to the first finding on each REGRESS variant, from the seed corpus
+      with that variant's reproducer removed; the finding must replay on the
+      variant and be clean on the fixed runtime
+  run.py triage [--variant fixed] FILE|DIR...
+      replay every crash/hang file, dedupe by outcome and top frames, minimize
+      one per kind (libFuzzer -minimize_crash), replay the minimized input three
+      times, print the summary
+
+Builds come from fuzz/fuzz.mk (build/fuzz/<engine>[-<variant>]/<target>).
+"""
+import argparse
+import collections
+import glob
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, "build", "fuzz")
+TARGETS = ["sq_ops", "sq_unbound", "sq_race"]
+VARIANTS = ["mapstack", "syscallsplit", "stackswitch", "attachsig", "gsignal-systemstack"]
+MANIFEST = os.path.join(ROOT, "corpora", "MANIFEST")
+# libFuzzer must leave SIGUSR1/2 to the program (the runtime forwards them).
+LF_FLAGS = ["-handle_usr1=0", "-handle_usr2=0", "-timeout=10", "-rss_limit_mb=4096",
+            "-print_final_stats=1"]
+AFL_ENV = {"AFL_SKIP_CPUFREQ": "1", "AFL_NO_UI": "1", "AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES": "1",
+           "AFL_NO_AFFINITY": "1", "AFL_QUIET": "1"}
+# Our watchdog reports a hang, with a dump, before either engine's timeout.
+RUN_ENV = {"FZ_WATCHDOG": "3", "FZ_QUIET": "1"}
+FRAME_RE = re.compile(r"^fuzz: frame (\S+)\+(0x[0-9a-f]+)$", re.M)
+MACHINERY = {"on_abrt", "frames", "raise", "abort", "die", "throwf", "throw", "fz_fail", "sigaction",
+             "__sigaction", "__restore_rt", "badsigstack", "crash", "sighandler", "??"}
+
+
+class Usage(Exception):
+    pass
+
+
+def duration(s):
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*", s or "")
+    if not m:
+        raise Usage(f"{s!r} is not a duration (e.g. 20s, 10m, 1h)")
+    return float(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[m.group(2)]
+
+
+def binary(engine, target, variant="fixed"):
+    d = engine if variant == "fixed" else f"{engine}-{variant}"
+    p = os.path.join(BUILD, d, target)
+    if not os.path.exists(p):
+        raise Usage(f"{p} is not built: make -f fuzz/fuzz.mk {'fuzz-build' if variant == 'fixed' else p}")
+    return p
+
+
+def env(**extra):
+    e = dict(os.environ)
+    for k in list(e):
+        if k.startswith("SQ_"):
+            del e[k]
+    e.update(RUN_ENV)
+    e.update(extra)
+    return e
+
+
+def have(tool):
+    return shutil.which(tool) is not None
+
+
+def killgroup(p):
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def say(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+# ---- replay ------------------------------------------------------------------------
+
+def replay_one(path, target="sq_ops", variant="fixed", times=1, extra=(), timeout=20):
+    """Outcome of a file through the standalone binary: (outcome, stderr)."""
+    cmd = [binary("replay", target, variant), "--verbose", "--times", str(times),
+           "--timeout", str(timeout)] + list(extra) + [path]
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       errors="replace", env=env(), timeout=timeout * times + 60)
+    first = next((l for l in r.stdout.splitlines() if l.startswith(path + ": ")), "")
+    outcome = re.sub(r" \((deterministic|FLAKY)\).*$", "", first[len(path) + 2:])
+    return outcome, r.stdout, "FLAKY" not in first
+
+
+def blank(s):
+    return re.sub(r"0x[0-9a-f]+|\d+", "#", s)
+
+
+def symbolize(binpath, frames):
+    """[(module, off)] -> function names, through addr2line, for our binary only."""
+    mod = os.path.basename(binpath)
+    offs = [o for m, o in frames if m == mod]
+    if not offs or not have("addr2line"):
+        return []
+    r = subprocess.run(["addr2line", "-f", "-e", binpath] + offs, stdout=subprocess.PIPE, text=True)
+    lines = r.stdout.splitlines()
+    return [lines[i] for i in range(0, len(lines), 2)]
+
+
+def signature(outcome, log, binpath):
+    frames = FRAME_RE.findall(log)
+    names = [n for n in symbolize(binpath, frames) if n not in MACHINERY][:3]
+    return blank(outcome) + (" | " + " < ".join(names) if names else "")
+
+
+# ---- triage ------------------------------------------------------------------------
+
+def crash_files(paths):
+    out = []
+    for p in paths:
+        if os.path.isdir(p):
+            for root, _, files in os.walk(p):
+                for f in files:
+                    full = os.path.join(root, f)
+                    base = os.path.basename(root)
+                    if (f.startswith(("crash-", "timeout-", "leak-", "oom-")) or
+                            (base in ("crashes", "hangs") and f.startswith("id:"))):
+                        out.append(full)
+        elif os.path.isfile(p):
+            out.append(p)
+    return sorted(out)
+
+
+def target_of(path, default):
+    for t in TARGETS:
+        if f"/{t}/" in path or f"/{t}-" in path or os.path.basename(path).startswith(t):
+            return t
+    return default
+
+
+def minimize(path, target, variant, want_sig, workdir):
+    """libFuzzer's -minimize_crash, kept only if the finding stays the same."""
+    try:
+        lf = binary("libfuzzer", target, variant)
+    except Usage:
+        return path
+    out = os.path.join(workdir, "min-" + os.path.basename(path))
+    subprocess.run([lf] + LF_FLAGS + ["-minimize_crash=1", "-runs=300", "-max_total_time=60",
+                                      "-exact_artifact_path=" + out, path],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env(), timeout=600)
+    if not os.path.exists(out) or os.path.getsize(out) >= os.path.getsize(path):
+        return path
+    outcome, log, _ = replay_one(out, target, variant)
+    if signature(outcome, log, binary("replay", target, variant)) != want_sig:
+        return path
+    return out
+
+
+def triage(paths, variant="fixed", default_target="sq_ops", workdir=None, do_min=True):
+    files = crash_files(paths)
+    workdir = workdir or tempfile.mkdtemp(prefix="triage-")
+    os.makedirs(workdir, exist_ok=True)
+    kinds = collections.OrderedDict()
+    for f in files:
+        t = target_of(f, default_target)
+        outcome, log, _ = replay_one(f, t, variant)
+        if outcome == "clean":
+            sig = "not reproduced by the standalone replay (clean)"
+        else:
+            sig = signature(outcome, log, binary("replay", t, variant))
+        k = kinds.setdefault((t, sig), {"target": t, "signature": sig, "outcome": outcome, "files": [],
+                                        "log": log})
+        k["files"].append(f)
+    for k in kinds.values():
+        rep = min(k["files"], key=os.path.getsize)
+        if do_min and k["outcome"] != "clean":
+            rep = minimize(rep, k["target"], variant, k["signature"], workdir)
+        outcome, log, det = replay_one(rep, k["target"], variant, times=3)
+        k.update({"representative": rep, "replay": outcome, "deterministic": det, "log": log})
+    summary = [{x: k[x] for x in ("target", "signature", "outcome", "representative", "replay",
+                                  "deterministic")} | {"count": len(k["files"])} for k in kinds.values()]
+    with open(os.path.join(workdir, "triage.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    lines = [f"triage: {len(files)} files, {len(kinds)} distinct findings"]
+    for i, k in enumerate(summary, 1):
+        lines.append(f"  {i}. [{k['target']}] {k['signature']} ({k['count']} files)")
+        lines.append(f"     reproducer: {k['representative']} -> {k['replay']}"
+                     f"{'' if k['deterministic'] else ' (not deterministic)'}")
+        lines.append(f"     replay: {binary('replay', k['target'], variant)} --times 3 {k['representative']}")
+    print("\n".join(lines))
+    return summary
+
+
+# ---- the engines ----------------------------------------------------------------------
+
+def seed_corpus(target, corpus):
+    os.makedirs(corpus, exist_ok=True)
+    for f in glob.glob(os.path.join(ROOT, "corpora", target, "*")):
+        dst = os.path.join(corpus, os.path.basename(f))
+        if not os.path.exists(dst):
+            shutil.copy(f, dst)
+
+
+def run_afl(target, corpus, out, seconds, jobs, variant="fixed", until_crash=False):
+    """AFL++: one main, jobs-1 secondaries, all for `seconds`."""
+    b = binary("afl", target, variant)
+    os.makedirs(out, exist_ok=True)
+    e = env(**AFL_ENV)
+    if until_crash:
+        e["AFL_BENCH_UNTIL_CRASH"] = "1"
+    procs = []
+    for i in range(jobs):
+        role = ["-M", "main"] if i == 0 else ["-S", f"sec{i}"]
+        cmd = ["afl-fuzz", "-i", corpus, "-o", out] + role + ["-V", str(int(seconds)), "-t", "5000",
+                                                          "--", b]
+        log = open(os.path.join(out, f"afl-{i}.log"), "w")
+        procs.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=e,
+                                       start_new_session=True), log))
+    t0 = time.monotonic()
+    for p, log in procs:
+        try:
+            p.wait(timeout=max(1, seconds + 120 - (time.monotonic() - t0)))
+        except subprocess.TimeoutExpired:
+            killgroup(p)
+            p.wait()
+        log.close()
+    stats = {}
+    for d in sorted(glob.glob(os.path.join(out, "*", "fuzzer_stats"))):
+        s = {}
+        for line in open(d):
+            k, _, v = line.partition(":")
+            s[k.strip()] = v.strip()
+        stats[os.path.basename(os.path.dirname(d))] = s
+    # New inputs join the working corpus, for the next run to resume from.
+    for q in glob.glob(os.path.join(out, "*", "queue", "id:*")):
+        name = "afl-" + re.sub(r"[^A-Za-z0-9_.-]", "_", os.path.basename(q))[:80]
+        dst = os.path.join(corpus, name)
+        if not os.path.exists(dst) and os.path.isfile(q):
+            shutil.copy(q, dst)
+    return stats
+
+
+def run_libfuzzer(target, corpus, out, seconds, jobs, variant="fixed", until_crash=False):
+    b = binary("libfuzzer", target, variant)
+    os.makedirs(out, exist_ok=True)
+    cmd = [b] + LF_FLAGS + [f"-max_total_time={int(seconds)}", f"-artifact_prefix={out}/"]
+    if jobs > 1 and not until_crash:
+        cmd += [f"-fork={jobs}", "-ignore_crashes=1", "-ignore_timeouts=1"]
+    cmd.append(corpus)
+    with open(os.path.join(out, "libfuzzer.log"), "w") as log:
+        p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env(), start_new_session=True)
+        try:
+            p.wait(timeout=seconds + 180)
+        except subprocess.TimeoutExpired:
+            killgroup(p)
+            p.wait()
+    text = open(os.path.join(out, "libfuzzer.log"), errors="replace").read()
+    stats = {}
+    for k in ("number_of_executed_units", "average_exec_per_sec", "new_units_added", "peak_rss_mb"):
+        m = re.findall(rf"stat::{k}:\s+(\d+)", text)
+        if m:
+            stats[k] = sum(int(x) for x in m) if k != "average_exec_per_sec" else sum(int(x) for x in m)
+    m = re.findall(r"#(\d+)\s+(?:DONE|pulse|NEW|REDUCE|INITED).*?exec/s: (\d+)", text)
+    if m and "number_of_executed_units" not in stats:
+        stats["number_of_executed_units"] = int(m[-1][0])
+        stats["average_exec_per_sec"] = int(m[-1][1])
+    stats["log"] = os.path.join(out, "libfuzzer.log")
+    return stats
+
+
+def cmd_fuzz(a):
+    total = duration(a.time)
+    targets = a.targets.split(",") if a.targets else TARGETS
+    engines = a.engines.split(",") if a.engines else ["afl", "libfuzzer"]
+    for e in engines:
+        if e == "afl" and not have("afl-fuzz"):
+            raise Usage("afl-fuzz is not installed (mk/deps.sh fuzz)")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = a.out or os.path.join(ROOT, "out", "fuzz", f"run-{stamp}")
+    share = total / (len(targets) * len(engines))
+    say(f"fuzz: {', '.join(engines)} x {', '.join(targets)}: {share:.0f}s each, {a.jobs} jobs; out {out}")
+    report = {"time": total, "jobs": a.jobs, "variant": a.variant, "runs": []}
+    for t in targets:
+        corpus = os.path.join(a.corpus, t) if a.corpus else os.path.join(ROOT, "out", "fuzz", "corpus", t)
+        seed_corpus(t, corpus)
+        for e in engines:
+            d = os.path.join(out, e, t)
+            t0 = time.monotonic()
+            st = (run_afl if e == "afl" else run_libfuzzer)(t, corpus, d, share, a.jobs, a.variant)
+            report["runs"].append({"engine": e, "target": t, "seconds": round(time.monotonic() - t0, 1),
+                                   "stats": st})
+            say(f"fuzz: {e} {t}: {summary_line(e, st)}")
+    with open(os.path.join(out, "report.json"), "w") as f:
+        json.dump(report, f, indent=1)
+    found = triage([out], a.variant, workdir=os.path.join(out, "triage"))
+    print(f"fuzz: report {out}/report.json, triage {out}/triage/triage.json")
+    for r in report["runs"]:
+        print(f"  {r['engine']:<10}{r['target']:<12}{summary_line(r['engine'], r['stats'])}")
+    return 1 if found else 0
+
+
+def summary_line(engine, st):
+    if engine == "afl":
+        execs = sum(int(s.get("execs_done", 0)) for s in st.values())
+        rate = sum(float(s.get("execs_per_sec", 0)) for s in st.values())
+        stab = ", ".join(s.get("stability", "?") for s in st.values())
+        crashes = sum(int(s.get("saved_crashes", 0)) for s in st.values())
+        hangs = sum(int(s.get("saved_hangs", 0)) for s in st.values())
+        return (f"{execs} execs, {rate:.0f}/s over {len(st)} instances, stability {stab}, "
+                f"crashes {crashes}, hangs {hangs}")
+    return (f"{st.get('number_of_executed_units', '?')} execs, {st.get('average_exec_per_sec', '?')}/s, "
+            f"new units {st.get('new_units_added', '?')}")
+
+
+def cmd_smoke(a):
+    seconds = duration(a.time)
+    bad = 0
+    with tempfile.TemporaryDirectory(prefix="fuzz-smoke-") as tmp:
+        for e in ["libfuzzer", "afl"]:
+            if e == "afl" and not have("afl-fuzz"):
+                print("smoke: afl: SKIPPED (afl-fuzz not installed)")
+                continue
+            corpus = os.path.join(tmp, "corpus-" + e)
+            seed_corpus("sq_ops", corpus)
+            out = os.path.join(tmp, e)
+            st = (run_afl if e == "afl" else run_libfuzzer)("sq_ops", corpus, out, seconds, 1)
+            found = crash_files([out])
+            if e == "afl":
+                execs = sum(int(s.get("execs_done", 0)) for s in st.values())
+            else:
+                execs = int(st.get("number_of_executed_units", 0))
+            ok = execs > 0 and not found
+            bad += not ok
+            print(f"smoke: {e}: {'ok' if ok else 'FAILED'}: {summary_line(e, st)}")
+            if found:
+                triage(found, workdir=os.path.join(tmp, "triage"), do_min=False)
+    return 1 if bad else 0
+
+
+def cmd_replay(a):
+    variants = a.variants.split(",") if a.variants else ["fixed"] + VARIANTS
+    bad = 0
+    for v in variants:
+        for t in TARGETS:
+            d = os.path.join(ROOT, "corpora", t)
+            r = subprocess.run([binary("replay", t, v), "--manifest", MANIFEST, "--times", str(a.times), d],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env())
+            last = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else "(no output)"
+            print(f"replay: {v:<20} {last}")
+            if r.returncode != 0:
+                bad += 1
+                print("\n".join(l for l in r.stdout.splitlines() if "UNEXPECTED" in l or "FLAKY" in l))
+    return 1 if bad else 0
+
+
+# ---- regressions: time to the first finding -----------------------------------------------
+
+def regress_one(v, engine, target, budget, seeds, tmp):
+    corpus = os.path.join(tmp, f"{engine}-{target}-{v}-corpus")
+    os.makedirs(corpus)
+    for f in glob.glob(os.path.join(ROOT, "corpora", target, "*")):
+        name = os.path.basename(f)
+        if name == f"regress-{v}":
+            continue		# its own reproducer is what it must find
+        if seeds == "empty" and name != "seed-empty":
+            continue
+        shutil.copy(f, corpus)
+    out = os.path.join(tmp, f"{engine}-{target}-{v}")
+    t0 = time.monotonic()
+    if engine == "afl":
+        run_afl(target, corpus, out, budget, 1, v, until_crash=True)
+        crashes = crash_files([out])
+        found_at = None
+        for c in crashes:
+            m = re.search(r"time:(\d+)", c)
+            if m:
+                found_at = min(found_at or 1e18, int(m.group(1)) / 1000)
+        if not crashes:
+            # A seed that crashes already in AFL++'s dry run is a finding at
+            # time 0 (the dry run skips it rather than saving it).
+            log = open(os.path.join(out, "afl-0.log"), errors="replace").read()
+            m = re.search(r"Test case '([^']+)' results in a crash", log)
+            if m:
+                src = re.sub(r"^.*orig:", "", m.group(1))
+                if os.path.exists(os.path.join(corpus, src)):
+                    crashes, found_at = [os.path.join(corpus, src)], 0.0
+    else:
+        run_libfuzzer(target, corpus, out, budget, 1, v, until_crash=True)
+        crashes = crash_files([out])
+        found_at = (time.monotonic() - t0) if crashes else None
+    if not crashes:
+        return {"variant": v, "engine": engine, "target": target, "found": False, "seconds": None}
+    c = min(crashes, key=os.path.getsize)
+    on_variant, _, _ = replay_one(c, target, v)
+    on_fixed, _, _ = replay_one(c, target, "fixed")
+    return {"variant": v, "engine": engine, "target": target, "found": True,
+            "seconds": round(found_at, 2), "file": c, "on_variant": on_variant, "on_fixed": on_fixed,
+            "genuine": on_variant != "clean" and on_fixed == "clean"}
+
+
+def cmd_regress(a):
+    variants = a.variants.split(",") if a.variants else VARIANTS
+    engines = a.engines.split(",") if a.engines else ["libfuzzer", "afl"]
+    budget = duration(a.budget)
+    rows = []
+    keep = a.keep or tempfile.mkdtemp(prefix="fuzz-regress-")
+    for v in variants:
+        for e in engines:
+            if e == "afl" and not have("afl-fuzz"):
+                continue
+            target = a.target or ("sq_ops")
+            try:
+                row = regress_one(v, e, target, budget, a.seeds, keep)
+            except Usage as err:
+                row = {"variant": v, "engine": e, "target": target, "found": False, "seconds": None,
+                       "error": str(err)}
+            rows.append(row)
+            say(f"regress: {v} {e}: " + (f"found in {row['seconds']}s: {row['on_variant']} "
+                                          f"(fixed: {row['on_fixed']})" if row["found"] else
+                                          row.get("error", f"not found in {budget:.0f}s")))
+    print(f"{'variant':<22}{'engine':<11}{'first finding':>14}  outcome on the variant / on fixed")
+    times = []
+    for r in rows:
+        if r["found"]:
+            times.append(r["seconds"])
+            print(f"{r['variant']:<22}{r['engine']:<11}{r['seconds']:>13.2f}s  {r['on_variant']} / "
+                  f"{r['on_fixed']}{'' if r['genuine'] else '  (NOT the variant: fixed is not clean)'}")
+        else:
+            print(f"{r['variant']:<22}{r['engine']:<11}{'not found':>14}  {r.get('error', '')}")
+    best = {}
+    for r in rows:
+        if r["found"] and r["genuine"]:
+            best[r["variant"]] = min(best.get(r["variant"], 1e18), r["seconds"])
+    if best:
+        vals = sorted(best.values())
+        med = vals[len(vals) // 2] if len(vals) % 2 else (vals[len(vals) // 2 - 1] + vals[len(vals) // 2]) / 2
+        print(f"median time to first finding (best engine per variant, {len(best)} variants): {med:.2f}s")
+    with open(os.path.join(keep, "regress.json"), "w") as f:
+        json.dump(rows, f, indent=1)
+    print(f"regress: details in {keep}/regress.json")
+    return 0 if all(v in best for v in variants if v != "gsignal-systemstack") else 1
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="fuzz/run.py", description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd")
+    f = sub.add_parser("fuzz")
+    f.add_argument("--time", default="10m")
+    f.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    f.add_argument("--targets")
+    f.add_argument("--engines")
+    f.add_argument("--corpus")
+    f.add_argument("--out")
+    f.add_argument("--variant", default="fixed")
+    s = sub.add_parser("smoke")
+    s.add_argument("--time", default="20s")
+    r = sub.add_parser("replay")
+    r.add_argument("--times", type=int, default=3)
+    r.add_argument("--variants")
+    g = sub.add_parser("regress")
+    g.add_argument("--budget", default="60s")
+    g.add_argument("--engines")
+    g.add_argument("--variants")
+    g.add_argument("--target")
+    g.add_argument("--seeds", choices=["all", "empty"], default="all")
+    g.add_argument("--keep")
+    t = sub.add_parser("triage")
+    t.add_argument("--variant", default="fixed")
+    t.add_argument("--no-minimize", action="store_true")
+    t.add_argument("--out")
+    t.add_argument("paths", nargs="+")
+    try:
+        a = ap.parse_args(argv)
+        if not a.cmd:
+            ap.print_help(sys.stderr)
+            return 2
+        if a.cmd == "triage":
+            return 1 if triage(a.paths, a.variant, workdir=a.out, do_min=not a.no_minimize) else 0
+        return {"fuzz": cmd_fuzz, "smoke": cmd_smoke, "replay": cmd_replay, "regress": cmd_regress}[a.cmd](a)
+    except Usage as e:
+        print(f"run.py: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

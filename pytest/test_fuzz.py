@@ -1,0 +1,259 @@
+"""Fuzzing: the targets' builds, a smoke run of each engine, the replay of
+every saved corpus entry, the regression reproducers, ClusterFuzzLite's
+build.sh, and the nightly job (docs/fuzz.md)."""
+import fcntl
+import glob
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from sqtest import BUILD, ROOT
+
+sys.path.insert(0, os.path.join(ROOT, "fuzz"))
+import run as fuzzrun  # noqa: E402
+
+TARGETS = fuzzrun.TARGETS
+VARIANTS = fuzzrun.VARIANTS
+FZ = os.path.join(BUILD, "fuzz")
+MANIFEST = os.path.join(ROOT, "corpora", "MANIFEST")
+
+
+def make(*goals, env=None, timeout=900):
+    """make -f fuzz/fuzz.mk, one make at a time across xdist workers."""
+    os.makedirs(BUILD, exist_ok=True)
+    with open(os.path.join(BUILD, ".lock"), "w") as lk:
+        fcntl.flock(lk, fcntl.LOCK_EX)
+        return subprocess.run(["make", "--no-print-directory", "-C", ROOT, "-f", "fuzz/fuzz.mk",
+                               f"-j{os.cpu_count() or 2}"] + list(goals),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              env=env, timeout=timeout)
+
+
+def has_libfuzzer():
+    r = subprocess.run(["clang", "-print-file-name=libclang_rt.fuzzer-x86_64.a"], stdout=subprocess.PIPE,
+                       text=True)
+    return os.path.isabs(r.stdout.strip()) and os.path.exists(r.stdout.strip())
+
+
+@pytest.fixture(autouse=True)
+def _host_only(request):
+    """Host-bound (conftest.py's HOST_BOUND in spirit): the fuzz builds are
+    the host's own, with the host's libFuzzer and AFL++."""
+    tg = getattr(request.config, "sq_targets", None)
+    if tg is not None and not tg.host_in_full:
+        pytest.skip("the fuzz targets are built and run on the host: runs with the host target only")
+
+
+@pytest.fixture(scope="session")
+def fuzz_built():
+    """The replay builds (fixed and every variant), and the engines' builds
+    that this machine can make."""
+    goals = [f"{FZ}/replay/{t}" for t in TARGETS] + \
+            [f"{FZ}/replay-{v}/{t}" for v in VARIANTS for t in TARGETS]
+    if has_libfuzzer():
+        goals += [f"{FZ}/libfuzzer/{t}" for t in TARGETS]
+    if shutil.which("afl-clang-fast"):
+        goals += [f"{FZ}/afl/{t}" for t in TARGETS]
+    r = make(*goals)
+    assert r.returncode == 0, f"fuzz build failed:\n{r.stdout[-5000:]}"
+    return True
+
+
+def replay(target, variant, *args, timeout=300):
+    b = os.path.join(FZ, "replay" if variant == "fixed" else f"replay-{variant}", target)
+    return subprocess.run([b] + [str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, env=fuzzrun.env(), timeout=timeout)
+
+
+def manifest():
+    rows = []
+    for line in open(MANIFEST):
+        if line.startswith("#") or not line.strip():
+            continue
+        key, variant, flags, outcome = line.split(None, 3)
+        target, name = key.split("/")
+        rows.append((target, name, variant, flags, outcome.strip()))
+    return rows
+
+
+# ---- the saved corpora ----------------------------------------------------------------
+
+@pytest.mark.parametrize("fz_target", TARGETS)
+def test_corpus_replays_as_expected_three_times(fuzz_built, fz_target):
+    """Every saved input, three times in fresh processes: the manifest's
+    outcome (clean unless listed), the same every time."""
+    r = replay(fz_target, "fixed", "--manifest", MANIFEST, "--times", 3,
+               os.path.join(ROOT, "corpora", fz_target))
+    assert r.returncode == 0, r.stdout[-6000:]
+    n = len(os.listdir(os.path.join(ROOT, "corpora", fz_target)))
+    assert f"{3 * n} runs, 0 inputs not as expected" in r.stdout, r.stdout[-3000:]
+
+
+def reproducers():
+    return [(t, n, v, o) for t, n, v, f, o in manifest() if v != "fixed"]
+
+
+@pytest.mark.parametrize("fz_target,name,variant,outcome", reproducers(),
+                         ids=[f"{t}-{n}" for t, n, _, _ in reproducers()])
+def test_regress_reproducer_finds_its_variant(fuzz_built, fz_target, name, variant, outcome):
+    """On its variant the reproducer ends in its class, three times out of
+    three; on the fixed runtime (previous test) it is clean or, for the one
+    illegal program, the fatal error the fixed runtime owes."""
+    path = os.path.join(ROOT, "corpora", fz_target, name)
+    r = replay(fz_target, variant, "--manifest", MANIFEST, "--times", 3, path)
+    assert r.returncode == 0, r.stdout[-6000:]
+    assert "(deterministic)" in r.stdout
+
+
+def test_every_variant_has_a_reproducer():
+    have = {(t, v) for t, _, v, _, _ in manifest() if v != "fixed"}
+    for v in VARIANTS:
+        assert ("sq_ops", v) in have, f"no reproducer for {v} in corpora/sq_ops"
+    for t in TARGETS:
+        names = set(os.listdir(os.path.join(ROOT, "corpora", t)))
+        for tt, n, v, _, _ in manifest():
+            if tt == t:
+                assert n in names, f"corpora/MANIFEST names {t}/{n}, which does not exist"
+
+
+def test_seed_corpora_match_their_sources(fuzz_built, tmp_path):
+    """corpora/ is what fuzz/seeds.py assembles from fuzz/seeds/."""
+    for src in glob.glob(os.path.join(ROOT, "fuzz", "seeds", "*", "*.fz")):
+        group = os.path.basename(os.path.dirname(src))
+        name = os.path.basename(src)[:-3]
+        for t in (TARGETS if group == "common" else [group]):
+            out = tmp_path / f"{t}-{name}"
+            r = replay(t, "fixed", "--asm", src, out)
+            assert r.returncode == 0, r.stdout
+            assert out.read_bytes() == open(os.path.join(ROOT, "corpora", t, name), "rb").read(), \
+                f"corpora/{t}/{name} is stale: run make -f fuzz/fuzz.mk fuzz-seeds"
+
+
+# ---- the decoder -------------------------------------------------------------------------
+
+def test_decoder_builds_only_legal_programs(fuzz_built, tmp_path):
+    """Random bytes decode to programs without the arms a correct runtime
+    must refuse, and print back to the same bytes' meaning."""
+    rng = random.Random(5)
+    for i in range(300):
+        (tmp_path / f"r{i:03d}").write_bytes(bytes(rng.randrange(256) for _ in range(rng.randrange(1, 200))))
+    r = replay("sq_ops", "fixed", "--print", tmp_path)
+    assert r.returncode == 0, r.stdout[-3000:]
+    text = r.stdout
+    assert "illegal" not in text and "xswitch" not in text
+    windows = ("entersyscall.poisoned", "syscall.window", "exitsyscall.enter", "exitsyscall.slow")
+    for line in text.splitlines():
+        w = line.split()
+        if w and w[0] == "arm":
+            site, action = w[1], w[2]
+            assert not (action == "split" and site in windows), line
+            assert not (site == "sighandler.dispatch" and action == "systemstack"), line
+            assert not (site == "sighandler.dispatch" and action == "signal" and "every" in w), line
+            assert not (site == "sighandler.dispatch" and "SIGUSR2" in w), line
+        if w and w[0] == "signal":
+            assert w[2] != "SIGUSR2", line
+        if w and w[0] == "go":
+            pytest.fail("sq_ops decoded a `go`: " + line)
+
+
+def test_asm_print_roundtrip(fuzz_built, tmp_path):
+    """Printing a decoded program and assembling it gives a program that
+    prints the same (the text form is faithful)."""
+    rng = random.Random(9)
+    for i in range(40):
+        raw = tmp_path / f"r{i}"
+        raw.write_bytes(bytes(rng.randrange(256) for _ in range(rng.randrange(1, 120))))
+        p1 = replay("sq_ops", "fixed", "--print", raw).stdout.split("\n", 1)[1]
+        (tmp_path / f"t{i}.fz").write_text(p1)
+        r = replay("sq_ops", "fixed", "--asm", tmp_path / f"t{i}.fz", tmp_path / f"a{i}")
+        assert r.returncode == 0, r.stdout + p1
+        p2 = replay("sq_ops", "fixed", "--print", tmp_path / f"a{i}").stdout.split("\n", 1)[1]
+        assert p1 == p2
+
+
+# ---- the engines ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("engine", ["libfuzzer", "afl"])
+def test_engine_smoke(fuzz_built, engine, tmp_path):
+    """20 seconds of the engine on sq_ops from the seeds: it runs, and the
+    fixed runtime gives it nothing."""
+    if engine == "afl" and not shutil.which("afl-fuzz"):
+        pytest.skip("afl-fuzz is not installed (mk/deps.sh fuzz)")
+    if engine == "libfuzzer" and not has_libfuzzer():
+        pytest.skip("libFuzzer (libclang-rt-14-dev) is not installed")
+    corpus = str(tmp_path / "corpus")
+    fuzzrun.seed_corpus("sq_ops", corpus)
+    out = str(tmp_path / "out")
+    run = fuzzrun.run_afl if engine == "afl" else fuzzrun.run_libfuzzer
+    st = run("sq_ops", corpus, out, 20, 1)
+    found = fuzzrun.crash_files([out])
+    logs = "".join(open(f, errors="replace").read()[-3000:] for f in glob.glob(os.path.join(out, "*.log")))
+    assert not found, f"findings on the fixed runtime: {found}\n" + \
+        "\n".join(replay("sq_ops", "fixed", "--verbose", f).stdout[-2000:] for f in found[:3])
+    if engine == "afl":
+        execs = sum(int(s.get("execs_done", 0)) for s in st.values())
+    else:
+        execs = int(st.get("number_of_executed_units", 0))
+    assert execs > 1000, f"{engine} hardly ran: {st}\n{logs}"
+    print(f"{engine}: {fuzzrun.summary_line(engine, st)}")
+
+
+# ---- ClusterFuzzLite and the nightly job -----------------------------------------------------
+
+def test_clusterfuzzlite_build_sh(fuzz_built, tmp_path):
+    """.clusterfuzzlite/build.sh with local values for the variables the
+    ClusterFuzzLite image sets: binaries, options and seed corpora in $OUT,
+    and the binaries run their seeds."""
+    if not has_libfuzzer():
+        pytest.skip("libFuzzer (libclang-rt-14-dev) is not installed")
+    if not shutil.which("zip"):
+        pytest.skip("zip is not installed")
+    out = tmp_path / "out"
+    out.mkdir()
+    e = dict(os.environ, CC="clang", CFLAGS="-O1 -fno-omit-frame-pointer -gline-tables-only "
+             "-fsanitize=address -fsanitize-address-use-after-scope -fsanitize=fuzzer-no-link",
+             LIB_FUZZING_ENGINE="-fsanitize=fuzzer", OUT=str(out), SANITIZER="address",
+             WORK=os.path.join(BUILD, "cflite-test"), SRC=str(tmp_path))
+    with open(os.path.join(BUILD, ".lock"), "w") as lk:
+        fcntl.flock(lk, fcntl.LOCK_EX)
+        r = subprocess.run(["bash", os.path.join(ROOT, ".clusterfuzzlite", "build.sh")], cwd=ROOT, env=e,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900)
+    assert r.returncode == 0, r.stdout[-5000:]
+    for t in TARGETS:
+        assert (out / t).exists() and (out / f"{t}.options").exists(), r.stdout[-2000:]
+        opts = (out / f"{t}.options").read_text()
+        assert "handle_usr1=0" in opts and "handle_usr2=0" in opts
+        with zipfile.ZipFile(out / f"{t}_seed_corpus.zip") as z:
+            assert sorted(z.namelist()) == sorted(os.listdir(os.path.join(ROOT, "corpora", t)))
+    seeds = tmp_path / "seeds"
+    with zipfile.ZipFile(out / "sq_ops_seed_corpus.zip") as z:
+        z.extractall(seeds)
+    r = subprocess.run([str(out / "sq_ops"), "-handle_usr1=0", "-handle_usr2=0", "-runs=3000", str(seeds)],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300,
+                       env=dict(fuzzrun.env(), ASAN_OPTIONS="detect_leaks=0"))
+    assert r.returncode == 0 and "Done 3000 runs" in r.stdout, r.stdout[-4000:]
+
+
+def test_nightly_resumes_and_reports(fuzz_built, tmp_path):
+    """ci/nightly.sh with a tiny budget: it fuzzes from the corpus folder it
+    is given, leaves new inputs there, and exits 0 on the fixed runtime."""
+    if not shutil.which("afl-fuzz") or not has_libfuzzer():
+        pytest.skip("the nightly job needs both engines")
+    corpus = tmp_path / "corpus"
+    (corpus / "sq_ops").mkdir(parents=True)
+    shutil.copy(os.path.join(ROOT, "corpora", "sq_ops", "seed-outcall"), corpus / "sq_ops" / "carried-over")
+    r = subprocess.run(["bash", os.path.join(ROOT, "ci", "nightly.sh"), "18s", str(corpus)], cwd=ROOT,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=400,
+                       env=dict(os.environ, FZ_NIGHTLY_TARGETS="sq_ops"))
+    assert r.returncode == 0, r.stdout[-5000:]
+    assert "no new findings" in r.stdout
+    kept = os.listdir(corpus / "sq_ops")
+    assert "carried-over" in kept and len(kept) > len(os.listdir(os.path.join(ROOT, "corpora", "sq_ops")))
+    m = re.search(r"report in (\S+)", r.stdout)
+    assert m and os.path.exists(os.path.join(ROOT, m.group(1), "report.json"))
