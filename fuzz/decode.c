@@ -193,6 +193,15 @@ static int mkarm(Dec *s, const uint8_t *b, fz_node *nd)
 			act = A_SPIN;
 		}
 	}
+	/* spin (and yield, which spins wherever no G is running, i.e. at every
+	 * reachable site) only widens a window, which matters when something
+	 * runs concurrently: the race target. In the deterministic ones it
+	 * would cost 100 us a hit and change nothing: a check there instead. */
+	if ((act == A_SPIN || act == A_YIELD) && !s->async) {
+		act = A_SIGNAL;
+		sig = strcmp(site, "sighandler.dispatch") ? 3 : 2;
+		every = 0;
+	}
 	/* The check signal is synchronous by design: inside the handler it
 	 * would land wherever another signal interrupted the thread. */
 	if (act == A_SIGNAL && sig == 3 && !strcmp(site, "sighandler.dispatch"))

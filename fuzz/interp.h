@@ -114,8 +114,12 @@ int fz_await(uint32_t *done, uint32_t *seq, int64_t (*tick)(void), int64_t ns);
 /* The fuzzer's side of `sysblock settle`: wake the first blocked settler if
  * the runtime has settled. Returns whether settlers are still waiting. */
 int fz_settle_tick(void);
+/* Wait until *count reaches want (counted up with fz_attention). */
+int fz_await_count(uint32_t *count, uint32_t want, int64_t ns);
 void fz_settle_block(uint32_t *word);
 int64_t fz_now(void);
+/* Busy for ns (no coverage: the loop counts time). */
+void fz_busy(int64_t ns);
 /* Per-execution watchdog (FZ_WATCHDOG seconds, default 5). */
 void fz_watchdog_start(void);
 void fz_watchdog_arm(void);
@@ -146,5 +150,7 @@ void fzp_retake_mine(void);
  * the first described in why. from_g: called by the G itself. */
 int fzp_check_self(int from_g, char *why, int len);
 void fzp_dump(void);
+/* Is the calling thread attached to the runtime (has a g)? */
+int fzp_attached(void);
 
 #endif

@@ -156,17 +156,17 @@ C_SIDE static void switched(void *arg)
 	fz_run_c(node((int16_t)(intptr_t)arg)->body);
 }
 
+/* C that takes its time: a busy loop (a sleep would cost the timer's
+ * latency, tens of microseconds, for nothing more). */
 C_SIDE static void csleep(int w)
 {
-	struct timespec ts = { 0, w == 1 ? 2000 : 8000 };
-
 	switch (w) {
 	case 0:
 		sched_yield();
 		break;
 	case 1:
 	case 2:
-		nanosleep(&ts, NULL);
+		fz_busy(w == 1 ? 2000 : 8000);
 		break;
 	case 3:
 		syscall(SYS_getpid);
@@ -279,11 +279,29 @@ C_SIDE static void do_cmd(Thr *t)
 	}
 }
 
+/* A pool thread's exit, once the runtime is done with it: our key's
+ * destructor, which runs after the runtime's (the key was made after the
+ * runtime's; if a libc ran them the other way round, the thread would still
+ * be attached here, and the destructor asks to run again). */
+static pthread_key_t exitkey;
+static uint32_t nexits;
+
+C_SIDE static void exited(void *arg)
+{
+	if (fzp_attached()) {
+		pthread_setspecific(exitkey, arg);	/* after the runtime's dropm */
+		return;
+	}
+	__atomic_add_fetch(&nexits, 1, __ATOMIC_ACQ_REL);
+	fz_attention();
+}
+
 C_SIDE static void *thr_main(void *arg)
 {
 	Thr *t = arg;
 	uint32_t seen = __atomic_load_n(&t->seq, __ATOMIC_ACQUIRE);
 
+	pthread_setspecific(exitkey, t);
 	t->tid = mytid();
 	__atomic_store_n(&t->done, seen, __ATOMIC_RELEASE);
 	fz_wake(&t->done);
@@ -292,7 +310,8 @@ C_SIDE static void *thr_main(void *arg)
 		seen = __atomic_load_n(&t->seq, __ATOMIC_ACQUIRE);
 		if (t->cmd == CMD_EXIT) {
 			/* Thread exit: the runtime's key destructor detaches a
-			 * bound M (dropm) after we return. */
+			 * bound M (dropm) after we return, then exited() says so.
+			 * From here on t belongs to the thread taking our place. */
 			cs_release();
 			__atomic_store_n(&t->done, seen, __ATOMIC_RELEASE);
 			fz_attention();
@@ -310,10 +329,15 @@ C_SIDE static void thr_start(Thr *t)
 	t->kind = t->lastkind = K_PTHREAD;
 	t->fresh = 1;
 	t->async = 0;
+	pthread_attr_t attr;
+
 	__atomic_store_n(&t->seq, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&t->done, 1, __ATOMIC_RELEASE);	/* not ready yet */
-	if (pthread_create(&t->th, NULL, thr_main, t) != 0)
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t->th, &attr, thr_main, t) != 0)
 		fz_fail("harness", "pthread_create failed");
+	pthread_attr_destroy(&attr);
 	fz_wait_change(&t->done, 1, -1);	/* thr_main says it is ready */
 }
 
@@ -333,7 +357,7 @@ C_SIDE static int64_t await_tick(void)
 	int64_t slice = 0;
 
 	if (fz_settle_tick())
-		slice = 20000;
+		slice = 5000;
 	if (anyasync()) {
 		fzp_tick();
 		if (!slice)
@@ -361,10 +385,13 @@ C_SIDE static void command(Thr *t, int cmd, const char *what)
  * fresh thread takes its place; it attaches at its first callback. */
 C_SIDE static void detach(Thr *t)
 {
+	uint32_t want = __atomic_load_n(&nexits, __ATOMIC_ACQUIRE) + 1;
+
 	post(t, CMD_EXIT);
 	await(t, "detach");
-	pthread_join(t->th, NULL);
-	thr_start(t);
+	thr_start(t);		/* while the old thread goes */
+	if (fz_await_count(&nexits, want, 4000000000LL) < 0)
+		fz_fail("hang", "T%d's thread did not exit in 4s", t->idx);
 }
 
 C_SIDE static int anyasync(void)
@@ -547,6 +574,7 @@ C_SIDE void fz_init(int bound)
 		fz_fail("harness", "out of memory");
 	fz_g_alloc();
 	fz_nsites();		/* counted once, here */
+	pthread_key_create(&exitkey, exited);
 	for (int i = 0; i < FZ_NTHREADS; i++) {
 		thr[i].idx = i;
 		thr_start(&thr[i]);
@@ -572,6 +600,13 @@ C_SIDE void fz_exec(const uint8_t *data, size_t size, int mode)
 	fz_watchdog_arm();
 	top(prog.top);
 	finish();
+	if (getenv("FZ_DEBUG_MS")) {
+		sq_stats st;
+
+		sq_stats_get(&st);
+		fprintf(stderr, "ms=%lld extram=%lld gs=%lld\n", (long long)st.mcount,
+			(long long)st.extram_total, (long long)st.gfree);
+	}
 	if (getenv("FZ_DEBUG_PICKS")) {
 		fprintf(stderr, "picks=%u:", fz_cur.npick);
 		for (uint32_t i = 0; i < fz_cur.npick && i < 64; i++)

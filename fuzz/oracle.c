@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -117,6 +118,14 @@ int64_t fz_now(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+void fz_busy(int64_t ns)
+{
+	int64_t end = fz_now() + ns;
+
+	while (fz_now() < end)
+		__asm__ volatile("pause" ::: "memory");
+}
+
 static int spins = -1;
 
 int fz_wait_change(uint32_t *addr, uint32_t old, int64_t ns)
@@ -128,7 +137,7 @@ int fz_wait_change(uint32_t *addr, uint32_t old, int64_t ns)
 	for (int i = 0; i < spins; i++) {
 		if (__atomic_load_n(addr, __ATOMIC_ACQUIRE) != old)
 			return 0;
-		__asm__ volatile("pause" ::: "memory");
+		sched_yield();
 	}
 	while (__atomic_load_n(addr, __ATOMIC_ACQUIRE) == old) {
 		struct timespec ts, *tp = NULL;
@@ -185,6 +194,21 @@ void fz_settle_block(uint32_t *word)
 		if (r != 0 && r != -EAGAIN && r != -EINTR && r != -ETIMEDOUT)
 			fz_fail("wrong", "sysblock futex returned %ld", r);
 	} while (r == -EINTR && !__atomic_load_n(word, __ATOMIC_ACQUIRE));
+}
+
+int fz_await_count(uint32_t *count, uint32_t want, int64_t ns)
+{
+	int64_t deadline = fz_now() + ns;
+
+	for (;;) {
+		uint32_t a = __atomic_load_n(&fz_attn, __ATOMIC_ACQUIRE);
+
+		if ((int32_t)(__atomic_load_n(count, __ATOMIC_ACQUIRE) - want) >= 0)
+			return 0;
+		if (fz_now() >= deadline)
+			return -1;
+		fz_wait_change(&fz_attn, a, deadline - fz_now());
+	}
 }
 
 int fz_settle_tick(void)

@@ -271,6 +271,11 @@ int fzp_check_self(int from_g, char *why, int len)
 	return w.n;
 }
 
+int fzp_attached(void)
+{
+	return getg() != NULL;
+}
+
 void fzp_dump(void)
 {
 	printlock();

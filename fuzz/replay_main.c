@@ -13,7 +13,7 @@
  *     --print            print the decoded programs instead of running them
  *     --asm IN OUT       assemble the text program IN into the input OUT
  *     --one FILE         run FILE in this process (what each child does)
- *     --bench N FILE     run FILE N times in this process; print executions/s
+ *     --bench N FILE...  run the inputs N rounds in this process; executions/s
  *     --stability N FILE...  (stab build) run each input N times in one
  *                        process and report the coverage counters that differ
  *                        between runs, as AFL++ counts stability
@@ -42,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -448,22 +449,41 @@ static int assemble(const char *in, const char *out)
 	return 0;
 }
 
-static int bench(long n, const char *path)
+/* Run the inputs n rounds in this process, as a fuzzer does, and say how
+ * fast: per wall second, and per CPU second of the whole process (every
+ * thread: the rate one core would give). */
+static int bench(long n, int argc, char **argv)
 {
 	static uint8_t buf[MAXIN];
-	long len = readfile(path, buf, sizeof buf);
+	struct rusage r0, r1;
+	long execs = 0;
 	int64_t t0;
+	double cpu;
 
-	if (len < 0) {
-		fprintf(stderr, "%s: %s\n", path, strerror(errno));
-		return 2;
-	}
 	fz_init(!FZ_UNBOUND);
+	getrusage(RUSAGE_SELF, &r0);
 	t0 = fz_now();
 	for (long i = 0; i < n; i++)
-		fz_exec(buf, (size_t)len, mode(opt.allow_illegal));
-	printf("%s: %ld executions in %.3fs: %.0f/s\n", path, n, (fz_now() - t0) / 1e9,
-		n / ((fz_now() - t0) / 1e9));
+		for (int a = 0; a < argc; a++) {
+			long len = readfile(argv[a], buf, sizeof buf);
+
+			if (len < 0) {
+				fprintf(stderr, "%s: %s\n", argv[a], strerror(errno));
+				return 2;
+			}
+			int64_t e0 = fz_now(), d;
+
+			fz_exec(buf, (size_t)len, mode(opt.allow_illegal));
+			execs++;
+			d = fz_now() - e0;
+			if (getenv("FZ_BENCH_SLOW") && d > atol(getenv("FZ_BENCH_SLOW")) * 1000)
+				printf("slow: %.3f ms: %s\n", d / 1e6, argv[a]);
+		}
+	getrusage(RUSAGE_SELF, &r1);
+	cpu = (double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec + r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) +
+	      (double)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec + r1.ru_stime.tv_usec - r0.ru_stime.tv_usec) / 1e6;
+	printf("%ld executions of %d inputs in %.3fs: %.0f/s; %.3f CPU s: %.0f/s per core\n", execs, argc,
+		(fz_now() - t0) / 1e9, execs / ((fz_now() - t0) / 1e9), cpu, cpu > 0 ? execs / cpu : 0.0);
 	return 0;
 }
 
@@ -615,7 +635,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--one") && v)
 			return one(v);
 		else if (!strcmp(a, "--bench") && v && i + 2 < argc)
-			return bench(atol(v), argv[i + 2]);
+			return bench(atol(v), argc - i - 2, argv + i + 2);
 #if FZ_STAB
 		else if (!strcmp(a, "--stability") && v && i + 2 < argc)
 			return stability(atoi(v), argc - i - 2, argv + i + 2);

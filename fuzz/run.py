@@ -51,7 +51,8 @@ AFL_ENV = {"AFL_SKIP_CPUFREQ": "1", "AFL_NO_UI": "1", "AFL_I_DONT_CARE_ABOUT_MIS
 RUN_ENV = {"FZ_WATCHDOG": "3", "FZ_QUIET": "1"}
 FRAME_RE = re.compile(r"^fuzz: frame (\S+)\+(0x[0-9a-f]+)$", re.M)
 MACHINERY = {"on_abrt", "frames", "raise", "abort", "die", "throwf", "throw", "fz_fail", "sigaction",
-             "__sigaction", "__restore_rt", "badsigstack", "crash", "sighandler", "??"}
+             "__sigaction", "__restore_rt", "badsigstack", "crash", "sighandler", "??", "arch_syscall6",
+             "os_tgkill", "os_exit", "printstack"}
 
 
 class Usage(Exception):
@@ -106,7 +107,8 @@ def replay_one(path, target="sq_ops", variant="fixed", times=1, extra=(), timeou
            "--timeout", str(timeout)] + list(extra) + [path]
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                        errors="replace", env=env(), timeout=timeout * times + 60)
-    first = next((l for l in r.stdout.splitlines() if l.startswith(path + ": ")), "")
+    first = next((l for l in r.stdout.splitlines()
+                  if l.startswith(path + ": ") and not re.match(r"run \d+: ", l[len(path) + 2:])), "")
     outcome = re.sub(r" \((deterministic|FLAKY)\).*$", "", first[len(path) + 2:])
     return outcome, r.stdout, "FLAKY" not in first
 
@@ -127,8 +129,11 @@ def symbolize(binpath, frames):
 
 
 def signature(outcome, log, binpath):
-    frames = FRAME_RE.findall(log)
-    names = [n for n in symbolize(binpath, frames) if n not in MACHINERY][:3]
+    """Outcome (numbers blanked) and the three frames below the fatal-error
+    machinery (throw, fz_fail, the signal handler) of the thread that died."""
+    names = symbolize(binpath, FRAME_RE.findall(log))
+    last = max((i for i, n in enumerate(names[:12]) if n in MACHINERY), default=-1)
+    names = [n for n in names[last + 1:] if n not in MACHINERY][:3]
     return blank(outcome) + (" | " + " < ".join(names) if names else "")
 
 
@@ -283,6 +288,16 @@ def run_libfuzzer(target, corpus, out, seconds, jobs, variant="fixed", until_cra
     if m and "number_of_executed_units" not in stats:
         stats["number_of_executed_units"] = int(m[-1][0])
         stats["average_exec_per_sec"] = int(m[-1][1])
+    # Fork mode: "#N: cov: ... time: Ts job: J" lines from the parent.
+    m = re.findall(r"^#(\d+): cov: (\d+) .*? time: (\d+)s", text, re.M)
+    if m and "number_of_executed_units" not in stats:
+        execs, secs = int(m[-1][0]), max(1, int(m[-1][2]))
+        stats["number_of_executed_units"] = execs
+        stats["average_exec_per_sec"] = execs // secs
+        stats["new_units_added"] = len(re.findall(r"^#\d+: cov:", text, re.M))
+    crashes = re.findall(r"oom/timeout/crash: (\d+)/(\d+)/(\d+)", text)
+    if crashes:
+        stats["oom_timeout_crash"] = "/".join(crashes[-1])
     stats["log"] = os.path.join(out, "libfuzzer.log")
     return stats
 
@@ -327,8 +342,9 @@ def summary_line(engine, st):
         hangs = sum(int(s.get("saved_hangs", 0)) for s in st.values())
         return (f"{execs} execs, {rate:.0f}/s over {len(st)} instances, stability {stab}, "
                 f"crashes {crashes}, hangs {hangs}")
-    return (f"{st.get('number_of_executed_units', '?')} execs, {st.get('average_exec_per_sec', '?')}/s, "
-            f"new units {st.get('new_units_added', '?')}")
+    return (f"{st.get('number_of_executed_units', '?')} execs, {st.get('average_exec_per_sec', '?')}/s"
+            + (f", oom/timeout/crash {st['oom_timeout_crash']}" if "oom_timeout_crash" in st else
+               f", new units {st.get('new_units_added', '?')}"))
 
 
 def cmd_smoke(a):

@@ -29,6 +29,8 @@ def make(*goals, env=None, timeout=900):
     os.makedirs(BUILD, exist_ok=True)
     with open(os.path.join(BUILD, ".lock"), "w") as lk:
         fcntl.flock(lk, fcntl.LOCK_EX)
+        # fuzz.mk's rules name their files relative to the repository root.
+        goals = [os.path.relpath(g, ROOT) if os.path.isabs(g) else g for g in goals]
         return subprocess.run(["make", "--no-print-directory", "-C", ROOT, "-f", "fuzz/fuzz.mk",
                                f"-j{os.cpu_count() or 2}"] + list(goals),
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -123,7 +125,16 @@ def test_every_variant_has_a_reproducer():
 
 
 def test_seed_corpora_match_their_sources(fuzz_built, tmp_path):
-    """corpora/ is what fuzz/seeds.py assembles from fuzz/seeds/."""
+    """corpora/ is what fuzz/seeds.py assembles from fuzz/seeds/, and nothing
+    else (an engine pointed at corpora/<target> would add its inputs there)."""
+    sources = {t: set() for t in TARGETS}
+    for src in glob.glob(os.path.join(ROOT, "fuzz", "seeds", "*", "*.fz")):
+        group = os.path.basename(os.path.dirname(src))
+        for t in (TARGETS if group == "common" else [group]):
+            sources[t].add(os.path.basename(src)[:-3])
+    for t in TARGETS:
+        stray = set(os.listdir(os.path.join(ROOT, "corpora", t))) - sources[t]
+        assert not stray, f"corpora/{t} holds inputs no source in fuzz/seeds/ makes: {sorted(stray)[:5]}"
     for src in glob.glob(os.path.join(ROOT, "fuzz", "seeds", "*", "*.fz")):
         group = os.path.basename(os.path.dirname(src))
         name = os.path.basename(src)[:-3]
