@@ -14,12 +14,6 @@
 if [ -f fuzz/fuzz.mk ]; then repo=$PWD; else repo=$SRC/stackquake; fi
 cd "$repo"
 
-# The runtime switches stacks without ASan's fiber annotations yet, so
-# ASan's stack poisoning would report its own stale redzones (docs/fuzz.md).
-if [ "${SANITIZER:-}" = address ]; then
-	CFLAGS="$CFLAGS -mllvm -asan-stack=0"
-fi
-
 make -f fuzz/fuzz.mk -j"$(nproc)" fuzz-oss \
 	CC="$CC" CFLAGS="$CFLAGS" LIB_FUZZING_ENGINE="$LIB_FUZZING_ENGINE" OUT="$OUT" \
 	FZ_OUT="${WORK:-$repo/build}/fuzz-oss"

@@ -119,15 +119,32 @@ static int windowsite(const char *s)
 	       !strcmp(s, "exitsyscall.enter") || !strcmp(s, "exitsyscall.slow");
 }
 
-/* The arms a correct runtime answers with a fatal error (or a livelock). */
+/* The arms a correct runtime answers with a fatal error (1) or that make a
+ * livelock (2). */
 int fz_arm_illegal(const char *site, int action, int every)
 {
 	if (action == A_SPLIT && windowsite(site))
 		return 1;
-	if (!strcmp(site, "sighandler.dispatch") &&
-	    (action == A_SYSTEMSTACK || (action == A_SIGNAL && every)))
+	if (!strcmp(site, "sighandler.dispatch") && action == A_SYSTEMSTACK)
 		return 1;
+	if (!strcmp(site, "sighandler.dispatch") && action == A_SIGNAL && every)
+		return 2;
 	return 0;
+}
+
+const char *fz_refusal(const fz_prog *p, const fz_node *nd)
+{
+	if (!nd->illegal)
+		return NULL;
+	if (nd->op == OP_CSWITCH)
+		return "callback with sp out of bounds";
+	if (nd->op != OP_ARM)
+		return NULL;
+	if (strstr(p->spec[nd->arm], ":split:"))
+		return "stack split at bad time";
+	if (strstr(p->spec[nd->arm], ":systemstack:"))
+		return "systemstack called from signal stack";
+	return NULL;
 }
 
 /* ---- decoding ------------------------------------------------------------- */
@@ -139,6 +156,8 @@ typedef struct Dec {
 	int allow_illegal;
 	int async;
 	int full;
+	int refuse;
+	int inxswitch;	/* in the C of an xswitch: sp is off g0 */
 } Dec;
 
 static uint8_t next(Dec *s)
@@ -179,14 +198,14 @@ static int mkarm(Dec *s, const uint8_t *b, fz_node *nd)
 	fz_prog *p = s->p;
 	int nsites = fz_nsites();
 	const char *site;
-	int act = b[1] % A_N, n = 1 + b[2] % 8, every = b[3] & 1, sig = (b[3] >> 1) & 3;
+	int act = b[1] % A_N, n = 1 + b[2] % 8, every = b[3] & 1, sig = (b[3] >> 1) & 3, ill;
 	char *spec;
 
 	if (nsites == 0 || p->narm >= FZ_MAXARMS)
 		return -1;
 	site = fz_site(b[0] % nsites);
-	if (fz_arm_illegal(site, act, every)) {
-		if (s->allow_illegal) {
+	if ((ill = fz_arm_illegal(site, act, every)) != 0) {
+		if (s->allow_illegal || (s->refuse && ill == 1)) {
 			nd->illegal = 1;
 			p->illegal = 1;
 		} else {
@@ -216,6 +235,12 @@ static int mkarm(Dec *s, const uint8_t *b, fz_node *nd)
  * to be dropped (a limit was reached). */
 static int args(Dec *s, int ctx, const uint8_t *b, fz_node *nd, int *xswitch)
 {
+	/* The C of an xswitch runs off g0's bounds: only the callback (whose
+	 * refusal is the point) may enter the runtime, nothing with a split
+	 * check (arm, disarm, retake would end in "morestack on g0"). */
+	if (s->inxswitch && ctx == CTX_C &&
+	    (nd->op == OP_ARM || nd->op == OP_DISARM || nd->op == OP_RETAKE))
+		return 0;
 	fz_prog *p = s->p;
 
 	switch (nd->op) {
@@ -256,7 +281,7 @@ static int args(Dec *s, int ctx, const uint8_t *b, fz_node *nd, int *xswitch)
 		break;
 	case OP_CSWITCH:
 		nd->a = (b[0] & 0x7f) % K_N;
-		if (ctx == CTX_C && (b[0] & 0x80) && s->allow_illegal) {
+		if (ctx == CTX_C && (b[0] & 0x80) && (s->allow_illegal || s->refuse)) {
 			*xswitch = 1;	/* callbacks from the switched stack: illegal */
 			nd->illegal = 1;
 			p->illegal = 1;
@@ -314,8 +339,15 @@ static int16_t body(Dec *s, int ctx, int depth, int keep)
 			last = (int16_t)idx;
 		}
 		if (child >= 0) {
-			int16_t bd = body(s, child, depth + 1, ok && depth + 1 <= FZ_MAXDEPTH);
+			int saved = s->inxswitch;
+			int16_t bd;
 
+			if (xswitch)
+				s->inxswitch = 1;
+			else if (op == OP_CALLBACK)
+				s->inxswitch = 0;	/* back on a G, then g0 */
+			bd = body(s, child, depth + 1, ok && depth + 1 <= FZ_MAXDEPTH);
+			s->inxswitch = saved;
 			if (idx >= 0)
 				p->node[idx].body = bd;
 		}
@@ -325,7 +357,8 @@ static int16_t body(Dec *s, int ctx, int depth, int keep)
 
 void fz_decode(const uint8_t *data, size_t size, fz_prog *p, int mode)
 {
-	Dec s = { data, size, 0, p, !!(mode & FZ_ILLEGAL), !!(mode & FZ_ASYNC), 0 };
+	Dec s = { .d = data, .n = size, .p = p, .allow_illegal = !!(mode & FZ_ILLEGAL),
+		  .async = !!(mode & FZ_ASYNC), .refuse = !!(mode & FZ_REFUSE) };
 
 	memset(p, 0, sizeof *p);
 	p->top = -1;

@@ -23,7 +23,7 @@ FZ_ARCH     := $(shell uname -m)
 FZ_CC       ?= clang
 FZ_AFLCC    ?= afl-clang-fast
 FZ_PYTHON   ?= /usr/bin/python3
-FZ_TARGETS  := sq_ops sq_unbound sq_race
+FZ_TARGETS  := sq_ops sq_unbound sq_race sq_refuse
 FZ_VARIANTS := mapstack syscallsplit stackswitch attachsig gsignal-systemstack
 FZ_OUT      ?= build/fuzz
 FUZZ_TIME   ?= 10m
@@ -50,11 +50,11 @@ FZ_COVF_libfuzzer := -fsanitize=fuzzer-no-link -fsanitize-coverage-ignorelist=fu
 FZ_LINK_libfuzzer := $(FZ_CC) -fsanitize=fuzzer
 FZ_MAIN_libfuzzer :=
 FZ_CCOV_asan      := $(FZ_CC)
-# The runtime switches stacks without telling ASan (no fiber annotations
-# yet: docs/fuzz.md), so stack poisoning is off (asan-stack=0): heap and
-# global checks, and UBSan, stay on.
+# Full ASan (stack poisoning included) and UBSan: the runtime and
+# harness/cstack.h tell ASan of every stack switch (fiber annotations,
+# docs/fuzz.md "ASan").
 FZ_COVF_asan      := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize=function \
-                     -mllvm -asan-stack=0 -fsanitize-coverage-ignorelist=fuzz/nocov.txt
+                     -fsanitize-coverage-ignorelist=fuzz/nocov.txt
 FZ_LINK_asan      := $(FZ_CC) -fsanitize=fuzzer,address,undefined
 FZ_MAIN_asan      :=
 FZ_CCOV_afl       := AFL_QUIET=1 AFL_LLVM_DENYLIST=$(CURDIR)/fuzz/nocov.txt $(FZ_AFLCC)
@@ -80,6 +80,7 @@ fz_upper = $(shell echo $(1) | tr 'a-z-' 'A-Z_')
 FZ_TFLAGS_sq_ops     := -DFZ_UNBOUND=0 -DFZ_ASYNC_TARGET=0
 FZ_TFLAGS_sq_unbound := -DFZ_UNBOUND=1 -DFZ_ASYNC_TARGET=0
 FZ_TFLAGS_sq_race    := -DFZ_UNBOUND=0 -DFZ_ASYNC_TARGET=1
+FZ_TFLAGS_sq_refuse  := -DFZ_UNBOUND=0 -DFZ_ASYNC_TARGET=0 -DFZ_REFUSE_TARGET=1
 
 # $(1) build name, $(2) engine, $(3) variant ("" for fixed)
 define FZ_BUILD
@@ -106,10 +107,10 @@ $$(FZ_D_$(1))/interp_c.o $$(FZ_D_$(1))/decode.o: $$(FZ_D_$(1))/%.o: fuzz/%.c $$(
 # feed coverage. Neither gets the engine's coverage.
 $$(FZ_D_$(1))/peek.o: fuzz/peek.c $$(FZ_HDRS)
 	@mkdir -p $$(dir $$@)
-	$$(FZ_CC) $$(FZ_CFLAGS) $$(FZ_SPLIT) $$(FZ_DEF_$(1)) $(if $(filter asan,$(2)),-fsanitize=address -mllvm -asan-stack=0) -c $$< -o $$@
+	$$(FZ_CC) $$(FZ_CFLAGS) $$(FZ_SPLIT) $$(FZ_DEF_$(1)) $(if $(filter asan,$(2)),-fsanitize=address) -c $$< -o $$@
 $$(FZ_D_$(1))/oracle.o: fuzz/oracle.c $$(FZ_HDRS)
 	@mkdir -p $$(dir $$@)
-	$$(FZ_CC) $$(FZ_CFLAGS) $$(FZ_DEF_$(1)) $(if $(filter asan,$(2)),-fsanitize=address -mllvm -asan-stack=0) -c $$< -o $$@
+	$$(FZ_CC) $$(FZ_CFLAGS) $$(FZ_DEF_$(1)) $(if $(filter asan,$(2)),-fsanitize=address) -c $$< -o $$@
 $$(FZ_D_$(1))/target-%.o: fuzz/fuzz_target.c $$(FZ_HDRS)
 	@mkdir -p $$(dir $$@)
 	$$(FZ_CCOV_$(2)) $$(FZ_CFLAGS) $$(FZ_COVF_$(2)) $$(FZ_TFLAGS_$$*) -c $$< -o $$@
@@ -179,7 +180,7 @@ fuzz-oss: $(addprefix $(OUT)/,$(FZ_TARGETS))
 	@for t in $(FZ_TARGETS); do \
 		rm -f $(OUT)/$${t}_seed_corpus.zip; \
 		(cd corpora/$$t && zip -q -r $(abspath $(OUT))/$${t}_seed_corpus.zip .) || exit 1; \
-		printf '[libfuzzer]\nhandle_usr1=0\nhandle_usr2=0\ntimeout=25\n' > $(OUT)/$$t.options; \
+		printf '[libfuzzer]\nhandle_usr1=0\nhandle_usr2=0\ntimeout=25\nmax_len=64\n' > $(OUT)/$$t.options; \
 	done
 else
 fuzz-oss:

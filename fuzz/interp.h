@@ -67,6 +67,18 @@ void fz_init(int bound);
 /* Run one input (mode: FZ_ILLEGAL, FZ_ASYNC, ops.h). Returns only if the
  * execution found nothing. */
 void fz_exec(const uint8_t *data, size_t size, int mode);
+/* Arm a node's fault-site spec, disarm all: every OP_ARM and OP_DISARM
+ * (they keep sq_refuse's account of illegal arms). */
+void fz_arm(const fz_node *nd);
+void fz_disarm(void);
+/* sq_refuse's child, after the execution: fail ("refusal") if an illegal
+ * operation ran and the runtime went on. */
+void fz_refuse_verdict(void);
+/* sq_refuse: if the input decodes (FZ_REFUSE) to a program with an illegal
+ * operation, run it in a child process of this binary and judge how it
+ * ended (fz_fail on a finding); return 1. Return 0 for a legal program,
+ * which the caller runs itself. */
+int fz_refuse_run(const uint8_t *data, size_t size);
 /* Print the decoded program (replay --print, triage). */
 void fz_print_input(const uint8_t *data, size_t size, int mode, FILE *f);
 

@@ -69,18 +69,7 @@ static fz_prog prog;
 static int inited;
 
 static const int cskind[K_N] = { CS_PTHREAD, CS_UCONTEXT, CS_UCONTEXT, CS_BOOST, CS_BOOST };
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FZ_ASAN 1
-#endif
-#endif
-#if FZ_ASAN
-/* ASan keeps shadow for malloc'd memory and would take a C stack made of
- * it for a heap buffer: the ASan flavour maps every C stack. */
-static const int csmapped[K_N] = { 0, 1, 1, 1, 1 };
-#else
 static const int csmapped[K_N] = { 0, 0, 1, 0, 1 };
-#endif
 
 /* Each thread's C stacks, made on first use and kept: the same addresses
  * every execution. busy: the thread is on it now (nested switches take
@@ -174,6 +163,78 @@ C_SIDE static void csleep(int w)
 	}
 }
 
+/* Is this thread on one of its switched C stacks? Legal programs never call
+ * back from one (CTX_CNOCB has no callback); an xswitch does. */
+static __thread unsigned tls_xswitched;	/* kinds an xswitch is on now */
+
+C_SIDE static int on_switched_stack(void)
+{
+	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+
+	for (int k = 1; k < K_N; k++)
+		if ((tls_xswitched & (1u << k)) && tls_cs[k].mem && sp >= (uintptr_t)tls_cs[k].mem &&
+		    sp < (uintptr_t)tls_cs[k].mem + CS_SIZE)
+			return 1;
+	return 0;
+}
+
+static uint32_t unrefused_callbacks;
+
+/* sq_refuse: the illegal arm in force at each site, and the first one that
+ * fired without the runtime refusing it (a fixed runtime throws when an
+ * illegal arm fires, so fired and still here means it went on). A site
+ * re-armed or disarmed is settled first: its counters restart. */
+static struct { char site[FZ_SPECLEN]; const char *spec; } inforce[FZ_MAXARMS];
+static int ninforce;
+static const char *unrefused_arm;
+
+C_SIDE static void settle(int k)
+{
+	if (inforce[k].spec && !unrefused_arm && sq_fault_fired(inforce[k].site) > 0)
+		unrefused_arm = inforce[k].spec;
+	inforce[k].spec = NULL;
+}
+
+C_SIDE void fz_arm(const fz_node *nd)
+{
+	const char *spec = prog.spec[nd->arm];
+
+	if (prog.illegal) {
+		size_t n = strcspn(spec, ":");
+
+		for (int k = 0; k < ninforce; k++)
+			if (inforce[k].spec && !strncmp(inforce[k].site, spec, n) && !inforce[k].site[n])
+				settle(k);
+		if (fz_refusal(&prog, nd) && ninforce < FZ_MAXARMS) {
+			snprintf(inforce[ninforce].site, FZ_SPECLEN, "%.*s", (int)n, spec);
+			inforce[ninforce++].spec = spec;
+		}
+	}
+	if (sq_fault_arm(spec) != 0)
+		fz_fail("harness", "cannot arm %s", spec);
+}
+
+C_SIDE void fz_disarm(void)
+{
+	for (int k = 0; k < ninforce; k++)
+		settle(k);
+	ninforce = 0;
+	sq_fault_disarm_all();
+}
+
+C_SIDE void fz_refuse_verdict(void)
+{
+	for (int k = 0; k < ninforce; k++)
+		settle(k);
+	if (unrefused_arm)
+		fz_fail("refusal", "%s ran and the runtime went on (expected \"%s\")", unrefused_arm,
+			strstr(unrefused_arm, ":split:") ? "stack split at bad time" :
+			"systemstack called from signal stack");
+	if (unrefused_callbacks)
+		fz_fail("refusal", "a callback from a switched C stack inside an outcall ran "
+			"(expected \"callback with sp out of bounds\")");
+}
+
 C_SIDE static void checkc(const char *after)
 {
 	char why[200];
@@ -192,10 +253,21 @@ C_SIDE void fz_run_c(int16_t i)
 
 		switch (nd->op) {
 		case OP_CALLBACK:
-			callin(i);
+			if (prog.illegal && on_switched_stack()) {
+				callin(i);
+				__atomic_add_fetch(&unrefused_callbacks, 1, __ATOMIC_RELAXED);
+			} else {
+				callin(i);
+			}
 			break;
 		case OP_CSWITCH:
-			run_on(nd->a, switched, (void *)(intptr_t)i);
+			if (nd->illegal && nd->a != K_PTHREAD && !tls_busy[nd->a]) {
+				tls_xswitched |= 1u << nd->a;
+				run_on(nd->a, switched, (void *)(intptr_t)i);
+				tls_xswitched &= ~(1u << nd->a);
+			} else {
+				run_on(nd->a, switched, (void *)(intptr_t)i);
+			}
 			break;
 		case OP_SLEEP:
 			csleep(nd->a);
@@ -210,14 +282,14 @@ C_SIDE void fz_run_c(int16_t i)
 			fz_raise(fz_sigs[nd->a]);
 			break;
 		case OP_ARM:
-			if (sq_fault_arm(prog.spec[nd->arm]) != 0)
-				fz_fail("harness", "cannot arm %s", prog.spec[nd->arm]);
+			fz_arm(nd);
 			break;
 		case OP_DISARM:
-			sq_fault_disarm_all();
+			fz_disarm();
 			break;
 		}
-		if (nd->ctx == CTX_C)
+		/* Not on an xswitch's stack: the check has split checks. */
+		if (nd->ctx == CTX_C && !(prog.illegal && on_switched_stack()))
 			checkc(fz_opname(nd->op));
 	}
 }
@@ -454,11 +526,10 @@ C_SIDE static void top(int16_t i)
 			detach(t);
 			break;
 		case OP_ARM:
-			if (sq_fault_arm(prog.spec[nd->arm]) != 0)
-				fz_fail("harness", "cannot arm %s", prog.spec[nd->arm]);
+			fz_arm(nd);
 			break;
 		case OP_DISARM:
-			sq_fault_disarm_all();
+			fz_disarm();
 			break;
 		}
 		if (!anyasync())
@@ -594,6 +665,9 @@ C_SIDE void fz_init(int bound)
 C_SIDE void fz_exec(const uint8_t *data, size_t size, int mode)
 {
 	fz_decode(data, size, &prog, mode);
+	ninforce = 0;
+	unrefused_arm = NULL;
+	unrefused_callbacks = 0;
 	fz_g_reset();
 	fzp_reset();
 	fz_cur.p = &prog;

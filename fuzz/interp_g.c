@@ -347,11 +347,10 @@ static void step(int16_t i, GFrame *f)
 		wantret("recurse", recurse(nd->a), 1);
 		break;
 	case OP_ARM:
-		if (sq_fault_arm(fz_cur.p->spec[nd->arm]) != 0)
-			fz_fail("harness", "cannot arm %s", fz_cur.p->spec[nd->arm]);
+		fz_arm(nd);
 		break;
 	case OP_DISARM:
-		sq_fault_disarm_all();
+		fz_disarm();
 		break;
 	case OP_CHECK:
 		break;		/* every step checks; this one is only a point */

@@ -99,8 +99,14 @@ typedef struct fz_prog {
  * refuses with a fatal error as written (for the replay of expected-fatal
  * reproducers); without it they are made legal. FZ_ASYNC keeps `go` (steps
  * that run concurrently with the rest: real races, not reproducible run to
- * run); without it `go` is a `call`. */
-enum { FZ_ILLEGAL = 1, FZ_ASYNC = 2 };
+ * run); without it `go` is a `call`. FZ_REFUSE keeps the illegal operations
+ * a correct runtime must refuse with a named fatal error (fz_refusal), for
+ * the sq_refuse target, and makes the rest legal as usual. */
+enum { FZ_ILLEGAL = 1, FZ_ASYNC = 2, FZ_REFUSE = 4 };
+
+/* The fatal error a correct runtime answers an illegal node with (an arm
+ * or an xswitch kept by FZ_ILLEGAL or FZ_REFUSE), NULL for a legal node. */
+const char *fz_refusal(const fz_prog *p, const fz_node *nd);
 
 /* Decode any bytes into a program. */
 void fz_decode(const uint8_t *data, size_t size, fz_prog *p, int mode);

@@ -7,28 +7,28 @@
  * look like new behaviour of the program.
  *
  * The crash path. A fuzzer recognises a finding by the signal the process
- * dies of, and libFuzzer saves the input from its own SIGABRT handler. In
- * fuzz builds the runtime's throw ends with SQ_CRASH=abort: it resets
- * SIGABRT to SIG_DFL and raises it, which would bypass libFuzzer's handler
- * (the runtime installed its own handler over it at start-up). So this file
- * interposes sigaction: once fz_crash_init has saved the handler SIGABRT
- * had before the runtime (libFuzzer's; SIG_DFL under AFL++ and replay), a
- * request to reset SIGABRT to SIG_DFL installs that handler instead. The
- * interpreter's own findings (fz_fail) take the same path. docs/fuzz.md
- * proposes the runtime change that makes this unnecessary.
+ * dies of, and libFuzzer saves the input from its own SIGABRT handler. The
+ * runtime's throw ends by SIGABRT (SQ_CRASH=abort) with SIGABRT handed back
+ * to the handler the program had before the runtime started: libFuzzer's,
+ * SIG_DFL under AFL++ and replay. The interpreter's own findings (fz_fail)
+ * do the same with the handler fz_crash_init saved before the runtime
+ * started.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,23 +46,13 @@ void fz_cs_prepare(cstack *s)
 
 /* ---- the crash path ---------------------------------------------------------------- */
 
-extern int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
-
 static struct sigaction abrt_prev;
-static volatile int abrt_saved;
-
-int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
-{
-	if (sig == SIGABRT && act && abrt_saved && !(act->sa_flags & SA_SIGINFO) &&
-	    act->sa_handler == SIG_DFL)
-		act = &abrt_prev;
-	return __sigaction(sig, act, old);
-}
 
 void fz_crash_init(void)
 {
-	__sigaction(SIGABRT, NULL, &abrt_prev);
-	abrt_saved = 1;
+	sigaction(SIGABRT, NULL, &abrt_prev);
+	if (!(abrt_prev.sa_flags & SA_SIGINFO) && abrt_prev.sa_handler == SIG_IGN)
+		abrt_prev.sa_handler = SIG_DFL;
 }
 
 static void say(const char *s, size_t n)
@@ -82,7 +72,6 @@ static uint32_t failing;
 _Noreturn void fz_fail(const char *cls, const char *fmt, ...)
 {
 	char buf[512];
-	struct sigaction sa;
 	sigset_t set;
 	va_list ap;
 	int n;
@@ -98,9 +87,7 @@ _Noreturn void fz_fail(const char *cls, const char *fmt, ...)
 		n = (int)sizeof buf - 2;
 	buf[n++] = '\n';
 	say(buf, (size_t)n);
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = SIG_DFL;
-	sigaction(SIGABRT, &sa, NULL);	/* the fuzzer's handler, see above */
+	sigaction(SIGABRT, &abrt_prev, NULL);	/* the fuzzer's handler, see above */
 	sigemptyset(&set);
 	sigaddset(&set, SIGABRT);
 	syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, &set, NULL, 8);
@@ -422,4 +409,130 @@ int fz_check_mapstack(void)
 		}
 	}
 	return bad;
+}
+
+/* ---- sq_refuse: illegal programs, run in a child ------------------------------------ */
+
+extern char **environ;
+
+/* The child must not meet the fuzzer: no AFL++ fork-server descriptors, no
+ * AFL++ shared memory, and the marker that makes it the child. */
+static char **child_env(void)
+{
+	static char *env[512];
+	int n = 0;
+
+	for (char **e = environ; *e && n < 510; e++)
+		if (strncmp(*e, "__AFL_", 6) && strncmp(*e, "AFL_", 4) &&
+		    strncmp(*e, "FZ_REFUSE_CHILD=", 16))
+			env[n++] = *e;
+	env[n++] = "FZ_REFUSE_CHILD=1";
+	env[n] = NULL;
+	return env;
+}
+
+static int fd_with(const char *name, const void *data, size_t size)
+{
+	int fd = (int)syscall(SYS_memfd_create, name, 0);
+	const uint8_t *p = data;
+
+	if (fd < 0)
+		fz_fail("harness", "memfd_create: %s", strerror(errno));
+	while (size > 0) {
+		ssize_t w = write(fd, p, size);
+
+		if (w <= 0)
+			fz_fail("harness", "writing the child's input: %s", strerror(errno));
+		p += w;
+		size -= (size_t)w;
+	}
+	lseek(fd, 0, SEEK_SET);
+	return fd;
+}
+
+/* The first line of the child's stderr that says how it ended. */
+static void child_says(const char *err, char *out, size_t max)
+{
+	const char *pre[] = { "fatal error: ", "fuzz: " };
+
+	snprintf(out, max, "nothing on stderr");
+	for (int k = 0; k < 2; k++)
+		for (const char *p = err; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+			const char *e = strchr(p, '\n');
+			int len = e ? (int)(e - p) : (int)strlen(p);
+
+			if (!strncmp(p, pre[k], strlen(pre[k])) && strncmp(p, "fuzz: note:", 11) &&
+			    strncmp(p, "fuzz: frame", 11)) {
+				snprintf(out, max, "%.*s", len, p);
+				return;
+			}
+		}
+}
+
+int fz_refuse_run(const uint8_t *data, size_t size)
+{
+	static fz_prog rp;
+	static char err[1 << 16];
+	const char *want[FZ_MAXOPS];
+	char *argv[] = { "sq_refuse-child", NULL }, says[300], what[64];
+	posix_spawn_file_actions_t fa;
+	int nwant = 0, in, out, status, ok = 0;
+	int64_t deadline;
+	ssize_t nerr;
+	pid_t pid;
+
+	fz_decode(data, size, &rp, FZ_REFUSE);
+	if (!rp.illegal)
+		return 0;
+	for (int i = 0; i < rp.nnode; i++)
+		if (fz_refusal(&rp, &rp.node[i]))
+			want[nwant++] = fz_refusal(&rp, &rp.node[i]);
+	in = fd_with("fz-input", data, size);
+	out = fd_with("fz-stderr", "", 0);
+	/* AFL++'s fork-server pipes (198, 199) stay with us. */
+	fcntl(198, F_SETFD, FD_CLOEXEC);
+	fcntl(199, F_SETFD, FD_CLOEXEC);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, in, 3);
+	posix_spawn_file_actions_adddup2(&fa, out, 1);
+	posix_spawn_file_actions_adddup2(&fa, out, 2);
+	if ((errno = posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, child_env())) != 0)
+		fz_fail("harness", "cannot start the child: %s", strerror(errno));
+	posix_spawn_file_actions_destroy(&fa);
+	close(in);
+	/* The child's watchdog ends a hang in seconds; this is the backstop. */
+	deadline = fz_now() + 30 * 1000000000LL;
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		if (fz_now() > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			break;
+		}
+		nanosleep(&(struct timespec){ 0, 100000 }, NULL);
+	}
+	nerr = pread(out, err, sizeof err - 1, 0);
+	close(out);
+	err[nerr > 0 ? nerr : 0] = 0;
+	child_says(err, says, sizeof says);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		ok = 1;	/* no illegal operation was reached */
+	else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT && !strncmp(says, "fatal error: ", 13))
+		for (int i = 0; i < nwant; i++)
+			if (!strcmp(says + 13, want[i]))
+				ok = 1;
+	if (ok)
+		return 1;
+	/* Show the child's report, marked so that it is not taken for ours. */
+	for (char *p = err; *p; ) {
+		char *e = strchr(p, '\n');
+		int len = e ? (int)(e - p) : (int)strlen(p);
+
+		fprintf(stderr, "child| %.*s\n", len, p);
+		p += len + (e != NULL);
+	}
+	if (WIFSIGNALED(status))
+		snprintf(what, sizeof what, "died of signal %d", WTERMSIG(status));
+	else
+		snprintf(what, sizeof what, "exited %d", WEXITSTATUS(status));
+	fz_fail("refusal", "expected \"%s\"; the child %s: %s", want[0], what, says);
 }

@@ -60,6 +60,9 @@
 #ifndef FZ_ASYNC_TARGET
 #define FZ_ASYNC_TARGET 0
 #endif
+#ifndef FZ_REFUSE_TARGET
+#define FZ_REFUSE_TARGET 0
+#endif
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -70,6 +73,15 @@ static int mode(int illegal)
 }
 
 enum { MAXIN = 1 << 20, MAXERR = 1 << 16 };
+
+/* One execution in this process, as the target runs it: sq_refuse hands
+ * an illegal program to a child (fz_refuse_run). */
+static void exec_one(const uint8_t *buf, size_t n, int m)
+{
+	if (FZ_REFUSE_TARGET && !(m & FZ_ILLEGAL) && fz_refuse_run(buf, n))
+		return;
+	fz_exec(buf, n, m);
+}
 
 static struct {
 	int times, allow_illegal, verbose, timeout;
@@ -423,7 +435,8 @@ static void printone(const char *path)
 	long n = readfile(path, buf, sizeof buf);
 
 	printf("# %s (%ld bytes)\n", path, n);
-	fz_print_input(buf, (size_t)(n < 0 ? 0 : n), mode(opt.allow_illegal), stdout);
+	fz_print_input(buf, (size_t)(n < 0 ? 0 : n),
+		mode(opt.allow_illegal) | (FZ_REFUSE_TARGET ? FZ_REFUSE : 0), stdout);
 }
 
 static int assemble(const char *in, const char *out)
@@ -473,7 +486,7 @@ static int bench(long n, int argc, char **argv)
 			}
 			int64_t e0 = fz_now(), d;
 
-			fz_exec(buf, (size_t)len, mode(opt.allow_illegal));
+			exec_one(buf, (size_t)len, mode(opt.allow_illegal));
 			execs++;
 			d = fz_now() - e0;
 			if (getenv("FZ_BENCH_SLOW") && d > atol(getenv("FZ_BENCH_SLOW")) * 1000)
@@ -538,7 +551,7 @@ static int stability(int n, int argc, char **argv)
 				continue;
 			for (int r = 0; r < n; r++) {
 				memset(cnt, 0, m);
-				fz_exec(buf, (size_t)len, mode(0));
+				exec_one(buf, (size_t)len, mode(0));
 				for (size_t i = 0; i < m; i++) {
 					uint8_t b = bucket(cnt[i]);
 
@@ -563,7 +576,7 @@ static int stability(int n, int argc, char **argv)
 			if (len < 0)
 				continue;
 			memset(cnt, 0, m);
-			fz_exec(buf, (size_t)len, mode(0));
+			exec_one(buf, (size_t)len, mode(0));
 			if (late) {
 				/* Coverage counted after the execution returned:
 				 * threads still running when a fuzzer reads it. */

@@ -18,7 +18,7 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TARGETS = ["sq_ops", "sq_unbound", "sq_race"]
+TARGETS = ["sq_ops", "sq_unbound", "sq_race", "sq_refuse"]
 
 
 def header(path):

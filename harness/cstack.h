@@ -23,6 +23,25 @@
 
 #define C_SIDE __attribute__((no_instrument_function))
 
+/* AddressSanitizer must be told of every stack switch (fiber annotations,
+ * as in the runtime: runtime.h). cs_run keeps its caller's fake stack; the
+ * body's stack records the stack it came from and, once the body is done,
+ * is left for good (its fake stack freed) back to it. No-ops without ASan. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CS_ASAN 1
+#endif
+#endif
+#if !defined(CS_ASAN) && defined(__SANITIZE_ADDRESS__)
+#define CS_ASAN 1
+#endif
+#ifndef CS_ASAN
+#define CS_ASAN 0
+#endif
+#if CS_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+
 /* musl declares getcontext/makecontext/swapcontext but implements none:
  * there the ucontext kind is switched to with fcontext, like the boost kind
  * (its own stacks still; what it loses is glibc's sigprocmask per switch).
@@ -45,7 +64,42 @@ typedef struct cstack {
 	void *arg;
 	ucontext_t uc, back;
 	fcontext_t back_fc;
+#if CS_ASAN
+	void *asan_fake;	/* the fake stack of cs_run's caller */
+	const void *asan_lo;	/* the stack cs_run was called on */
+	size_t asan_size;
+#endif
 } cstack;
+
+/* cs_run, before it switches to s's stack; after it is back. */
+C_SIDE __attribute__((always_inline)) static inline void cs_asan_go(cstack *s)
+{
+#if CS_ASAN
+	__sanitizer_start_switch_fiber(&s->asan_fake, s->mem, CS_SIZE);
+#endif
+}
+
+C_SIDE __attribute__((always_inline)) static inline void cs_asan_back(cstack *s)
+{
+#if CS_ASAN
+	__sanitizer_finish_switch_fiber(s->asan_fake, NULL, NULL);
+#endif
+}
+
+/* First thing on s's stack; last thing there, its frames abandoned. */
+C_SIDE __attribute__((always_inline)) static inline void cs_asan_enter(cstack *s)
+{
+#if CS_ASAN
+	__sanitizer_finish_switch_fiber(NULL, &s->asan_lo, &s->asan_size);
+#endif
+}
+
+C_SIDE __attribute__((always_inline)) static inline void cs_asan_leave(cstack *s)
+{
+#if CS_ASAN
+	__sanitizer_start_switch_fiber(NULL, s->asan_lo, s->asan_size);
+#endif
+}
 
 C_SIDE static inline char *cs_alloc(int *mapped)
 {
@@ -65,7 +119,9 @@ C_SIDE static inline void cs_uc_entry(unsigned hi, unsigned lo)
 {
 	cstack *s = (cstack *)(((uintptr_t)hi << 32) | lo);
 
+	cs_asan_enter(s);
 	s->body(s->arg);
+	cs_asan_leave(s);
 	swapcontext(&s->uc, &s->back);
 }
 
@@ -73,8 +129,10 @@ C_SIDE static inline void cs_fc_entry(transfer_t t)
 {
 	cstack *s = t.data;
 
+	cs_asan_enter(s);
 	s->back_fc = t.fctx;
 	s->body(s->arg);
+	cs_asan_leave(s);
 	jump_fcontext(s->back_fc, NULL);
 }
 
@@ -102,10 +160,14 @@ C_SIDE static inline int cs_run(cstack *s, void (*body)(void *), void *arg)
 		s->uc.uc_link = NULL;
 		makecontext(&s->uc, (void (*)(void))cs_uc_entry, 2,
 			(unsigned)(p >> 32), (unsigned)p);
+		cs_asan_go(s);
 		swapcontext(&s->back, &s->uc);
+		cs_asan_back(s);
 		return 0;
 	}
+	cs_asan_go(s);
 	jump_fcontext(make_fcontext(s->mem + CS_SIZE, CS_SIZE, cs_fc_entry), s);
+	cs_asan_back(s);
 	return 0;
 }
 

@@ -54,6 +54,7 @@ typedef struct Cb {
 	int ret;
 	M *mp;
 	G *gp;
+	Asanctx asan;	/* the C side: its fake stack, and its stack for the way back */
 } Cb;
 
 static void unbind(void *arg);
@@ -232,6 +233,7 @@ NOSPLIT static void cgocallbackg(void *arg)
 	G *oldlockedg = mp->lockedg;
 	M *oldlockedm = gp->lockedm;
 
+	asan_switch_finish_from(gp->asanfake, &cb->asan);
 	if (fresh) {
 		/* Into the window, as entersyscall would put it there. */
 		sp = arch_getsp();
@@ -253,6 +255,7 @@ NOSPLIT static void cgocallbackg(void *arg)
 	gp->lockedm = oldlockedm;
 	if (fresh)
 		casgstatus(gp, Gsyscall, Gdead);
+	asan_switch_back(&gp->asanfake, &cb->asan);
 }
 
 /* On g0 (the C stack), bounds already good. Pick the G, then switch. */
@@ -278,7 +281,9 @@ static void callback_g0(Cb *cb)
 	mp->curg = cb->gp;
 	cb->gp->m = mp;
 	setg(cb->gp);
+	asan_switch_start_ctx(&cb->asan, cb->gp->stack.lo, cb->gp->stack.hi);
 	sq_oncall(sp, cgocallbackg, cb, NULL);
+	asan_switch_finish_ctx(&cb->asan);
 	setg(cb->gp->m->g0);
 	mp = cb->gp->m;
 	if (mp->ncgo == 0) {
@@ -291,7 +296,7 @@ static void callback_g0(Cb *cb)
 NOSPLIT int sq_callback(int (*fn)(void *), void *arg)
 {
 	G *gp = getg();
-	Cb cb = { fn, arg, 0, NULL, NULL };
+	Cb cb = { .fn = fn, .arg = arg };
 	bool attached = false, incb;
 	M *mp;
 

@@ -138,10 +138,19 @@ NOSPLIT static void mcall_g0(void *arg)
 	G *gp = arg;
 	void (*fn)(G *) = gp->m->mcallfn;
 
+	asan_switch_finish(NULL);	/* g0 starts afresh at its sched.sp */
 	gp->sched.pc = *(uintptr *)(gp->sched.sp + ARCH_CTX_PC_OFF);
 	fn(gp);
 	throw(F_MCALL_RETURNED);
 }
+
+/* ASan: a G that exits, mcall(goexit0), leaves its stack for good. */
+#if SQ_ASAN
+static void goexit0(G *gp);
+#define GOEXIT(fn) ((fn) == goexit0)
+#else
+#define GOEXIT(fn) 0
+#endif
 
 /* Save the current G's context and run fn(gp) on g0. fn never returns; the
  * G resumes here when someone gogo's it. */
@@ -153,12 +162,20 @@ NOSPLIT void mcall(void (*fn)(G *))
 	if (gp == mp->g0 || gp == mp->gsignal)
 		throw(F_MCALL_G0);
 	mp->mcallfn = fn;
+	/* ASan: the G's fake stack is kept for its return, unless it exits. */
+	asan_switch_start(GOEXIT(fn) ? NULL : &gp->asanfake,
+		mp->g0->stack.lo, mp->g0->stack.hi);
 	setg(mp->g0);
 	sq_mcall_switch(&gp->sched.sp, mp->g0->sched.sp, mcall_g0, gp);
+	asan_switch_finish(gp->asanfake);
 }
 
+/* ASan: the frames left on this stack (g0's) are abandoned. Every G
+ * resumes with an asan_switch_finish: in mcall, in yield_direct, or in
+ * gstart for a new G. */
 NOSPLIT NORETURN void gogo(G *gp)
 {
+	asan_switch_start(NULL, gp->stack.lo, gp->stack.hi);
 	setg(gp);
 	sq_gogo_switch(gp->sched.sp);
 }
@@ -166,14 +183,18 @@ NOSPLIT NORETURN void gogo(G *gp)
 typedef struct Sysfn {
 	void (*fn)(void *);
 	void *arg;
+	Asanctx asan;
 } Sysfn;
 
+/* No local may have its address taken here (asan_switch_back(NULL)). */
 NOSPLIT static void systemstack_g0(void *arg)
 {
 	Sysfn *s = arg;
 
+	asan_switch_finish_from(NULL, &s->asan);	/* g0 afresh at its sched.sp */
 	FAULT(SYSTEMSTACK_G0);
 	s->fn(s->arg);
+	asan_switch_back(NULL, &s->asan);
 }
 
 /* Run fn(arg) on g0 and come back. Never inlined, like Go's (assembly):
@@ -189,7 +210,7 @@ __attribute__((noinline)) NOSPLIT void systemstack(void (*fn)(void *), void *arg
 	G *gp = getg();
 	M *mp = gp ? gp->m : NULL;
 	int from = gp ? arch_systemstack_from(gp, mp->g0, mp->curg) : ARCH_SYS_NOSWITCH;
-	Sysfn s = { fn, arg };
+	Sysfn s = { .fn = fn, .arg = arg };
 
 	if (from == ARCH_SYS_NOSWITCH) {
 		fn(arg);
@@ -198,7 +219,9 @@ __attribute__((noinline)) NOSPLIT void systemstack(void (*fn)(void *), void *arg
 	if (!REGRESS_GSIGNAL_SYSTEMSTACK && from == ARCH_SYS_BAD)
 		throw(F_SYSTEMSTACK_GSIGNAL);
 	setg(mp->g0);
+	asan_switch_start(&gp->asanfake, mp->g0->stack.lo, mp->g0->stack.hi);
 	sq_oncall(mp->g0->sched.sp, systemstack_g0, &s, NULL);
+	asan_switch_finish(gp->asanfake);
 	setg(mp->curg);
 }
 
@@ -725,6 +748,9 @@ static G *steal(P *p)
 
 /* Find a runnable G: local queue, global queue, other Ps. Parks the M when
  * there is none, and returns once it has both a P and a G. */
+static bool picking(void);
+static G *pickrunnable(P *p);
+
 static G *findrunnable(void)
 {
 	M *mp = getg()->m;
@@ -735,6 +761,10 @@ static G *findrunnable(void)
 
 top:
 	p = mp->p;
+	/* An M woken with work must not take the queue's head past the picker:
+	 * where a choice is made would depend on where this M was parked. */
+	if (picking() && (gp = pickrunnable(p)) != NULL)
+		return gp;
 	if ((gp = runqget(p)) != NULL)
 		return gp;
 	if (sched.runqsize) {
@@ -907,8 +937,14 @@ G *gnew(void)
 		sched.ngfree--;
 	}
 	unlock(&sched.lock);
-	if (gp)
+	if (gp) {
+		/* ASan: its old frames were abandoned, and its fake stack
+		 * freed when it exited (mcall(goexit0)). */
+		asan_unpoison(gp->stack.lo, gp->stack.hi);
+		if (SQ_ASAN)
+			gp->asanfake = NULL;
 		return gp;
+	}
 	gp = calloc(1, sizeof *gp);
 	if (!gp)
 		throwf(F_STACK_ALLOC, "gnew: out of memory");
@@ -936,10 +972,13 @@ static void goexit0(G *gp)
 }
 
 /* Every G starts here, on its own stack, with g already set. */
-static void gstart(void)
+ASAN_NOSPLIT static void gstart(void)
 {
 	G *gp = getg();
-	int r = gp->fn(gp->arg);
+	int r;
+
+	asan_switch_finish(NULL);	/* a new context */
+	r = gp->fn(gp->arg);
 
 	if (gp == maing)
 		exit(r);
@@ -1038,7 +1077,9 @@ NOSPLIT static bool yield_direct(G *gp)
 	 * that g names must never be one already detached from this M. */
 	setg(next);
 	gp->m = NULL;
+	asan_switch_start(&gp->asanfake, next->stack.lo, next->stack.hi);
 	sq_ctx_swap(&gp->sched.sp, next->sched.sp);
+	asan_switch_finish(gp->asanfake);
 	return true;
 slow:
 	mp->locks--;
@@ -1129,9 +1170,10 @@ static void preemptone(P *p)
 	preemptm(mp);
 }
 
-static void retake(int64_t now)
+/* Returns how many Ps it took back from system calls. */
+static int retake(int64_t now)
 {
-	int32_t i;
+	int32_t i, n = 0;
 	P *p;
 	Sysmontick *pd;
 	uint32_t t;
@@ -1156,6 +1198,7 @@ static void retake(int64_t now)
 			if (cas32(&p->status, Psyscall, Pidle)) {
 				xadd32(&p->syscalltick, 1);
 				handoffp(p);
+				n++;
 			}
 			break;
 		case Prunning:
@@ -1170,6 +1213,7 @@ static void retake(int64_t now)
 			break;
 		}
 	}
+	return n;
 }
 
 static void *sysmon(void *arg)
@@ -1194,9 +1238,14 @@ static void *sysmon(void *arg)
 			}
 			unlock(&sched.lock);
 		}
-		retake(os_nanotime());
-		if (++idle > 50 && delay < SYSMON_MAX_US)
+		/* Back off while there is nothing to do; a P taken back from a
+		 * system call means there is, so look again soon. */
+		if (retake(os_nanotime()) > 0) {
+			idle = 0;
+			delay = SYSMON_MIN_US;
+		} else if (++idle > 50 && delay < SYSMON_MAX_US) {
 			delay *= 2;
+		}
 	}
 	return NULL;
 }

@@ -100,6 +100,7 @@ struct G {
 	void *arg;
 	const char *waitreason;
 	uintptr param;		/* value handed over by whoever readies it */
+	void *asanfake;		/* ASan builds: the G's fake stack while it is switched out */
 };
 
 struct M {
@@ -281,6 +282,7 @@ void syscall_check(G *gp);
 
 /* signal.c */
 void signal_init(void);
+void sig_restore_abort(void);
 void minit(void);
 void unminit(void);
 void mpreinit(M *mp);
@@ -300,6 +302,112 @@ int32_t extram_attached(void);
 /* fault.c: named fault sites, compiled only into harness builds */
 #include "fault.h"
 
+
+/* ---- AddressSanitizer fiber annotations ------------------------------------
+ * ASan keeps one stack per thread (its bounds, and a fake stack for
+ * detect_stack_use_after_return) and must be told of every switch to
+ * another: asan_switch_start(save, lo, hi) just before it, with the new
+ * stack's bounds and where this context's fake stack goes (NULL: the frames
+ * left are abandoned, and the fake stack is freed); asan_switch_finish(save)
+ * first thing on the new stack, with what that context saved (NULL: a fresh
+ * context). A switch to a callee stack that will switch back records where
+ * it came from in an Asanctx (asan_switch_finish_from, asan_switch_back).
+ * Whoever calls asan_switch_start(NULL, ...) must have no fake frame (no
+ * local whose address is taken): its own frame would go with the fake stack.
+ * Without ASan all of it is empty and costs nothing.
+ */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SQ_ASAN 1
+#endif
+#endif
+#if !defined(SQ_ASAN) && defined(__SANITIZE_ADDRESS__)
+#define SQ_ASAN 1
+#endif
+#ifndef SQ_ASAN
+#define SQ_ASAN 0
+#endif
+
+#if SQ_ASAN
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+
+/* The caller's side of a switch to another stack and back: the fake stack
+ * it left (callers without a save slot of their own) and the stack ASan had
+ * before the switch (the callee's way back). Empty without ASan. */
+typedef struct Asanctx {
+#if SQ_ASAN
+	void *fake;
+	const void *lo;
+	size_t size;
+#endif
+} Asanctx;
+
+#define ASAN_INLINE __attribute__((no_instrument_function, always_inline)) static inline
+
+ASAN_INLINE void asan_switch_start(void **save, uintptr lo, uintptr hi)
+{
+#if SQ_ASAN
+	__sanitizer_start_switch_fiber(save, (const void *)lo, hi - lo);
+#endif
+}
+
+ASAN_INLINE void asan_switch_finish(void *save)
+{
+#if SQ_ASAN
+	__sanitizer_finish_switch_fiber(save, NULL, NULL);
+#endif
+}
+
+/* asan_switch_start saving the fake stack in c. */
+ASAN_INLINE void asan_switch_start_ctx(Asanctx *c, uintptr lo, uintptr hi)
+{
+#if SQ_ASAN
+	__sanitizer_start_switch_fiber(&c->fake, (const void *)lo, hi - lo);
+#endif
+}
+
+/* asan_switch_finish restoring the fake stack saved in c. */
+ASAN_INLINE void asan_switch_finish_ctx(Asanctx *c)
+{
+#if SQ_ASAN
+	__sanitizer_finish_switch_fiber(c->fake, NULL, NULL);
+#endif
+}
+
+/* asan_switch_finish that records, in c, the stack it came from. */
+ASAN_INLINE void asan_switch_finish_from(void *save, Asanctx *c)
+{
+#if SQ_ASAN
+	__sanitizer_finish_switch_fiber(save, &c->lo, &c->size);
+#endif
+}
+
+/* asan_switch_start back to the stack c recorded. */
+ASAN_INLINE void asan_switch_back(void **save, const Asanctx *c)
+{
+#if SQ_ASAN
+	__sanitizer_start_switch_fiber(save, c->lo, c->size);
+#endif
+}
+
+/* Clear stale stack poison from [lo, hi): abandoned frames leave their
+ * redzones poisoned. */
+ASAN_INLINE void asan_unpoison(uintptr lo, uintptr hi)
+{
+#if SQ_ASAN
+	__asan_unpoison_memory_region((const void *)lo, hi - lo);
+#endif
+}
+
+/* NOSPLIT only in ASan builds: code that runs on a stack before its
+ * asan_switch_finish, where a split check could switch again. */
+#if SQ_ASAN
+#define ASAN_NOSPLIT NOSPLIT
+#else
+#define ASAN_NOSPLIT
+#endif
 
 /* g through the arch layer, which reads the thread pointer afresh every
  * time: a G may come back on another thread after any call that can

@@ -262,6 +262,19 @@ void signal_init(void)
 	sq_signals_ready = true;
 }
 
+/* For throw's SQ_CRASH=abort: give SIGABRT back to the handler the program
+ * had before the runtime (a fuzzer's, which saves the input), or to the
+ * default action if it had none or ignored it. */
+NOSPLIT void sig_restore_abort(void)
+{
+	static const struct sigaction dfl;	/* zero: SIG_DFL */
+	const struct sigaction *sa = &prevsa[SIGABRT];
+
+	if (!sq_signals_ready || (!(sa->sa_flags & SA_SIGINFO) && sa->sa_handler == SIG_IGN))
+		sa = &dfl;
+	sigaction(SIGABRT, sa, NULL);	/* libc's: no split check on the way out */
+}
+
 /* Runs on the creating thread, for every M: give it a signal stack. */
 void mpreinit(M *mp)
 {

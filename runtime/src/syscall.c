@@ -283,14 +283,18 @@ typedef struct Ccall {
 	int (*fn)(void *);
 	void *arg;
 	int ret;
+	Asanctx asan;
 } Ccall;
 
+/* No local may have its address taken here (asan_switch_back(NULL)). */
 static void ccall_g0(void *arg)
 {
 	Ccall *c = arg;
 
+	asan_switch_finish_from(NULL, &c->asan);	/* g0 afresh at its sched.sp */
 	FAULT(CCALL_C);
 	c->ret = c->fn(c->arg);
+	asan_switch_back(NULL, &c->asan);
 }
 
 /* Run C on g0 inside a syscall window. gp->ccallsp records where the G's
@@ -299,7 +303,7 @@ NOSPLIT int sq_ccall(int (*fn)(void *), void *arg)
 {
 	G *gp = getg();
 	M *mp;
-	Ccall c = { fn, arg, 0 };
+	Ccall c = { .fn = fn, .arg = arg };
 
 	if (!gp || !gp->m || gp != gp->m->curg)
 		throwf(F_BAD_ARG, "sq_ccall: not called from a goroutine");
@@ -307,7 +311,9 @@ NOSPLIT int sq_ccall(int (*fn)(void *), void *arg)
 	mp = gp->m;
 	mp->ncgo++;
 	setg(mp->g0);
+	asan_switch_start(&gp->asanfake, mp->g0->stack.lo, mp->g0->stack.hi);
 	sq_oncall(mp->g0->sched.sp, ccall_g0, &c, &gp->ccallsp);
+	asan_switch_finish(gp->asanfake);
 	setg(gp);
 	mp->ncgo--;
 	exitsyscall();

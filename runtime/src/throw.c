@@ -2,7 +2,8 @@
  * throw.c: fatal errors. One throw(f) for the whole runtime: it prints
  * "fatal error: <message>" and a dump of every M and G to stderr, then ends
  * the process with exit status 2 — or, in fuzz builds (SQ_CRASH=abort), by
- * SIGABRT with its default action, so that fuzzers see a crash.
+ * SIGABRT, handled as the program had it before the runtime started (a
+ * fuzzer's crash handler) or by the default action, so fuzzers see a crash.
  *
  * The messages are a stable interface: the harness classifies outcomes by
  * them, and docs/fatal-errors.md lists each one with what produces it. Add
@@ -158,14 +159,13 @@ NOSPLIT void dumpall(void)
 NOSPLIT NORETURN static void die(void)
 {
 	const char *c = getenv("SQ_CRASH");
-	struct sigaction sa = { 0 };
 	sigset_t set;
 
 	if (c && c[0] == 'a') {
-		/* Fuzzers watch for a fatal signal: restore SIGABRT's default
-		 * action and make sure it is deliverable. */
-		sa.sa_handler = SIG_DFL;
-		sigaction(SIGABRT, &sa, NULL);
+		/* Fuzzers watch for a fatal signal: SIGABRT goes to the handler
+		 * the program had before the runtime (libFuzzer saves the input
+		 * from its own), else to the default action. */
+		sig_restore_abort();
 		sigemptyset(&set);
 		sigaddset(&set, SIGABRT);
 		os_sigprocmask(SIG_UNBLOCK, &set, NULL);
