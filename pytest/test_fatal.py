@@ -23,6 +23,9 @@ CASES = [
     ("deadlock", (), {}, "all goroutines are asleep - deadlock!"),
     ("misuse", ("schedlock",), {}, "schedule: holding locks"),
     ("misuse", ("pstate",), {}, "bad p state"),
+    # a fault inside the dump ends the process (it used to wait forever for
+    # the print lock the dump held)
+    ("misuse", ("dump-fault",), {}, "invariant violated"),
     ("no-sigstack", (), {}, "signal arrived on a thread with no signal stack"),
     ("wrong-sigstack", (), {}, "signal handler not running on the signal stack"),
     ("segv", (), {}, "unexpected signal"),

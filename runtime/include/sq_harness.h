@@ -76,7 +76,9 @@ void sq_harness_picker(int (*pick)(void *ctx, int n), void *ctx);
  *   pstate          acquire a P the M already holds
  *   newm            the next thread creation fails
  *   syscall-bounds  the G's recorded stack no longer contains its sp,
- *                   then it enters a syscall */
+ *                   then it enters a syscall
+ *   dump-fault      a throw whose dump faults (a waiting G's reason points
+ *                   nowhere): the fault must end the process, not hang */
 int sq_harness_misuse(const char *what);
 
 #ifdef __cplusplus

@@ -62,6 +62,18 @@ static int misuse_syscall_bounds(void)
 	return 0;
 }
 
+/* A fault in the middle of the fatal-error dump: this G waits, by its
+ * status, for a reason that points nowhere. The dump holds the print lock
+ * when it faults; the fault must end the process, not wait for the lock. */
+static int misuse_dumpfault(void)
+{
+	G *gp = getg();
+
+	gp->waitreason = (const char *)8;
+	atomic_store32(&gp->status, Gwaiting);
+	throwf(F_INVARIANT, "misuse: a fault inside the dump follows");
+}
+
 int sq_harness_misuse(const char *what)
 {
 	G *gp = getg();
@@ -96,5 +108,7 @@ int sq_harness_misuse(const char *what)
 	}
 	if (strcmp(what, "syscall-bounds") == 0)
 		return misuse_syscall_bounds();
+	if (strcmp(what, "dump-fault") == 0)
+		return misuse_dumpfault();
 	return -EINVAL;
 }

@@ -814,8 +814,12 @@ top:
 			break;
 		}
 	}
+	/* Parked until handed a P with work. Back to schedule's top rather
+	 * than ours: an M woken here and one woken in exitsyscall0's stopm
+	 * then take the same path, so what a woken M runs does not depend on
+	 * where it happened to park (deterministic schedules need that). */
 	stopm();
-	goto top;
+	return NULL;
 }
 
 NOSPLIT NORETURN void execute(G *gp)
@@ -897,8 +901,8 @@ top:
 	}
 	if (!gp)
 		gp = runqget(mp->p);
-	if (!gp)
-		gp = findrunnable();
+	if (!gp && (gp = findrunnable()) == NULL)
+		goto top;
 	if (mp->spinning)
 		resetspinning();
 	if (gp->lockedm && gp->lockedm != mp) {

@@ -163,6 +163,11 @@ NOSPLIT NORETURN static void crash(int sig, siginfo_t *info, void *uc, G *gp)
 {
 	uintptr addr = (uintptr)info->si_addr;
 
+	/* A fault inside this M's own fatal-error dump: the dump holds the
+	 * print lock, so say nothing more and end as that throw would. */
+	if (gp->m && gp->m->throwing)
+		throw(F_UNEXPECTED_SIGNAL);
+
 	if (sig == SIGSEGV && inguard(gp, addr)) {
 		printlock();
 		prints("runtime: goroutine ");

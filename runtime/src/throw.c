@@ -95,15 +95,17 @@ NOSPLIT static void dumpm(M *mp)
 
 NOSPLIT static void dumpg(G *gp)
 {
+	uint32_t status = SNAP(gp->status);
+	const char *reason = SNAP(gp->waitreason);	/* goexit0 clears it */
 	M *mp;
 
 	prints("goroutine ");
 	printu(gp->goid);
 	prints(" [");
-	prints(gstatusname(gp->status));
-	if (gp->status == Gwaiting && gp->waitreason) {
+	prints(gstatusname(status));
+	if (status == Gwaiting && reason) {
 		prints(", ");
-		prints(gp->waitreason);
+		prints(reason);
 	}
 	prints("] stack=[");
 	printx(gp->stack.lo);
@@ -113,7 +115,7 @@ NOSPLIT static void dumpg(G *gp)
 	printx(gp->sched.sp);
 	prints(" sched.pc=");
 	printx(gp->sched.pc);
-	if (gp->status == Gsyscall) {
+	if (status == Gsyscall) {
 		prints(" syscallsp=");
 		printx(gp->syscallsp);
 		prints(" syscallpc=");
