@@ -171,6 +171,9 @@ int fz_await(uint32_t *done, uint32_t *seq, int64_t (*tick)(void), int64_t ns)
 /* On the settler's G: the blocking call itself. Whether the futex saw the
  * word still 0 or already 1 is timing, so it is decided here, out of the
  * coverage. */
+/* Until the fuzzer's thread releases it, however long that takes (the
+ * watchdog ends a real hang): a G that came back on a timeout would return
+ * whenever the machine's timing let it, not when the runtime is idle. */
 void fz_settle_block(uint32_t *word)
 {
 	struct timespec to = { 0, 20000000 };
@@ -180,7 +183,7 @@ void fz_settle_block(uint32_t *word)
 		r = sq_syscall_block(SYS_futex, (long)word, FUTEX_WAIT_PRIVATE, 0, (long)&to, 0, 0);
 		if (r != 0 && r != -EAGAIN && r != -EINTR && r != -ETIMEDOUT)
 			fz_fail("wrong", "sysblock futex returned %ld", r);
-	} while (r == -EINTR && !__atomic_load_n(word, __ATOMIC_ACQUIRE));
+	} while (!__atomic_load_n(word, __ATOMIC_ACQUIRE));
 }
 
 int fz_await_count(uint32_t *count, uint32_t want, int64_t ns)
