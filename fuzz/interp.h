@@ -41,6 +41,7 @@ typedef struct fz_settler {
 	uint32_t word;
 	int32_t ready;		/* registered */
 	int32_t runtime_m;	/* blocked on a runtime M (not a foreign thread's) */
+	int32_t back;		/* woken and out of the call, P in hand */
 } fz_settler;
 
 /* The current execution. */

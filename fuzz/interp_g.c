@@ -223,10 +223,13 @@ static void op_settle(void)
 		fz_fail("harness", "too many settle waits");
 	s = &fz_cur.settle[k];
 	s->word = 0;
+	s->back = 0;
 	s->runtime_m = fzp_on_runtime_m();
 	__atomic_store_n(&s->ready, 1, __ATOMIC_RELEASE);
 	fz_attention();
 	fz_settle_block(&s->word);
+	__atomic_store_n(&s->back, 1, __ATOMIC_RELEASE);
+	fz_attention();
 }
 
 static void op_sysblock(int w)

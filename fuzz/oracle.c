@@ -171,17 +171,17 @@ int fz_await(uint32_t *done, uint32_t *seq, int64_t (*tick)(void), int64_t ns)
 /* On the settler's G: the blocking call itself. Whether the futex saw the
  * word still 0 or already 1 is timing, so it is decided here, out of the
  * coverage. */
-/* Until the fuzzer's thread releases it, however long that takes (the
- * watchdog ends a real hang): a G that came back on a timeout would return
- * whenever the machine's timing let it, not when the runtime is idle. */
+/* One blocking call that lasts until the fuzzer's thread releases it,
+ * however long that takes (the watchdog ends a real hang). No timeout: a
+ * G that came back on one, or went round the call again, would do so when
+ * the machine's timing let it, not when the runtime is idle. */
 void fz_settle_block(uint32_t *word)
 {
-	struct timespec to = { 0, 20000000 };
 	long r;
 
 	do {
-		r = sq_syscall_block(SYS_futex, (long)word, FUTEX_WAIT_PRIVATE, 0, (long)&to, 0, 0);
-		if (r != 0 && r != -EAGAIN && r != -EINTR && r != -ETIMEDOUT)
+		r = sq_syscall_block(SYS_futex, (long)word, FUTEX_WAIT_PRIVATE, 0, 0, 0, 0);
+		if (r != 0 && r != -EAGAIN && r != -EINTR)
 			fz_fail("wrong", "sysblock futex returned %ld", r);
 	} while (!__atomic_load_n(word, __ATOMIC_ACQUIRE));
 }
@@ -208,6 +208,12 @@ int fz_settle_tick(void)
 
 	if (head >= n || head >= FZ_MAXSETTLE)
 		return 0;
+	/* One at a time: the last one woken must be back from its call (with
+	 * a P) before the runtime can look idle again. A foreign thread's M is
+	 * not among the runtime's Ms, so until then an idle P and idle Ms do
+	 * not mean it has come back; two woken at once race for the P. */
+	if (head > 0 && !__atomic_load_n(&fz_cur.settle[head - 1].back, __ATOMIC_ACQUIRE))
+		return 1;
 	for (int32_t i = head; i < n && i < FZ_MAXSETTLE; i++) {
 		if (!__atomic_load_n(&fz_cur.settle[i].ready, __ATOMIC_ACQUIRE))
 			return 1;	/* still on its way in */
