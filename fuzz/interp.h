@@ -108,8 +108,6 @@ void fz_cs_prepare(struct cstack *s);
  * does in fuzz builds (SIGABRT to the fuzzer's handler). Never returns. */
 _Noreturn void fz_fail(const char *cls, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* Save the handler SIGABRT has now: fatal errors are handed to it. */
-void fz_crash_init(void);
 /* Every stack the runtime handed out is MAP_STACK (checked once per stack,
  * through /proc/self/smaps, where this kernel shows it). 0 or violations. */
 int fz_check_mapstack(void);
@@ -163,6 +161,9 @@ void fzp_retake_mine(void);
  * the first described in why. from_g: called by the G itself. */
 int fzp_check_self(int from_g, char *why, int len);
 void fzp_dump(void);
+/* SIGABRT back to the handler from before the runtime (a fuzzer's): the
+ * runtime's own way out of a fatal error, for fz_fail. Safe anywhere. */
+void fzp_restore_abort(void);
 /* Is the calling thread attached to the runtime (has a g)? */
 int fzp_attached(void);
 

@@ -163,36 +163,37 @@ C_SIDE static void csleep(int w)
 	}
 }
 
-/* Is this thread on one of its switched C stacks? Legal programs never call
- * back from one (CTX_CNOCB has no callback); an xswitch does. */
-static __thread unsigned tls_xswitched;	/* kinds an xswitch is on now */
+/* The xswitch this thread is on now, per stack kind (NULL: none). Legal
+ * programs never call back from a switched stack (CTX_CNOCB has no
+ * callback); an xswitch does. */
+static __thread const fz_node *tls_xswitch[K_N];
 
-C_SIDE static int on_switched_stack(void)
+/* The xswitch whose stack this thread runs on, if any. */
+C_SIDE static const fz_node *on_xswitch(void)
 {
 	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
 
 	for (int k = 1; k < K_N; k++)
-		if ((tls_xswitched & (1u << k)) && tls_cs[k].mem && sp >= (uintptr_t)tls_cs[k].mem &&
+		if (tls_xswitch[k] && sp >= (uintptr_t)tls_cs[k].mem &&
 		    sp < (uintptr_t)tls_cs[k].mem + CS_SIZE)
-			return 1;
-	return 0;
+			return tls_xswitch[k];
+	return NULL;
 }
 
-static uint32_t unrefused_callbacks;
-
-/* sq_refuse: the illegal arm in force at each site, and the first one that
- * fired without the runtime refusing it (a fixed runtime throws when an
- * illegal arm fires, so fired and still here means it went on). A site
- * re-armed or disarmed is settled first: its counters restart. */
-static struct { char site[FZ_SPECLEN]; const char *spec; } inforce[FZ_MAXARMS];
+/* sq_refuse: the illegal arm in force at each site, and the first illegal
+ * operation that ran without the runtime refusing it (a fixed runtime
+ * throws when an illegal arm fires or an xswitch calls back, so fired, or
+ * returned, means it went on). A site re-armed or disarmed is settled
+ * first: its counters restart. */
+static struct { char site[FZ_SPECLEN]; const fz_node *nd; } inforce[FZ_MAXARMS];
 static int ninforce;
-static const char *unrefused_arm;
+static const fz_node *unrefused;
 
 C_SIDE static void settle(int k)
 {
-	if (inforce[k].spec && !unrefused_arm && sq_fault_fired(inforce[k].site) > 0)
-		unrefused_arm = inforce[k].spec;
-	inforce[k].spec = NULL;
+	if (inforce[k].nd && !unrefused && sq_fault_fired(inforce[k].site) > 0)
+		unrefused = inforce[k].nd;
+	inforce[k].nd = NULL;
 }
 
 C_SIDE void fz_arm(const fz_node *nd)
@@ -203,11 +204,11 @@ C_SIDE void fz_arm(const fz_node *nd)
 		size_t n = strcspn(spec, ":");
 
 		for (int k = 0; k < ninforce; k++)
-			if (inforce[k].spec && !strncmp(inforce[k].site, spec, n) && !inforce[k].site[n])
+			if (inforce[k].nd && !strncmp(inforce[k].site, spec, n) && !inforce[k].site[n])
 				settle(k);
 		if (fz_refusal(&prog, nd) && ninforce < FZ_MAXARMS) {
 			snprintf(inforce[ninforce].site, FZ_SPECLEN, "%.*s", (int)n, spec);
-			inforce[ninforce++].spec = spec;
+			inforce[ninforce++].nd = nd;
 		}
 	}
 	if (sq_fault_arm(spec) != 0)
@@ -226,13 +227,12 @@ C_SIDE void fz_refuse_verdict(void)
 {
 	for (int k = 0; k < ninforce; k++)
 		settle(k);
-	if (unrefused_arm)
-		fz_fail("refusal", "%s ran and the runtime went on (expected \"%s\")", unrefused_arm,
-			strstr(unrefused_arm, ":split:") ? "stack split at bad time" :
-			"systemstack called from signal stack");
-	if (unrefused_callbacks)
+	if (unrefused && unrefused->op == OP_ARM)
+		fz_fail("refusal", "%s ran and the runtime went on (expected \"%s\")",
+			prog.spec[unrefused->arm], fz_refusal(&prog, unrefused));
+	if (unrefused)
 		fz_fail("refusal", "a callback from a switched C stack inside an outcall ran "
-			"(expected \"callback with sp out of bounds\")");
+			"(expected \"%s\")", fz_refusal(&prog, unrefused));
 }
 
 C_SIDE static void checkc(const char *after)
@@ -252,23 +252,25 @@ C_SIDE void fz_run_c(int16_t i)
 		const fz_node *nd = node(i);
 
 		switch (nd->op) {
-		case OP_CALLBACK:
-			if (prog.illegal && on_switched_stack()) {
-				callin(i);
-				__atomic_add_fetch(&unrefused_callbacks, 1, __ATOMIC_RELAXED);
-			} else {
-				callin(i);
-			}
+		case OP_CALLBACK: {
+			const fz_node *x = prog.illegal ? on_xswitch() : NULL;
+
+			callin(i);
+			if (x && !unrefused)
+				unrefused = x;
 			break;
-		case OP_CSWITCH:
-			if (nd->illegal && nd->a != K_PTHREAD && !tls_busy[nd->a]) {
-				tls_xswitched |= 1u << nd->a;
-				run_on(nd->a, switched, (void *)(intptr_t)i);
-				tls_xswitched &= ~(1u << nd->a);
-			} else {
-				run_on(nd->a, switched, (void *)(intptr_t)i);
-			}
+		}
+		case OP_CSWITCH: {
+			/* Only a real switch makes an xswitch's callbacks illegal. */
+			int x = nd->illegal && nd->a != K_PTHREAD && !tls_busy[nd->a];
+
+			if (x)
+				tls_xswitch[nd->a] = nd;
+			run_on(nd->a, switched, (void *)(intptr_t)i);
+			if (x)
+				tls_xswitch[nd->a] = NULL;
 			break;
+		}
 		case OP_SLEEP:
 			csleep(nd->a);
 			break;
@@ -289,7 +291,7 @@ C_SIDE void fz_run_c(int16_t i)
 			break;
 		}
 		/* Not on an xswitch's stack: the check has split checks. */
-		if (nd->ctx == CTX_C && !(prog.illegal && on_switched_stack()))
+		if (nd->ctx == CTX_C && !(prog.illegal && on_xswitch()))
 			checkc(fz_opname(nd->op));
 	}
 }
@@ -637,7 +639,6 @@ C_SIDE void fz_init(int bound)
 	/* sysmon inherits this: its 20 us ticks stay 20 us. */
 	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 	handlers();
-	fz_crash_init();
 	sq_init();
 	sq_harness_picker(pick, NULL);
 	fz_mapstack_init();
@@ -666,8 +667,7 @@ C_SIDE void fz_exec(const uint8_t *data, size_t size, int mode)
 {
 	fz_decode(data, size, &prog, mode);
 	ninforce = 0;
-	unrefused_arm = NULL;
-	unrefused_callbacks = 0;
+	unrefused = NULL;
 	fz_g_reset();
 	fzp_reset();
 	fz_cur.p = &prog;

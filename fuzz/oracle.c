@@ -11,8 +11,7 @@
  * runtime's throw ends by SIGABRT (SQ_CRASH=abort) with SIGABRT handed back
  * to the handler the program had before the runtime started: libFuzzer's,
  * SIG_DFL under AFL++ and replay. The interpreter's own findings (fz_fail)
- * do the same with the handler fz_crash_init saved before the runtime
- * started.
+ * take the same way out (fzp_restore_abort).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -46,15 +45,6 @@ void fz_cs_prepare(cstack *s)
 
 /* ---- the crash path ---------------------------------------------------------------- */
 
-static struct sigaction abrt_prev;
-
-void fz_crash_init(void)
-{
-	sigaction(SIGABRT, NULL, &abrt_prev);
-	if (!(abrt_prev.sa_flags & SA_SIGINFO) && abrt_prev.sa_handler == SIG_IGN)
-		abrt_prev.sa_handler = SIG_DFL;
-}
-
 static void say(const char *s, size_t n)
 {
 	while (n > 0) {
@@ -87,7 +77,7 @@ _Noreturn void fz_fail(const char *cls, const char *fmt, ...)
 		n = (int)sizeof buf - 2;
 	buf[n++] = '\n';
 	say(buf, (size_t)n);
-	sigaction(SIGABRT, &abrt_prev, NULL);	/* the fuzzer's handler, see above */
+	fzp_restore_abort();	/* the fuzzer's handler, see above */
 	sigemptyset(&set);
 	sigaddset(&set, SIGABRT);
 	syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, &set, NULL, 8);

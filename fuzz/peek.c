@@ -287,6 +287,11 @@ int fzp_attached(void)
 	return getg() != NULL;
 }
 
+NOSPLIT void fzp_restore_abort(void)
+{
+	sig_restore_abort();
+}
+
 void fzp_dump(void)
 {
 	printlock();

@@ -269,13 +269,16 @@ void signal_init(void)
 
 /* For throw's SQ_CRASH=abort: give SIGABRT back to the handler the program
  * had before the runtime (a fuzzer's, which saves the input), or to the
- * default action if it had none or ignored it. */
+ * default action if it had none or ignored it. Before signal_init the
+ * program's handler is still in place. */
 NOSPLIT void sig_restore_abort(void)
 {
 	static const struct sigaction dfl;	/* zero: SIG_DFL */
 	const struct sigaction *sa = &prevsa[SIGABRT];
 
-	if (!sq_signals_ready || (!(sa->sa_flags & SA_SIGINFO) && sa->sa_handler == SIG_IGN))
+	if (!sq_signals_ready)
+		return;
+	if (!(sa->sa_flags & SA_SIGINFO) && sa->sa_handler == SIG_IGN)
 		sa = &dfl;
 	sigaction(SIGABRT, sa, NULL);	/* libc's: no split check on the way out */
 }
