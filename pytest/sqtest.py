@@ -19,7 +19,10 @@ Where the program runs is a Target (pytest's --target option, conftest.py):
 
 A target knows which build it needs (mk/arch.mk's ARCH and LIBC), what runs
 a program there, and what it cannot do (ptrace its guest, run a local
-preexec hook): Runner.run skips the test with that reason.
+preexec hook): Runner.run skips the test with that reason. A limit on the
+program's address space (Runner.run's limit_as) is the target's to apply:
+RLIMIT_AS locally, `ulimit -v` over ssh, and under qemu-user a reserved guest
+address space (-R), so that the emulator's own memory stays out of it.
 """
 import fcntl
 import hashlib
@@ -165,16 +168,19 @@ class Target:
         """None when this target can run here, else the reason it cannot."""
         return None
 
-    def prefix(self):
+    def prefix(self, limit_as=None):
         """What a program's command line starts with on this target."""
         return []
 
-    def run(self, cmd, env=None, timeout=60, preexec=None):
-        """Run cmd (local paths) with env on top of the environment.
+    def run(self, cmd, env=None, timeout=60, preexec=None, limit_as=None):
+        """Run cmd (local paths) with env on top of the environment, its
+        address space limited to limit_as bytes if given.
         Returns (rc, stdout, stderr, timed_out); rc < 0: killed by that signal."""
         full = dict(os.environ)
         full.update(env or {})
-        return _popen(self.prefix() + list(cmd), full, timeout, preexec)
+        if limit_as is not None and self.kind == "local":
+            preexec = _with_as_limit(preexec, limit_as)
+        return _popen(self.prefix(limit_as) + list(cmd), full, timeout, preexec)
 
     def close(self):
         pass
@@ -209,8 +215,11 @@ class QemuTarget(Target):
             return f"the {self.arch} cross toolchain is not installed (sh mk/deps.sh cross)"
         return None
 
-    def prefix(self):
-        return [self.emu]
+    def prefix(self, limit_as=None):
+        # RLIMIT_AS would bound qemu itself (its translation buffers, glib),
+        # and qemu, not the guest, would be the one to run out. -R bounds the
+        # guest's address space alone.
+        return [self.emu] + ([] if limit_as is None else ["-R", str(limit_as)])
 
 
 class SshTarget(Target):
@@ -301,7 +310,7 @@ class SshTarget(Target):
         subprocess.run(["tar", "-C", into, "-xf", "-"], input=p.stdout, check=True)
         return os.path.join(into, os.path.basename(rpath))
 
-    def run(self, cmd, env=None, timeout=60, preexec=None):
+    def run(self, cmd, env=None, timeout=60, preexec=None, limit_as=None):
         if preexec is not None:
             raise Unsupported("a preexec hook (setrlimit, ...) runs on the local host only, not over ssh")
         local = [c for c in cmd if os.path.isabs(c) and os.path.isfile(c)]
@@ -309,7 +318,8 @@ class SshTarget(Target):
         argv = [self.remote(c) if c in local else c for c in cmd]
         envs = " ".join(shlex.quote(f"{k}={v}") for k, v in sorted((env or {}).items()))
         t = max(1, int(timeout))
-        script = (f"cd {self.rdir} && env {envs} timeout -s ABRT -k 5 {t} "
+        ulimit = "" if limit_as is None else f"ulimit -v {limit_as // 1024} && "
+        script = (f"cd {self.rdir} && {ulimit}env {envs} timeout -s ABRT -k 5 {t} "
                   f"{' '.join(shlex.quote(a) for a in argv)}; printf '\\nSQTEST-EXIT %d\\n' $?")
         rc, out, err, local_to = _popen(self.ssh_argv() + [script], dict(os.environ), t + 30)
         head, sep, tail = out.rpartition("\nSQTEST-EXIT ")
@@ -327,6 +337,17 @@ class SshTarget(Target):
     def close(self):
         self.sh(f"rm -rf {self.rdir}", timeout=60)
         subprocess.run(self.ssh_argv("-O", "exit"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _with_as_limit(preexec, limit):
+    """A preexec hook that limits RLIMIT_AS, then runs preexec."""
+    import resource
+
+    def hook():
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        if preexec is not None:
+            preexec()
+    return hook
 
 
 def _which(tool):
@@ -363,9 +384,10 @@ class Runner:
     def path(self, prog):
         return os.path.join(self.dir, prog)
 
-    def run(self, prog, *args, env=None, timeout=60, wrapper=(), preexec=None):
+    def run(self, prog, *args, env=None, timeout=60, wrapper=(), preexec=None, limit_as=None):
         """Run prog; a wrapper (strace, ...) or a preexec hook the target
-        cannot honour skips the calling test with the reason."""
+        cannot honour skips the calling test with the reason. limit_as
+        bounds the program's address space (bytes) the target's way."""
         cmd = list(wrapper) + [self.path(prog)] + [str(a) for a in args]
         if wrapper and not self.target.can_ptrace:
             _skip(f"{NO_PTRACE} ({os.path.basename(wrapper[0])})")
@@ -373,10 +395,11 @@ class Runner:
             _skip(f"{os.path.basename(wrapper[0])} is a host tool; not run over ssh")
         t0 = time.monotonic()
         try:
-            rc, out, err, timed_out = self.target.run(cmd, env, timeout * self.target.slowdown, preexec)
+            rc, out, err, timed_out = self.target.run(cmd, env, timeout * self.target.slowdown, preexec,
+                                                      limit_as)
         except Unsupported as e:
             _skip(str(e))
-        res = Result(self.target.prefix() + cmd, env or {}, rc, out, err, time.monotonic() - t0, timed_out)
+        res = Result(self.target.prefix(limit_as) + cmd, env or {}, rc, out, err, time.monotonic() - t0, timed_out)
         if not self.target.host_native:
             res.extra["target"] = self.target.name
         return res

@@ -1,7 +1,6 @@
 """Every entry of the fatal-error table is produced on purpose by a test."""
 import os
 import re
-import resource
 
 import pytest
 
@@ -52,9 +51,7 @@ def test_fatal(fixed, sub, args, env, msg):
 
 
 def test_stack_allocation_failure(fixed):
-    def limit():
-        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
-    r = fixed.run("tests/rt_fatal", "stackalloc-fails", preexec=limit, timeout=60)
+    r = fixed.run("tests/rt_fatal", "stackalloc-fails", limit_as=1 << 30, timeout=60)
     r.assert_fatal("out of memory allocating stack")
 
 

@@ -43,6 +43,17 @@ def test_target_specs(spec, kind, arch, libc, suffix):
     assert t.can_ptrace == (kind != "qemu")
 
 
+def test_address_space_limit_is_the_programs():
+    """limit_as bounds the program: RLIMIT_AS for a local one; under
+    qemu-user a reserved guest address space, since RLIMIT_AS would bound the
+    emulator, which then fails in its own allocations instead of the guest."""
+    rc, out, _, _ = sqtest.LOCAL.run(["sh", "-c", "ulimit -v"], limit_as=1 << 30)
+    assert rc == 0 and out.split() == ["1048576"], out
+    q = sqtest.target("qemu-riscv64")
+    assert q.prefix() == ["qemu-riscv64"]
+    assert q.prefix(1 << 30) == ["qemu-riscv64", "-R", str(1 << 30)]
+
+
 @pytest.mark.parametrize("spec,msg", [
     ("qemu-sparc", "unknown target"),
     ("elsewhere", "unknown target"),
@@ -236,6 +247,10 @@ def test_ssh_target_runs_self_tests(sshd):
     # The environment goes across; a death by signal comes back as one.
     res = r.run("tests/rt_fatal", "segv", env={"SQ_CRASH": "abort"})
     assert res.rc == -6 and res.fatal == "unexpected signal", res.log()
+    # An address-space limit applies over there, to the program.
+    rc, out, _, _ = t.run(["sh", "-c", "ulimit -v"], limit_as=1 << 30)
+    assert rc == 0 and out.split() == ["1048576"], out
+    r.run("tests/rt_fatal", "stackalloc-fails", limit_as=1 << 30).assert_fatal("out of memory allocating stack")
     # The programs really ran over there, from the copies.
     rc, out, _, _ = t.sh(f"ls {t.rdir}/build/fixed/tests")
     assert rc == 0 and {"rt_sched", "rt_fatal"} <= set(out.split()), out
