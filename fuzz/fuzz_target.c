@@ -57,7 +57,7 @@ __attribute__((constructor)) static void refuse_child(void)
 	while (n < sizeof buf && (r = read(3, buf + n, sizeof buf - n)) > 0)
 		n += (size_t)r;
 	close(3);
-	fz_init(1);
+	fz_init(1, 1);
 	fz_exec(buf, n, FZ_REFUSE);
 	fz_refuse_verdict();
 	_exit(0);
@@ -75,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (FZ_REFUSE_TARGET && fz_refuse_run(data, size))
 		return 0;
-	fz_init(!FZ_UNBOUND);
+	fz_init(!FZ_UNBOUND, !FZ_ASYNC_TARGET);
 	fz_exec(data, size, FZ_ASYNC_TARGET ? FZ_ASYNC : 0);
 	return 0;
 }

@@ -54,6 +54,10 @@ typedef struct fz_state {
 	int32_t ngsteps;	/* G operations run (for messages) */
 	int32_t nsettle;	/* settlers registered */
 	int32_t settlehead;	/* settlers woken */
+	int32_t retaking;	/* `retake` operations waiting for quiet */
+	int32_t retaking_m;	/* of those, on runtime Ms */
+	uint32_t nretake;	/* `retake` operations begun (their order) */
+	uint64_t retake_done;	/* bit k: the k-th has gone on */
 	fz_settler settle[FZ_MAXSETTLE];
 } fz_state;
 
@@ -63,8 +67,17 @@ extern fz_state fz_cur;
 extern int fz_bound;
 
 /* Once per process, before the first execution: environment, runtime,
- * thread pool, warm-up. Idempotent. bound: 0 for the unbound target. */
-void fz_init(int bound);
+ * thread pool, warm-up. Idempotent. bound: 0 for the unbound target;
+ * onecore: every thread on one CPU (fz_one_cpu), 0 for sq_race. */
+void fz_init(int bound, int onecore);
+/* Put the calling thread, and the threads it makes from now on, on one
+ * CPU: FZ_CPU=K if set (FZ_CPU=any: leave the affinity alone), the one
+ * CPU it is already limited to (AFL++ binds its targets), else a CPU no
+ * other fuzz process has claimed (a lock file per CPU), else the one it
+ * runs on. Returns the CPU, or -1 if left alone. */
+int fz_one_cpu(void);
+/* What fz_init's fz_one_cpu chose (-1: every CPU allowed). */
+extern int fz_cpu;
 /* Run one input (mode: FZ_ILLEGAL, FZ_ASYNC, ops.h). Returns only if the
  * execution found nothing. */
 void fz_exec(const uint8_t *data, size_t size, int mode);
@@ -137,19 +150,21 @@ void fz_watchdog_arm(void);
 void fz_watchdog_disarm(void);
 /* Wait until the runtime is idle: every P idle, every M parked. */
 void fz_wait_idle(const char *after);
-/* The same, at most ns, and no finding if it does not happen. */
-void fz_settle(int64_t ns);
+/* The `retake` operation, from C run by an outcall: sysmon takes the
+ * caller's P now, then the caller waits (at most ns, no finding if it does
+ * not happen) until whatever the P went on to run has parked or blocked in
+ * a settle wait. */
+void fz_retake(int64_t ns);
 
 /* ---- peek.c: the runtime's internals ---- */
 int fzp_idle(void);
+/* Every P idle, nothing queued, every runtime M parked but `busy` of them. */
+int fzp_quiet(int busy);
 /* sysmon's retake of a P left in Psyscall by a foreign thread that went
  * back to C, done now: with nothing queued it goes straight to the idle
  * list. Returns the number of Ps retaken. */
 int fzp_retake(void);
 int fzp_tick(void);
-/* Every P idle, nothing queued, every M parked but the nblocked runtime
- * Ms blocked in settle waits. */
-int fzp_settled(int nblocked);
 /* Is the caller a runtime M (not a foreign thread's extra M)? */
 int fzp_on_runtime_m(void);
 void fzp_sysmon_hold(void);

@@ -64,6 +64,7 @@ typedef struct Thr {
 } Thr;
 
 int fz_bound = 1;
+int fz_cpu = -1;
 static Thr thr[FZ_NTHREADS];
 static fz_prog prog;
 static int inited;
@@ -275,10 +276,7 @@ C_SIDE void fz_run_c(int16_t i)
 			csleep(nd->a);
 			break;
 		case OP_RETAKE:
-			/* Then let whatever runs on the P settle, so that the way
-			 * back (exitsyscall) does not race with it. */
-			fzp_retake_mine();
-			fz_settle(5000000);
+			fz_retake(5000000);
 			break;
 		case OP_RAISE:
 			fz_raise(fz_sigs[nd->a]);
@@ -622,7 +620,7 @@ C_SIDE static void handlers(void)
 
 /* ---- start-up and one execution ------------------------------------------------------ */
 
-C_SIDE void fz_init(int bound)
+C_SIDE void fz_init(int bound, int onecore)
 {
 	if (inited)
 		return;
@@ -638,6 +636,10 @@ C_SIDE void fz_init(int bound)
 		setenv("SQ_CALLBACK_BIND", "0", 1);
 	/* sysmon inherits this: its 20 us ticks stay 20 us. */
 	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+	/* Before any thread exists: they all inherit it. sq_race keeps every
+	 * CPU, for races that do not wait for a preemption. */
+	if (onecore)
+		fz_cpu = fz_one_cpu();
 	handlers();
 	sq_init();
 	sq_harness_picker(pick, NULL);

@@ -63,6 +63,9 @@ void fz_g_reset(void)
 	fz_cur.ngsteps = 0;
 	fz_cur.nsettle = 0;
 	fz_cur.settlehead = 0;
+	fz_cur.retaking = fz_cur.retaking_m = 0;
+	fz_cur.nretake = 0;
+	fz_cur.retake_done = 0;
 	if (!mypid)
 		mypid = getpid();
 }

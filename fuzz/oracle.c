@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -143,7 +144,7 @@ void fz_attention(void)
 
 int fz_await(uint32_t *done, uint32_t *seq, int64_t (*tick)(void), int64_t ns)
 {
-	int64_t deadline = fz_now() + ns;
+	int64_t now = fz_now(), deadline = now + ns, polled = 0;
 
 	for (;;) {
 		uint32_t a = __atomic_load_n(&fz_attn, __ATOMIC_ACQUIRE);
@@ -152,9 +153,27 @@ int fz_await(uint32_t *done, uint32_t *seq, int64_t (*tick)(void), int64_t ns)
 		if (__atomic_load_n(done, __ATOMIC_ACQUIRE) == __atomic_load_n(seq, __ATOMIC_ACQUIRE))
 			return 0;
 		slice = tick();
-		if (fz_now() >= deadline)
+		now = fz_now();
+		if (now >= deadline)
 			return -1;
-		fz_wait_change(&fz_attn, a, slice ? slice : deadline - fz_now());
+		if (!slice) {
+			polled = 0;
+			fz_wait_change(&fz_attn, a, deadline - now);
+			continue;
+		}
+		/* Polling (for quiet, which nobody announces): the threads
+		 * that have to get there need the CPU more than we do, and
+		 * usually share it with us (AFL++ binds the target to one
+		 * core). A yield hands it over until they block; a timed wait
+		 * would take it back every slice, each time at the price of
+		 * two context switches, and starve them. Timed waits only
+		 * after a while of this, when something sleeps for real. */
+		if (!polled)
+			polled = now;
+		if (now - polled < 500000)
+			sched_yield();
+		else
+			fz_wait_change(&fz_attn, a, slice);
 	}
 }
 
@@ -204,12 +223,17 @@ int fz_settle_tick(void)
 	 * not mean it has come back; two woken at once race for the P. */
 	if (head > 0 && !__atomic_load_n(&fz_cur.settle[head - 1].back, __ATOMIC_ACQUIRE))
 		return 1;
+	/* Nor while a `retake` waits for quiet (fz_retake). It counts itself
+	 * in before it lets its P go, so a quiet seen here with the P idle is
+	 * seen with the count up: look again after. */
+	if (__atomic_load_n(&fz_cur.retaking, __ATOMIC_SEQ_CST))
+		return 1;
 	for (int32_t i = head; i < n && i < FZ_MAXSETTLE; i++) {
 		if (!__atomic_load_n(&fz_cur.settle[i].ready, __ATOMIC_ACQUIRE))
 			return 1;	/* still on its way in */
 		nblocked += fz_cur.settle[i].runtime_m;
 	}
-	if (!fzp_settled(nblocked))
+	if (!fzp_quiet(nblocked) || __atomic_load_n(&fz_cur.retaking, __ATOMIC_SEQ_CST))
 		return 1;
 	__atomic_store_n(&fz_cur.settle[head].word, 1, __ATOMIC_RELEASE);
 	fz_wake(&fz_cur.settle[head].word);
@@ -241,12 +265,48 @@ void fz_wait_idle(const char *after)
 	}
 }
 
-void fz_settle(int64_t ns)
+/* Runtime Ms blocked in settle waits not yet released. Read by a `retake`
+ * while the settler holds off (fz_cur.retaking). */
+static int settle_blocked(void)
+{
+	int32_t n = __atomic_load_n(&fz_cur.nsettle, __ATOMIC_ACQUIRE);
+	int nb = 0;
+
+	for (int32_t i = fz_cur.settlehead; i < n && i < FZ_MAXSETTLE; i++)
+		if (__atomic_load_n(&fz_cur.settle[i].ready, __ATOMIC_ACQUIRE))
+			nb += fz_cur.settle[i].runtime_m;
+	return nb;
+}
+
+/* After the retake, let whatever runs on the P settle, so that the way
+ * back (exitsyscall) does not race with it. Quiet counts as still the Ms
+ * blocked in settle waits and those of other retakes: each waits for
+ * someone who waits for quiet, and would never see it with the other
+ * counted as running. Retakes go on one at a time, in the order they
+ * began, each once the runtime is quiet after the one before; meanwhile
+ * the settler releases nobody (fz_settle_tick). Either would otherwise
+ * race for the P. */
+void fz_retake(int64_t ns)
 {
 	int64_t deadline = fz_now() + ns;
+	int rm = fzp_on_runtime_m();
+	uint32_t me = __atomic_fetch_add(&fz_cur.nretake, 1, __ATOMIC_SEQ_CST);
+	uint64_t before = me < 64 ? (1ULL << me) - 1 : ~0ULL;
 
-	while (!fzp_idle() && fz_now() < deadline)
+	__atomic_add_fetch(&fz_cur.retaking, 1, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&fz_cur.retaking_m, rm, __ATOMIC_SEQ_CST);
+	fzp_retake_mine();
+	while (fz_now() < deadline) {
+		if ((me >= 64 || (__atomic_load_n(&fz_cur.retake_done, __ATOMIC_ACQUIRE) & before) == before) &&
+		    fzp_quiet(__atomic_load_n(&fz_cur.retaking_m, __ATOMIC_ACQUIRE) + settle_blocked()))
+			break;
 		sched_yield();
+	}
+	if (me < 64)
+		__atomic_or_fetch(&fz_cur.retake_done, 1ULL << me, __ATOMIC_SEQ_CST);
+	__atomic_sub_fetch(&fz_cur.retaking_m, rm, __ATOMIC_SEQ_CST);
+	__atomic_sub_fetch(&fz_cur.retaking, 1, __ATOMIC_SEQ_CST);
+	fz_attention();
 }
 
 /* ---- the watchdog ------------------------------------------------------------------------ */
@@ -356,6 +416,63 @@ static int allstack(int nvma, uintptr_t lo, uintptr_t hi)
 		covered = 1;
 	}
 	return covered;
+}
+
+/* ---- one CPU ----------------------------------------------------------------------------- */
+
+/* An execution is a chain of hand-offs between threads (the fuzzer's, the
+ * pool's, the runtime's Ms): each waits on a futex for the one before.
+ * On one CPU a hand-off is a direct switch; across CPUs it is a wake-up
+ * of an idle CPU, which costs several times more (in a VM, an IPI and a
+ * halt exit) and the two threads then spin and sleep out of step: the
+ * replay binary ran a 10-minute queue at 13,000 executions a second on
+ * one CPU and 3,000 on two (docs/fuzz.md, "Measurements"). */
+static int claim_cpu(const cpu_set_t *allowed)
+{
+	const char *dir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	char path[512];
+
+	for (int c = 0; c < CPU_SETSIZE; c++) {
+		int fd;
+
+		if (!CPU_ISSET(c, allowed))
+			continue;
+		snprintf(path, sizeof path, "%s/stackquake-fuzz-cpu%d.lock", dir, c);
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+		if (fd < 0)
+			return -1;
+		/* Held until this process and its children are gone. */
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return c;
+		close(fd);
+	}
+	return -1;
+}
+
+int fz_one_cpu(void)
+{
+	const char *e = getenv("FZ_CPU");
+	cpu_set_t s;
+	int c;
+
+	if (e && !strcmp(e, "any"))
+		return -1;
+	if (sched_getaffinity(0, sizeof s, &s) < 0)
+		return -1;
+	if (CPU_COUNT(&s) == 1) {
+		for (c = 0; !CPU_ISSET(c, &s); c++)
+			;
+		return c;
+	}
+	if (e && *e)
+		c = atoi(e);
+	else if ((c = claim_cpu(&s)) < 0)
+		c = sched_getcpu();
+	if (c < 0 || c >= CPU_SETSIZE || !CPU_ISSET(c, &s))
+		return -1;
+	CPU_ZERO(&s);
+	CPU_SET(c, &s);
+	return sched_setaffinity(0, sizeof s, &s) == 0 ? c : -1;
 }
 
 void fz_mapstack_init(void)

@@ -23,24 +23,7 @@ static bool runqempty(P *p)
 
 int fzp_idle(void)
 {
-	G *gp = getg();
-	M *self = gp ? gp->m : NULL;
-
-	if (atomic_load32(&sched.npidle) != (uint32_t)sq_nprocs ||
-	    atomic_load32(&sched.nmspinning) != 0 ||
-	    __atomic_load_n(&sched.runqsize, __ATOMIC_ACQUIRE) != 0)
-		return 0;
-	for (int32_t i = 0; i < sq_nprocs; i++)
-		if (!runqempty(&allp[i]))
-			return 0;
-	/* Every M parked, but the caller's own when it is a runtime M (C run
-	 * by an outcall of a spawned G); and the scheduler's lock free: an M
-	 * counts as idle once stopm has queued it, but it is only still (no
-	 * more runtime code running, no more coverage counted) once it has
-	 * dropped the lock and gone to sleep. */
-	return __atomic_load_n(&sched.nmidle, __ATOMIC_ACQUIRE) + (self && !self->isextra) ==
-	       __atomic_load_n(&sched.mcount, __ATOMIC_ACQUIRE) &&
-	       __atomic_load_n(&sched.lock.key, __ATOMIC_ACQUIRE) == 0;
+	return fzp_quiet(fzp_on_runtime_m());
 }
 
 /* Called between top-level steps, from the fuzzer's thread (no g), when no
@@ -75,7 +58,13 @@ int fzp_retake(void)
 	return n;
 }
 
-int fzp_settled(int nblocked)
+/* Every P idle, nothing runnable, no M spinning, and every runtime M
+ * parked but `busy` of them (the caller's own when it is a runtime M, Ms
+ * blocked in settle waits); and the scheduler's lock free: an M counts as
+ * idle once stopm has queued it, but it is only still (no more runtime
+ * code running, no more coverage counted) once it has dropped the lock and
+ * gone to sleep. */
+int fzp_quiet(int busy)
 {
 	if (atomic_load32(&sched.npidle) != (uint32_t)sq_nprocs ||
 	    atomic_load32(&sched.nmspinning) != 0 ||
@@ -84,7 +73,7 @@ int fzp_settled(int nblocked)
 	for (int32_t i = 0; i < sq_nprocs; i++)
 		if (!runqempty(&allp[i]))
 			return 0;
-	return __atomic_load_n(&sched.nmidle, __ATOMIC_ACQUIRE) + nblocked ==
+	return __atomic_load_n(&sched.nmidle, __ATOMIC_ACQUIRE) + busy ==
 	       __atomic_load_n(&sched.mcount, __ATOMIC_ACQUIRE) &&
 	       __atomic_load_n(&sched.lock.key, __ATOMIC_ACQUIRE) == 0;
 }

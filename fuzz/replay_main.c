@@ -170,7 +170,7 @@ static int one(const char *path)
 	__sigaction(SIGABRT, &sa, NULL);
 	setenv("FZ_QUIET", "1", 0);
 	if (opt.allow_illegal) {
-		fz_init(!FZ_UNBOUND);
+		fz_init(!FZ_UNBOUND, !FZ_ASYNC_TARGET);
 		fz_exec(buf, (size_t)n, mode(1));
 	} else {
 		LLVMFuzzerTestOneInput(buf, (size_t)n);	/* exactly what the fuzzers run */
@@ -473,7 +473,7 @@ static int bench(long n, int argc, char **argv)
 	int64_t t0;
 	double cpu;
 
-	fz_init(!FZ_UNBOUND);
+	fz_init(!FZ_UNBOUND, !FZ_ASYNC_TARGET);
 	getrusage(RUSAGE_SELF, &r0);
 	t0 = fz_now();
 	for (long i = 0; i < n; i++)
@@ -495,8 +495,12 @@ static int bench(long n, int argc, char **argv)
 	getrusage(RUSAGE_SELF, &r1);
 	cpu = (double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec + r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) +
 	      (double)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec + r1.ru_stime.tv_usec - r0.ru_stime.tv_usec) / 1e6;
-	printf("%ld executions of %d inputs in %.3fs: %.0f/s; %.3f CPU s: %.0f/s per core\n", execs, argc,
+	printf("%ld executions of %d inputs in %.3fs: %.0f/s; %.3f CPU s: %.0f/s per core", execs, argc,
 		(fz_now() - t0) / 1e9, execs / ((fz_now() - t0) / 1e9), cpu, cpu > 0 ? execs / cpu : 0.0);
+	if (fz_cpu >= 0)
+		printf("; on CPU %d\n", fz_cpu);
+	else
+		printf("; on every CPU\n");
 	return 0;
 }
 
@@ -538,7 +542,7 @@ static int stability(int n, int argc, char **argv)
 	Dl_info ldi;
 	long nhit = 0, nvar = 0;
 
-	fz_init(!FZ_UNBOUND);
+	fz_init(!FZ_UNBOUND, !FZ_ASYNC_TARGET);
 	if (getenv("FZ_STAB_AFL")) {
 		/* As AFL++ calibrates: n runs of each input in a row, the first
 		 * (which follows the previous input) the reference. */

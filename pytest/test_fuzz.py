@@ -188,6 +188,36 @@ def test_asm_print_roundtrip(fuzz_built, tmp_path):
         assert p1 == p2
 
 
+def test_one_cpu_per_fuzz_process(fuzz_built, tmp_path):
+    """Every thread of a fuzz process runs on one CPU (interp.h, fz_one_cpu):
+    one it is already limited to, else one no other fuzz process holds (a
+    lock file per CPU), else the one it runs on; FZ_CPU=any opts out, and
+    sq_race keeps every CPU."""
+    seed = os.path.join(ROOT, "corpora", "sq_ops", "seed-yield")
+    env = dict(fuzzrun.env(), TMPDIR=str(tmp_path))
+    allowed = sorted(os.sched_getaffinity(0))
+
+    def cpu(target="sq_ops", wrap=(), **extra):
+        b = os.path.join(FZ, "replay", target)
+        r = subprocess.run(list(wrap) + [b, "--bench", "3", seed], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, env=dict(env, **extra), timeout=120)
+        assert r.returncode == 0, r.stdout
+        m = re.search(r"; on (CPU (\d+)|every CPU)$", r.stdout, re.M)
+        assert m, r.stdout
+        return int(m.group(2)) if m.group(2) else None
+
+    last = allowed[-1]
+    assert cpu(wrap=["taskset", "-c", str(last)]) == last
+    assert cpu(FZ_CPU="any") is None
+    assert cpu("sq_race") is None
+    if len(allowed) < 2:
+        pytest.skip("one CPU allowed: nothing to choose between")
+    assert cpu() == allowed[0]	# nobody holds it
+    with open(tmp_path / f"stackquake-fuzz-cpu{allowed[0]}.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert cpu() == allowed[1]
+
+
 # ---- the engines ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("engine", ["libfuzzer", "afl"])
