@@ -132,8 +132,10 @@ void fz_wake(uint32_t *addr);
  * command, a settler blocked): it waits on fz_attn. */
 void fz_attention(void);
 /* Wait until *done == *seq (a pool thread finished its commands). tick()
- * runs whenever the slice it returned last elapses (0: no slice): settle
- * wake-ups, sysmon's ticks during concurrent steps. 0, or -1 if ns elapse. */
+ * runs whenever the slice it returned last elapses (0: no slice; FZ_POLL:
+ * as soon as the threads sharing the CPU have had it): settle wake-ups,
+ * sysmon's ticks during concurrent steps. 0, or -1 if ns elapse. */
+enum { FZ_POLL = -1 };
 int fz_await(uint32_t *done, uint32_t *seq, int64_t (*tick)(void), int64_t ns);
 /* The fuzzer's side of `sysblock settle`: wake the first blocked settler if
  * the runtime has settled. Returns whether settlers are still waiting. */

@@ -426,12 +426,18 @@ C_SIDE static int anyasync(void);
  * how often it runs is timing). */
 C_SIDE static int64_t await_tick(void)
 {
-	int64_t slice = 0;
+	static int64_t ticked;
+	int64_t slice = 0, now;
 
 	if (fz_settle_tick())
-		slice = 5000;
+		slice = FZ_POLL;
 	if (anyasync()) {
-		fzp_tick();
+		/* sysmon's pace, however often we are called (polling). */
+		now = fz_now();
+		if (now - ticked >= 20000) {
+			fzp_tick();
+			ticked = now;
+		}
 		if (!slice)
 			slice = 100000;
 	}

@@ -156,9 +156,9 @@ int fz_await(uint32_t *done, uint32_t *seq, int64_t (*tick)(void), int64_t ns)
 		now = fz_now();
 		if (now >= deadline)
 			return -1;
-		if (!slice) {
+		if (slice != FZ_POLL) {
 			polled = 0;
-			fz_wait_change(&fz_attn, a, deadline - now);
+			fz_wait_change(&fz_attn, a, slice ? slice : deadline - now);
 			continue;
 		}
 		/* Polling (for quiet, which nobody announces): the threads
@@ -173,7 +173,7 @@ int fz_await(uint32_t *done, uint32_t *seq, int64_t (*tick)(void), int64_t ns)
 		if (now - polled < 500000)
 			sched_yield();
 		else
-			fz_wait_change(&fz_attn, a, slice);
+			fz_wait_change(&fz_attn, a, 5000);
 	}
 }
 
