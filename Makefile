@@ -177,7 +177,7 @@ test: deps-test
 	@$(MAKE) --no-print-directory variants
 	@mkdir -p out
 	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u ARCH -u LIBC -u REGRESS \
-		$(PYTHON) -m pytest -q -n 2 pytest $(PYTEST_TARGETS) --junitxml=out/junit.xml
+		$(PYTHON) -m pytest -q -n 2 --dist loadgroup pytest $(PYTEST_TARGETS) --junitxml=out/junit.xml
 
 bench: deps-bench
 	@$(MAKE) --no-print-directory all

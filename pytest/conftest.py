@@ -35,6 +35,12 @@ HOST_BOUND = {
                        "the scenarios run on every target in test_targets.py",
 }
 PTRACE_BOUND = {"test_stackcheck.py", "test_sigpoke.py"}
+# Under `-n N --dist loadgroup` (make test) these run one after another on
+# one worker: the ptrace tools' sweeps wait a bounded time for a thread to
+# reach an instruction, and the fuzz engines keep a CPU busy for their whole
+# run; sharing the machine with one, a sweep ran out of time ("not
+# reached") or blamed a late signal on the wrong instruction.
+SERIAL_GROUP = ("ptrace-and-fuzzers", PTRACE_BOUND | {"test_fuzz.py"})
 
 
 def host_bound_reason(mod, targets):
@@ -96,6 +102,8 @@ def pytest_collection_modifyitems(config, items):
             continue
         if mod in HOST_BOUND and (not t.host_native if t is not None else not tg.host_in_full):
             item.add_marker(pytest.mark.skip(reason=host_bound_reason(mod, [t] if t else tg.full)))
+        if mod in SERIAL_GROUP[1]:
+            item.add_marker(pytest.mark.xdist_group(SERIAL_GROUP[0]))
         keep.append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)

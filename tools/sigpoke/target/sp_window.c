@@ -21,6 +21,9 @@
  * name is set after the first callback: Linux gives a new thread its
  * creator's name, and the runtime's Ms start from here).
  *
+ * The runtime's timed preemption is off (SQ_DEBUG=preempt=off unless
+ * SQ_DEBUG is set): no SIGURG but sigpoke's.
+ *
  * usage: sp_window [unbound|bound] [N]    N callbacks (bound: threads), then
  *                                         exit 0 (default 0: forever)
  * stderr: "[sp_window] START pid=P tid=T mode=M n=N" first, and
@@ -96,6 +99,11 @@ int main(int argc, char **argv)
 	if (arg < argc)
 		return usage(argv[0]);
 	setenv("SQ_CALLBACK_BIND", strcmp(mode, "bound") == 0 ? "1" : "0", 1);
+	// No timed preemption: the only signals a thread gets are sigpoke's.
+	// On a loaded machine a callback's G can be off the CPU for 10 ms,
+	// sysmon then sends its thread SIGURG, and where that lands (in a
+	// variant, an attach window: a fatal error) is blamed on the last poke.
+	setenv("SQ_DEBUG", "preempt=off", 0);
 	fprintf(stderr, "[sp_window] START pid=%d tid=%d mode=%s n=%ld\n",
 	    (int)getpid(), (int)gettid(), mode, n);
 	sq_init();
