@@ -163,8 +163,8 @@ int fz_await(uint32_t *done, uint32_t *seq, int64_t (*tick)(void), int64_t ns)
 		}
 		/* Polling (for quiet, which nobody announces): the threads
 		 * that have to get there need the CPU more than we do, and
-		 * usually share it with us (AFL++ binds the target to one
-		 * core). A yield hands it over until they block; a timed wait
+		 * share it with us (fz_one_cpu). A yield hands it over until
+		 * they block; a timed wait
 		 * would take it back every slice, each time at the price of
 		 * two context switches, and starve them. Timed waits only
 		 * after a while of this, when something sleeps for real. */
@@ -441,7 +441,7 @@ static int claim_cpu(const cpu_set_t *allowed)
 		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
 		if (fd < 0)
 			return -1;
-		/* Held until this process and its children are gone. */
+		/* Held as long as this process lives: fd is never closed. */
 		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
 			return c;
 		close(fd);
@@ -468,8 +468,12 @@ int fz_one_cpu(void)
 		c = atoi(e);
 	else if ((c = claim_cpu(&s)) < 0)
 		c = sched_getcpu();
-	if (c < 0 || c >= CPU_SETSIZE || !CPU_ISSET(c, &s))
+	if (c < 0 || c >= CPU_SETSIZE || !CPU_ISSET(c, &s)) {
+		if (e && *e)
+			fprintf(stderr, "fuzz: note: FZ_CPU=%s is not a CPU this process may use; "
+				"its threads stay on every CPU\n", e);
 		return -1;
+	}
 	CPU_ZERO(&s);
 	CPU_SET(c, &s);
 	return sched_setaffinity(0, sizeof s, &s) == 0 ? c : -1;
