@@ -164,10 +164,10 @@ int fz_await(uint32_t *done, uint32_t *seq, int64_t (*tick)(void), int64_t ns)
 		/* Polling (for quiet, which nobody announces): the threads
 		 * that have to get there need the CPU more than we do, and
 		 * share it with us (fz_one_cpu). A yield hands it over until
-		 * they block; a timed wait
-		 * would take it back every slice, each time at the price of
-		 * two context switches, and starve them. Timed waits only
-		 * after a while of this, when something sleeps for real. */
+		 * they block; a timed wait would take it back every slice,
+		 * each time at the price of two context switches, and starve
+		 * them. Timed waits only after a while of this, when something
+		 * sleeps for real. */
 		if (!polled)
 			polled = now;
 		if (now - polled < 500000)
@@ -177,13 +177,12 @@ int fz_await(uint32_t *done, uint32_t *seq, int64_t (*tick)(void), int64_t ns)
 	}
 }
 
-/* On the settler's G: the blocking call itself. Whether the futex saw the
- * word still 0 or already 1 is timing, so it is decided here, out of the
- * coverage. */
-/* One blocking call that lasts until the fuzzer's thread releases it,
- * however long that takes (the watchdog ends a real hang). No timeout: a
- * G that came back on one, or went round the call again, would do so when
- * the machine's timing let it, not when the runtime is idle. */
+/* On the settler's G: one blocking call that lasts until the fuzzer's
+ * thread releases it, however long that takes (the watchdog ends a real
+ * hang). No timeout: a G that came back on one, or went round the call
+ * again, would do so when the machine's timing let it, not when the
+ * runtime is idle. Whether the futex saw the word still 0 or already 1 is
+ * timing too, so it is decided here, out of the coverage. */
 void fz_settle_block(uint32_t *word)
 {
 	long r;
@@ -210,10 +209,26 @@ int fz_await_count(uint32_t *count, uint32_t want, int64_t ns)
 	}
 }
 
+/* Runtime Ms blocked in settle waits not yet released, or -1 while one is
+ * still on its way in (registered, not yet blocked). A `retake` reads it
+ * while the settler holds off (fz_cur.retaking). */
+static int settle_blocked(void)
+{
+	int32_t n = __atomic_load_n(&fz_cur.nsettle, __ATOMIC_ACQUIRE);
+	int nb = 0;
+
+	for (int32_t i = fz_cur.settlehead; i < n && i < FZ_MAXSETTLE; i++) {
+		if (!__atomic_load_n(&fz_cur.settle[i].ready, __ATOMIC_ACQUIRE))
+			return -1;
+		nb += fz_cur.settle[i].runtime_m;
+	}
+	return nb;
+}
+
 int fz_settle_tick(void)
 {
 	int32_t head = fz_cur.settlehead, n = __atomic_load_n(&fz_cur.nsettle, __ATOMIC_ACQUIRE);
-	int nblocked = 0;
+	int nblocked;
 
 	if (head >= n || head >= FZ_MAXSETTLE)
 		return 0;
@@ -228,12 +243,8 @@ int fz_settle_tick(void)
 	 * seen with the count up: look again after. */
 	if (__atomic_load_n(&fz_cur.retaking, __ATOMIC_SEQ_CST))
 		return 1;
-	for (int32_t i = head; i < n && i < FZ_MAXSETTLE; i++) {
-		if (!__atomic_load_n(&fz_cur.settle[i].ready, __ATOMIC_ACQUIRE))
-			return 1;	/* still on its way in */
-		nblocked += fz_cur.settle[i].runtime_m;
-	}
-	if (!fzp_quiet(nblocked) || __atomic_load_n(&fz_cur.retaking, __ATOMIC_SEQ_CST))
+	if ((nblocked = settle_blocked()) < 0 || !fzp_quiet(nblocked) ||
+	    __atomic_load_n(&fz_cur.retaking, __ATOMIC_SEQ_CST))
 		return 1;
 	__atomic_store_n(&fz_cur.settle[head].word, 1, __ATOMIC_RELEASE);
 	fz_wake(&fz_cur.settle[head].word);
@@ -265,19 +276,6 @@ void fz_wait_idle(const char *after)
 	}
 }
 
-/* Runtime Ms blocked in settle waits not yet released. Read by a `retake`
- * while the settler holds off (fz_cur.retaking). */
-static int settle_blocked(void)
-{
-	int32_t n = __atomic_load_n(&fz_cur.nsettle, __ATOMIC_ACQUIRE);
-	int nb = 0;
-
-	for (int32_t i = fz_cur.settlehead; i < n && i < FZ_MAXSETTLE; i++)
-		if (__atomic_load_n(&fz_cur.settle[i].ready, __ATOMIC_ACQUIRE))
-			nb += fz_cur.settle[i].runtime_m;
-	return nb;
-}
-
 /* After the retake, let whatever runs on the P settle, so that the way
  * back (exitsyscall) does not race with it. Quiet counts as still the Ms
  * blocked in settle waits and those of other retakes: each waits for
@@ -297,8 +295,11 @@ void fz_retake(int64_t ns)
 	__atomic_add_fetch(&fz_cur.retaking_m, rm, __ATOMIC_SEQ_CST);
 	fzp_retake_mine();
 	while (fz_now() < deadline) {
+		int nb;
+
 		if ((me >= 64 || (__atomic_load_n(&fz_cur.retake_done, __ATOMIC_ACQUIRE) & before) == before) &&
-		    fzp_quiet(__atomic_load_n(&fz_cur.retaking_m, __ATOMIC_ACQUIRE) + settle_blocked()))
+		    (nb = settle_blocked()) >= 0 &&
+		    fzp_quiet(__atomic_load_n(&fz_cur.retaking_m, __ATOMIC_ACQUIRE) + nb))
 			break;
 		sched_yield();
 	}
