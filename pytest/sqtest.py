@@ -174,12 +174,11 @@ class Target:
 
     def run(self, cmd, env=None, timeout=60, preexec=None, limit_as=None):
         """Run cmd (local paths) with env on top of the environment, its
-        address space limited to limit_as bytes if given.
+        address space limited to limit_as bytes if given, the target's way
+        (here through prefix(); LocalTarget and SshTarget do it their own).
         Returns (rc, stdout, stderr, timed_out); rc < 0: killed by that signal."""
         full = dict(os.environ)
         full.update(env or {})
-        if limit_as is not None and self.kind == "local":
-            preexec = _with_as_limit(preexec, limit_as)
         return _popen(self.prefix(limit_as) + list(cmd), full, timeout, preexec)
 
     def close(self):
@@ -188,6 +187,11 @@ class Target:
 
 class LocalTarget(Target):
     """The host runs the program itself: the host's build, or musl's."""
+
+    def run(self, cmd, env=None, timeout=60, preexec=None, limit_as=None):
+        if limit_as is not None:
+            preexec = _with_as_limit(preexec, limit_as)
+        return super().run(cmd, env, timeout, preexec)
 
     def check(self):
         if self.arch != HOST_ARCH:
