@@ -47,8 +47,8 @@ REGRESS_TARGET = {"gsignal-systemstack": "sq_refuse"}
 MANIFEST = os.path.join(ROOT, "corpora", "MANIFEST")
 # libFuzzer must leave SIGUSR1/2 to the program (the runtime forwards them).
 # Inputs are capped at MAX_LEN bytes (about 25 operations): every
-# reproducer so far is under 16, and an execution's cost grows with its
-# length, mostly in thread hand-offs (docs/fuzz.md, "Measurements").
+# reproducer so far is under 16 (the cost of longer programs is in
+# docs/fuzz.md, "Measurements").
 MAX_LEN = 64
 LF_FLAGS = ["-handle_usr1=0", "-handle_usr2=0", "-timeout=10", "-rss_limit_mb=4096",
             "-print_final_stats=1", f"-max_len={MAX_LEN}"]
