@@ -16,7 +16,9 @@
 
 ARCH    ?= $(shell uname -m)
 REGRESS ?=
-VARIANTS := mapstack syscallsplit stackswitch attachsig gsignal-systemstack arm-systemstack-curg
+# The variant list is the runtime's (SQ_VARIANTS, read by mk/contract.mk).
+include mk/contract.mk
+VARIANTS := $(SQ_VARIANTS)
 PYTHON  ?= /usr/bin/python3
 CC      := clang
 BUDGET  ?= 3m
@@ -32,7 +34,7 @@ endif
 endif
 
 B := build/$(VARIANT)
-REGRESS_DEF = $(if $(REGRESS),-DREGRESS_$(shell echo $(REGRESS) | tr 'a-z-' 'A-Z_')=1)
+REGRESS_DEF = $(if $(REGRESS),$(call SQ_REGRESS_DEF,$(REGRESS)))
 
 # Runtime code, and everything that runs on G stacks, gets the split check.
 SPLIT_CFLAGS := -finstrument-function-entry-bare
@@ -71,11 +73,21 @@ NOSPLIT_CHECK  := $(PYTHON) tools/nosplit/nosplit-check --budget $(NOSPLIT_BUDGE
                   --config tools/nosplit/runtime.conf $(if $(REGRESS),--report-only)
 NOSPLIT_OK     := $(if $(filter x86_64,$(ARCH)),$(B)/nosplit.ok)
 
-.PHONY: deps-fuzz all lib tests scenarios variants run regress test bench clean deps-build deps-test deps-bench tools
-all: lib tests scenarios $(SQ_TOOLS)
+.PHONY: deps-fuzz all lib tests scenarios variants run regress test bench clean deps-build deps-test deps-bench tools contract
+all: lib tests scenarios $(SQ_TOOLS) contract
 lib: $(LIB) $(HLIB) $(NOSPLIT_OK)
 tests: $(TESTS)
 scenarios: $(SCENARIOS)
+
+# The contract as JSON (runtime/describe.c): how Python, the docs and the
+# tests read the runtime's tables. A host program whatever ARCH and LIBC are.
+CONTRACT_JSON := build/contract.json
+contract: $(CONTRACT_JSON)
+build/describe: runtime/describe.c runtime/include/sq_contract.h
+	@mkdir -p $(dir $@)
+	clang -O1 -Wall -Wextra -Werror -Iruntime/include $< -o $@
+$(CONTRACT_JSON): build/describe
+	build/describe > $@.tmp && mv $@.tmp $@
 
 variants:
 	@$(MAKE) --no-print-directory all

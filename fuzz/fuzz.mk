@@ -24,7 +24,9 @@ FZ_CC       ?= clang
 FZ_AFLCC    ?= afl-clang-fast
 FZ_PYTHON   ?= /usr/bin/python3
 FZ_TARGETS  := sq_ops sq_unbound sq_race sq_refuse
-FZ_VARIANTS := mapstack syscallsplit stackswitch attachsig gsignal-systemstack
+include $(dir $(lastword $(MAKEFILE_LIST)))../mk/contract.mk
+# The variants a build for this arch can show (the runtime's table).
+FZ_VARIANTS := $(call SQ_VARIANTS_FOR,$(FZ_ARCH))
 FZ_OUT      ?= build/fuzz
 FUZZ_TIME   ?= 10m
 FUZZ_JOBS   ?= $(shell nproc)
@@ -74,7 +76,6 @@ FZ_LINK_stab      := $(FZ_CC)
 FZ_MAIN_stab      := replay_main
 FZ_MAINF_stab     := -DFZ_STAB=1
 
-fz_upper = $(shell echo $(1) | tr 'a-z-' 'A-Z_')
 
 # What makes each target (fuzz/fuzz_target.c).
 FZ_TFLAGS_sq_ops     := -DFZ_UNBOUND=0 -DFZ_ASYNC_TARGET=0
@@ -85,7 +86,7 @@ FZ_TFLAGS_sq_refuse  := -DFZ_UNBOUND=0 -DFZ_ASYNC_TARGET=0 -DFZ_REFUSE_TARGET=1
 # $(1) build name, $(2) engine, $(3) variant ("" for fixed)
 define FZ_BUILD
 FZ_D_$(1)   := $(FZ_OUT)/$(1)
-FZ_DEF_$(1) := $(if $(3),-DREGRESS_$(call fz_upper,$(3))=1)
+FZ_DEF_$(1) := $(if $(3),$(call SQ_REGRESS_DEF,$(3)))
 FZ_RTO_$(1) := $$(FZ_RT_SRCS:$(FZ_RTDIR)/src/%.c=$$(FZ_D_$(1))/rt/%.o) $$(FZ_D_$(1))/rt/asm.o
 FZ_LIBO_$(1) := $$(addprefix $$(FZ_D_$(1))/,interp_g.o interp_c.o decode.o peek.o oracle.o)
 FZ_BIN_$(1) := $$(addprefix $$(FZ_D_$(1))/,$$(FZ_TARGETS))

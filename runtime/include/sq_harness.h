@@ -3,23 +3,22 @@
  * in normal builds (without SQ_HARNESS) the fault sites do not exist, arming
  * returns -ENOSYS and sq_check only checks what it can cheaply.
  *
- * A fault site is a named point in a critical window (needm.after_setg,
- * entersyscall.poisoned, ...: `sq_fault_sites` lists them). Arming a site
- * attaches an action that runs there on its Nth hit, or on every hit from
- * the Nth on:
- *   split        call a function that has a split check
- *   yield        yield the G (only where the current g is a running G;
- *                elsewhere it spins instead)
- *   spin         busy-wait about 100 us, widening the window
- *   signal       send signal SIG to the current thread (tgkill)
- *   systemstack  call systemstack with an empty function
- * Specs are "site:action[:N][:every][:SIG]"; SQ_FAULT in the environment
- * holds a comma-separated list armed at start-up.
+ * The contract it serves (variants, fatal errors, fault sites, actions and
+ * the rules for arming them) is sq_contract.h, included here: one table
+ * each, with lookups by id (sq_site_name, sq_arm_verdict, ...).
+ *
+ * A fault site is a named point in a critical window (SQ_SITES). Arming a
+ * site attaches an action (SQ_ACTIONS) that runs there on its Nth hit, or
+ * on every hit from the Nth on. Specs are "site:action[:N][:every][:SIG]";
+ * SQ_FAULT in the environment holds a comma-separated list armed at
+ * start-up.
  */
 #ifndef SQ_HARNESS_H
 #define SQ_HARNESS_H
 
 #include <stdint.h>
+
+#include "sq_contract.h"
 
 #ifdef __cplusplus
 extern "C" {

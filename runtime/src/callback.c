@@ -139,12 +139,12 @@ NOSPLIT void needm(void)
 	sigset_t all, old;
 	M *mp;
 
-	if (!REGRESS_ATTACHSIG) {
+	if (!REGRESS(ATTACHSIG)) {
 		sigfillset(&all);
 		os_sigprocmask(SIG_SETMASK, &all, &old);
 	}
 	mp = extram_get();
-	if (!REGRESS_ATTACHSIG)
+	if (!REGRESS(ATTACHSIG))
 		mp->sigmask = old;
 	setg(mp->g0);
 	FAULT(NEEDM_AFTER_SETG);
@@ -153,7 +153,7 @@ NOSPLIT void needm(void)
 	minit();
 	FAULT(NEEDM_AFTER_MINIT);
 	__atomic_add_fetch(&nattached, 1, __ATOMIC_RELEASE);
-	if (!REGRESS_ATTACHSIG)
+	if (!REGRESS(ATTACHSIG))
 		os_sigprocmask(SIG_SETMASK, &mp->sigmask, NULL);
 }
 
@@ -163,7 +163,7 @@ NOSPLIT void dropm(void)
 	M *mp = getg()->m;
 	sigset_t all, mask;
 
-	if (!REGRESS_ATTACHSIG) {
+	if (!REGRESS(ATTACHSIG)) {
 		sigfillset(&all);
 		os_sigprocmask(SIG_SETMASK, &all, NULL);
 	}
@@ -177,7 +177,7 @@ NOSPLIT void dropm(void)
 	mp->procid = 0;
 	__atomic_sub_fetch(&nattached, 1, __ATOMIC_RELEASE);
 	extram_put(mp);
-	if (!REGRESS_ATTACHSIG)
+	if (!REGRESS(ATTACHSIG))
 		os_sigprocmask(SIG_SETMASK, &mask, NULL);
 }
 
@@ -212,7 +212,7 @@ NOSPLIT static void g0_update(M *mp)
 		printunlock();
 		throw(F_CALLBACK_SP);
 	}
-	if (!REGRESS_STACKSWITCH)
+	if (!REGRESS(STACKSWITCH))
 		g0_fromsp(mp, sp);
 }
 
@@ -239,7 +239,7 @@ NOSPLIT static void cgocallbackg(void *arg)
 		sp = arch_getsp();
 		pc = (uintptr)cgocallbackg;
 		gp->stackguard = STACK_PREEMPT;
-		gp->throwsplit = !REGRESS_SYSCALLSPLIT;
+		gp->throwsplit = !REGRESS(SYSCALLSPLIT);
 		gp->sched.sp = gp->syscallsp = sp;
 		gp->sched.pc = gp->syscallpc = pc;
 		casgstatus(gp, Gdead, Gsyscall);

@@ -101,13 +101,10 @@ void sq_check_or_throw(int quiescent)
 
 const char *sq_variant(void)
 {
-	if (REGRESS_MAPSTACK) return "mapstack";
-	if (REGRESS_SYSCALLSPLIT) return "syscallsplit";
-	if (REGRESS_STACKSWITCH) return "stackswitch";
-	if (REGRESS_ATTACHSIG) return "attachsig";
-	if (REGRESS_GSIGNAL_SYSTEMSTACK) return "gsignal-systemstack";
-	if (REGRESS_ARM_SYSTEMSTACK_CURG) return "arm-systemstack-curg";
-	return "none";
+#define NAME_(id, name, ...) name,
+	static const char *const names[SQ_V_N + 1] = { SQ_VARIANTS(NAME_) "none" };
+#undef NAME_
+	return names[SQ_REGRESS];
 }
 
 static int addstack(sq_stackinfo *out, int max, int n, Stack s, const char *kind)

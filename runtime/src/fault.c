@@ -20,7 +20,8 @@
 #include "os.h"
 #include "sq_harness.h"
 
-enum { A_NONE, A_SPLIT, A_YIELD, A_SPIN, A_SIGNAL, A_SYSTEMSTACK };
+/* An Arm's action: SQ_ACT_* + 1, 0 while disarmed. */
+enum { A_NONE = 0 };
 
 typedef struct Arm {
 	uint32_t action;
@@ -31,15 +32,7 @@ typedef struct Arm {
 	uint64_t fired;
 } Arm;
 
-#define FAULT_NAME(id, name) name,
-static const char *const sitenames[FS_NSITES] = { FAULT_SITES(FAULT_NAME) };
-#undef FAULT_NAME
-
-static const char *const actionnames[] = {
-	"none", "split", "yield", "spin", "signal", "systemstack",
-};
-
-static Arm arms[FS_NSITES];
+static Arm arms[SQ_SITE_N];
 
 /* The split action's target: an ordinary function, so its entry runs the
  * split check against the current g's guard. */
@@ -65,23 +58,23 @@ NOSPLIT static void fire(Arm *a)
 {
 	G *gp = getg();
 
-	switch (a->action) {
-	case A_SPLIT:
+	switch ((int)a->action - 1) {
+	case SQ_ACT_SPLIT:
 		fault_splittable();
 		break;
-	case A_YIELD:
+	case SQ_ACT_YIELD:
 		if (gp && gp->m && gp == gp->m->curg && gp->status == Grunning)
 			sq_yield();
 		else
 			spin();
 		break;
-	case A_SPIN:
+	case SQ_ACT_SPIN:
 		spin();
 		break;
-	case A_SIGNAL:
+	case SQ_ACT_SIGNAL:
 		os_tgkill(os_gettid(), a->sig);
 		break;
-	case A_SYSTEMSTACK:
+	case SQ_ACT_SYSTEMSTACK:
 		systemstack(fault_nothing, NULL);
 		break;
 	}
@@ -101,10 +94,13 @@ NOSPLIT void fault_hit(FaultSite site)
 	fire(a);
 }
 
-static int lookup(const char *name, size_t len, const char *const *names, int n)
+/* The id whose name (*name)(i) is the len bytes at s, or -1. */
+static int lookup(const char *s, size_t len, const char *(*name)(int))
 {
-	for (int i = 0; i < n; i++)
-		if (strlen(names[i]) == len && strncmp(names[i], name, len) == 0)
+	const char *n;
+
+	for (int i = 0; (n = name(i)) != NULL; i++)
+		if (strlen(n) == len && strncmp(n, s, len) == 0)
 			return i;
 	return -1;
 }
@@ -147,14 +143,19 @@ int sq_fault_arm(const char *spec)
 	colon = spec ? strchr(spec, ':') : NULL;
 	if (!colon || strlen(spec) >= sizeof buf)
 		return badspec(spec ? spec : "(null)", "want site:action[:N][:every][:SIG]");
-	site = lookup(spec, (size_t)(colon - spec), sitenames, FS_NSITES);
+	site = lookup(spec, (size_t)(colon - spec), sq_site_name);
 	if (site < 0)
 		return badspec(spec, "unknown site");
 	strcpy(buf, colon + 1);
 	tok = strtok_r(buf, ":", &save);
-	action = tok ? lookup(tok, strlen(tok), actionnames, 6) : -1;
-	if (action <= A_NONE)
-		return badspec(spec, "unknown action (split, yield, spin, signal, systemstack)");
+	action = tok ? lookup(tok, strlen(tok), sq_action_name) : -1;
+	if (action < 0) {
+		fprintf(stderr, "sq_fault_arm: %s: unknown action; one of:", spec);
+		for (int i = 0; sq_action_name(i); i++)
+			fprintf(stderr, " %s", sq_action_name(i));
+		fputc('\n', stderr);
+		return -EINVAL;
+	}
 	while ((tok = strtok_r(NULL, ":", &save)) != NULL) {
 		char *end;
 		unsigned long long v = strtoull(tok, &end, 10);
@@ -171,19 +172,19 @@ int sq_fault_arm(const char *spec)
 	arms[site].sig = sig;
 	__atomic_store_n(&arms[site].hits, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&arms[site].fired, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&arms[site].action, (uint32_t)action, __ATOMIC_RELEASE);
+	__atomic_store_n(&arms[site].action, (uint32_t)action + 1, __ATOMIC_RELEASE);
 	return 0;
 }
 
 void sq_fault_disarm_all(void)
 {
-	for (int i = 0; i < FS_NSITES; i++)
+	for (int i = 0; i < SQ_SITE_N; i++)
 		__atomic_store_n(&arms[i].action, A_NONE, __ATOMIC_RELEASE);
 }
 
 static int64_t counter(const char *site, int fired)
 {
-	int i = site ? lookup(site, strlen(site), sitenames, FS_NSITES) : -1;
+	int i = site ? lookup(site, strlen(site), sq_site_name) : -1;
 
 	if (i < 0)
 		return -1;
@@ -203,7 +204,7 @@ int64_t sq_fault_fired(const char *site)
 
 const char *sq_fault_site(int i)
 {
-	return i >= 0 && i < FS_NSITES ? sitenames[i] : NULL;
+	return sq_site_name(i);
 }
 
 int sq_harness_build(void)

@@ -216,7 +216,7 @@ __attribute__((noinline)) NOSPLIT void systemstack(void (*fn)(void *), void *arg
 		fn(arg);
 		return;
 	}
-	if (!REGRESS_GSIGNAL_SYSTEMSTACK && from == ARCH_SYS_BAD)
+	if (!REGRESS(GSIGNAL_SYSTEMSTACK) && from == ARCH_SYS_BAD)
 		throw(F_SYSTEMSTACK_GSIGNAL);
 	setg(mp->g0);
 	asan_switch_start(&gp->asanfake, mp->g0->stack.lo, mp->g0->stack.hi);

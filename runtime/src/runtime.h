@@ -177,35 +177,10 @@ extern M *allm;
 extern Lock allglock;
 extern M m0;
 
-/* throw.c: the one table of fatal errors */
-typedef enum Fatal {
-	F_SPLIT_BAD_TIME,
-	F_MORESTACK_G0,
-	F_MORESTACK_GSIGNAL,
-	F_STACK_OVERFLOW,
-	F_BAD_STATUS,
-	F_SYSTEMSTACK_GSIGNAL,
-	F_MCALL_G0,
-	F_MCALL_RETURNED,
-	F_SYSCALL_INCONSISTENT,
-	F_SYSCALL_CORRUPTED,
-	F_STACK_ALLOC,
-	F_STACK_NOT_ALLOCATED,
-	F_DEADLOCK,
-	F_SCHEDULE_LOCKS,
-	F_BAD_P_STATE,
-	F_NO_SIGSTACK,
-	F_NOT_ON_SIGSTACK,
-	F_UNEXPECTED_SIGNAL,
-	F_CALLBACK_SP,
-	F_CALLBACK_FROM_G,
-	F_NEWM,
-	F_INIT_TWICE,
-	F_NOT_INIT,
-	F_BAD_ARG,
-	F_INVARIANT,
-	F_NFATAL
-} Fatal;
+/* throw.c: fatal errors, from the one table (SQ_FATALS in sq_contract.h) */
+#define F_ENUM_(id, ...) F_##id = SQ_F_##id,
+typedef enum Fatal { SQ_FATALS(F_ENUM_) F_NFATAL = SQ_F_N } Fatal;
+#undef F_ENUM_
 
 NORETURN void throw(Fatal f);
 NORETURN void throwf(Fatal f, const char *detail);

@@ -109,7 +109,7 @@ static int spantostack(void *span, size_t spansize)
 {
 	int r;
 
-	if (!REGRESS_MAPSTACK) {
+	if (!REGRESS(MAPSTACK)) {
 		r = os_stack_alloc(span, spansize);
 		if (r < 0)
 			return r;
@@ -168,7 +168,7 @@ void stackfree(Stack st)
 	}
 	unlock(&stacklock);
 	/* Back to general memory: the remap drops MAP_STACK and the guard. */
-	if (!REGRESS_MAPSTACK && os_stack_free(span, size + PAGE) < 0) {
+	if (!REGRESS(MAPSTACK) && os_stack_free(span, size + PAGE) < 0) {
 		os_mem_release(span, size + PAGE);
 		return;
 	}

@@ -57,7 +57,7 @@ static void entersyscall_sysmon(void *arg)
  * stack, where any split check it makes lands inside the window. */
 NOSPLIT static void slowpath(void (*fn)(void *), void *arg)
 {
-	if (REGRESS_SYSCALLSPLIT)
+	if (REGRESS(SYSCALLSPLIT))
 		fn(arg);
 	else
 		systemstack(fn, arg);
@@ -69,7 +69,7 @@ NOSPLIT static void window_open(G *gp, uintptr pc, uintptr sp)
 {
 	gp->m->locks++;
 	/* From here on any split check dies; see the file comment. */
-	if (!REGRESS_SYSCALLSPLIT) {
+	if (!REGRESS(SYSCALLSPLIT)) {
 		gp->stackguard = STACK_PREEMPT;
 		gp->throwsplit = true;
 	}
@@ -84,7 +84,7 @@ NOSPLIT static void window_open(G *gp, uintptr pc, uintptr sp)
 /* The last half: before the fix the guard was only poisoned here. */
 NOSPLIT static void window_close(G *gp)
 {
-	if (REGRESS_SYSCALLSPLIT)
+	if (REGRESS(SYSCALLSPLIT))
 		gp->stackguard = STACK_PREEMPT;
 	FAULT(ENTERSYSCALL_POISONED);
 	gp->m->locks--;

@@ -5,9 +5,9 @@
  * SIGABRT, handled as the program had it before the runtime started (a
  * fuzzer's crash handler) or by the default action, so fuzzers see a crash.
  *
- * The messages are a stable interface: the harness classifies outcomes by
- * them, and docs/fatal-errors.md lists each one with what produces it. Add
- * at the end, never reword.
+ * The messages are a stable interface, kept in the contract's table
+ * (SQ_FATALS, sq_contract.h): the harness classifies outcomes by them, and
+ * docs/fatal-errors.md is generated from it.
  *
  * Everything here is NOSPLIT: throw runs on Gs that have just overflowed
  * their guard, on gsignal, and inside syscall windows.
@@ -18,33 +18,9 @@
 #include "runtime.h"
 #include "os.h"
 
-static const char *const fatals[F_NFATAL] = {
-	[F_SPLIT_BAD_TIME]        = "stack split at bad time",
-	[F_MORESTACK_G0]          = "morestack on g0",
-	[F_MORESTACK_GSIGNAL]     = "morestack on gsignal",
-	[F_STACK_OVERFLOW]        = "stack overflow",
-	[F_BAD_STATUS]            = "bad g status transition",
-	[F_SYSTEMSTACK_GSIGNAL]   = "systemstack called from signal stack",
-	[F_MCALL_G0]              = "mcall called on g0",
-	[F_MCALL_RETURNED]        = "mcall function returned",
-	[F_SYSCALL_INCONSISTENT]  = "entersyscall inconsistent",
-	[F_SYSCALL_CORRUPTED]     = "syscall window state corrupted",
-	[F_STACK_ALLOC]           = "out of memory allocating stack",
-	[F_STACK_NOT_ALLOCATED]   = "freeing a stack that was not allocated",
-	[F_DEADLOCK]              = "all goroutines are asleep - deadlock!",
-	[F_SCHEDULE_LOCKS]        = "schedule: holding locks",
-	[F_BAD_P_STATE]           = "bad p state",
-	[F_NO_SIGSTACK]           = "signal arrived on a thread with no signal stack",
-	[F_NOT_ON_SIGSTACK]       = "signal handler not running on the signal stack",
-	[F_UNEXPECTED_SIGNAL]     = "unexpected signal",
-	[F_CALLBACK_SP]           = "callback with sp out of bounds",
-	[F_CALLBACK_FROM_G]       = "callback from a goroutine stack",
-	[F_NEWM]                  = "cannot create thread",
-	[F_INIT_TWICE]            = "sq_main called twice",
-	[F_NOT_INIT]              = "runtime not initialized",
-	[F_BAD_ARG]               = "bad argument to runtime call",
-	[F_INVARIANT]             = "invariant violated",
-};
+#define MESSAGE_(id, msg, ...) [F_##id] = msg,
+static const char *const fatals[F_NFATAL] = { SQ_FATALS(MESSAGE_) };
+#undef MESSAGE_
 
 static uint32_t throwing;
 

@@ -106,7 +106,7 @@ static inline long arch_syscall6(long nr, long a1, long a2, long a3, long a4,
 #define ARCH_UC_PC(uc) ((uintptr_t)((ucontext_t *)(uc))->uc_mcontext.pc)
 #define ARCH_UC_SP(uc) ((uintptr_t)((ucontext_t *)(uc))->uc_mcontext.sp)
 
-/* REGRESS=arm-systemstack-curg (docs/arch.md): the one regression variant
+/* REGRESS(ARM_SYSTEMSTACK_CURG) (docs/arch.md): the one regression variant
  * that lives in this arch's code alone. */
 #include "regress.h"
 
@@ -122,14 +122,9 @@ static inline int arch_systemstack_from(const void *gp, const void *g0, const vo
 {
 	if (gp == g0)
 		return ARCH_SYS_NOSWITCH;
-#if REGRESS_ARM_SYSTEMSTACK_CURG
 	/* Go's ARM port of the fix asked g0 twice: no G is ever "curg". */
-	if (gp == g0)
+	if (gp == (REGRESS(ARM_SYSTEMSTACK_CURG) ? g0 : curg))
 		return ARCH_SYS_SWITCH;
-#else
-	if (gp == curg)
-		return ARCH_SYS_SWITCH;
-#endif
 	return ARCH_SYS_BAD;
 }
 
