@@ -111,9 +111,7 @@ static long readfile(const char *path, uint8_t *buf, size_t max)
 
 static const char *variant(void)
 {
-	const char *v = sq_variant();
-
-	return strcmp(v, "none") ? v : "fixed";
+	return sq_variant();
 }
 
 /* ---- one run, in this process ---------------------------------------------------- */

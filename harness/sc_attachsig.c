@@ -10,7 +10,7 @@
 
 static const sc_info info = {
 	"sc_attachsig", "attach/detach cycles of foreign threads under signals",
-	"unbound|exiting", 20000, 4,
+	"unbound|exiting", 20000, 4, 3000,
 };
 
 static long ncalls;

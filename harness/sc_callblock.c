@@ -9,7 +9,7 @@
 
 static const sc_info info = {
 	"sc_callblock", "callbacks that block on Gs, nest through outcalls, and spawn",
-	"mixed", 500, 3,
+	"mixed", 500, 3, 200,
 };
 
 static sqt_chan *feed;

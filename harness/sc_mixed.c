@@ -11,7 +11,7 @@
 
 static const sc_info info = {
 	"sc_mixed", "stack switches, attach/detach, syscall windows and signals at once",
-	"all", 500, 2,
+	"all", 500, 2, 200,
 };
 
 enum { SWITCHERS = 2, SHORTLIVED = 2 };

@@ -10,7 +10,7 @@
 
 static const sc_info info = {
 	"sc_signest", "signals raised from inside signal handlers, with sampling and a storm",
-	"nest", 3000, 2,
+	"nest", 3000, 2, 1000,
 };
 
 static long n1, n2;

@@ -11,7 +11,7 @@
 
 static const sc_info info = {
 	"sc_stackswitch", "callbacks from foreign threads that switch stacks between calls",
-	"legal|outcall", 2000, 4,
+	"legal|outcall", 2000, 4, 300,
 };
 
 enum { NSTACKS = 6 };
@@ -95,7 +95,7 @@ int main(int argc, char **argv)
 
 	sc_begin(argc, argv, &info);
 	if (sc_mode("outcall")) {
-		sc_expect_fatal("callback with sp out of bounds");
+		sc_expect_fatal(SQ_F_CALLBACK_SP);
 		sqt_main(g_main, NULL);
 	}
 	sc_expect_clean();

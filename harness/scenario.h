@@ -4,16 +4,26 @@
  * A scenario is one C program that drives one mechanism of the runtime
  * under stress, through the target interface (target.h) only. Each one:
  *   - takes the common options below, and prints a usage message on -h or
- *     bad input (exit 64);
- *   - draws all randomness from one seed, printed first ("[sc] SEED n") and
- *     settable with --seed or SQ_SEED, so a run replays;
- *   - declares its expected outcome ("[sc] EXPECT clean" or
- *     "[sc] EXPECT fatal: <message>") before doing anything risky;
- *   - writes "[sc] EVENT ..." lines on stderr and ends with "[sc] HITS" lines
- *     (every fault site the run reached) and "PASS <scenario>" on stdout.
+ *     bad input (exit 64); --describe prints what it is and what its
+ *     target says when it dies (records, below) and exits;
+ *   - draws all randomness from one seed, printed first and settable with
+ *     --seed or SQ_SEED, so a run replays;
+ *   - declares its expected outcome (clean, or a fatal error by its
+ *     contract key) before doing anything risky;
+ *   - writes "[sc] ..." event lines for people, and records for drivers;
+ *   - ends with a "hits" record per fault site the run reached, an "end"
+ *     record, and "PASS <scenario>" on stdout.
  * Exit codes: 0 clean, 1 the scenario's own check failed (wrong result),
- * 3 invariant violation (sq_check), 64 usage. Fatal errors are the
- * runtime's: exit 2 with "fatal error: ..." on stderr.
+ * 3 invariant violation (sqt_check), 4 skipped (the target cannot do what
+ * this mode needs), 64 usage. Fatal errors are the runtime's: exit 2 with
+ * "fatal error: ..." on stderr (on stackquake's runtime).
+ *
+ * Records (record.h: one JSON object per line on stderr, first member
+ * "rec"): seed {seed}; scenario {name, mode, injector, iters, threads,
+ * target, variant}; expect {outcome: clean|fatal, fatal: key}; skip
+ * {reason}; hits {site, n}; invariant {violations}; end {status}; and for
+ * --describe: info {name, what, modes, iters, threads, campaign_iters},
+ * target {name, version, variant}, fatal {key, prefix, message, class}.
  *
  * Injectors (--injector): none; storm (a thread sends signals to the
  * scenario's threads with tgkill as fast as it can: the baseline other
@@ -35,12 +45,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "record.h"
+#include "sq_contract.h"
 #include "target.h"
 
 enum {
 	SC_CLEAN = 0,
 	SC_WRONG = 1,
 	SC_INVARIANT = 3,
+	SC_SKIPPED = 4,
 	SC_USAGE = 64,
 	SC_MAXTHREADS = 64,
 };
@@ -59,6 +72,7 @@ typedef struct sc_info {
 	const char *modes;	/* "a|b|c": the first is the default */
 	long iters;
 	int threads;
+	long campaign_iters;	/* a campaign run's worth: about a second */
 } sc_info;
 
 static sc_opts sc;
@@ -85,12 +99,36 @@ static inline void sc_event(const char *fmt, ...)
 
 static inline void sc_expect_clean(void)
 {
-	sc_event("EXPECT clean");
+	sq_rec r;
+
+	rec_begin(&r, "expect");
+	rec_str(&r, "outcome", "clean");
+	rec_end(&r, 2);
 }
 
-static inline void sc_expect_fatal(const char *msg)
+/* The run must end in this fatal error (SQ_F_*: the contract's key; each
+ * target says in its own words, sqt_fatals). */
+static inline void sc_expect_fatal(int fatal)
 {
-	sc_event("EXPECT fatal: %s", msg);
+	sq_rec r;
+
+	rec_begin(&r, "expect");
+	rec_str(&r, "outcome", "fatal");
+	rec_id(&r, "fatal", sq_fatal_id(fatal));
+	rec_end(&r, 2);
+}
+
+/* The target cannot do what this mode needs (a call returned -ENOSYS). */
+static inline _Noreturn void sc_skip(const char *why)
+{
+	sq_rec r;
+
+	rec_begin(&r, "skip");
+	rec_str(&r, "reason", why);
+	rec_end(&r, 2);
+	printf("SKIP %s\n", sc_self->name);
+	fflush(stdout);
+	exit(SC_SKIPPED);
 }
 
 /* ---- randomness: one seed -------------------------------------------- */
@@ -180,8 +218,8 @@ static void sc_on_usr1(int sig)
 static inline void sc_usage(FILE *f)
 {
 	fprintf(f, "usage: %s [--seed N] [--iters N] [--threads N] [--injector none|storm|sites]"
-		" [--mode %s]\n  %s\n  exit: 0 clean, 1 wrong result, 2 runtime fatal error,"
-		" 3 invariant violation, 64 usage\n", sc_self->name, sc_self->modes, sc_self->what);
+		" [--mode %s] | --describe\n  %s\n  exit: 0 clean, 1 wrong result, 2 runtime fatal error,"
+		" 3 invariant violation, 4 skipped, 64 usage\n", sc_self->name, sc_self->modes, sc_self->what);
 }
 
 static inline int sc_badusage(const char *why, const char *arg)
@@ -220,6 +258,38 @@ static inline int sc_modeok(const char *m)
 	return 0;
 }
 
+/* --describe: the scenario and its target, as records. */
+static inline _Noreturn void sc_describe(void)
+{
+	const sqt_fatal *f;
+	sq_rec r;
+	int n;
+
+	rec_begin(&r, "info");
+	rec_str(&r, "name", sc_self->name);
+	rec_str(&r, "what", sc_self->what);
+	rec_str(&r, "modes", sc_self->modes);
+	rec_int(&r, "iters", sc_self->iters);
+	rec_int(&r, "threads", sc_self->threads);
+	rec_int(&r, "campaign_iters", sc_self->campaign_iters);
+	rec_end(&r, 1);
+	rec_begin(&r, "target");
+	rec_str(&r, "name", sqt_name());
+	rec_str(&r, "version", sqt_version());
+	rec_str(&r, "variant", sqt_variant());
+	rec_end(&r, 1);
+	f = sqt_fatals(&n);
+	for (int i = 0; i < n; i++) {
+		rec_begin(&r, "fatal");
+		rec_id(&r, "key", f[i].key);
+		rec_str(&r, "prefix", f[i].prefix);
+		rec_str(&r, "message", f[i].message);
+		rec_str(&r, "class", f[i].cls);
+		rec_end(&r, 1);
+	}
+	exit(0);
+}
+
 /* Parse the common options, print the seed, install the program's own
  * SIGUSR1 handler (before the runtime: it must keep working). */
 static inline void sc_begin(int argc, char **argv, const sc_info *info)
@@ -227,6 +297,7 @@ static inline void sc_begin(int argc, char **argv, const sc_info *info)
 	static char defmode[64];
 	const char *env = getenv("SQ_SEED");
 	struct sigaction sa;
+	sq_rec r;
 
 	sc_self = info;
 	sc.seed = env ? strtoull(env, NULL, 0) : (uint64_t)getpid() * 2654435761u ^ (uint64_t)time(NULL);
@@ -241,6 +312,8 @@ static inline void sc_begin(int argc, char **argv, const sc_info *info)
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			sc_usage(stdout);
 			exit(0);
+		} else if (!strcmp(a, "--describe")) {
+			sc_describe();
 		} else if (!strcmp(a, "--seed")) {
 			sc.seed = (uint64_t)sc_number(a, v), i++;
 		} else if (!strcmp(a, "--iters")) {
@@ -265,9 +338,18 @@ static inline void sc_begin(int argc, char **argv, const sc_info *info)
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = sc_on_usr1;
 	sigaction(SIGUSR1, &sa, NULL);
-	sc_event("SEED %llu", (unsigned long long)sc.seed);
-	sc_event("SCENARIO %s mode=%s injector=%s iters=%ld threads=%d target=%s variant=%s",
-		info->name, sc.mode, sc.injector, sc.iters, sc.threads, sqt_name(), sqt_variant());
+	rec_begin(&r, "seed");
+	rec_int(&r, "seed", (int64_t)sc.seed);
+	rec_end(&r, 2);
+	rec_begin(&r, "scenario");
+	rec_str(&r, "name", info->name);
+	rec_str(&r, "mode", sc.mode);
+	rec_str(&r, "injector", sc.injector);
+	rec_int(&r, "iters", sc.iters);
+	rec_int(&r, "threads", sc.threads);
+	rec_str(&r, "target", sqt_name());
+	rec_str(&r, "variant", sqt_variant());
+	rec_end(&r, 2);
 }
 
 static inline int sc_mode(const char *m)
@@ -279,21 +361,31 @@ static inline int sc_mode(const char *m)
 static inline _Noreturn void sc_finish(int status, int quiescent)
 {
 	const char *site;
+	sq_rec r;
 	int bad;
 
 	for (int i = 0; (site = sqt_site(i)) != NULL; i++) {
 		int64_t n = sqt_hits(site);
 
-		if (n > 0)
-			sc_event("HITS %s %lld", site, (long long)n);
+		if (n > 0) {
+			rec_begin(&r, "hits");
+			rec_str(&r, "site", site);
+			rec_int(&r, "n", n);
+			rec_end(&r, 2);
+		}
 	}
 	if (quiescent && sqt_quiesce() > 0)
 		sc_event("QUIESCE goroutines still alive after waiting");
 	bad = sqt_check(quiescent);
 	if (bad > 0) {
-		sc_event("INVARIANT violations=%d", bad);
+		rec_begin(&r, "invariant");
+		rec_int(&r, "violations", bad);
+		rec_end(&r, 2);
 		exit(SC_INVARIANT);
 	}
+	rec_begin(&r, "end");
+	rec_str(&r, "status", status == SC_CLEAN ? "pass" : "fail");
+	rec_end(&r, 2);
 	if (status == SC_CLEAN)
 		printf("PASS %s\n", sc_self->name);
 	else

@@ -16,6 +16,23 @@ typedef int (*sqt_fn)(void *);
 
 const char *sqt_name(void);
 const char *sqt_variant(void);
+/* The runtime's own version string (for a real runtime: its release). */
+const char *sqt_version(void);
+
+/* How the target's runtime says it is dying: the oracle's table for this
+ * target. A fatal error is a line "<prefix><message>" on stderr. key: the
+ * contract's id where the meaning is the same (SQ_FATALS in sq_contract.h:
+ * "MORESTACK_G0"), the target's own otherwise; class: one of the contract's
+ * fatal classes (refusal, crash, invariant, resource). Scenarios declare
+ * what they expect by key (sc_expect_fatal), whatever the target. */
+typedef struct sqt_fatal {
+	const char *key;
+	const char *prefix;
+	const char *message;
+	const char *cls;
+} sqt_fatal;
+/* The rows; *n gets how many. */
+const sqt_fatal *sqt_fatals(int *n);
 
 /* Run fn as the target's main routine on a runtime thread; never returns
  * (the process exits with fn's result). */

@@ -8,8 +8,29 @@
 #include "sq.h"
 #include "sq_harness.h"
 
-const char *sqt_name(void) { return "stackquake"; }
+#ifndef SQT_VERSION
+#define SQT_VERSION "dev"
+#endif
+
+const char *sqt_name(void) { return "sq"; }
 const char *sqt_variant(void) { return sq_variant(); }
+const char *sqt_version(void) { return "stackquake " SQT_VERSION; }
+
+/* The runtime's own table (SQ_FATALS), as the oracle's rows. */
+#define CLASS_(id, name) name,
+static const char *const classes[] = { SQ_FATAL_CLASSES(CLASS_) };
+#define FATAL_(id, msg, cls, ...) { #id, "fatal error: ", msg, NULL },
+static sqt_fatal fatals[] = { SQ_FATALS(FATAL_) };
+#define FATALCLS_(id, msg, cls, ...) SQ_FC_##cls,
+static const int fatalcls[] = { SQ_FATALS(FATALCLS_) };
+
+const sqt_fatal *sqt_fatals(int *n)
+{
+	for (int i = 0; i < SQ_F_N; i++)
+		fatals[i].cls = classes[fatalcls[i]];
+	*n = SQ_F_N;
+	return fatals;
+}
 _Noreturn void sqt_main(sqt_fn fn, void *arg) { sq_main(fn, arg); }
 int sqt_init(void) { return sq_init(); }
 int sqt_callback(sqt_fn fn, void *arg) { return sq_callback(fn, arg); }

@@ -261,6 +261,16 @@ SQ_CONTRACT_FN_ const char *sq_fatal_message(int f)
 }
 #undef SQ_CONTRACT_NAME_
 
+/* A fatal error's id as written in the table ("SPLIT_BAD_TIME"); lower
+ * case, it is the key the JSON contract and the records use. */
+SQ_CONTRACT_FN_ const char *sq_fatal_id(int f)
+{
+#define SQ_CONTRACT_IDSTR_(id, ...) #id,
+	static const char *const ids[] = { SQ_FATALS(SQ_CONTRACT_IDSTR_) };
+#undef SQ_CONTRACT_IDSTR_
+	return f >= 0 && f < SQ_F_N ? ids[f] : 0;
+}
+
 SQ_CONTRACT_FN_ int sq_site_context(int site)
 {
 #define SQ_CONTRACT_CTX_(id, name, ctx, ...) SQ_CTX_##ctx,

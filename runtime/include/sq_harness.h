@@ -34,7 +34,7 @@ int64_t sq_fault_fired(const char *site);
 const char *sq_fault_site(int i);
 /* 1 in harness builds, 0 otherwise. */
 int sq_harness_build(void);
-/* The build's regression variant, "none" for the fixed runtime. */
+/* The build's regression variant (SQ_VARIANTS), "fixed" for the fixed runtime. */
 const char *sq_variant(void);
 
 /* Check the runtime's invariants now; print every violation as

@@ -102,7 +102,7 @@ void sq_check_or_throw(int quiescent)
 const char *sq_variant(void)
 {
 #define NAME_(id, name, ...) name,
-	static const char *const names[SQ_V_N + 1] = { SQ_VARIANTS(NAME_) "none" };
+	static const char *const names[SQ_V_N + 1] = { SQ_VARIANTS(NAME_) "fixed" };
 #undef NAME_
 	return names[SQ_REGRESS];
 }
