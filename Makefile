@@ -22,6 +22,7 @@ VARIANTS := $(SQ_VARIANTS)
 PYTHON  ?= /usr/bin/python3
 CC      := clang
 BUDGET  ?= 3m
+TARGET  ?= sq
 STORM_BUDGET ?= 30s
 
 ifeq ($(REGRESS),)
@@ -65,7 +66,7 @@ HLIB    := $(B)/libsq-harness.a
 # functions fits NOSPLIT_BUDGET bytes below the last split check, and nothing
 # a syscall window calls on the G's stack has a split check. It reads the
 # objects and the X.su that -fstack-usage writes next to each X.o. A gate for
-# the fixed runtime; regression variants only report (syscallsplit breaks the
+# the fixed runtime; regression variants only report (one of them breaks the
 # window rule on purpose, and variants must still build). x86-64 objects only.
 SU_CFLAGS      := -fstack-usage
 NOSPLIT_BUDGET := 4096
@@ -73,7 +74,7 @@ NOSPLIT_CHECK  := $(PYTHON) tools/nosplit/nosplit-check --budget $(NOSPLIT_BUDGE
                   --config tools/nosplit/runtime.conf $(if $(REGRESS),--report-only)
 NOSPLIT_OK     := $(if $(filter x86_64,$(ARCH)),$(B)/nosplit.ok)
 
-.PHONY: deps-fuzz all lib tests scenarios variants run regress test bench clean deps-build deps-test deps-bench tools contract
+.PHONY: deps-fuzz all lib tests scenarios variants run regress test bench clean deps-build deps-test deps-bench tools contract docs
 all: lib tests scenarios $(SQ_TOOLS) contract
 lib: $(LIB) $(HLIB) $(NOSPLIT_OK)
 tests: $(TESTS)
@@ -149,8 +150,7 @@ $(B)/tests/rt_callback $(B)/ntests/rt_callback: LDLIBS += $(CTX_LIBS)
 $(B)/tests/rt_callback $(B)/ntests/rt_callback: $(CTX_DEPS)
 
 # The ptrace tools: stackcheck (MAP_STACK), sigpoke (a signal at every
-# instruction; it builds its own target against build/fixed and
-# build/attachsig, which `make variants` has made).
+# instruction).
 tools: lib
 	@$(MAKE) --no-print-directory -C tools/stackcheck OUT=$(abspath build/tools)
 	@$(MAKE) --no-print-directory -C tools/sigpoke OUT=$(abspath build/tools)
@@ -171,11 +171,11 @@ deps-bench:
 
 run: deps-test
 	@$(MAKE) --no-print-directory all
-	@$(PYTHON) harness/stackquake.py run --variant $(VARIANT) --budget $(BUDGET)
+	@./stackquake run --target $(TARGET) --variant $(VARIANT) --on $(TEST_TARGET) --budget $(BUDGET)
 
 regress: deps-test
 	@$(MAKE) --no-print-directory variants
-	@$(PYTHON) harness/stackquake.py regress --budget-storm $(STORM_BUDGET)
+	@./stackquake regress --on $(TEST_TARGET) --budget-storm $(STORM_BUDGET)
 
 # make test: the whole suite on this build's target: the host (local),
 # qemu-<arch> for ARCH=aarch64|riscv64, musl for LIBC=musl. The host's own
@@ -190,6 +190,10 @@ test: deps-test
 	@mkdir -p out
 	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u ARCH -u LIBC -u REGRESS \
 		$(PYTHON) -m pytest -q -n 2 --dist loadgroup pytest $(PYTEST_TARGETS) --junitxml=out/junit.xml
+
+# docs/fatal-errors.md and docs/contract.md, from the contract (sqlib/docs.py).
+docs: contract
+	@$(PYTHON) -m sqlib.docs
 
 bench: deps-bench
 	@$(MAKE) --no-print-directory all

@@ -49,6 +49,7 @@
 #include <unistd.h>
 
 #include "interp.h"
+#include "record.h"
 #include "sq_harness.h"
 
 #ifndef FZ_TARGET
@@ -127,14 +128,16 @@ static void frames(void)
 
 	for (int i = 0; i < n; i++) {
 		Dl_info di;
-		int len;
 
 		if (!dladdr(pc[i], &di) || !di.dli_fname)
 			continue;
-		len = snprintf(buf, sizeof buf, "fuzz: frame %s+%#lx\n",
-			strrchr(di.dli_fname, '/') ? strrchr(di.dli_fname, '/') + 1 : di.dli_fname,
-			(unsigned long)((uintptr_t)pc[i] - (uintptr_t)di.dli_fbase - 1));
-		(void)!write(2, buf, (size_t)len);
+		sq_rec r;
+
+		snprintf(buf, sizeof buf, "%#lx", (unsigned long)((uintptr_t)pc[i] - (uintptr_t)di.dli_fbase - 1));
+		rec_begin(&r, "frame");
+		rec_str(&r, "module", strrchr(di.dli_fname, '/') ? strrchr(di.dli_fname, '/') + 1 : di.dli_fname);
+		rec_str(&r, "offset", buf);
+		rec_end(&r, 2);
 	}
 }
 
@@ -178,8 +181,13 @@ static int one(const char *path)
 
 /* ---- many runs, each in a child ------------------------------------------------------ */
 
+/* How one run ended: outcome is the line the manifest and --expect match
+ * ("clean", "fatal: <msg>", "fuzz-<class>: <msg>", "signal: SIG<X>",
+ * "timeout", "exit <n>"); kind and message say the same for the record. */
 typedef struct Run {
 	char outcome[300];
+	const char *kind;
+	int msgoff;		/* the message: outcome + msgoff */
 	char *err;
 	size_t nerr;
 } Run;
@@ -236,20 +244,26 @@ static void classify(Run *r, int status, int timedout)
 {
 	char msg[256];
 
-	if (timedout)
+	if (timedout) {
 		snprintf(r->outcome, sizeof r->outcome, "timeout");
-	else if (line_after(r->err, "fatal error: ", msg, sizeof msg))
+		r->kind = "timeout", r->msgoff = 0;
+	} else if (line_after(r->err, "fatal error: ", msg, sizeof msg)) {
 		snprintf(r->outcome, sizeof r->outcome, "fatal: %s", msg);
-	else if (line_after(r->err, "fuzz: ", msg, sizeof msg) && strncmp(msg, "note:", 5) &&
-		 strncmp(msg, "frame ", 6))
+		r->kind = "fatal", r->msgoff = 7;
+	} else if (line_after(r->err, "fuzz: ", msg, sizeof msg) && strncmp(msg, "note:", 5)) {
 		snprintf(r->outcome, sizeof r->outcome, "fuzz-%s", msg);
-	else if (WIFSIGNALED(status))
+		r->kind = "finding", r->msgoff = 5;
+	} else if (WIFSIGNALED(status)) {
 		snprintf(r->outcome, sizeof r->outcome, "signal: SIG%s",
 			sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "?");
-	else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		r->kind = "signal", r->msgoff = 8;
+	} else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		snprintf(r->outcome, sizeof r->outcome, "clean");
-	else
+		r->kind = "clean", r->msgoff = 5;
+	} else {
 		snprintf(r->outcome, sizeof r->outcome, "exit %d", WEXITSTATUS(status));
+		r->kind = "exit", r->msgoff = 0;
+	}
 }
 
 static void runchild(const char *path, Run *r)
@@ -350,7 +364,8 @@ static void replay(const char *path)
 {
 	int illegal;
 	const char *want = expected(path, &illegal);
-	Run first = { "", NULL, 0 };
+	Run first = { "", NULL, 0, NULL, 0 };
+	sq_rec rec;
 	int det = 1, ok = 1;
 
 	opt.allow_illegal = illegal;
@@ -379,6 +394,19 @@ static void replay(const char *path)
 		fprintf(stdout, "--- stderr of %s:\n%s---\n", path, first.err && first.nerr > 6000 ?
 			first.err + first.nerr - 6000 : first.err ? first.err : "");
 	fflush(stdout);
+	/* For drivers (fuzz/run.py): the same, as a record. */
+	rec_begin(&rec, "replay");
+	rec_str(&rec, "file", path);
+	rec_str(&rec, "target", FZ_TARGET);
+	rec_str(&rec, "variant", variant());
+	rec_str(&rec, "outcome", first.outcome);
+	rec_str(&rec, "kind", first.kind);
+	rec_str(&rec, "message", first.outcome + first.msgoff);
+	rec_int(&rec, "runs", opt.times);
+	rec_bool(&rec, "deterministic", det);
+	rec_str(&rec, "want", want);
+	rec_bool(&rec, "ok", ok);
+	rec_end(&rec, 1);
 	failures += !ok || !det;
 	free(first.err);
 	opt.allow_illegal = 0;
@@ -663,8 +691,17 @@ int main(int argc, char **argv)
 	for (; i < argc; i++)
 		each(argv[i], print ? printone : replay);
 	if (!print) {
+		sq_rec r;
+
 		printf("%s (%s): %d runs, %d inputs not as expected or not deterministic\n",
 			FZ_TARGET, variant(), runs_total, failures);
+		fflush(stdout);
+		rec_begin(&r, "replay_summary");
+		rec_str(&r, "target", FZ_TARGET);
+		rec_str(&r, "variant", variant());
+		rec_int(&r, "runs", runs_total);
+		rec_int(&r, "failures", failures);
+		rec_end(&r, 1);
 	}
 	return failures ? 1 : 0;
 }

@@ -31,20 +31,31 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from sqlib import ROOT, Usage, contract, duration as durations, proc, records  # noqa: E402
+
 BUILD = os.path.join(ROOT, "build", "fuzz")
 TARGETS = ["sq_ops", "sq_unbound", "sq_race", "sq_refuse"]
-VARIANTS = ["mapstack", "syscallsplit", "stackswitch", "attachsig", "gsignal-systemstack"]
-# The target `regress` fuzzes for a variant: sq_ops, except where only the
-# refusal contracts reach the bug (docs/fuzz.md, "Corpora").
-REGRESS_TARGET = {"gsignal-systemstack": "sq_refuse"}
 MANIFEST = os.path.join(ROOT, "corpora", "MANIFEST")
+
+
+def variants():
+    """The variants a fuzz build (this host's arch) can show: the contract's."""
+    return contract.variants(os.uname().machine)
+
+
+def regress_target(v):
+    """The target `regress` fuzzes for a variant: the first (sq_ops first)
+    whose corpus keeps that variant's reproducer (docs/fuzz.md, "Corpora")."""
+    for t in TARGETS:
+        if os.path.exists(os.path.join(ROOT, "corpora", t, f"regress-{v}")):
+            return t
+    return TARGETS[0]
 # libFuzzer must leave SIGUSR1/2 to the program (the runtime forwards them).
 # Inputs are capped at MAX_LEN bytes (about 25 operations): every
 # reproducer so far is under 16 (the cost of longer programs is in
@@ -56,21 +67,12 @@ AFL_ENV = {"AFL_SKIP_CPUFREQ": "1", "AFL_NO_UI": "1", "AFL_I_DONT_CARE_ABOUT_MIS
            "AFL_NO_AFFINITY": "1", "AFL_QUIET": "1"}
 # Our watchdog reports a hang, with a dump, before either engine's timeout.
 RUN_ENV = {"FZ_WATCHDOG": "3", "FZ_QUIET": "1"}
-FRAME_RE = re.compile(r"^fuzz: frame (\S+)\+(0x[0-9a-f]+)$", re.M)
 MACHINERY = {"on_abrt", "frames", "raise", "abort", "die", "throwf", "throw", "fz_fail", "sigaction",
              "__sigaction", "__restore_rt", "badsigstack", "crash", "sighandler", "??", "arch_syscall6",
              "os_tgkill", "os_exit", "printstack"}
 
 
-class Usage(Exception):
-    pass
-
-
-def duration(s):
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*", s or "")
-    if not m:
-        raise Usage(f"{s!r} is not a duration (e.g. 20s, 10m, 1h)")
-    return float(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[m.group(2)]
+duration = durations.parse
 
 
 def binary(engine, target, variant="fixed"):
@@ -82,24 +84,11 @@ def binary(engine, target, variant="fixed"):
 
 
 def env(**extra):
-    e = dict(os.environ)
-    for k in list(e):
-        if k.startswith("SQ_"):
-            del e[k]
-    e.update(RUN_ENV)
-    e.update(extra)
-    return e
+    return proc.clean_env(dict(RUN_ENV, **extra))
 
 
 def have(tool):
     return shutil.which(tool) is not None
-
-
-def killgroup(p):
-    try:
-        os.killpg(p.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def say(*a):
@@ -109,15 +98,15 @@ def say(*a):
 # ---- replay ------------------------------------------------------------------------
 
 def replay_one(path, target="sq_ops", variant="fixed", times=1, extra=(), timeout=20):
-    """Outcome of a file through the standalone binary: (outcome, stderr)."""
+    """A file through the standalone binary: (outcome, its log, whether every
+    run agreed), from the driver's "replay" record."""
     cmd = [binary("replay", target, variant), "--verbose", "--times", str(times),
            "--timeout", str(timeout)] + list(extra) + [path]
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                       errors="replace", env=env(), timeout=timeout * times + 60)
-    first = next((l for l in r.stdout.splitlines()
-                  if l.startswith(path + ": ") and not re.match(r"run \d+: ", l[len(path) + 2:])), "")
-    outcome = re.sub(r" \((deterministic|FLAKY)\).*$", "", first[len(path) + 2:])
-    return outcome, r.stdout, "FLAKY" not in first
+    r = proc.run(cmd, env(), timeout=timeout * times + 60)
+    rec = records.first(records.parse(r.stdout), "replay")
+    if rec is None:
+        return f"harness-error: the replay driver said nothing (exit {r.rc})", r.stdout + r.stderr, False
+    return rec["outcome"], r.stdout + r.stderr, rec["deterministic"]
 
 
 def blank(s):
@@ -138,7 +127,7 @@ def symbolize(binpath, frames):
 def signature(outcome, log, binpath):
     """Outcome (numbers blanked) and the three frames below the fatal-error
     machinery (throw, fz_fail, the signal handler) of the thread that died."""
-    names = symbolize(binpath, FRAME_RE.findall(log))
+    names = symbolize(binpath, [(f["module"], f["offset"]) for f in records.of(records.parse(log), "frame")])
     last = max((i for i, n in enumerate(names[:12]) if n in MACHINERY), default=-1)
     names = [n for n in names[last + 1:] if n not in MACHINERY][:3]
     return blank(outcome) + (" | " + " < ".join(names) if names else "")
@@ -176,9 +165,8 @@ def minimize(path, target, variant, want_sig, workdir):
     except Usage:
         return path
     out = os.path.join(workdir, "min-" + os.path.basename(path))
-    subprocess.run([lf] + LF_FLAGS + ["-minimize_crash=1", "-runs=300", "-max_total_time=60",
-                                      "-exact_artifact_path=" + out, path],
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env(), timeout=600)
+    proc.run([lf] + LF_FLAGS + ["-minimize_crash=1", "-runs=300", "-max_total_time=60",
+                                "-exact_artifact_path=" + out, path], env(), timeout=600)
     if not os.path.exists(out) or os.path.getsize(out) >= os.path.getsize(path):
         return path
     outcome, log, _ = replay_one(out, target, variant)
@@ -244,17 +232,11 @@ def run_afl(target, corpus, out, seconds, jobs, variant="fixed", until_crash=Fal
         role = ["-M", "main"] if i == 0 else ["-S", f"sec{i}"]
         cmd = ["afl-fuzz", "-i", corpus, "-o", out] + role + ["-V", str(int(seconds)), "-t", "5000",
                                                           "-G", str(MAX_LEN), "--", b]
-        log = open(os.path.join(out, f"afl-{i}.log"), "w")
-        procs.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=e,
-                                       start_new_session=True), log))
+        log = os.path.join(out, f"afl-{i}.log")
+        procs.append(proc.Background(cmd, e, log))
     t0 = time.monotonic()
-    for p, log in procs:
-        try:
-            p.wait(timeout=max(1, seconds + 120 - (time.monotonic() - t0)))
-        except subprocess.TimeoutExpired:
-            killgroup(p)
-            p.wait()
-        log.close()
+    for p in procs:
+        p.wait(seconds + 120 - (time.monotonic() - t0))
     stats = {}
     for d in sorted(glob.glob(os.path.join(out, "*", "fuzzer_stats"))):
         s = {}
@@ -278,13 +260,7 @@ def run_libfuzzer(target, corpus, out, seconds, jobs, variant="fixed", until_cra
     if jobs > 1 and not until_crash:
         cmd += [f"-fork={jobs}", "-ignore_crashes=1", "-ignore_timeouts=1"]
     cmd.append(corpus)
-    with open(os.path.join(out, "libfuzzer.log"), "w") as log:
-        p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env(), start_new_session=True)
-        try:
-            p.wait(timeout=seconds + 180)
-        except subprocess.TimeoutExpired:
-            killgroup(p)
-            p.wait()
+    proc.Background(cmd, env(), os.path.join(out, "libfuzzer.log")).wait(seconds + 180)
     text = open(os.path.join(out, "libfuzzer.log"), errors="replace").read()
     stats = {}
     for k in ("number_of_executed_units", "average_exec_per_sec", "new_units_added", "peak_rss_mb"):
@@ -383,18 +359,26 @@ def cmd_smoke(a):
 
 
 def cmd_replay(a):
-    variants = a.variants.split(",") if a.variants else ["fixed"] + VARIANTS
+    vs = a.variants.split(",") if a.variants else ["fixed"] + variants()
     bad = 0
-    for v in variants:
+    for v in vs:
         for t in TARGETS:
             d = os.path.join(ROOT, "corpora", t)
-            r = subprocess.run([binary("replay", t, v), "--manifest", MANIFEST, "--times", str(a.times), d],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env())
-            last = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else "(no output)"
-            print(f"replay: {v:<20} {last}")
-            if r.returncode != 0:
+            r = proc.run([binary("replay", t, v), "--manifest", MANIFEST, "--times", str(a.times), d],
+                         env(), timeout=3600)
+            recs = records.parse(r.stdout)
+            summary = records.first(recs, "replay_summary")
+            if summary is None:
+                print(f"replay: {v:<20} {t}: the replay driver said nothing (exit {r.rc})\n{r.stderr[-2000:]}")
                 bad += 1
-                print("\n".join(l for l in r.stdout.splitlines() if "UNEXPECTED" in l or "FLAKY" in l))
+                continue
+            print(f"replay: {v:<20} {t}: {summary['runs']} runs, {summary['failures']} inputs not as "
+                  f"expected or not deterministic")
+            for x in recs:
+                if x["rec"] == "replay" and (not x["ok"] or not x["deterministic"]):
+                    print(f"  {x['file']}: {x['outcome']}" + ("" if x["deterministic"] else " (FLAKY)")
+                          + ("" if x["ok"] else f" (UNEXPECTED, want: {x['want']})"))
+            bad += r.rc != 0
     return 1 if bad else 0
 
 
@@ -444,16 +428,18 @@ def regress_one(v, engine, target, budget, seeds, tmp):
 
 
 def cmd_regress(a):
-    variants = a.variants.split(",") if a.variants else VARIANTS
+    vs = a.variants.split(",") if a.variants else variants()
+    for v in vs:
+        contract.check_variant(v)
     engines = a.engines.split(",") if a.engines else ["libfuzzer", "afl"]
     budget = duration(a.budget)
     rows = []
     keep = a.keep or tempfile.mkdtemp(prefix="fuzz-regress-")
-    for v in variants:
+    for v in vs:
         for e in engines:
             if e == "afl" and not have("afl-fuzz"):
                 continue
-            target = a.target or REGRESS_TARGET.get(v, "sq_ops")
+            target = a.target or regress_target(v)
             try:
                 row = regress_one(v, e, target, budget, a.seeds, keep)
             except Usage as err:
@@ -483,7 +469,7 @@ def cmd_regress(a):
     with open(os.path.join(keep, "regress.json"), "w") as f:
         json.dump(rows, f, indent=1)
     print(f"regress: details in {keep}/regress.json")
-    return 0 if all(v in best for v in variants) else 1
+    return 0 if all(v in best for v in vs) else 1
 
 
 def main(argv=None):

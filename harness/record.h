@@ -4,7 +4,7 @@
  * A record is one line of JSON on stderr (or any fd), an object whose first
  * member is "rec", its kind:
  *
- *     {"rec":"hits","site":"needm.after_setg","n":42}
+ *     {"rec":"hits","site":"<a fault site>","n":42}
  *
  * Drivers (sqlib/records.py) pick these lines out of whatever else the
  * program prints and never parse the prose around them. A record is built

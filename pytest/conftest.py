@@ -31,7 +31,7 @@ HOST_BOUND = {
     "test_stackcheck.py": "stackcheck traces its own host test programs with ptrace",
     "test_sigpoke.py": "sigpoke stops the host build's threads with ptrace",
     "test_nosplit.py": "nosplit-check reads the host's x86-64 runtime objects",
-    "test_harness.py": "drives build/<variant>/ of the host through stackquake.py; "
+    "test_harness.py": "drives build/<variant>/ of the host through the campaign (sqlib); "
                        "the scenarios run on every target in test_targets.py",
 }
 PTRACE_BOUND = {"test_stackcheck.py", "test_sigpoke.py"}

@@ -4,48 +4,27 @@ Runner.run starts a program in its own process group with a timeout and
 returns a Result; every Result assertion failure carries the command line
 and the program's output, so a CI log alone explains the failure.
 
-Where the program runs is a Target (pytest's --target option, conftest.py):
-
-  local              the host's own build (build/<variant>/), run directly
-  musl               the host arch built against musl (build/<variant>-<arch>-musl/),
-                     run directly
-  qemu-<arch>        a cross build (build/<variant>-<arch>/, static), run as
-                     `qemu-<arch> prog` (aarch64, riscv64)
-  ssh://[user@]host[:port][?arch=A&libc=L&key=FILE]
-                     a build for arch/libc (default: the host's, glibc), its
-                     binaries copied to the remote machine over ssh and run
-                     there under `timeout`, in their own process group; the
-                     exit status, stdout and stderr come back as a Result
-
-A target knows which build it needs (mk/arch.mk's ARCH and LIBC), what runs
-a program there, and what it cannot do (ptrace its guest, run a local
-preexec hook): Runner.run skips the test with that reason. A limit on the
-program's address space (Runner.run's limit_as) is the target's to apply:
-RLIMIT_AS locally, `ulimit -v` over ssh, and under qemu-user a reserved guest
-address space (-R), so that the emulator's own memory stays out of it.
+Where the program runs is a Target (pytest's --target option, conftest.py;
+the targets themselves are sqlib/targets.py, shared with the campaign):
+local, musl, qemu-<arch>, ssh://[user@]host[:port][?arch=A&libc=L&key=FILE].
+A target knows which build it needs, what runs a program there, and what it
+cannot do; Runner.run skips the test with that reason.
 """
 import fcntl
-import hashlib
 import json
 import os
-import platform
 import re
-import shlex
-import signal
 import subprocess
+import sys
 import time
-import urllib.parse
 from dataclasses import dataclass, field
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD = os.path.join(ROOT, "build")
-VARIANTS = ["mapstack", "syscallsplit", "stackswitch", "attachsig", "gsignal-systemstack",
-            "arm-systemstack-curg"]
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from sqlib import BUILD, ROOT, campaign, contract, outcome  # noqa: E402
+from sqlib.targets import (ARCHES, HOST_ARCH, LOCAL, NO_PTRACE, LocalTarget, QemuTarget,  # noqa: E402,F401
+                           SshTarget, Target, Unsupported, target)
+
 FATAL_RE = re.compile(r"^fatal error: (.*)$", re.M)
-# The host's arch in mk/arch.mk's spelling (the BSDs and macOS say amd64, arm64).
-HOST_ARCH = {"amd64": "x86_64", "arm64": "aarch64"}.get(platform.machine(), platform.machine())
-ARCHES = ["x86_64", "aarch64", "riscv64"]
-NO_PTRACE = "qemu-user cannot ptrace its guest"
 
 
 @dataclass
@@ -90,289 +69,6 @@ class Result:
         """The [tag] lines on stderr, split into words."""
         pre = f"[{tag}] "
         return [l[len(pre):].split() for l in self.stderr.splitlines() if l.startswith(pre)]
-
-
-class Unsupported(Exception):
-    """The target cannot run this the way the test asks; the reason says why."""
-
-
-# ---- targets -------------------------------------------------------------------
-
-def _killgroup(pid, sig):
-    try:
-        os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _popen(cmd, env, timeout, preexec=None, stdin=None):
-    """Run cmd in its own process group; on timeout SIGABRT the group (the
-    runtime prints its M and G dump), then SIGKILL. Nothing survives."""
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
-                         env=env, text=True, errors="replace",
-                         start_new_session=True, preexec_fn=preexec)
-    timed_out = False
-    try:
-        out, err = p.communicate(stdin, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        _killgroup(p.pid, signal.SIGABRT)
-        try:
-            out, err = p.communicate(timeout=5)
-        except subprocess.TimeoutExpired:
-            _killgroup(p.pid, signal.SIGKILL)
-            out, err = p.communicate()
-    _killgroup(p.pid, signal.SIGKILL)
-    return p.returncode, out, err, timed_out
-
-
-class Target:
-    """Where programs run, and which build they run from.
-
-    arch, libc: the build (make ARCH=... LIBC=...); slowdown: how much longer
-    than natively a program takes here (timeouts are multiplied by it)."""
-    kind = "local"
-    can_ptrace = True
-    slowdown = 1
-
-    def __init__(self, name, arch=HOST_ARCH, libc="glibc"):
-        if arch not in ARCHES and arch != HOST_ARCH:
-            raise ValueError(f"unknown arch {arch!r}; one of: {', '.join(ARCHES)}")
-        if libc not in ("glibc", "musl"):
-            raise ValueError(f"unknown libc {libc!r}; one of: glibc, musl")
-        self.name, self.arch, self.libc = name, arch, libc
-
-    def __repr__(self):
-        return f"<{type(self).__name__} {self.name}>"
-
-    @property
-    def host_native(self):
-        """The host's own build, run on the host: what the host-only tools see."""
-        return self.kind == "local" and self.arch == HOST_ARCH and self.libc == "glibc"
-
-    @property
-    def suffix(self):
-        """mk/arch.mk's build directory suffix."""
-        if self.libc == "musl":
-            return f"-{self.arch}-musl"
-        return "" if self.arch == HOST_ARCH else f"-{self.arch}"
-
-    def build_dir(self, variant):
-        return os.path.join(BUILD, variant + self.suffix)
-
-    def make_vars(self):
-        return [f"ARCH={self.arch}", f"LIBC={self.libc}"]
-
-    def check(self):
-        """None when this target can run here, else the reason it cannot."""
-        return None
-
-    def prefix(self, limit_as=None):
-        """What a program's command line starts with on this target."""
-        return []
-
-    def run(self, cmd, env=None, timeout=60, preexec=None, limit_as=None):
-        """Run cmd (local paths) with env on top of the environment, its
-        address space limited to limit_as bytes if given, the target's way
-        (here through prefix(); LocalTarget and SshTarget do it their own).
-        Returns (rc, stdout, stderr, timed_out); rc < 0: killed by that signal."""
-        full = dict(os.environ)
-        full.update(env or {})
-        return _popen(self.prefix(limit_as) + list(cmd), full, timeout, preexec)
-
-    def close(self):
-        pass
-
-
-class LocalTarget(Target):
-    """The host runs the program itself: the host's build, or musl's."""
-
-    def run(self, cmd, env=None, timeout=60, preexec=None, limit_as=None):
-        if limit_as is not None:
-            preexec = _with_as_limit(preexec, limit_as)
-        return super().run(cmd, env, timeout, preexec)
-
-    def check(self):
-        if self.arch != HOST_ARCH:
-            return f"a {self.arch} build does not run on this {HOST_ARCH} host directly"
-        if self.libc == "musl" and not os.path.exists(f"/usr/lib/{self.arch}-linux-musl/libc.a"):
-            return "musl is not installed (sh mk/deps.sh cross)"
-        return None
-
-
-class QemuTarget(Target):
-    """A cross build run under qemu-user (static binaries: no -L sysroot)."""
-    kind = "qemu"
-    can_ptrace = False
-    slowdown = 8
-
-    def __init__(self, arch):
-        super().__init__(f"qemu-{arch}", arch, "glibc")
-        self.emu = f"qemu-{arch}"
-
-    def check(self):
-        if not _which(self.emu):
-            return f"{self.emu} is not installed (sh mk/deps.sh cross)"
-        cc = {"aarch64": "aarch64-linux-gnu-gcc", "riscv64": "riscv64-linux-gnu-gcc"}.get(self.arch)
-        if cc and not _which(cc):
-            return f"the {self.arch} cross toolchain is not installed (sh mk/deps.sh cross)"
-        return None
-
-    def prefix(self, limit_as=None):
-        # RLIMIT_AS would bound qemu itself (its translation buffers, glib),
-        # and qemu, not the guest, would be the one to run out. -R bounds the
-        # guest's address space alone.
-        return [self.emu] + ([] if limit_as is None else ["-R", str(limit_as)])
-
-
-class SshTarget(Target):
-    """A remote machine over ssh. Binaries are copied on first use (tar over
-    the ssh connection; nothing else needed remotely but sh, tar, timeout),
-    into a directory of their own that close() removes. Each run is
-    `timeout -s ABRT -k 5 T prog` there: on expiry the program's process
-    group gets SIGABRT (the runtime's dump), then SIGKILL, so a hang does
-    not outlive its test even when the connection is lost."""
-    kind = "ssh"
-    slowdown = 2
-
-    def __init__(self, spec):
-        u = urllib.parse.urlsplit(spec)
-        if u.scheme != "ssh" or not u.hostname:
-            raise ValueError(f"bad ssh target {spec!r}: ssh://[user@]host[:port][?arch=A&libc=L&key=FILE]")
-        q = dict(urllib.parse.parse_qsl(u.query))
-        bad = set(q) - {"arch", "libc", "key"}
-        if bad:
-            raise ValueError(f"bad ssh target {spec!r}: unknown {', '.join(sorted(bad))}")
-        super().__init__(spec, q.get("arch", HOST_ARCH), q.get("libc", "glibc"))
-        self.host, self.port, self.user, self.key = u.hostname, u.port or 22, u.username, q.get("key")
-        ident = hashlib.sha1(f"{os.uname().nodename}:{ROOT}:{os.getpid()}".encode()).hexdigest()[:12]
-        self.rdir = f"/tmp/sqtest-{ident}"
-        self.shipped = {}
-        self.ctl = f"/tmp/sqssh-{ident}"
-
-    def ssh_argv(self, *extra):
-        a = ["ssh", "-p", str(self.port), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
-             "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10",
-             "-o", "ControlMaster=auto", "-o", f"ControlPath={self.ctl}", "-o", "ControlPersist=60"]
-        if self.key:
-            a += ["-i", self.key, "-o", "IdentitiesOnly=yes"]
-        return a + list(extra) + [f"{self.user}@{self.host}" if self.user else self.host]
-
-    def sh(self, script, timeout=60, stdin=None):
-        """Run a shell script remotely: (rc, stdout, stderr, timed_out)."""
-        return _popen(self.ssh_argv() + [script], dict(os.environ), timeout, stdin=stdin)
-
-    def check(self):
-        if not _which("ssh"):
-            return "ssh is not installed (sh mk/deps.sh ssh)"
-        rc, out, err, _ = self.sh("uname -m", timeout=30)
-        if rc != 0:
-            return f"cannot reach {self.name}: {err.strip()[-300:]}"
-        if out.strip() != self.arch:
-            return f"{self.name} is {out.strip()}, the build is {self.arch}"
-        return None
-
-    def remote(self, path):
-        """The remote path of a local file (under ROOT, or absolute)."""
-        rel = os.path.relpath(path, ROOT)
-        rel = rel if not rel.startswith("..") else "abs" + os.path.abspath(path)
-        return f"{self.rdir}/{rel}"
-
-    def ship(self, paths):
-        """Copy local files there (again if they changed since)."""
-        todo = []
-        for p in paths:
-            st = os.stat(p)
-            if self.shipped.get(p) != (st.st_mtime_ns, st.st_size):
-                todo.append(p)
-        if not todo:
-            return
-        tar = subprocess.run(["tar", "-C", "/", "-cf", "-"] + [os.path.abspath(p).lstrip("/") for p in todo],
-                             stdout=subprocess.PIPE, check=True).stdout
-        # Unpack beside, then move into place: a program being replaced may be running.
-        script = (f"set -e; mkdir -p {self.rdir}/.in && cd {self.rdir}/.in && tar -xf - && "
-                  + " && ".join(f"mkdir -p {shlex.quote(os.path.dirname(self.remote(p)))} && "
-                                f"mv -f {shlex.quote(os.path.abspath(p).lstrip('/'))} {shlex.quote(self.remote(p))}"
-                                for p in todo))
-        p = subprocess.run(self.ssh_argv() + [script], input=tar, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, timeout=300)
-        if p.returncode != 0:
-            raise RuntimeError(f"copying to {self.name} failed: {p.stderr.decode(errors='replace')[-2000:]}")
-        for q in todo:
-            st = os.stat(q)
-            self.shipped[q] = (st.st_mtime_ns, st.st_size)
-
-    def fetch(self, rpath, into):
-        """Bring a remote file or directory back under the local directory into."""
-        os.makedirs(into, exist_ok=True)
-        p = subprocess.run(self.ssh_argv() + [f"tar -C {shlex.quote(os.path.dirname(rpath))} -cf - "
-                                              f"{shlex.quote(os.path.basename(rpath))}"],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
-        if p.returncode != 0:
-            raise RuntimeError(f"fetching {rpath} from {self.name} failed: {p.stderr.decode(errors='replace')}")
-        subprocess.run(["tar", "-C", into, "-xf", "-"], input=p.stdout, check=True)
-        return os.path.join(into, os.path.basename(rpath))
-
-    def run(self, cmd, env=None, timeout=60, preexec=None, limit_as=None):
-        if preexec is not None:
-            raise Unsupported("a preexec hook (setrlimit, ...) runs on the local host only, not over ssh")
-        local = [c for c in cmd if os.path.isabs(c) and os.path.isfile(c)]
-        self.ship(local)
-        argv = [self.remote(c) if c in local else c for c in cmd]
-        envs = " ".join(shlex.quote(f"{k}={v}") for k, v in sorted((env or {}).items()))
-        t = max(1, int(timeout))
-        ulimit = "" if limit_as is None else f"ulimit -v {limit_as // 1024} && "
-        script = (f"cd {self.rdir} && {ulimit}env {envs} timeout -s ABRT -k 5 {t} "
-                  f"{' '.join(shlex.quote(a) for a in argv)}; printf '\\nSQTEST-EXIT %d\\n' $?")
-        rc, out, err, local_to = _popen(self.ssh_argv() + [script], dict(os.environ), t + 30)
-        head, sep, tail = out.rpartition("\nSQTEST-EXIT ")
-        if not sep:
-            if local_to:
-                return -signal.SIGKILL, out, err, True
-            raise RuntimeError(f"ssh to {self.name} failed (exit {rc}): {err.strip()[-2000:]}")
-        status = int(tail.split()[0])
-        if status == 124:	# timeout(1): the program ran out of time
-            return -signal.SIGABRT, head, err, True
-        if status > 128:	# killed by a signal, as the remote shell says it
-            return -(status - 128), head, err, False
-        return status, head, err, False
-
-    def close(self):
-        self.sh(f"rm -rf {self.rdir}", timeout=60)
-        subprocess.run(self.ssh_argv("-O", "exit"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def _with_as_limit(preexec, limit):
-    """A preexec hook that limits RLIMIT_AS, then runs preexec."""
-    import resource
-
-    def hook():
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        if preexec is not None:
-            preexec()
-    return hook
-
-
-def _which(tool):
-    return any(os.access(os.path.join(d, tool), os.X_OK) for d in os.environ.get("PATH", "").split(":") if d)
-
-
-def target(spec):
-    """The Target a --target spelling names."""
-    if spec in ("local", HOST_ARCH):
-        return LocalTarget("local")
-    if spec == "musl":
-        return LocalTarget("musl", HOST_ARCH, "musl")
-    if spec.startswith("qemu-") and spec[5:] in ARCHES:
-        return QemuTarget(spec[5:])
-    if spec.startswith("ssh://"):
-        return SshTarget(spec)
-    raise ValueError(f"unknown target {spec!r}: local, musl, "
-                     f"{', '.join('qemu-' + a for a in ARCHES if a != HOST_ARCH)}, or ssh://[user@]host[:port]")
-
-
-LOCAL = LocalTarget("local")
 
 
 # ---- the runner ---------------------------------------------------------------
@@ -444,35 +140,56 @@ def build(variant="fixed", *targets, target=None):
 
 # ---- scenarios on a target ------------------------------------------------------
 
+def variants(arch=HOST_ARCH):
+    """The regression variants an arch build can show (the contract's)."""
+    return contract.variants(arch)
+
+
+def scenario_modes():
+    """(scenario, mode) pairs, from the scenario sources: what the programs
+    say of themselves once built (--describe) is the campaign's business;
+    test parametrization happens before anything is built, so it reads the
+    sc_info each program declares."""
+    out = []
+    hdir = os.path.join(ROOT, "harness")
+    for f in sorted(os.listdir(hdir)):
+        if f.startswith("sc_") and f.endswith(".c"):
+            m = re.search(r'static const sc_info info = \{\s*"([^"]+)",\s*"[^"]*",\s*"([^"]+)"',
+                          open(os.path.join(hdir, f)).read())
+            if m:
+                out += [(m.group(1), mode) for mode in m.group(2).split("|")]
+    return out
+
+
+def under(runner, runtime="sq"):
+    """The campaign's view of a runner's build (sqlib.campaign.Under), made
+    once per runner."""
+    key = "_under_" + runtime
+    if not hasattr(runner, key):
+        setattr(runner, key, campaign.Under(runtime, runner.variant, runner.target))
+    return getattr(runner, key)
+
+
 def run_job(job, runner, outdir=None):
-    """Run a harness scenario Job (harness/stackquake.py) on the runner's
-    target and classify it with stackquake's oracle. A finding leaves its
-    log and a reproducer (the Job, the target, the command) under outdir,
-    named as `stackquake run` names them; the record says where."""
-    import stackquake
-    bdir = runner.dir
-    argv = job.argv(bdir)
+    """Run a harness scenario Job (sqlib.campaign) on the runner's target
+    and classify it with the campaign's oracle. A finding leaves its log and
+    a reproducer (the Job, the target, the command) under outdir; the record
+    says where."""
+    u = under(runner)
     if job.injector == "stackcheck" and not runner.target.host_native:
         _skip(f"stackcheck: {NO_PTRACE}" if not runner.target.can_ptrace
               else f"stackcheck runs on the host only, not on {runner.target.name}")
-    t0 = time.monotonic()
-    rc, out, err, timed_out = runner.target.run(argv, job.environ(), job.timeout * runner.target.slowdown)
-    cls, msg = stackquake.classify(job, rc, out, err, timed_out)
-    command = " ".join(shlex.quote(a) for a in runner.target.prefix()) + " " + job.command(bdir)
-    rec = {"job": job.to_json(), "label": job.label(), "target": runner.target.name, "class": cls,
-           "message": msg, "signature": stackquake.signature(cls, msg, err), "rc": rc,
-           "seconds": round(time.monotonic() - t0, 3), "command": command.strip(),
-           "stdout": out, "stderr": err}
-    if outdir and cls not in stackquake.GOOD:
+    rec = campaign.execute(job.check(u), u)
+    rec["target"] = runner.target.name
+    if outdir and outcome.is_finding(rec["class"]):
         os.makedirs(os.path.join(outdir, "repro"), exist_ok=True)
         os.makedirs(os.path.join(outdir, "logs"), exist_ok=True)
-        base = f"{job.scenario}-{job.mode}-{job.variant}-{job.seed}"
+        base = f"{job.scenario}-{job.mode}-{runner.variant}-{job.seed}"
         rec["repro"] = os.path.join(outdir, "repro", base + ".json")
         rec["log"] = os.path.join(outdir, "logs", base + ".log")
         with open(rec["repro"], "w") as f:
-            json.dump(dict(job.to_json(), **{"class": cls, "message": msg, "target": runner.target.name,
-                                             "command": rec["command"]}), f, indent=1)
+            json.dump(campaign.reproducer(rec, u), f, indent=1)
         with open(rec["log"], "w") as f:
-            f.write(f"# {rec['command']}\n# on {runner.target.name}\n# {cls}: {msg}\n\n"
-                    f"--- stdout\n{out}\n--- stderr\n{err}")
+            f.write(f"# {rec['command']}\n# on {runner.target.name}\n# {rec['class']}: {rec['message']}\n\n"
+                    f"--- stdout\n{rec['stdout']}\n--- stderr\n{rec['stderr']}")
     return rec

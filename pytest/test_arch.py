@@ -18,6 +18,7 @@ import subprocess
 import pytest
 
 import sqtest
+from sqlib.campaign import Job
 
 ARM = "arm-systemstack-curg"
 BAD = "systemstack called from signal stack"	# the fixed code's own message, reached wrongly
@@ -59,13 +60,12 @@ def test_arm_systemstack_curg_is_caught_on_aarch64(aarch64, name, prog, args, en
 def test_arm_systemstack_curg_scenario_is_a_finding_on_aarch64(aarch64, tmp_path):
     """The harness's view: a scenario that expects clean ends in an
     unexpected fatal error, and leaves a reproducer that replays."""
-    import stackquake
     runner = sqtest.build(ARM, "lib", "scenarios", target=aarch64)
-    job = stackquake.Job("sc_syscall", "window", "none", ARM, seed=1, env={"SQ_MAXPROCS": "2"})
+    job = Job("sc_syscall", "window", "none", seed=1, env={"SQ_MAXPROCS": "2"})
     rec = sqtest.run_job(job, runner, str(tmp_path))
     assert (rec["class"], rec["message"]) == ("unexpected-fatal", BAD), rec["stderr"][-3000:]
     assert os.path.exists(rec["repro"]) and os.path.exists(rec["log"])
-    again = sqtest.run_job(stackquake.Job.from_json(rec["job"]), runner)
+    again = sqtest.run_job(Job.from_json(rec["job"]), runner)
     assert again["class"] == "unexpected-fatal", again["stderr"][-3000:]
 
 

@@ -4,7 +4,7 @@ this module starts on 127.0.0.1 itself (sqtest.py, conftest.py).
 
 The host's own build runs its scenarios in test_harness.py; here they run
 on the other targets (qemu-aarch64, qemu-riscv64, musl, ssh://...) through
-the same Job and oracle (harness/stackquake.py), with findings leaving a
+the same Job and oracle (sqlib/campaign.py), with findings leaving a
 log and a reproducer just as `stackquake run` does.
 """
 import json
@@ -18,9 +18,9 @@ import time
 import pytest
 
 import sqtest
-import stackquake
+from sqlib.campaign import Job
 
-SCENARIO_MODES = [(s, m) for s in stackquake.SCENARIOS for m in stackquake.SCENARIOS[s]["modes"]]
+SCENARIO_MODES = sqtest.scenario_modes()
 ARM = "arm-systemstack-curg"
 
 
@@ -93,16 +93,18 @@ def scenarios(variant, target):
 def test_scenario_on_target(target, scenario, mode, injector, tmp_path):
     if target.host_native:
         pytest.skip("test_harness.py runs the scenarios on the host's own build")
-    job = stackquake.Job(scenario, mode, injector, seed=12345, env={"SQ_MAXPROCS": "2"})
+    job = Job(scenario, mode, injector, seed=12345, env={"SQ_MAXPROCS": "2"})
     rec = sqtest.run_job(job, scenarios("fixed", target), str(tmp_path))
     want = "expected-fatal" if scenario == "sc_sigstack" or mode == "outcall" else "clean"
     assert rec["class"] == want, f"{rec['class']}: {rec['message']}\n{rec['command']}\n{rec['stderr'][-3000:]}"
-    assert "[sc] SEED 12345" in rec["stderr"]
+    assert '{"rec":"seed","seed":12345}' in rec["stderr"]
 
 
-# Each regression variant through its fault-site plan (stackquake's
-# SITE_PLANS), and what detects it; mapstack needs stackcheck (ptrace),
-# which test_arch.py replaces with qemu -strace under emulation.
+# Each regression variant through a fault-site plan that reaches its window
+# (the campaign finds them by itself: test_harness.py; here a fixed plan
+# keeps the emulated runs few), and what detects it; mapstack needs
+# stackcheck (ptrace), which test_arch.py replaces with qemu -strace under
+# emulation.
 DETECT = {
     "syscallsplit": (("unexpected-fatal",), "syscall window state corrupted"),
     "stackswitch": (("unexpected-fatal",), ""),
@@ -112,23 +114,31 @@ DETECT = {
     "gsignal-systemstack": (("unexpected-fatal", "crash"), ""),
     ARM: (("unexpected-fatal",), "systemstack called from signal stack"),
 }
+PLANS = {
+    "syscallsplit": [("sc_syscall", "window", "sites", ["entersyscall.poisoned:split"]),
+                     ("sc_syscall", "window", "sites", ["syscall.window:split"])],
+    "stackswitch": [("sc_stackswitch", "legal", "none", [])],
+    "attachsig": [("sc_attachsig", "unbound", "sites", ["needm.after_setg:signal:every:SIGURG"]),
+                  ("sc_attachsig", "unbound", "sites", ["dropm.after_unminit:signal:every:SIGPROF"])],
+    "gsignal-systemstack": [("sc_sigstack", "self", "none", [])],
+}
 ARM_PLAN = [("sc_syscall", "window", "none", [])]
 
 
 def plan(variant):
-    return stackquake.SITE_PLANS.get(variant, ARM_PLAN)
+    return PLANS.get(variant, ARM_PLAN)
 
 
 @pytest.mark.parametrize("variant", list(DETECT))
 def test_regression_detected_on_target(target, variant, tmp_path):
     runner = scenarios(variant, target)
-    jobs = [stackquake.Job(s, m, inj, variant, arms=arms, env={"SQ_MAXPROCS": "2"}) for s, m, inj, arms in plan(variant)]
+    jobs = [Job(s, m, inj, arms=arms, env={"SQ_MAXPROCS": "2"}) for s, m, inj, arms in plan(variant)]
     found = None
     for i in range(12):
         job = jobs[i % len(jobs)]
         job.seed = 1000 + i
         rec = sqtest.run_job(job, runner, str(tmp_path))
-        if rec["class"] not in stackquake.GOOD:
+        if sqtest.outcome.is_finding(rec["class"]):
             found = rec
             break
     if variant == ARM and target.arch != "aarch64":
@@ -140,8 +150,8 @@ def test_regression_detected_on_target(target, variant, tmp_path):
         f"{found['class']}: {found['message']}\n{found['stderr'][-3000:]}"
     with open(found["repro"]) as f:
         repro = json.load(f)
-    assert repro["target"] == target.name and repro["class"] == found["class"]
-    again = sqtest.run_job(stackquake.Job.from_json(repro), runner)
+    assert repro["on"] == target.name and repro["class"] == found["class"]
+    again = sqtest.run_job(Job.from_json(repro), runner)
     assert again["class"] in cls, again["stderr"][-3000:]
 
 
@@ -274,20 +284,20 @@ def test_ssh_target_scenarios_findings_come_back(sshd, tmp_path):
     here; a finding leaves its log and reproducer here, and the reproducer
     replays over ssh."""
     d, t = sshd
-    job = stackquake.Job("sc_syscall", "window", "storm", seed=5, env={"SQ_MAXPROCS": "2"})
+    job = Job("sc_syscall", "window", "storm", seed=5, env={"SQ_MAXPROCS": "2"})
     rec = sqtest.run_job(job, scenarios("fixed", t), str(tmp_path))
     assert rec["class"] == "clean", rec["stderr"][-3000:]
     runner = scenarios("attachsig", t)
-    job = stackquake.Job("sc_attachsig", "unbound", "sites", "attachsig", seed=9,
-                         arms=["needm.after_setg:signal:every:SIGURG"], env={"SQ_MAXPROCS": "2"})
+    job = Job("sc_attachsig", "unbound", "sites", seed=9,
+              arms=["needm.after_setg:signal:every:SIGURG"], env={"SQ_MAXPROCS": "2"})
     rec = sqtest.run_job(job, runner, str(tmp_path))
     assert rec["class"] == "unexpected-fatal", rec["stderr"][-3000:]
     assert rec["message"] == "signal arrived on a thread with no signal stack"
     with open(rec["repro"]) as f:
         repro = json.load(f)
-    assert repro["target"] == t.name and repro["arms"] == job.arms
-    assert "[sc] SEED 9" in open(rec["log"]).read()
-    again = sqtest.run_job(stackquake.Job.from_json(repro), runner)
+    assert repro["on"] == t.name and repro["arms"] == job.arms
+    assert '{"rec":"seed","seed":9}' in open(rec["log"]).read()
+    again = sqtest.run_job(Job.from_json(repro), runner)
     assert again["class"] == "unexpected-fatal"
 
 
@@ -299,15 +309,17 @@ def test_ssh_target_remote_regress_run_comes_back(sshd, tmp_path):
     if rc != 0:
         pytest.skip("no python3 on the remote machine")
     runner = scenarios("attachsig", t)
-    progs = [os.path.join(runner.dir, "harness", p) for p in os.listdir(os.path.join(runner.dir, "harness"))
-             if p.startswith("sc_")]
-    t.ship(progs + [os.path.join(sqtest.ROOT, "harness", "stackquake.py")])
-    rc, out, err, _ = t.sh(f"cd {t.rdir} && python3 harness/stackquake.py regress --variants attachsig "
+    hdir = os.path.join(runner.dir, "harness")
+    progs = [os.path.join(hdir, p) for p in os.listdir(hdir) if p.startswith("sc_") and "." not in p]
+    lib = [os.path.join(sqtest.ROOT, "sqlib", f) for f in os.listdir(os.path.join(sqtest.ROOT, "sqlib"))
+           if f.endswith(".py")]
+    t.ship(progs + lib + [os.path.join(sqtest.BUILD, "contract.json"), os.path.join(sqtest.ROOT, "stackquake")])
+    rc, out, err, _ = t.sh(f"cd {t.rdir} && sh stackquake regress --variants attachsig "
                            f"--budget-storm 2s --replays 2 --out {t.rdir}/out", timeout=300)
     assert rc == 0, out + err
     back = t.fetch(f"{t.rdir}/out", str(tmp_path))
     (run,) = [p for p in os.listdir(back) if p.startswith("regress-")]
-    rows = json.load(open(os.path.join(back, run, "regress.json")))
+    rows = json.load(open(os.path.join(back, run, "regress.json")))["rows"]
     assert rows[0]["variant"] == "attachsig" and rows[0]["detected"], rows
     repro = json.load(open(os.path.join(back, run, "attachsig.json")))
     assert repro["class"] == "unexpected-fatal" and repro["arms"]

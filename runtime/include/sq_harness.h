@@ -44,7 +44,7 @@ const char *sq_variant(void);
  * the list. */
 int sq_check(int quiescent);
 
-/* Turn sq_check violations into the fatal "invariant violated". */
+/* Turn sq_check violations into the fatal error F_INVARIANT. */
 void sq_check_or_throw(int quiescent);
 
 /* Every stack the runtime has handed out and not freed, as [lo, hi) with

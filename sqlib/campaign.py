@@ -1,0 +1,613 @@
+"""stackquake: run the harness scenarios, classify every run, keep findings.
+
+  stackquake run [--target sq|go|gccgo] [--variant V] [--on PLATFORM]
+                 [--budget 3m] [--seed N] [--out out]
+      the default campaign: every scenario x mode x injector against one
+      runtime, live progress, a summary table, and under OUT/<run>/
+      report.txt, report.json, junit.xml, logs/ and repro/ (one reproducer
+      per finding)
+  stackquake regress [--budget-sites 60s] [--budget-storm 30s] [--replays 10]
+                     [--variants a,b] [--seed N] [--on PLATFORM]
+      for each regression variant: the campaign's own plan until its first
+      finding, then the storm baseline on the same variant, then replays of
+      the reproducer; prints the regression table
+  stackquake repro FILE [--times N]
+      replay a reproducer on the runtime and platform it names; exit 0 when
+      every replay lands in its class
+  stackquake list [--target T]
+      scenarios and their modes, injectors, variants, runtimes
+
+--target is the runtime under test: sq (stackquake's own, the default), go
+(gc through cgo) or gccgo. --on is where the programs run: local (default),
+musl, qemu-aarch64, qemu-riscv64, ssh://user@host:port (sqlib/targets.py).
+
+Outcome classes: sqlib/outcome.py. Anything but clean, expected-fatal and
+skipped is a finding. Exit status: 0 no findings (run) / every variant
+detected (regress); 1 findings / a variant not detected; 2 bad usage;
+130 / 143 interrupted by SIGINT / SIGTERM (the partial report is written).
+"""
+import argparse
+import json
+import os
+import random
+import shlex
+import signal
+import sys
+import time
+from xml.sax.saxutils import escape, quoteattr
+
+from . import BUILD, ROOT, Usage, contract, duration, outcome, records, targets
+
+RUNTIMES = ("sq", "go", "gccgo")
+INJECTORS = ["none", "storm", "sites", "stackcheck"]
+STACKCHECK = os.path.join(BUILD, "tools", "stackcheck")
+WATCHDOG = 20	# seconds per run
+
+
+class Interrupted(Exception):
+    def __init__(self, sig):
+        super().__init__(signal.Signals(sig).name)
+        self.status = 128 + sig
+
+
+def _on_signal(sig, frame):
+    raise Interrupted(sig)
+
+
+# ---- the runtime under test, and where it runs ----------------------------------
+
+class Under:
+    """One build of the scenarios: runtime x variant x platform. Knows its
+    scenarios (each program's --describe) and its target's fatal table."""
+
+    def __init__(self, runtime="sq", variant="fixed", on="local"):
+        if runtime not in RUNTIMES:
+            raise Usage(f"unknown target {runtime!r}; one of: {', '.join(RUNTIMES)}")
+        contract.check_variant(variant)
+        if runtime != "sq" and variant != "fixed":
+            raise Usage(f"--variant is stackquake's own (target sq); {runtime} has none")
+        try:
+            self.platform = on if isinstance(on, targets.Target) else targets.target(on)
+        except ValueError as e:
+            raise Usage(str(e)) from None
+        why = self.platform.check()
+        if why:
+            raise Usage(f"cannot run on {self.platform.name}: {why}")
+        self.runtime, self.variant, self.on = runtime, variant, self.platform.name
+        if runtime == "sq":
+            self.bdir = self.platform.build_dir(variant)
+            how = "make" + ("" if variant == "fixed" else f" REGRESS={variant}") + \
+                  "".join(f" {v}" for v in self.platform.make_vars() if v not in
+                          (f"ARCH={targets.HOST_ARCH}", "LIBC=glibc"))
+        else:
+            self.bdir = os.path.join(BUILD, runtime + self.platform.suffix)
+            how = "make go-scenarios"
+        self.hdir = os.path.join(self.bdir, "harness")
+        if not os.path.isdir(self.hdir):
+            raise Usage(f"{self.hdir} not built: run {how}")
+        self.scenarios = contract.scenarios(self.hdir, lambda cmd: self.platform.run(cmd, timeout=120))
+        first = next(iter(self.scenarios.values()))
+        self.fatals = outcome.FatalTable(first.fatals)
+        self.version = first.target.get("version", "")
+
+    def label(self):
+        v = "" if self.variant == "fixed" else f" variant={self.variant}"
+        return f"target={self.runtime}{v} on={self.on}"
+
+    def can_stackcheck(self):
+        return self.platform.host_native and os.path.exists(STACKCHECK)
+
+    def modes(self):
+        return [(s, m) for s, d in self.scenarios.items() for m in d.modes]
+
+
+# ---- one run -----------------------------------------------------------------------
+
+class Job:
+    """Everything that determines a run: replaying a Job replays the run."""
+
+    def __init__(self, scenario, mode, injector, seed=1, arms=(), env=None, iters=None,
+                 timeout=WATCHDOG):
+        if injector not in INJECTORS:
+            raise Usage(f"unknown injector {injector!r}; one of: {', '.join(INJECTORS)}")
+        self.scenario, self.mode, self.injector = scenario, mode, injector
+        self.seed, self.arms = int(seed), list(arms)
+        self.env = dict(env or {})
+        self.iters, self.timeout = iters, timeout
+
+    def check(self, under):
+        d = under.scenarios.get(self.scenario)
+        if d is None:
+            raise Usage(f"unknown scenario {self.scenario!r}; one of: {', '.join(under.scenarios)}")
+        if self.mode not in d.modes:
+            raise Usage(f"{self.scenario}: unknown mode {self.mode!r}; one of: {', '.join(d.modes)}")
+        if self.injector == "stackcheck" and not under.can_stackcheck():
+            raise Usage(f"stackcheck runs the host's own build only (not {under.on}), "
+                        f"and needs build/tools/stackcheck (make)")
+        for spec in self.arms:
+            contract.verdict(*contract.parse_spec(spec))
+        if self.iters is None:
+            self.iters = d.campaign_iters
+        return self
+
+    def to_json(self):
+        return {"scenario": self.scenario, "mode": self.mode, "injector": self.injector,
+                "seed": self.seed, "arms": self.arms, "env": self.env, "iters": self.iters,
+                "timeout": self.timeout}
+
+    @classmethod
+    def from_json(cls, d):
+        try:
+            return cls(d["scenario"], d["mode"], d["injector"], d.get("seed", 1), d.get("arms", []),
+                       d.get("env", {}), d.get("iters"), d.get("timeout", WATCHDOG))
+        except (KeyError, TypeError, ValueError) as e:
+            raise Usage(f"malformed reproducer: {e}") from None
+
+    def argv(self, under):
+        inj = "storm" if self.injector == "storm" else ("sites" if self.arms else "none")
+        cmd = [os.path.join(under.hdir, self.scenario), "--seed", str(self.seed),
+               "--iters", str(self.iters), "--mode", self.mode, "--injector", inj]
+        if self.injector == "stackcheck":
+            cmd = [STACKCHECK, "-q", "--"] + cmd
+        return cmd
+
+    def environ(self):
+        env = dict(self.env)
+        if self.arms:
+            env["SQ_FAULT"] = ",".join(self.arms)
+        if self.injector == "stackcheck":
+            env["SC_MAPSTACK"] = "1"
+        return env
+
+    def command(self, under):
+        env = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(self.environ().items()))
+        argv = under.platform.prefix() + self.argv(under)
+        return (env + " " if env else "") + " ".join(shlex.quote(a) for a in argv)
+
+    def label(self):
+        return f"{self.scenario}/{self.mode}/{self.injector}" + (f"[{','.join(self.arms)}]" if self.arms else "")
+
+
+def execute(job, under):
+    """Run a job on its platform and judge it. Nothing of it survives."""
+    t0 = time.monotonic()
+    rc, out, err, timed_out = under.platform.run(job.argv(under), job.environ(),
+                                                 job.timeout * under.platform.slowdown)
+    cls, msg = outcome.classify(rc, out, err, timed_out, under.fatals, contract.owed_fatals(job.arms),
+                                armed=bool(job.arms), timeout=job.timeout,
+                                under_stackcheck=job.injector == "stackcheck")
+    hits = {h["site"]: h["n"] for h in records.of(records.parse(err), "hits")}
+    return {"job": job.to_json(), "label": job.label(), "class": cls, "message": msg,
+            "signature": outcome.signature(cls, msg, err), "rc": rc,
+            "seconds": round(time.monotonic() - t0, 3), "hits": hits, "command": job.command(under),
+            "stdout": out, "stderr": err}
+
+
+def reproducer(rec, under):
+    """What replays a run: the job, and the runtime and platform it ran on."""
+    return dict(rec["job"], **{"target": under.runtime, "variant": under.variant, "on": under.on,
+                               "class": rec["class"], "message": rec["message"],
+                               "command": rec["command"]})
+
+
+# ---- the campaign's plan -----------------------------------------------------------
+
+def campaign_actions():
+    """The actions the campaign arms: the contract's, a signal as SIGURG
+    (preemption) and SIGPROF (profiling), the two the runtime takes."""
+    out = []
+    for a in contract.actions():
+        out += [f"{a}:SIGURG", f"{a}:SIGPROF"] if a == "signal" else [a]
+    return out
+
+
+def interest(site, action):
+    """How much arming action at site is likely to tell, from the contract's
+    rules alone: an arm the runtime must refuse first (it tests the refusal
+    and the window it guards), then signals (the windows are signal
+    windows), then the rest. None: not worth a run (the action is an
+    ordinary call there)."""
+    name = action.split(":")[0]
+    v, _ = contract.verdict(site, name)
+    if v == "noop":
+        return None
+    return {"refused": 3, "ok": 2 if name == "signal" else 1, "livelock": 1}[v]
+
+
+def spec(site, action, rung):
+    """Rung 0 arms every hit; rung n arms the n-th hit only (SQLite style)."""
+    name, _, sig = action.partition(":")
+    return f"{site}:{name}:{'every' if rung == 0 else rung}" + (f":{sig}" if sig else "")
+
+
+def plan(rng, under, dry):
+    """An endless stream of jobs: the scenarios alone and under the storm
+    and stackcheck, interleaved with fault-site ladders: every reached site
+    x action armed on every hit first (the most telling pairs first), then
+    hit N for N = 1, 2, 3, ... until N passes the hits the dry run saw."""
+    injectors = ["none", "storm"] + (["stackcheck"] if under.can_stackcheck() else [])
+    base = [(s, m, inj) for s, m in under.modes() for inj in injectors]
+    ladders = []
+    for s, m in under.modes():
+        for site, n in sorted(dry.get((s, m), {}).items()):
+            for a in campaign_actions():
+                score = interest(site, a)
+                if score is not None:
+                    livelock = contract.verdict(site, a.split(":")[0], True)[0] == "livelock"
+                    ladders.append({"key": (s, m, site, a), "score": score, "hits": n,
+                                    "rung": 1 if livelock else 0, "r": rng.random()})
+    ladders.sort(key=lambda l: (-l["score"], l["r"]))
+    bi, li = 0, 0
+    while True:
+        s, m, inj = base[bi % len(base)]
+        bi += 1
+        yield Job(s, m, inj, seed=rng.randrange(1, 2**31), env=draw_env(rng))
+        for _ in range(3):
+            live = [l for l in ladders if l["rung"] <= l["hits"]]
+            if not live:
+                break
+            lad = live[li % len(live)]
+            li += 1
+            s, m, site, a = lad["key"]
+            yield Job(s, m, "sites", seed=rng.randrange(1, 2**31), arms=[spec(site, a, lad["rung"])],
+                      env=draw_env(rng))
+            lad["rung"] += 1
+
+
+def draw_env(rng):
+    env = {"SQ_MAXPROCS": str(rng.choice([1, 2, 2, 4]))}
+    if rng.random() < 0.5:
+        env["SQ_CALLBACK_BIND"] = rng.choice(["0", "1"])
+    return env
+
+
+def dry_runs(under, rng, dry):
+    """Each scenario mode once with no injector: which fault sites it
+    reaches, and how often, go into dry; yields each run's record (a dry
+    run is a run like any other, and may be a finding)."""
+    for s, m in under.modes():
+        rec = execute(Job(s, m, "none", seed=rng.randrange(1, 2**31)).check(under), under)
+        dry[(s, m)] = rec["hits"]
+        yield rec
+
+
+def campaign_runs(rng, under):
+    """The campaign's runs, as records, for ever: the dry runs, then the plan."""
+    dry = {}
+    yield from dry_runs(under, rng, dry)
+    for job in plan(rng, under, dry):
+        yield execute(job.check(under), under)
+
+
+# ---- reports -------------------------------------------------------------------------
+
+class Report:
+    def __init__(self, outdir, under):
+        self.outdir, self.under = outdir, under
+        self.records, self.findings = [], {}
+        for d in ("logs", "repro"):
+            os.makedirs(os.path.join(outdir, d), exist_ok=True)
+
+    def add(self, rec):
+        self.records.append(rec)
+        if not outcome.is_finding(rec["class"]):
+            return None
+        key = rec["signature"]
+        first = key not in self.findings
+        if first:
+            n = len(self.findings) + 1
+            repro = os.path.join(self.outdir, "repro", f"finding-{n:03d}.json")
+            log = os.path.join(self.outdir, "logs", f"finding-{n:03d}.log")
+            with open(repro, "w") as f:
+                json.dump(reproducer(rec, self.under), f, indent=1)
+            with open(log, "w") as f:
+                f.write(f"# {rec['command']}\n# {self.under.label()} {self.under.version}\n"
+                        f"# {rec['class']}: {rec['message']}\n\n--- stdout\n"
+                        f"{rec['stdout']}\n--- stderr\n{rec['stderr']}")
+            self.findings[key] = {"class": rec["class"], "message": rec["message"], "count": 0,
+                                  "repro": repro, "log": log, "command": rec["command"],
+                                  "label": rec["label"]}
+        self.findings[key]["count"] += 1
+        return self.findings[key] if first else None
+
+    def write(self, meta):
+        recs = [{k: v for k, v in r.items() if k not in ("stdout", "stderr")} for r in self.records]
+        with open(os.path.join(self.outdir, "report.json"), "w") as f:
+            json.dump(dict(meta, runs=recs, findings=list(self.findings.values())), f, indent=1)
+        text = self.table(meta)
+        with open(os.path.join(self.outdir, "report.txt"), "w") as f:
+            f.write(text)
+        self.junit(meta)
+        return text
+
+    def table(self, meta):
+        lines = [f"stackquake run: {self.under.label()} ({self.under.version}) seed={meta['seed']} "
+                 f"runs={len(self.records)} time={meta['elapsed']:.0f}s"
+                 f"{' (interrupted: ' + meta['interrupted'] + ')' if meta['interrupted'] else ''}", ""]
+        shown = [c for c in outcome.CLASSES if c != "harness-error" or any(
+            r["class"] == c for r in self.records)]
+        lines.append(f"{'scenario/mode':<26}{'injector':<12}{'runs':>5}"
+                     + "".join(f"{outcome.SHORT[c]:>7}" for c in shown))
+        rows = {}
+        for r in self.records:
+            j = r["job"]
+            rows.setdefault((f"{j['scenario']}/{j['mode']}", j["injector"]), []).append(r["class"])
+        for (sm, inj), cl in sorted(rows.items()):
+            lines.append(f"{sm:<26}{inj:<12}{len(cl):>5}" + "".join(f"{cl.count(c):>7}" for c in shown))
+        lines.append("")
+        if not self.findings:
+            lines.append("findings: none")
+        for i, fd in enumerate(self.findings.values(), 1):
+            lines.append(f"finding {i}: {fd['class']}: {fd['message']} ({fd['count']} runs; {fd['label']})")
+            lines.append(f"  reproduce: ./stackquake repro {fd['repro']}")
+            lines.append(f"  log:       {fd['log']}")
+        return "\n".join(lines) + "\n"
+
+    def junit(self, meta):
+        with open(os.path.join(self.outdir, "junit.xml"), "w") as f:
+            bad = sum(outcome.is_finding(r["class"]) for r in self.records)
+            skipped = sum(r["class"] == "skipped" for r in self.records)
+            f.write('<?xml version="1.0" encoding="UTF-8"?>\n')
+            f.write(f'<testsuite name={quoteattr("stackquake.run " + self.under.label())} '
+                    f'tests="{len(self.records)}" failures="{bad}" skipped="{skipped}" '
+                    f'time="{meta["elapsed"]:.1f}">\n')
+            for i, r in enumerate(self.records):
+                name = quoteattr("%05d %s" % (i, r["label"]))
+                cls = quoteattr(f"stackquake.{self.under.runtime}.{r['job']['scenario']}")
+                f.write(f'  <testcase classname={cls} name={name} time="{r["seconds"]}">')
+                if outcome.is_finding(r["class"]):
+                    f.write(f'<failure message={quoteattr(r["class"] + ": " + r["message"])}>'
+                            f'{escape(r["command"])}</failure>')
+                elif r["class"] == "skipped":
+                    f.write(f'<skipped message={quoteattr(r["message"])}/>')
+                f.write("</testcase>\n")
+            f.write("</testsuite>\n")
+
+
+def progress(tty, text, final=False):
+    if tty:
+        print("\r" + text.ljust(100)[:100], end="\n" if final else "", file=sys.stderr, flush=True)
+    else:
+        print(text, file=sys.stderr, flush=True)
+
+
+def choose_seed(seed):
+    return seed if seed is not None else int(os.environ.get("SQ_SEED", time.time_ns() % 2**31))
+
+
+def cmd_run(a):
+    budget = duration.parse(a.budget)
+    under = Under(a.target, a.variant, a.on)
+    seed = choose_seed(a.seed)
+    rng = random.Random(seed)
+    outdir = os.path.join(a.out, time.strftime("run-%Y%m%d-%H%M%S-") + str(os.getpid()))
+    rep = Report(outdir, under)
+    tty = sys.stderr.isatty()
+    print(f"stackquake run: {under.label()} ({under.version}) seed={seed} budget={budget:.0f}s "
+          f"out={outdir}", file=sys.stderr)
+    t0, interrupted, last = time.monotonic(), "", 0.0
+    try:
+        for rec in campaign_runs(rng, under):
+            new = rep.add(rec)
+            now = time.monotonic() - t0
+            if new:
+                progress(tty, f"[{now:6.1f}s] new finding: {new['class']}: {new['message']} ({rec['label']})", True)
+            if tty or now - last > 10:
+                progress(tty, f"[{now:6.1f}s/{budget:.0f}s] runs={len(rep.records)} "
+                              f"findings={len(rep.findings)} last={rec['label']}:{rec['class']}")
+                last = now
+            if now >= budget:
+                break
+    except (KeyboardInterrupt, Interrupted) as e:
+        interrupted = str(e) if isinstance(e, Interrupted) else "SIGINT"
+        print(f"\nstackquake: interrupted ({interrupted}); writing what was found so far", file=sys.stderr)
+    if tty:
+        print(file=sys.stderr)
+    meta = {"target": under.runtime, "version": under.version, "variant": under.variant, "on": under.on,
+            "seed": seed, "budget": budget, "elapsed": time.monotonic() - t0, "interrupted": interrupted}
+    print(rep.write(meta), end="")
+    print(f"report: {outdir}/report.txt, report.json, junit.xml")
+    if interrupted:
+        return 143 if interrupted == "SIGTERM" else 130
+    return 1 if rep.findings else 0
+
+
+# ---- regressions ---------------------------------------------------------------------
+
+def first_detection(runs, budget):
+    """Take records from runs until one is a finding or the budget is spent."""
+    t0 = time.monotonic()
+    for rec in runs:
+        if outcome.is_finding(rec["class"]):
+            return rec, time.monotonic() - t0
+        if time.monotonic() - t0 >= budget:
+            break
+    return None, time.monotonic() - t0
+
+
+def storm_jobs(rng, under):
+    """The baseline: every scenario mode under the storm, in turn, ten
+    times longer than a campaign run."""
+    while True:
+        for s, m in under.modes():
+            yield Job(s, m, "storm", seed=rng.randrange(1, 2**31), env={"SQ_MAXPROCS": "2"},
+                      iters=under.scenarios[s].campaign_iters * 10)
+
+
+def regress_variant(v, a, rng, outdir, storm_budget, site_budget):
+    under = Under("sq", v, a.on)
+    rec, t_sites = first_detection(campaign_runs(rng, under), site_budget)
+    print(f"regress: {v}: campaign: {rec['class'] + ': ' + rec['message'] if rec else 'not found'} "
+          f"in {t_sites:.2f}s", file=sys.stderr, flush=True)
+    srec, t_storm = first_detection((execute(j.check(under), under) for j in storm_jobs(rng, under)),
+                                    storm_budget)
+    print(f"regress: {v}: storm: {srec['class'] + ': ' + srec['message'] if srec else 'not found'} "
+          f"in {t_storm:.2f}s", file=sys.stderr, flush=True)
+    row = {"variant": v, "detected": bool(rec), "seconds_sites": round(t_sites, 3),
+           "storm_detected": bool(srec), "seconds_storm": round(t_storm, 3)}
+    if rec:
+        path = os.path.join(outdir, f"{v}.json")
+        with open(path, "w") as f:
+            json.dump(reproducer(rec, under), f, indent=1)
+        job = Job.from_json(rec["job"]).check(under)
+        classes = [execute(job, under)["class"] for _ in range(a.replays)]
+        row.update({"scenario": rec["label"], "class": rec["class"], "message": rec["message"],
+                    "repro": path, "replays": f"{classes.count(rec['class'])}/{a.replays}"})
+    if srec:
+        row["storm_scenario"] = srec["label"]
+    return row
+
+
+def cmd_regress(a):
+    try:
+        arch = targets.target(a.on).arch
+    except ValueError as e:
+        raise Usage(str(e)) from None
+    variants = a.variants.split(",") if a.variants else contract.variants()
+    for v in variants:
+        contract.variant_arch(v)
+    storm_budget = duration.parse(a.budget_storm)
+    site_budget = duration.parse(a.budget_sites)
+    seed = choose_seed(a.seed)
+    rng = random.Random(seed)
+    outdir = os.path.join(a.out, time.strftime("regress-%Y%m%d-%H%M%S-") + str(os.getpid()))
+    os.makedirs(outdir, exist_ok=True)
+    print(f"stackquake regress: on={a.on} seed={seed} out={outdir}", file=sys.stderr)
+    rows, missed, interrupted = [], 0, ""
+    try:
+        for v in variants:
+            if contract.variant_arch(v) not in (None, arch):
+                print(f"regress: {v}: skipped: its mistake is in the {contract.variant_arch(v)} code, "
+                      f"invisible to {arch} runs", file=sys.stderr)
+                continue
+            row = regress_variant(v, a, rng, outdir, storm_budget, site_budget)
+            missed += not row["detected"]
+            rows.append(row)
+    except (KeyboardInterrupt, Interrupted) as e:
+        interrupted = str(e) if isinstance(e, Interrupted) else "SIGINT"
+        print(f"\nstackquake: interrupted ({interrupted}); reporting the variants done so far",
+              file=sys.stderr)
+    text = regress_table(rows, storm_budget, seed)
+    with open(os.path.join(outdir, "regress.json"), "w") as f:
+        json.dump({"seed": seed, "on": a.on, "rows": rows}, f, indent=1)
+    with open(os.path.join(outdir, "regress.txt"), "w") as f:
+        f.write(text)
+    print(text, end="")
+    print(f"report: {outdir}/regress.txt, regress.json, and one reproducer per variant")
+    if interrupted:
+        return 143 if interrupted == "SIGTERM" else 130
+    return 1 if missed else 0
+
+
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
+def regress_table(rows, storm_budget, seed):
+    lines = [f"{'variant':<21}{'detected by':<44}{'class: message':<58}{'campaign':>9}{'storm':>18}"
+             f"{'speed-up':>10}{'replays':>9}"]
+    ts = []
+    for r in rows:
+        if r["detected"]:
+            ts.append(r["seconds_sites"])
+            storm = f"{r['seconds_storm']:.2f}s" if r["storm_detected"] else f"not found in {storm_budget:.0f}s"
+            speed = r["seconds_storm"] / max(r["seconds_sites"], 1e-3)
+            speed = f"{speed:.1f}x" if r["storm_detected"] else f">{speed:.0f}x"
+            msg = f"{r['class']}: {r['message']}"
+            lines.append(f"{r['variant']:<21}{r['scenario'][:43]:<44}{msg[:57]:<58}{r['seconds_sites']:>8.2f}s"
+                         f"{storm:>18}{speed:>10}{r['replays']:>9}")
+        else:
+            lines.append(f"{r['variant']:<21}{'NOT DETECTED':<44}")
+    if ts:
+        lines.append("")
+        lines.append(f"median time to detection by the campaign: {median(ts):.2f}s (seed {seed}; "
+                     f"target: under 1 s, and at least 100x faster than the storm)")
+    return "\n".join(lines) + "\n"
+
+
+# ---- replay, list ---------------------------------------------------------------------
+
+def cmd_repro(a):
+    try:
+        with open(a.file) as f:
+            d = json.load(f)
+    except OSError as e:
+        raise Usage(f"{a.file}: {e.strerror}") from None
+    except json.JSONDecodeError as e:
+        raise Usage(f"{a.file}: malformed reproducer: {e}") from None
+    if not isinstance(d, dict):
+        raise Usage(f"{a.file}: malformed reproducer: not an object")
+    job = Job.from_json(d)
+    under = Under(d.get("target", "sq"), d.get("variant", "fixed"), a.on or d.get("on", "local"))
+    job.check(under)
+    want = d.get("class")
+    print(f"replaying on {under.label()}: {job.command(under)}", file=sys.stderr)
+    got = []
+    for i in range(a.times):
+        rec = execute(job, under)
+        got.append(rec["class"])
+        print(f"replay {i + 1}/{a.times}: {rec['class']}: {rec['message']} ({rec['seconds']:.2f}s)")
+        if i == 0 and a.times == 1 and outcome.is_finding(rec["class"]):
+            print(rec["stderr"][-3000:], file=sys.stderr)
+    if want:
+        same = got.count(want)
+        print(f"same class as recorded ({want}): {same}/{a.times}")
+        return 0 if same == a.times else 1
+    return 0
+
+
+def cmd_list(a):
+    under = Under(a.target, "fixed", a.on)
+    print(f"target {under.runtime}: {under.version}")
+    for s, d in under.scenarios.items():
+        print(f"scenario {s}: modes {', '.join(d.modes)}  ({d.what})")
+    print(f"injectors: {', '.join(INJECTORS)}")
+    print(f"variants (target sq): fixed, {', '.join(contract.variants())}")
+    print(f"targets: {', '.join(RUNTIMES)}")
+    return 0
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="stackquake", description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd")
+    r = sub.add_parser("run", help="the default campaign")
+    r.add_argument("--target", default="sq", help="runtime under test: " + ", ".join(RUNTIMES))
+    r.add_argument("--variant", default="fixed")
+    r.add_argument("--on", default="local", help="where it runs: local, musl, qemu-<arch>, ssh://...")
+    r.add_argument("--budget", default="3m")
+    r.add_argument("--seed", type=int)
+    r.add_argument("--out", default=os.path.join(ROOT, "out"))
+    g = sub.add_parser("regress", help="time to detection of each regression variant")
+    g.add_argument("--variants")
+    g.add_argument("--on", default="local")
+    g.add_argument("--budget-sites", default="60s")
+    g.add_argument("--budget-storm", default="30s")
+    g.add_argument("--replays", type=int, default=10)
+    g.add_argument("--seed", type=int)
+    g.add_argument("--out", default=os.path.join(ROOT, "out"))
+    p = sub.add_parser("repro", help="replay a reproducer file")
+    p.add_argument("file")
+    p.add_argument("--times", type=int, default=1)
+    p.add_argument("--on", help="run it elsewhere than where it was found")
+    li = sub.add_parser("list", help="scenarios, injectors, variants, targets")
+    li.add_argument("--target", default="sq")
+    li.add_argument("--on", default="local")
+    old = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM,)}
+    try:
+        a = ap.parse_args(argv)
+        if not a.cmd:
+            ap.print_help(sys.stderr)
+            return 2
+        return {"run": cmd_run, "regress": cmd_regress, "repro": cmd_repro, "list": cmd_list}[a.cmd](a)
+    except Usage as e:
+        print(f"stackquake: {e}", file=sys.stderr)
+        return 2
+    except SystemExit as e:	# argparse: bad options
+        return 2 if e.code not in (0, None) else 0
+    except (KeyboardInterrupt, Interrupted) as e:
+        return e.status if isinstance(e, Interrupted) else 130
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)

@@ -1,0 +1,126 @@
+"""The oracle: how a run ended, in one vocabulary for every driver.
+
+Classes (a finding is any class not in GOOD):
+  clean             ran to completion, exit 0
+  expected-fatal    the fatal error the program declared, or one a correct
+                    runtime owes for what was armed (the contract's rules)
+  unexpected-fatal  any other fatal error of the target's runtime
+  crash             killed by a signal, or an exit status nobody declared
+  hang              the watchdog fired (the group got SIGABRT: a dump)
+  invariant         a self-check of the runtime or of the program failed
+  wrong-result      the program's own check failed, or a declared fatal
+                    error never came
+  stackcheck-kill   stackcheck killed it: OpenBSD would have (MAP_STACK)
+  leak              a resource grew per cycle beyond the stated bound
+  skipped           the target cannot run this (the program said why)
+  harness-error     the harness itself failed (could not start the program)
+
+The C programs that classify by themselves (the fuzz interpreter's
+findings, sigpoke's pokes) use these names too.
+"""
+import re
+import signal
+
+from . import records
+
+CLASSES = ("clean", "expected-fatal", "unexpected-fatal", "crash", "hang", "invariant",
+           "wrong-result", "stackcheck-kill", "leak", "skipped", "harness-error")
+GOOD = ("clean", "expected-fatal", "skipped")
+SHORT = {"clean": "clean", "expected-fatal": "exp", "unexpected-fatal": "fatal", "crash": "crash",
+         "hang": "hang", "invariant": "inv", "wrong-result": "wrong", "stackcheck-kill": "sckill",
+         "leak": "leak", "skipped": "skip", "harness-error": "herr"}
+
+KILL_RE = re.compile(r"^stackcheck: KILL .*$", re.M)
+DETAIL_RE = re.compile(r"^runtime: (.*)$", re.M)
+
+
+def is_finding(cls):
+    return cls not in GOOD
+
+
+def signame(n):
+    try:
+        return signal.Signals(n).name
+    except ValueError:
+        return f"signal {n}"
+
+
+def blank(text):
+    """Addresses, ranges and numbers blanked: what stays the same run to run."""
+    return re.sub(r"0x[0-9a-f]+|[0-9a-f]{8,}-[0-9a-f]{8,}|\d+", "#", text)
+
+
+def signature(cls, message, stderr=""):
+    """What makes two findings the same: class, message, and the first
+    detail line the runtime printed, numbers blanked."""
+    m = DETAIL_RE.search(stderr or "")
+    detail = blank(m.group(1)) if m else ""
+    return f"{cls}: {blank(message)}" + (f" | {detail}" if detail else "")
+
+
+class FatalTable:
+    """A target's fatal errors (sqt_fatals: key, prefix, message, class),
+    matched against the lines of a run's stderr."""
+
+    def __init__(self, rows):
+        self.rows = list(rows)
+        self.prefixes = sorted({r["prefix"] for r in self.rows}, key=len, reverse=True)
+
+    def match(self, line):
+        """(key or None, message) if line is one of the target's fatal
+        errors, or looks like one (a known prefix, unknown message)."""
+        for r in self.rows:
+            text = r["prefix"] + r["message"]
+            if line == text or (r["message"].endswith("*") and line.startswith(text[:-1])):
+                return r["key"], line[len(r["prefix"]):]
+        for p in self.prefixes:
+            if p.endswith(": ") and line.startswith(p):
+                return None, line[len(p):]
+        return None
+
+    def find(self, stderr):
+        """The first fatal error in stderr: (key or None, message), or None."""
+        for line in (stderr or "").splitlines():
+            m = self.match(line)
+            if m:
+                return m
+        return None
+
+
+def classify(rc, stdout, stderr, timed_out, fatals, owed=(), armed=False, timeout=None,
+             under_stackcheck=False):
+    """The class and message of one scenario run. fatals: the target's
+    FatalTable; owed: fatal keys the armed sites are owed (contract rules);
+    armed: some site was armed (a declared fatal may then not come)."""
+    if timed_out:
+        return "hang", f"watchdog fired after {timeout}s" if timeout else "watchdog fired"
+    kill = KILL_RE.search(stderr or "")
+    if kill:
+        return "stackcheck-kill", re.sub(r"pid=\d+ tid=\d+ ", "", kill.group(0))
+    recs = records.parse(stderr)
+    expects = records.of(recs, "expect")
+    declared = {e.get("fatal") for e in expects if e.get("outcome") == "fatal"}
+    skip = records.first(recs, "skip")
+    if skip and rc == 4:
+        return "skipped", skip.get("reason", "")
+    f = fatals.find(stderr)
+    if f:
+        key, msg = f
+        return ("expected-fatal" if key and key in declared | set(owed) else "unexpected-fatal"), msg
+    if rc is None:
+        return "harness-error", "the program did not start"
+    if rc < 0:
+        return "crash", "killed by " + signame(-rc)
+    if rc >= 128 and under_stackcheck:
+        return "crash", "killed by " + signame(rc - 128)
+    inv = records.first(recs, "invariant")
+    if rc == 3 or inv or "invariant: " in (stderr or ""):
+        line = next((l for l in stderr.splitlines() if l.startswith("invariant: ")), "exit status 3")
+        return "invariant", line
+    if rc == 1:
+        return "wrong-result", next((l for l in stdout.splitlines() if l.startswith("FAIL")), "exit 1")
+    if rc != 0:
+        return "crash", f"exit status {rc}"
+    if declared and not any(e.get("outcome") == "clean" for e in expects) and not armed:
+        return "wrong-result", "expected a fatal error, ran to completion"
+    return "clean", ""
