@@ -101,12 +101,29 @@ C_SIDE __attribute__((always_inline)) static inline void cs_asan_leave(cstack *s
 #endif
 }
 
+/* SC_MAPSTACK=1: every C stack is mapped MAP_STACK (for stackcheck runs).
+ * Read once, at the first allocation; anything but 0 or 1 is a usage error. */
+C_SIDE static inline int cs_mapstack(void)
+{
+	static int on = -1;
+
+	if (on < 0) {
+		const char *ms = getenv("SC_MAPSTACK");
+
+		if (ms && *ms && strcmp(ms, "0") && strcmp(ms, "1")) {
+			fprintf(stderr, "SC_MAPSTACK=%s: want 0 or 1\n", ms);
+			exit(64);
+		}
+		on = ms && *ms == '1';
+	}
+	return on;
+}
+
 C_SIDE static inline char *cs_alloc(int *mapped)
 {
-	const char *ms = getenv("SC_MAPSTACK");
 	char *p;
 
-	if ((ms && *ms == '1') || *mapped) {
+	if (cs_mapstack() || *mapped) {
 		p = mmap(NULL, CS_SIZE, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 		*mapped = 1;

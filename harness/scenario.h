@@ -300,7 +300,8 @@ static inline void sc_begin(int argc, char **argv, const sc_info *info)
 	sq_rec r;
 
 	sc_self = info;
-	sc.seed = env ? strtoull(env, NULL, 0) : (uint64_t)getpid() * 2654435761u ^ (uint64_t)time(NULL);
+	sc.seed = env && *env ? (uint64_t)sc_number("SQ_SEED", env) :
+		(uint64_t)getpid() * 2654435761u ^ (uint64_t)time(NULL);
 	sc.iters = info->iters;
 	sc.threads = info->threads;
 	sc.injector = "none";

@@ -46,7 +46,6 @@ static M *extram;
 static int32_t nextram;
 static int32_t nattached;
 static pthread_key_t bindkey;
-static bool bindmode = true;
 
 typedef struct Cb {
 	int (*fn)(void *);
@@ -61,9 +60,6 @@ static void unbind(void *arg);
 
 void callback_init(void)
 {
-	const char *b = getenv("SQ_CALLBACK_BIND");
-
-	bindmode = !(b && strcmp(b, "0") == 0);
 	pthread_key_create(&bindkey, unbind);
 }
 
@@ -317,7 +313,7 @@ NOSPLIT int sq_callback(int (*fn)(void *), void *arg)
 	callback_g0(&cb);
 	mp->incallback = incb;
 	if (attached) {
-		if (bindmode) {
+		if (sq_settings.callback_bind) {
 			mp->inC = true;
 			mp->boundtid = os_gettid();
 			pthread_setspecific(bindkey, mp);

@@ -216,7 +216,7 @@ int sq_harness_build(void)
  * armed nothing would report a clean run it never had. */
 void fault_init(void)
 {
-	const char *env = getenv("SQ_FAULT");
+	const char *env = sq_settings.fault;
 	char buf[1024], *tok, *save;
 
 	if (!env || !*env)

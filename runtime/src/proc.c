@@ -121,7 +121,7 @@ NOSPLIT void casgstatus(G *gp, uint32_t old, uint32_t new)
  * maymorestack debug mode so that every split check reaches newstack. */
 NOSPLIT void gsetguard(G *gp)
 {
-	gp->stackguard = sq_maymorestack ? STACK_PREEMPT : gp->stack.lo + STACK_GUARD;
+	gp->stackguard = sq_settings.maymorestack ? STACK_PREEMPT : gp->stack.lo + STACK_GUARD;
 }
 
 void g0_setstack(G *g0, uintptr lo, uintptr hi)
@@ -1167,7 +1167,7 @@ static void preemptone(P *p)
 	M *mp = p->m;
 	G *gp;
 
-	if (sq_nopreempt || !mp || (gp = mp->curg) == NULL || gp->isg0)
+	if (sq_settings.nopreempt || !mp || (gp = mp->curg) == NULL || gp->isg0)
 		return;
 	gp->preempt = true;
 	gp->stackguard = STACK_PREEMPT;
@@ -1279,22 +1279,6 @@ int64_t nanotime(void)
 	return os_nanotime();
 }
 
-static int32_t procsfromenv(void)
-{
-	const char *s = getenv("SQ_MAXPROCS");
-	char *end;
-	long n;
-
-	if (!s || !*s)
-		return os_ncpu();
-	n = strtol(s, &end, 10);
-	if (*end || n < 1 || n > 1024) {
-		fprintf(stderr, "runtime: SQ_MAXPROCS=%s: want a number from 1 to 1024\n", s);
-		throw(F_BAD_ARG);
-	}
-	return (int32_t)n;
-}
-
 /* Everything but M0. Idempotent; the first caller does the work. */
 void schedinit(void)
 {
@@ -1305,11 +1289,10 @@ void schedinit(void)
 		unlock(&startlock);
 		return;
 	}
+	settings_init();
 	os_init();
 	pthread_key_create(&mkey, NULL);
-	sq_nprocs = procsfromenv();
-	stack_init();
-	split_init();
+	sq_nprocs = sq_settings.maxprocs ? sq_settings.maxprocs : os_ncpu();
 	fault_init();
 	allp = calloc((size_t)sq_nprocs, sizeof *allp);
 	for (i = sq_nprocs - 1; i >= 0; i--) {

@@ -208,13 +208,20 @@ bool notetsleep(Note *n, int64_t ns);
 Stack stackalloc(size_t size);
 void stackfree(Stack s);
 size_t stack_gsize(void);
-void stack_init(void);
 int64_t stack_inuse(void);
 
-/* split.c */
-void split_init(void);
-extern int sq_maymorestack;
-extern int sq_nopreempt;
+/* settings.c: parsed once, at start-up (schedinit) */
+typedef struct Settings {
+	int32_t maxprocs;	/* SQ_MAXPROCS; 0: one per online CPU */
+	size_t stacksize;	/* SQ_STACKSIZE: bytes of a G stack */
+	bool callback_bind;	/* SQ_CALLBACK_BIND */
+	bool maymorestack;	/* SQ_DEBUG=maymorestack=yield */
+	bool nopreempt;		/* SQ_DEBUG=preempt=off */
+	bool crash_abort;	/* SQ_CRASH=abort */
+	const char *fault;	/* SQ_FAULT, armed by fault_init */
+} Settings;
+extern Settings sq_settings;
+void settings_init(void);
 
 /* proc.c: scheduler */
 void casgstatus(G *gp, uint32_t oldval, uint32_t newval);

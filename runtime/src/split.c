@@ -18,26 +18,7 @@
  * Cost: one call, one TLS load and one compare per instrumented call (see
  * docs/runtime.md for the measurement).
  */
-#include <stdlib.h>
-#include <string.h>
-
 #include "runtime.h"
-
-int sq_maymorestack;
-int sq_nopreempt;
-
-/* SQ_DEBUG settings: maymorestack=yield (every split check of a G yields),
- * preempt=off (sysmon never asks a G to yield: schedules depend only on
- * what the Gs do, for deterministic fuzzing). */
-void split_init(void)
-{
-	const char *d = getenv("SQ_DEBUG");
-
-	if (d && strstr(d, "maymorestack=yield"))
-		sq_maymorestack = 1;
-	if (d && strstr(d, "preempt=off"))
-		sq_nopreempt = 1;
-}
 
 NOSPLIT static void printstack(const char *what, G *gp, uintptr sp)
 {
@@ -82,7 +63,7 @@ static void newstack(G *gp)
 		 * with its real guard, the request stays pending. */
 		if (mp->locks || gp->status != Grunning || !mp->p ||
 		    mp->p->status != Prunning) {
-			if (!sq_maymorestack)
+			if (!sq_settings.maymorestack)
 				gp->stackguard = gp->stack.lo + STACK_GUARD;
 			gogo(gp);
 		}

@@ -28,8 +28,6 @@ enum {
 	NPOOL     = 4,		/* distinct stack sizes in use at once */
 	POOL_MAX  = 1024,	/* pooled stacks kept per size */
 	CACHE_MAX = 64,		/* spans of general memory kept per size */
-	DEFAULT_GSTACK = 256 << 10,
-	MIN_GSTACK = 64 << 10,
 };
 
 typedef struct Span {
@@ -47,24 +45,11 @@ typedef struct Pool {
 
 static Lock stacklock;
 static Pool pools[NPOOL];
-static size_t gstacksize = DEFAULT_GSTACK;
 static int64_t inuse;
-
-void stack_init(void)
-{
-	const char *s = getenv("SQ_STACKSIZE");
-	long v;
-
-	if (s && *s) {
-		v = strtol(s, NULL, 0);
-		if (v >= MIN_GSTACK)
-			gstacksize = ((size_t)v + PAGE - 1) & ~(size_t)(PAGE - 1);
-	}
-}
 
 size_t stack_gsize(void)
 {
-	return gstacksize;
+	return sq_settings.stacksize;
 }
 
 NOSPLIT int64_t stack_inuse(void)

@@ -136,10 +136,9 @@ NOSPLIT void dumpall(void)
 
 NOSPLIT NORETURN static void die(void)
 {
-	const char *c = getenv("SQ_CRASH");
 	sigset_t set;
 
-	if (c && c[0] == 'a') {
+	if (sq_settings.crash_abort) {
 		/* Fuzzers watch for a fatal signal: SIGABRT goes to the handler
 		 * the program had before the runtime (libFuzzer saves the input
 		 * from its own), else to the default action. */
