@@ -27,7 +27,6 @@ import json
 import os
 import platform
 import re
-import signal
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from sqlib import outcome, proc  # noqa: E402
 GO_TOOL = Path(os.environ.get("GO", "/usr/lib/go-1.19/bin/go"))
 RUN_TIMEOUT = int(os.environ.get("BENCH_TIMEOUT", "60"))  # seconds per program run: a hang, not a slow machine
 
@@ -100,10 +101,7 @@ class RunFailed(Exception):
 
 
 def clean_env():
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("SQ_") and k not in ("GOMAXPROCS", "GODEBUG")}
-    env["LC_ALL"] = "C"
-    return env
+    return proc.clean_env({"LC_ALL": "C"})
 
 
 def parse_results(text):
@@ -127,29 +125,19 @@ def parse_results(text):
 
 
 def describe_status(rc):
-    if rc < 0:
-        try:
-            return "killed by " + signal.Signals(-rc).name
-        except ValueError:
-            return "killed by signal %d" % -rc
-    return "exit status %d" % rc
+    return "killed by " + outcome.signame(-rc) if rc < 0 else "exit status %d" % rc
 
 
 def run_one(path, sub, names, rounds):
     """Run one subcommand; return {name: record} or raise RunFailed."""
     cmd = [str(path), sub, "-r", str(rounds)]
     t0 = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=clean_env(), cwd=ROOT, text=True, start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=RUN_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-        raise RunFailed(cmd, "hang: no exit after %d s (killed)" % RUN_TIMEOUT, err, timeout=True)
-    got = parse_results(out)
-    if proc.returncode != 0:
-        raise RunFailed(cmd, describe_status(proc.returncode), err)
+    r = proc.run(cmd, clean_env(), timeout=RUN_TIMEOUT, cwd=str(ROOT))
+    if r.timed_out:
+        raise RunFailed(cmd, "hang: no exit after %d s (killed)" % RUN_TIMEOUT, r.stderr, timeout=True)
+    got = parse_results(r.stdout)
+    if r.rc != 0:
+        raise RunFailed(cmd, describe_status(r.rc), r.stderr)
     missing = [n for n in names if n not in got]
     if missing:
         raise RunFailed(cmd, "printed no RESULT for " + ", ".join(missing), err)

@@ -29,6 +29,7 @@ import collections
 import glob
 import json
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -220,8 +221,9 @@ def seed_corpus(target, corpus):
             shutil.copy(f, dst)
 
 
-def run_afl(target, corpus, out, seconds, jobs, variant="fixed", until_crash=False):
-    """AFL++: one main, jobs-1 secondaries, all for `seconds`."""
+def run_afl(target, corpus, out, seconds, jobs, variant="fixed", until_crash=False, seed=None):
+    """AFL++: one main, jobs-1 secondaries, all for `seconds`; instance i
+    draws its randomness from seed + i (-s), when a seed is given."""
     b = binary("afl", target, variant)
     os.makedirs(out, exist_ok=True)
     e = env(**AFL_ENV)
@@ -231,7 +233,10 @@ def run_afl(target, corpus, out, seconds, jobs, variant="fixed", until_crash=Fal
     for i in range(jobs):
         role = ["-M", "main"] if i == 0 else ["-S", f"sec{i}"]
         cmd = ["afl-fuzz", "-i", corpus, "-o", out] + role + ["-V", str(int(seconds)), "-t", "5000",
-                                                          "-G", str(MAX_LEN), "--", b]
+                                                          "-G", str(MAX_LEN)]
+        if seed is not None:
+            cmd += ["-s", str(seed + i)]
+        cmd += ["--", b]
         log = os.path.join(out, f"afl-{i}.log")
         procs.append(proc.Background(cmd, e, log))
     t0 = time.monotonic()
@@ -253,10 +258,12 @@ def run_afl(target, corpus, out, seconds, jobs, variant="fixed", until_crash=Fal
     return stats
 
 
-def run_libfuzzer(target, corpus, out, seconds, jobs, variant="fixed", until_crash=False):
+def run_libfuzzer(target, corpus, out, seconds, jobs, variant="fixed", until_crash=False, seed=None):
     b = binary("libfuzzer", target, variant)
     os.makedirs(out, exist_ok=True)
     cmd = [b] + LF_FLAGS + [f"-max_total_time={int(seconds)}", f"-artifact_prefix={out}/"]
+    if seed is not None:
+        cmd.append(f"-seed={seed}")
     if jobs > 1 and not until_crash:
         cmd += [f"-fork={jobs}", "-ignore_crashes=1", "-ignore_timeouts=1"]
     cmd.append(corpus)
@@ -295,15 +302,19 @@ def cmd_fuzz(a):
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = a.out or os.path.join(ROOT, "out", "fuzz", f"run-{stamp}")
     share = total / (len(targets) * len(engines))
-    say(f"fuzz: {', '.join(engines)} x {', '.join(targets)}: {share:.0f}s each, {a.jobs} jobs; out {out}")
-    report = {"time": total, "jobs": a.jobs, "variant": a.variant, "runs": []}
+    seed = a.seed if a.seed is not None else int(os.environ.get("SQ_SEED", time.time_ns() % 2**31))
+    rng = random.Random(seed)
+    say(f"fuzz: {', '.join(engines)} x {', '.join(targets)}: {share:.0f}s each, {a.jobs} jobs; "
+        f"seed {seed}; out {out}")
+    report = {"time": total, "jobs": a.jobs, "variant": a.variant, "seed": seed, "runs": []}
     for t in targets:
         corpus = os.path.join(a.corpus, t) if a.corpus else os.path.join(ROOT, "out", "fuzz", "corpus", t)
         seed_corpus(t, corpus)
         for e in engines:
             d = os.path.join(out, e, t)
             t0 = time.monotonic()
-            st = (run_afl if e == "afl" else run_libfuzzer)(t, corpus, d, share, a.jobs, a.variant)
+            st = (run_afl if e == "afl" else run_libfuzzer)(t, corpus, d, share, a.jobs, a.variant,
+                                                            seed=rng.randrange(1, 2**31 - 64))
             report["runs"].append({"engine": e, "target": t, "seconds": round(time.monotonic() - t0, 1),
                                    "stats": st})
             say(f"fuzz: {e} {t}: {summary_line(e, st)}")
@@ -483,6 +494,7 @@ def main(argv=None):
     f.add_argument("--corpus")
     f.add_argument("--out")
     f.add_argument("--variant", default="fixed")
+    f.add_argument("--seed", type=int, help="the engines' randomness (default: from the clock, printed)")
     s = sub.add_parser("smoke")
     s.add_argument("--time", default="20s")
     r = sub.add_parser("replay")
