@@ -74,7 +74,7 @@ NOSPLIT_CHECK  := $(PYTHON) tools/nosplit/nosplit-check --budget $(NOSPLIT_BUDGE
                   --config tools/nosplit/runtime.conf $(if $(REGRESS),--report-only)
 NOSPLIT_OK     := $(if $(filter x86_64,$(ARCH)),$(B)/nosplit.ok)
 
-.PHONY: deps-fuzz all lib tests scenarios variants run regress test bench clean deps-build deps-test deps-bench tools contract docs
+.PHONY: deps-fuzz all lib tests scenarios variants run regress test bench clean deps-build deps-test deps-bench tools contract docs selftest
 all: lib tests scenarios $(SQ_TOOLS) contract
 lib: $(LIB) $(HLIB) $(NOSPLIT_OK)
 tests: $(TESTS)
@@ -190,6 +190,11 @@ test: deps-test
 	@mkdir -p out
 	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u ARCH -u LIBC -u REGRESS \
 		$(PYTHON) -m pytest -q -n 2 --dist loadgroup pytest $(PYTEST_TARGETS) --junitxml=out/junit.xml
+
+# The runtime's self-tests without pytest, on this build's target (under
+# qemu-user for a cross ARCH): tools/cross/selftest.sh.
+selftest: lib tests
+	sh tools/cross/selftest.sh $(B) $(EMU)
 
 # docs/fatal-errors.md and docs/contract.md, from the contract (sqlib/docs.py).
 docs: contract

@@ -559,13 +559,17 @@ def cmd_repro(a):
 
 
 def cmd_list(a):
-    under = Under(a.target, "fixed", a.on)
+    print(f"targets: {', '.join(RUNTIMES)}")
+    print(f"injectors: {', '.join(INJECTORS)}")
+    print(f"variants (target sq): fixed, {', '.join(contract.variants())}")
+    try:
+        under = Under(a.target, "fixed", a.on)
+    except Usage as e:
+        print(f"scenarios of target {a.target}: unknown ({e})")
+        return 0
     print(f"target {under.runtime}: {under.version}")
     for s, d in under.scenarios.items():
         print(f"scenario {s}: modes {', '.join(d.modes)}  ({d.what})")
-    print(f"injectors: {', '.join(INJECTORS)}")
-    print(f"variants (target sq): fixed, {', '.join(contract.variants())}")
-    print(f"targets: {', '.join(RUNTIMES)}")
     return 0
 
 
