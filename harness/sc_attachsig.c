@@ -27,7 +27,7 @@ static void *cycler(void *arg)
 	long bad = 0;
 
 	sc_target(slot);
-	for (long i = 0; i < sc.iters; i++)
+	for (long i = 0; i < sc.iters; i++, sc_tick())
 		bad += sqt_callback(nop, NULL) != 1;
 	sc_untarget(slot);
 	return (void *)bad;

@@ -62,7 +62,7 @@ static void *caller(void *arg)
 	long bad = 0;
 
 	sc_target(slot);
-	for (long i = 0; i < sc.iters; i++) {
+	for (long i = 0; i < sc.iters; i++, sc_tick()) {
 		if (sqt_callback(inside, (void *)i) == 1)
 			__atomic_add_fetch(&nok, 1, __ATOMIC_RELAXED);
 		else

@@ -37,7 +37,7 @@ static void *switcher(void *arg)
 	cstack st[3] = { { .kind = CS_PTHREAD }, { .kind = CS_UCONTEXT }, { .kind = CS_BOOST } };
 
 	sc_target((int)(long)arg);
-	for (long i = 0; i < sc.iters; i++)
+	for (long i = 0; i < sc.iters; i++, sc_tick())
 		cs_run(&st[sc_randn(3)], callin, &nswitch);
 	sc_untarget((int)(long)arg);
 	return NULL;

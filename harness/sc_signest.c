@@ -33,7 +33,7 @@ static int worker(void *arg)
 {
 	int slot = (int)(long)arg;
 
-	for (long i = 0; i < sc.iters; i++) {
+	for (long i = 0; i < sc.iters; i++, sc_tick()) {
 		sc_target(slot);	/* whichever thread runs us now */
 		raise(SIGUSR1);
 		sqt_syscall(SYS_getpid, 0, 0, 0);

@@ -87,7 +87,7 @@ static int g_main(void *arg)
 		sc_finish(SC_WRONG, 0);
 	if (sc_mode("pinger"))
 		pthread_create(&p, NULL, pinger, NULL);
-	for (long i = 0; i < sc.iters; i++)
+	for (long i = 0; i < sc.iters; i++, sc_tick())
 		bad += sqt_outcall(cwork, (void *)n) != want;
 	stop = 1;
 	if (sc_mode("pinger"))

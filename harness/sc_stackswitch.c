@@ -54,7 +54,7 @@ static void *caller(void *arg)
 		stacks[k].mapped = (k / CS_NKINDS) % 2;
 	}
 	sc_target(slot);
-	for (long i = 0; i < sc.iters; i++) {
+	for (long i = 0; i < sc.iters; i++, sc_tick()) {
 		cstack *s = &stacks[sc_randn(NSTACKS)];
 		Call c = { i, 0 };
 

@@ -28,7 +28,7 @@ __attribute__((noinline)) static long burn(long x)
 
 static int syscaller(void *arg)
 {
-	for (long i = 0; i < sc.iters; i++) {
+	for (long i = 0; i < sc.iters; i++, sc_tick()) {
 		if (sqt_syscall(SYS_getpid, 0, 0, 0) <= 0)
 			return sqt_wg_done(wg), 0;
 		__atomic_add_fetch(&nsys, 1, __ATOMIC_RELAXED);

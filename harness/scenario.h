@@ -20,7 +20,7 @@
  *
  * Records (record.h: one JSON object per line on stderr, first member
  * "rec"): seed {seed}; scenario {name, mode, injector, iters, threads,
- * target, variant}; expect {outcome: clean|fatal, fatal: key}; skip
+ * target, variant}; progress {n}; expect {outcome: clean|fatal, fatal: key}; skip
  * {reason}; hits {site, n}; invariant {violations}; end {status}; and for
  * --describe: info {name, what, modes, iters, threads, campaign_iters},
  * target {name, version, variant}, fatal {key, prefix, message, class}.
@@ -213,6 +213,56 @@ static void sc_on_usr1(int sig)
 	__atomic_add_fetch(&sc_nusr1, 1, __ATOMIC_RELAXED);
 }
 
+/* ---- progress ------------------------------------------------------------
+ * A hang is judged by lack of progress, not by wall time (a loaded machine
+ * slows a run without hanging it): scenario loops count their iterations
+ * with sc_tick, and a thread of the scenario's own, with every signal
+ * blocked, prints a "progress" record whenever the count moved in the last
+ * quarter second. The driver's watchdog measures the time since the last
+ * one (sqlib/proc.py). */
+
+static long sc_ticks;
+
+__attribute__((no_instrument_function))
+static inline void sc_tick(void)
+{
+	__atomic_add_fetch(&sc_ticks, 1, __ATOMIC_RELAXED);
+}
+
+static inline void *sc_ticker(void *arg)
+{
+	struct timespec q = { 0, 250 * 1000 * 1000 };
+	long last = -1;
+
+	(void)arg;
+	for (;;) {
+		long n = __atomic_load_n(&sc_ticks, __ATOMIC_RELAXED);
+
+		if (n != last) {
+			sq_rec r;
+
+			rec_begin(&r, "progress");
+			rec_int(&r, "n", n);
+			rec_end(&r, 2);
+			last = n;
+		}
+		nanosleep(&q, NULL);
+	}
+	return NULL;
+}
+
+static inline void sc_ticker_start(void)
+{
+	sigset_t all, old;
+	pthread_t t;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	if (pthread_create(&t, NULL, sc_ticker, NULL) == 0)
+		pthread_detach(t);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
 /* ---- start and finish -------------------------------------------------- */
 
 static inline void sc_usage(FILE *f)
@@ -351,6 +401,7 @@ static inline void sc_begin(int argc, char **argv, const sc_info *info)
 	rec_str(&r, "target", sqt_name());
 	rec_str(&r, "variant", sqt_variant());
 	rec_end(&r, 2);
+	sc_ticker_start();
 }
 
 static inline int sc_mode(const char *m)

@@ -139,3 +139,41 @@ def test_mapstack_kill_names_a_runtime_stack(built):
     assert m, rec["stderr"][-2000:]
     sp, lo, hi = (int(x, 16) for x in m.groups())
     assert lo <= sp < hi and hi - lo == size, f"sp {sp:#x} in {lo:#x}-{hi:#x}: not a {size:#x}-byte G stack"
+
+
+def test_watchdog_judges_by_progress_not_wall_time():
+    """A program slower than the watchdog's quiet time, but that keeps
+    reporting progress, is not a hang; one that goes quiet is, whatever its
+    total time."""
+    from sqlib import proc
+    tick = '{"rec":"progress","n":1}'
+    slow = ["sh", "-c", f"for i in 1 2 3 4 5 6 7 8; do echo '{tick}' >&2; sleep 0.25; done; echo done"]
+    r = proc.run(slow, timeout=1, progress=campaign.is_progress)
+    assert not r.timed_out and r.rc == 0 and r.stdout == "done\n", r
+    quiet = ["sh", "-c", f"echo '{tick}' >&2; sleep 30"]
+    r = proc.run(quiet, timeout=1, progress=campaign.is_progress)
+    assert r.timed_out and r.rc < 0 and r.elapsed < 20, r
+    chatty = ["sh", "-c", f"while :; do echo '{tick}' >&2; sleep 0.1; done"]
+    r = proc.run(chatty, timeout=1, limit=3, progress=campaign.is_progress)
+    assert r.timed_out, "the whole-run limit still applies"
+
+
+@pytest.mark.parametrize("sig,status", [("SIGTERM", 143), ("SIGINT", 130)])
+def test_interrupted_campaign_writes_its_report(built, tmp_path, sig, status):
+    """What CI sends on a timeout (SIGTERM), and Ctrl-C: the partial report,
+    JUnit XML and findings are written, and the exit status says so."""
+    import signal as sg
+    import time
+    p = subprocess.Popen(SQ + ["run", "--budget", "10m", "--seed", "3", "--out", str(tmp_path)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list(tmp_path.glob("run-*/logs")):
+        time.sleep(0.2)
+    time.sleep(3)
+    p.send_signal(getattr(sg, sig))
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == status, out + err[-2000:]
+    (run,) = tmp_path.glob("run-*")
+    rep = json.loads((run / "report.json").read_text())
+    assert rep["interrupted"] == sig and rep["runs"], rep.get("interrupted")
+    assert (run / "junit.xml").exists() and "interrupted" in (run / "report.txt").read_text()

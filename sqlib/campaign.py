@@ -168,11 +168,16 @@ class Job:
         return f"{self.scenario}/{self.mode}/{self.injector}" + (f"[{','.join(self.arms)}]" if self.arms else "")
 
 
+def is_progress(line):
+    return line.startswith('{"rec":"progress"')
+
+
 def execute(job, under):
     """Run a job on its platform and judge it. Nothing of it survives."""
     t0 = time.monotonic()
     rc, out, err, timed_out = under.platform.run(job.argv(under), job.environ(),
-                                                 job.timeout * under.platform.slowdown)
+                                                 job.timeout * under.platform.slowdown,
+                                                 progress=is_progress)
     cls, msg = outcome.classify(rc, out, err, timed_out, under.fatals, contract.owed_fatals(job.arms),
                                 armed=bool(job.arms), timeout=job.timeout,
                                 under_stackcheck=job.injector == "stackcheck")

@@ -93,7 +93,7 @@ def classify(rc, stdout, stderr, timed_out, fatals, owed=(), armed=False, timeou
     FatalTable; owed: fatal keys the armed sites are owed (contract rules);
     armed: some site was armed (a declared fatal may then not come)."""
     if timed_out:
-        return "hang", f"watchdog fired after {timeout}s" if timeout else "watchdog fired"
+        return "hang", f"watchdog: no progress for {timeout}s" if timeout else "watchdog fired"
     kill = KILL_RE.search(stderr or "")
     if kill:
         return "stackcheck-kill", re.sub(r"pid=\d+ tid=\d+ ", "", kill.group(0))

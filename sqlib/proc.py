@@ -7,6 +7,7 @@ a grace period. After every run, timed out or not, the group gets SIGKILL,
 so nothing a test started outlives it.
 """
 import os
+import selectors
 import signal
 import subprocess
 import time
@@ -48,32 +49,76 @@ def killgroup(pid, sig=signal.SIGKILL):
         pass
 
 
-def run(cmd, env=None, timeout=60, preexec=None, stdin=None, dump_signal=signal.SIGABRT, cwd=None):
+def run(cmd, env=None, timeout=60, preexec=None, stdin=None, dump_signal=signal.SIGABRT, cwd=None,
+        progress=None, limit=None):
     """Run cmd (env is the whole environment; None: the caller's) in its own
-    process group. stdin: None (/dev/null) or text to feed it."""
+    process group. stdin: None (/dev/null) or text to feed it.
+
+    Without progress, timeout bounds the whole run. With progress (a
+    predicate on stderr lines), timeout is how long the program may go
+    without printing a line progress accepts: a loaded machine slows a run
+    down but does not make it a hang; limit (default 10 x timeout) still
+    bounds the whole run."""
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
-                         env=env, text=True, errors="replace", cwd=cwd,
-                         start_new_session=True, preexec_fn=preexec)
+                         env=env, cwd=cwd, start_new_session=True, preexec_fn=preexec)
     timed_out = False
     try:
-        try:
-            out, err = p.communicate(stdin, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            killgroup(p.pid, dump_signal)
+        if progress is None:
             try:
-                out, err = p.communicate(timeout=GRACE)
+                out, err = p.communicate(stdin.encode() if stdin else None, timeout=timeout)
             except subprocess.TimeoutExpired:
-                killgroup(p.pid)
-                out, err = p.communicate()
+                timed_out = True
+                killgroup(p.pid, dump_signal)
+                try:
+                    out, err = p.communicate(timeout=GRACE)
+                except subprocess.TimeoutExpired:
+                    killgroup(p.pid)
+                    out, err = p.communicate()
+        else:
+            out, err, timed_out = _watch(p, timeout, limit or 10 * timeout, progress, dump_signal)
     finally:
         killgroup(p.pid)
         if p.poll() is None:	# interrupted (Ctrl-C, SIGTERM) before it ended
             p.kill()
             p.wait()
-    return Run(list(cmd), p.returncode, out, err, time.monotonic() - t0, timed_out)
+    return Run(list(cmd), p.returncode, out.decode(errors="replace"), err.decode(errors="replace"),
+               time.monotonic() - t0, timed_out)
+
+
+def _watch(p, quiet, limit, progress, dump_signal):
+    """Read p's output until it ends; a hang is quiet seconds without a
+    progress line on stderr, or the whole run past limit seconds."""
+    bufs = {p.stdout: bytearray(), p.stderr: bytearray()}
+    sel = selectors.DefaultSelector()
+    for f in bufs:
+        os.set_blocking(f.fileno(), False)
+        sel.register(f, selectors.EVENT_READ)
+    start = last = time.monotonic()
+    scanned, timed_out, killed_at = 0, False, None
+    while sel.get_map():
+        now = time.monotonic()
+        if killed_at is None and (now - last > quiet or now - start > limit):
+            timed_out, killed_at = True, now
+            killgroup(p.pid, dump_signal)
+        if killed_at is not None and now - killed_at > GRACE:
+            killgroup(p.pid)
+            killed_at = float("inf")
+        for key, _ in sel.select(timeout=0.25):
+            chunk = key.fileobj.read(65536)
+            if not chunk:
+                sel.unregister(key.fileobj)
+                continue
+            bufs[key.fileobj] += chunk
+        err = bufs[p.stderr]
+        end = err.rfind(b"\n") + 1
+        if end > scanned:
+            if any(progress(l) for l in err[scanned:end].decode(errors="replace").splitlines()):
+                last = time.monotonic()
+            scanned = end
+    p.wait()
+    return bytes(bufs[p.stdout]), bytes(bufs[p.stderr]), timed_out
 
 
 class Background:

@@ -38,8 +38,8 @@ class Unsupported(Exception):
     """The target cannot run this the way the test asks; the reason says why."""
 
 
-def _popen(cmd, env, timeout, preexec=None, stdin=None):
-    r = proc.run(cmd, env, timeout, preexec, stdin)
+def _popen(cmd, env, timeout, preexec=None, stdin=None, progress=None):
+    r = proc.run(cmd, env, timeout, preexec, stdin, progress=progress)
     return r.rc, r.stdout, r.stderr, r.timed_out
 
 
@@ -88,12 +88,15 @@ class Target:
         """What a program's command line starts with on this target."""
         return []
 
-    def run(self, cmd, env=None, timeout=60, preexec=None, limit_as=None):
+    def run(self, cmd, env=None, timeout=60, preexec=None, limit_as=None, progress=None):
         """Run cmd (local paths) with env on top of the environment, its
         address space limited to limit_as bytes if given, the target's way
         (here through prefix(); LocalTarget and SshTarget do it their own).
-        Returns (rc, stdout, stderr, timed_out); rc < 0: killed by that signal."""
-        return _popen(self.prefix(limit_as) + list(cmd), proc.clean_env(env), timeout, preexec)
+        With progress (a predicate on stderr lines), timeout is the longest
+        the program may go without a progress line (proc.run). Returns
+        (rc, stdout, stderr, timed_out); rc < 0: killed by that signal."""
+        return _popen(self.prefix(limit_as) + list(cmd), proc.clean_env(env), timeout, preexec,
+                      progress=progress)
 
     def close(self):
         pass
@@ -102,10 +105,10 @@ class Target:
 class LocalTarget(Target):
     """The host runs the program itself: the host's build, or musl's."""
 
-    def run(self, cmd, env=None, timeout=60, preexec=None, limit_as=None):
+    def run(self, cmd, env=None, timeout=60, preexec=None, limit_as=None, progress=None):
         if limit_as is not None:
             preexec = _with_as_limit(preexec, limit_as)
-        return super().run(cmd, env, timeout, preexec)
+        return super().run(cmd, env, timeout, preexec, progress=progress)
 
     def check(self):
         if self.arch != HOST_ARCH:
@@ -228,9 +231,14 @@ class SshTarget(Target):
         subprocess.run(["tar", "-C", into, "-xf", "-"], input=p.stdout, check=True)
         return os.path.join(into, os.path.basename(rpath))
 
-    def run(self, cmd, env=None, timeout=60, preexec=None, limit_as=None):
+    def run(self, cmd, env=None, timeout=60, preexec=None, limit_as=None, progress=None):
+        """Over ssh the watchdog is the remote timeout(1): with progress it
+        gets the whole run's limit (10 x timeout), since lines arrive here
+        in bursts, not as the program prints them."""
         if preexec is not None:
             raise Unsupported("a preexec hook (setrlimit, ...) runs on the local host only, not over ssh")
+        if progress is not None:
+            timeout *= 10
         local = [c for c in cmd if os.path.isabs(c) and os.path.isfile(c)]
         self.ship(local)
         argv = [self.remote(c) if c in local else c for c in cmd]
