@@ -261,6 +261,25 @@ def inside(prog, fn):
 
 # ---- sigpoke itself, on the stand-alone target ----
 
+def test_builds_without_the_runtime(tmp_path):
+    """The tool and its test targets are built from tools/sigpoke alone,
+    plus the project's header-only record writer: no runtime header, no
+    libsq, nothing under build/ but OUT."""
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    n = subprocess.run(["make", "-n", "-B", "--no-print-directory", "-C", TOOL, f"OUT={tmp_path}"],
+                       capture_output=True, text=True, env=sqtest.make_env())
+    assert n.returncode == 0, n.stdout + n.stderr
+    for word in ("runtime/", "libsq", "sq_contract", "build/"):
+        assert word not in n.stdout, f"{word} in sigpoke's build:\n{n.stdout}"
+    for d, _, files in os.walk(TOOL):
+        for f in files:
+            if f.endswith((".c", ".h")):
+                with open(os.path.join(d, f)) as src:
+                    inc = re.findall(r'^#include "([^"]+)"', src.read(), re.M)
+                assert set(inc) <= {"sigpoke.h", "../sigpoke.h", "record.h"}, (f, inc)
+
+
 @pytest.mark.parametrize("args,msg", [
     (["-w", "attach,nosuchfn", "{prog}"], "unknown symbol nosuchfn"),
     (["--at", "nosuchfn+0x4", "{prog}"], "unknown symbol nosuchfn"),
