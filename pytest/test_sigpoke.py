@@ -43,10 +43,11 @@ import sqtest
 TOOL = os.path.join(sqtest.ROOT, "tools", "sigpoke")
 # A poke's two observations (docs/sigpoke.md, "Records").
 DELIVERIES = {"at", "deferred", "undelivered", "notreached", "untested"}
-# The classes of the project's vocabulary that a poke can end in, and those
-# of them that are findings (an unsafe instruction).
+# The classes of the project's vocabulary that a poke can end in; a finding
+# (an unsafe instruction) is any class but the good ones, as in the oracle.
 CLASSES = {"clean", "unexpected-fatal", "crash", "hang", "wrong-result", "skipped", "harness-error"}
-FINDINGS = {"unexpected-fatal", "crash", "hang", "wrong-result"}
+GOOD = {"clean", "expected-fatal", "skipped"}
+FINDINGS = CLASSES - GOOD
 POKE_KEYS = ["rec", "addr", "func", "strip", "loc", "sym", "off", "delivery", "class", "unsafe",
              "late", "delivered_at", "run", "message", "insn"]
 USAGE = 2

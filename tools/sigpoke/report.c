@@ -12,8 +12,8 @@
 //                location: sym+0xoff, what --at takes; address link-time,
 //                hex; delivered_at "-" when the signal was never delivered)
 //   window.svg   a strip per function, a cell per instruction, coloured by
-//                its class when that is a finding (or harness-error), else
-//                by its delivery, with both as a tooltip
+//                its class when that is a finding, else by its delivery,
+//                with both as a tooltip
 //   replay.sh    one sigpoke command per unsafe instruction, each of which
 //                repeats that single poke
 //   summary      "sigpoke: summary instructions=N reached=N at=N deferred=N
@@ -56,13 +56,13 @@ const char *classname(int c)
 	return c >= 0 && c < C_N ? cnames[c] : "?";
 }
 
-// A cell of the picture is one kind: its class when that is a finding or
-// sigpoke's own failure, else its delivery.
+// A cell of the picture is one kind: its class when that is a finding,
+// else its delivery.
 enum { K_N = D_N + C_N };
 
 static int cellkind(const struct insn *in)
 {
-	return unsafe(in->cls) || in->cls == C_HARNESS ? D_N + in->cls : in->delivery;
+	return unsafe(in->cls) ? D_N + in->cls : in->delivery;
 }
 
 static const char *const colours[K_N] = {

@@ -28,10 +28,11 @@
 //             instruction, deferred (blocked there, delivered later),
 //             undelivered, or no poke at all (notreached, untested).
 //   class     how the program went on after it (enum runclass), in the
-//             project's vocabulary of outcome classes (docs/harness.md, "The
-//             oracle"): clean, unexpected-fatal, crash, hang, wrong-result;
-//             skipped for an instruction not poked. A class that is a
-//             finding makes the instruction unsafe. A process that ends
+//             project's one vocabulary of outcome classes (the oracle's):
+//             clean, unexpected-fatal, crash, hang, wrong-result; skipped
+//             for an instruction not poked; harness-error if sigpoke could
+//             not send the signal. A class that is a finding (any but clean
+//             and skipped) makes the instruction unsafe. A process that ends
 //             after a poke and before the next one ends on account of that
 //             poke.
 //   record    one JSON object per line (harness/record.h): a "poke" per
@@ -89,10 +90,12 @@ enum runclass {
 	C_N,
 };
 
-// unsafe: the class is a finding (the program's fault, not sigpoke's).
+// unsafe: the class is a finding. As everywhere in the project, that is
+// every class but the good ones; sigpoke's own failure (harness-error) too:
+// that instruction was not tested, and its replay command retries it.
 static inline int unsafe(int c)
 {
-	return c == C_FATAL || c == C_CRASH || c == C_HANG || c == C_WRONG;
+	return c != C_CLEAN && c != C_SKIPPED;
 }
 
 static inline int delivered(int d)
