@@ -128,7 +128,8 @@ $(B)/tests/%: runtime/tests/%.c $(HLIB) runtime/tests/rt_test.h
 	$(CC) $(CFLAGS) $(SPLIT_CFLAGS) -Iruntime/tests -Iharness $< $(HLIB) $(LDFLAGS) $(LDLIBS) -o $@
 
 # The same programs on the normal flavour: no fault sites, plain-store
-# status transitions; the tests that need neither run on both.
+# status transitions; the tests that need neither run on both. (sigpoke
+# sweeps ntests/sp_window: the instructions that ship.)
 $(B)/ntests/%: runtime/tests/%.c $(LIB) runtime/tests/rt_test.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SPLIT_CFLAGS) -Iruntime/tests -Iharness $< $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
@@ -150,8 +151,11 @@ $(B)/tests/rt_callback $(B)/ntests/rt_callback: LDLIBS += $(CTX_LIBS)
 $(B)/tests/rt_callback $(B)/ntests/rt_callback: $(CTX_DEPS)
 
 # The ptrace tools: stackcheck (MAP_STACK), sigpoke (a signal at every
-# instruction).
-tools: lib
+# instruction). Each builds with gcc and libc alone, with its own stand-alone
+# test programs: the tools work from outside any runtime. The program that
+# sweeps the runtime's windows with sigpoke, sp_window, is one of the
+# runtime's test programs above ($(B)/ntests/sp_window, normal flavour).
+tools:
 	@$(MAKE) --no-print-directory -C tools/stackcheck OUT=$(abspath build/tools)
 	@$(MAKE) --no-print-directory -C tools/sigpoke OUT=$(abspath build/tools)
 

@@ -1,22 +1,32 @@
-"""sigpoke: a signal at every instruction of the attach/detach and syscall windows.
+"""sigpoke: a signal at every instruction of a window.
 
-Builds the fixed and attachsig runtimes (through the conftest fixtures, so at
-most once per session) and tools/sigpoke with its target program sp_window
-(make -C tools/sigpoke OUT=<tmp> or OUT=$SIGPOKE_OUT), sweeps, and checks the
-outcome of every instruction against the disassembly:
+Two parts, as the tool and the runtime are two things:
 
-  - fixed runtime: no unsafe instruction anywhere in needm, dropm, minit,
-    unminit, entersyscall, reentersyscall, exitsyscall (their inlined copies
-    included); the signals sent inside the attach/detach windows are held
-    back (blocked) and delivered at the sigprocmask that ends the window;
-  - attachsig: the unsafe instructions are exactly the ones between storing g
-    and the end of minit's sigaltstack call (attach), and between unminit's
-    sigaltstack call and clearing g (detach), and each one replays.
+  - sigpoke's own machinery, on its stand-alone target (tools/sigpoke/tests/
+    sp_attach.c: a hand-rolled attach/detach, no runtime), built with the
+    tool by make -C tools/sigpoke OUT=<tmp> (or OUT=$SIGPOKE_OUT). Built
+    twice: sp_attach_blocked (signals blocked across the windows) has no
+    unsafe instruction; in sp_attach_open the unsafe instructions are exactly
+    the ones after the store of curm up to the sigaltstack call, and after
+    the sigaltstack call up to the store clearing curm. Every class a poke
+    can end in, the records, the picture, replays, --comm and inlined copies
+    are checked there.
+  - the runtime's windows, with the runtime's window program
+    build/<variant>/ntests/sp_window (runtime/tests/sp_window.c, built by
+    the conftest fixtures with the variant): the fixed runtime has no unsafe
+    instruction anywhere in needm, dropm, minit, unminit, entersyscall,
+    reentersyscall, exitsyscall (their inlined copies included), and holds
+    the signals sent inside the attach/detach windows back until the
+    sigprocmask that ends them; in attachsig the unsafe instructions are
+    exactly the ones between storing g and the end of minit's sigaltstack
+    call (attach), and between unminit's sigaltstack call and clearing g
+    (detach), and each one replays.
 
-Each sweep runs once per module and takes a few seconds.
+The tests read sigpoke's records (OUT/records.jsonl, one JSON object per
+line, docs/sigpoke.md), never its table or summary line. Each sweep runs once
+per session and takes a second or a few.
 """
-import csv
-import fcntl
+import json
 import os
 import platform
 import re
@@ -29,46 +39,67 @@ from dataclasses import dataclass
 import pytest
 
 import sqtest
+from sqlib import contract, outcome, records
 
 TOOL = os.path.join(sqtest.ROOT, "tools", "sigpoke")
-UNSAFE = {"fatal", "crash", "exit", "hang"}
+# A poke's two observations (docs/sigpoke.md, "Records").
+DELIVERIES = {"at", "deferred", "undelivered", "notreached", "untested"}
+# The classes of the project's vocabulary (sqlib.outcome) that a poke can
+# end in; a finding (an unsafe instruction) is any class but the good ones.
+CLASSES = {"clean", "unexpected-fatal", "crash", "hang", "wrong-result", "skipped", "harness-error"}
+assert CLASSES <= set(outcome.CLASSES)
+GOOD = set(outcome.GOOD)
+FINDINGS = CLASSES - GOOD
+POKE_KEYS = ["rec", "addr", "func", "strip", "loc", "sym", "off", "delivery", "class", "unsafe",
+             "late", "delivered_at", "run", "message", "insn"]
+USAGE = 2
+
+# The runtime's windows (runtime/tests/sp_window.c runs them).
 ATTACH = ["needm", "dropm", "minit", "unminit"]
 SYSCALL = ["entersyscall", "reentersyscall", "exitsyscall"]
-NOSIGSTACK = "signal arrived on a thread with no signal stack"
-USAGE = 2
-SUMMARY_RE = re.compile(
-    r"^sigpoke: summary instructions=(?P<instructions>\d+) reached=(?P<reached>\d+) "
-    r"clean=(?P<clean>\d+) deferred=(?P<deferred>\d+) undelivered=(?P<undelivered>\d+) "
-    r"unsafe=(?P<unsafe>\d+) notreached=(?P<notreached>\d+) runs=(?P<runs>\d+) "
-    r"seconds=(?P<seconds>[\d.]+)$", re.M)
+NOSIGSTACK = contract.fatal("no_sigstack")["message"]
+# The stand-alone target's window and its fatal message (tests/sp_attach.c).
+SA_WINDOW = "attach,detach"
+SA_BROKEN = "signal arrived with curm set but off its signal stack"
+
 TP_LOAD = re.compile(r"^mov\s+%fs:0x0,(%\w+)")      # the thread pointer into a register
 STORE = re.compile(r"^movq?\s+(\$0x0|%\w+),(%fs:\S+|\((%\w+)\))$")
+
+
+def read_records(path):
+    """The records of a file (sqlib.records)."""
+    with open(path) as f:
+        return records.parse(f.read())
 
 
 @dataclass
 class Sweep:
     res: sqtest.Result
     out: str
-    rows: list
+    records: list
 
     def log(self):
         return self.res.log()
 
     @property
+    def rows(self):
+        return [r for r in self.records if r["rec"] == "poke"]
+
+    @property
     def summary(self):
-        m = SUMMARY_RE.search(self.res.stdout)
-        assert m, "no summary line" + self.log()
-        return {k: float(v) if k == "seconds" else int(v) for k, v in m.groupdict().items()}
+        s = [r for r in self.records if r["rec"] == "summary"]
+        assert len(s) == 1, "one summary record" + self.log()
+        return s[0]
 
     def strips(self):
-        """function (strip) name -> its rows, in address order."""
+        """strip name ("dropm@sq_callback") -> its rows, in address order."""
         out = {}
         for r in self.rows:
-            out.setdefault(r["function"], []).append(r)
+            out.setdefault(r["strip"], []).append(r)
         return out
 
     def unsafe(self):
-        return [r for r in self.rows if r["outcome"] in UNSAFE]
+        return [r for r in self.rows if r["class"] in FINDINGS]
 
     def replays(self):
         with open(os.path.join(self.out, "replay.sh")) as f:
@@ -83,8 +114,9 @@ class Sigpoke:
         self.runner = sqtest.Runner()
         self.runner.dir = out
 
-    def target(self, variant):
-        return os.path.join(self.out, "sigpoke-target", variant, "sp_window")
+    def target(self, name):
+        """A stand-alone target: sp_attach_blocked or sp_attach_open."""
+        return os.path.join(self.out, "sigpoke-tests", name)
 
     def run(self, *args, timeout=120):
         return self.runner.run("sigpoke", *args, timeout=timeout)
@@ -92,97 +124,131 @@ class Sigpoke:
     def sweep(self, outdir, *args, timeout=120):
         res = self.run("-q", "-o", outdir, *args, timeout=timeout)
         assert res.rc in (0, 1), "sigpoke failed" + res.log()
-        with open(os.path.join(outdir, "results.tsv")) as f:
-            rows = list(csv.DictReader(f, delimiter="\t"))
-        return Sweep(res, outdir, rows)
+        return Sweep(res, outdir, read_records(os.path.join(outdir, "records.jsonl")))
 
 
 @pytest.fixture(scope="session")
-def sp(tmp_path_factory, variant_runner):
+def sp(tmp_path_factory):
+    """sigpoke and its stand-alone targets: gcc and libc, no runtime."""
     if platform.machine() != "x86_64":
         pytest.skip(f"sigpoke runs on x86-64 only (arch/aarch64.c is not tested), "
                     f"not {platform.machine()}")
-    for tool in ("make", "objdump", "clang"):
+    for tool in ("make", "objdump", "gcc"):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} is not installed")
-    for v in ("fixed", "attachsig"):
-        variant_runner(v)
     out = os.environ.get("SIGPOKE_OUT") or str(tmp_path_factory.mktemp("sigpoke"))
-    # The target links build/<variant>/libsq.a: no make of the runtime meanwhile.
-    with open(os.path.join(sqtest.BUILD, ".lock"), "w") as lk:
-        fcntl.flock(lk, fcntl.LOCK_EX)
-        b = subprocess.run(["make", "--no-print-directory", "-C", TOOL, f"OUT={out}",
-                            "VARIANTS=fixed attachsig"],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    b = subprocess.run(["make", "--no-print-directory", "-C", TOOL, f"OUT={out}"],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       env=sqtest.make_env())
     if b.returncode != 0:
         pytest.fail(f"building sigpoke failed:\n{b.stdout[-4000:]}")
     s = Sigpoke(out)
-    probe = s.run("--at", "main", "--settle", "0", s.target("fixed"), "1")
+    probe = s.run("--at", "attach", "--settle", "0", s.target("sp_attach_blocked"), "1")
     if probe.rc == 3 and "Operation not permitted" in probe.stderr:
         pytest.skip("ptrace is not permitted here" + probe.log())
     return s
 
 
+@pytest.fixture(scope="session")
+def sp_window(variant_runner):
+    """variant -> the runtime's window program of that variant's build."""
+    if shutil.which("clang") is None:
+        pytest.skip("clang is not installed")
+    return lambda variant: variant_runner(variant).path(os.path.join("ntests", "sp_window"))
+
+
 _sweeps = {}
 
 
-def sweep(sp, tmp_path_factory, variant, mode, window, *extra):
-    """One sweep per distinct arguments and session."""
-    key = (variant, mode, window, extra)
+def sweep(sp, tmp_path_factory, window, prog, *args, opts=()):
+    """One sweep of window in prog (run with args) per distinct arguments
+    and session; opts are sigpoke's further options."""
+    key = (window, prog, args, tuple(opts))
     if key not in _sweeps:
-        out = str(tmp_path_factory.mktemp(f"sweep-{variant}-{mode}"))
-        _sweeps[key] = sp.sweep(out, "-w", window, *extra, sp.target(variant), mode)
+        out = str(tmp_path_factory.mktemp("sweep-" + "-".join(prog.split(os.sep)[-3:])))
+        _sweeps[key] = sp.sweep(out, "-w", window, *opts, prog, *args)
     return _sweeps[key]
 
 
-@pytest.fixture(scope="module", params=["unbound", "bound"])
-def fixed_sweep(request, sp, tmp_path_factory):
-    return sweep(sp, tmp_path_factory, "fixed", request.param, ",".join(ATTACH + SYSCALL))
+@pytest.fixture(scope="module")
+def blocked_sweep(sp, tmp_path_factory):
+    return sweep(sp, tmp_path_factory, SA_WINDOW, sp.target("sp_attach_blocked"))
+
+
+@pytest.fixture(scope="module")
+def open_sweep(sp, tmp_path_factory):
+    return sweep(sp, tmp_path_factory, SA_WINDOW, sp.target("sp_attach_open"))
 
 
 @pytest.fixture(scope="module", params=["unbound", "bound"])
-def attachsig_sweep(request, sp, tmp_path_factory):
+def fixed_sweep(request, sp, sp_window, tmp_path_factory):
+    return sweep(sp, tmp_path_factory, ",".join(ATTACH + SYSCALL), sp_window("fixed"), request.param)
+
+
+@pytest.fixture(scope="module", params=["unbound", "bound"])
+def attachsig_sweep(request, sp, sp_window, tmp_path_factory):
     # Only the thread that calls in: runtime Ms run minit too, signals blocked.
-    return sweep(sp, tmp_path_factory, "attachsig", request.param,
-                 ",".join(ATTACH + SYSCALL), "--comm", "sp-callback")
+    return sweep(sp, tmp_path_factory, ",".join(ATTACH + SYSCALL), sp_window("attachsig"),
+                 request.param, opts=("--comm", "sp-callback"))
 
 
-def base(function):
+def base(strip):
     """dropm@sq_callback -> dropm"""
-    return function.split("@")[0]
+    return strip.split("@")[0]
+
+
+def reached(rows):
+    return [r for r in rows if r["delivery"] != "notreached"]
 
 
 def unsafe_run(rows):
     """(first, last) index of the unsafe rows, checked to be one unbroken run."""
-    idx = [i for i, r in enumerate(rows) if r["outcome"] in UNSAFE]
+    idx = [i for i, r in enumerate(rows) if r["class"] in FINDINGS]
+    assert idx, "no unsafe instruction"
     assert idx == list(range(idx[0], idx[-1] + 1)), \
-        "unsafe instructions are not contiguous: " + ", ".join(rows[i]["location"] for i in idx)
+        "unsafe instructions are not contiguous: " + ", ".join(rows[i]["loc"] for i in idx)
     return idx[0], idx[-1]
 
 
-def writes_g(rows, i, clear=False):
-    """Does instruction i store to the thread's g (a %fs-relative TLS slot,
-    initial-exec)? Either directly, mov %rax,%fs:(%rcx), or through the slot's
-    address just formed from the thread pointer: mov %fs:0x0,%rcx;
-    lea -0x28(%rcx),%rcx; mov %rax,(%rcx). clear: the value stored is 0."""
-    m = STORE.match(re.sub(r"\s+#.*$", "", rows[i]["instruction"]))
+def deferred_run(rows):
+    """(first, last) index of the deferred rows, checked to be one unbroken run."""
+    idx = [i for i, r in enumerate(rows) if r["delivery"] == "deferred"]
+    assert idx == list(range(idx[0], idx[-1] + 1)), \
+        "deferred instructions are not contiguous: " + ", ".join(rows[i]["loc"] for i in idx)
+    return idx[0], idx[-1]
+
+
+def safe_at(r):
+    """Delivered right at the instruction, and the program went on."""
+    return r["delivery"] == "at" and r["class"] == "clean"
+
+
+def writes_tls(rows, i, clear=False):
+    """Does instruction i store to a %fs-relative TLS slot (the runtime's g,
+    the stand-alone's curm; initial-exec)? Either directly, mov
+    %rax,%fs:(%rcx), or through the slot's address just formed from the
+    thread pointer: mov %fs:0x0,%rcx; lea -0x28(%rcx),%rcx; mov %rax,(%rcx).
+    clear: the value stored is 0."""
+    m = STORE.match(re.sub(r"\s+#.*$", "", rows[i]["insn"]))
     if not m or (m.group(1) == "$0x0") != clear:
         return False
     if m.group(2).startswith("%fs:"):
         return True
     base = m.group(3)
     for r in rows[max(0, i - 3):i]:
-        t = TP_LOAD.match(r["instruction"])
+        t = TP_LOAD.match(r["insn"])
         if t and t.group(1) == base:
             return True
     return False
 
 
+def calls(row, fn):
+    return re.search(rf"call\s.*<{fn}(@plt)?>", row["insn"]) is not None
+
+
 def where(rows, i):
-    return f"\n{rows[i]['location']}: {rows[i]['instruction']} ({rows[i]['outcome']})"
+    return f"\n{rows[i]['loc']}: {rows[i]['insn']} ({rows[i]['delivery']}, {rows[i]['class']})"
 
-
-# ---- usage ----
 
 def inside(prog, fn):
     """fn+OFF inside its first instruction longer than one byte."""
@@ -195,25 +261,220 @@ def inside(prog, fn):
             return f"{fn}+{int(a, 16) - start + 1:#x}"
     pytest.fail(f"{fn} has only one-byte instructions")
 
+
+# ---- sigpoke itself, on the stand-alone target ----
+
+def test_builds_without_the_runtime(tmp_path):
+    """The tool and its test targets are built from tools/sigpoke alone,
+    plus the project's header-only record writer: no runtime header, no
+    libsq, nothing under build/ but OUT."""
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    n = subprocess.run(["make", "-n", "-B", "--no-print-directory", "-C", TOOL, f"OUT={tmp_path}"],
+                       capture_output=True, text=True, env=sqtest.make_env())
+    assert n.returncode == 0, n.stdout + n.stderr
+    for word in ("runtime/", "libsq", "sq_contract", "build/"):
+        assert word not in n.stdout, f"{word} in sigpoke's build:\n{n.stdout}"
+    for d, _, files in os.walk(TOOL):
+        for f in files:
+            if f.endswith((".c", ".h")):
+                with open(os.path.join(d, f)) as src:
+                    inc = re.findall(r'^#include "([^"]+)"', src.read(), re.M)
+                assert set(inc) <= {"sigpoke.h", "../sigpoke.h", "record.h"}, (f, inc)
+
+
 @pytest.mark.parametrize("args,msg", [
-    (["-w", "needm,nosuchfn", "{fixed}"], "unknown symbol nosuchfn"),
-    (["--at", "nosuchfn+0x4", "{fixed}"], "unknown symbol nosuchfn"),
-    (["-w", "needm", "/nonexistent/program"], "program not found"),
-    (["-s", "SIGNOPE", "{fixed}"], "bad signal name SIGNOPE"),
-    (["-s", "KILL", "{fixed}"], "bad signal name KILL"),
-    (["--at", "{inside}", "{fixed}"], "not an instruction boundary"),
-    (["--at", "needm+0x100000", "{fixed}"], "is outside needm"),
-    (["-w", "needm", "--at", "needm", "{fixed}"], "exclude each other"),
-    ([], "no PROGRAM"),
+    (["-w", "attach,nosuchfn", "{prog}"], "unknown symbol nosuchfn"),
+    (["--at", "nosuchfn+0x4", "{prog}"], "unknown symbol nosuchfn"),
+    (["-w", "attach", "/nonexistent/program"], "program not found"),
+    (["-w", "attach", "-s", "SIGNOPE", "{prog}"], "bad signal name SIGNOPE"),
+    (["-w", "attach", "-s", "KILL", "{prog}"], "bad signal name KILL"),
+    (["--at", "{inside}", "{prog}"], "not an instruction boundary"),
+    (["--at", "attach+0x100000", "{prog}"], "is outside attach"),
+    (["-w", "attach", "--at", "attach", "{prog}"], "exclude each other"),
+    (["-w", "setcurm", "--no-inline", "{prog}"], "unknown symbol setcurm"),
+    (["{prog}"], "no window"),
+    ([], "no window"),
+    (["-w", "attach"], "no PROGRAM"),
 ])
 def test_usage_errors(sp, args, msg):
-    fixed = sp.target("fixed")
-    res = sp.run(*[a.format(fixed=fixed, inside=inside(fixed, "needm")) for a in args])
+    prog = sp.target("sp_attach_blocked")
+    res = sp.run(*[a.format(prog=prog, inside=inside(prog, "attach")) for a in args])
     assert res.rc == USAGE, "usage errors exit 2" + res.log()
     assert msg in res.stderr and "usage: sigpoke" in res.stderr, res.log()
 
 
-# ---- fixed: nothing unsafe ----
+def test_records_one_json_object_per_line(open_sweep, sp, tmp_path):
+    """records.jsonl: every line a record, "rec" first; a cover record, one
+    poke per instruction with every member, a summary whose counts are the
+    pokes'. --records FILE writes the same records."""
+    s = open_sweep
+    with open(os.path.join(s.out, "records.jsonl")) as f:
+        lines = f.read().splitlines()
+    assert lines and all(list(json.loads(l))[0] == "rec" for l in lines), lines[:3]
+    kinds = [r["rec"] for r in s.records]
+    assert kinds[0] == "cover" and kinds[-1] == "summary" and set(kinds[1:-1]) == {"poke"}, kinds
+    for r in s.rows:
+        assert list(r) == POKE_KEYS, r
+        assert r["delivery"] in DELIVERIES and r["class"] in CLASSES, r
+        assert r["unsafe"] == (r["class"] in FINDINGS), r
+        assert r["loc"] == f"{r['sym']}+{r['off']:#x}", r
+        assert (r["delivered_at"] is None) == (r["delivery"] not in ("at", "deferred")), r
+        assert (r["class"] == "skipped") == (r["delivery"] in ("notreached", "untested")), r
+    sm = s.summary
+    assert sm["instructions"] == len(s.rows) == s.records[0]["instructions"], sm
+    for k in DELIVERIES:
+        assert sm[k] == sum(r["delivery"] == k for r in s.rows), (k, sm)
+    for k in CLASSES:
+        assert sm[k] == sum(r["class"] == k for r in s.rows), (k, sm)
+    assert sm["unsafe"] == len(s.unsafe()) and sm["reached"] == len(reached(s.rows)), sm
+    # The same poke, once into -o DIR, once into --records FILE.
+    loc = s.unsafe()[0]["loc"]
+    res = sp.run("-q", "-o", str(tmp_path / "o"), "--records", str(tmp_path / "r.jsonl"),
+                 "--at", loc, sp.target("sp_attach_open"))
+    assert res.rc == 1, res.log()
+    both = [read_records(p) for p in (tmp_path / "o" / "records.jsonl", tmp_path / "r.jsonl")]
+    assert both[0] == both[1] and [r["rec"] for r in both[0]] == ["poke", "summary"], both
+
+
+def test_blocked_no_unsafe(blocked_sweep):
+    s = blocked_sweep
+    assert s.res.rc == 0, "signals blocked across the windows: exit 0" + s.log()
+    assert not s.unsafe(), "unsafe instructions with signals blocked" + s.log()
+    assert s.summary["unsafe"] == 0 and s.summary["undelivered"] == 0, s.log()
+    assert s.replays() == [], s.log()
+    for f in ("attach", "detach"):
+        assert len(reached(s.strips()[f])) >= 20, f"{f} barely reached" + s.log()
+
+
+def test_blocked_signals_wait_for_the_unblocking(blocked_sweep):
+    """Inside each window the signal waits, blocked, and is delivered at the
+    return of the pthread_sigmask that ends the window: one place for all."""
+    s = blocked_sweep
+    for f in ("attach", "detach"):
+        rows = reached(s.strips()[f])
+        first, last = deferred_run(rows)
+        assert calls(rows[first - 1], "pthread_sigmask"), \
+            f"{f}: the blocked window starts after pthread_sigmask" + where(rows, first - 1)
+        assert calls(rows[last], "pthread_sigmask"), \
+            f"{f}: the blocked window ends at pthread_sigmask" + where(rows, last)
+        assert all(safe_at(r) and r["delivered_at"] == r["loc"]
+                   for r in rows[:first] + rows[last + 1:]), f + s.log()
+        at = {r["delivered_at"] for r in rows[first:last + 1]}
+        assert len(at) == 1 and not at & {r["loc"] for r in rows}, \
+            f"{f}: deferred to one place outside the window: {at}" + s.log()
+        stores = [i for i in range(len(rows)) if writes_tls(rows, i, clear=f == "detach")]
+        assert stores and all(first <= i <= last for i in stores), \
+            f"{f}: the store of curm lies inside the blocked window" + s.log()
+
+
+def test_open_unsafe_exactly_the_windows(open_sweep):
+    s = open_sweep
+    assert s.res.rc == 1, "unsafe instructions found: exit 1" + s.log()
+    for r in s.unsafe():
+        assert r["class"] == "unexpected-fatal" and r["message"] == SA_BROKEN, r
+        assert r["delivery"] == "at" and r["delivered_at"] == r["loc"], r
+    assert s.summary["unsafe"] == len(s.unsafe()) == len(s.replays()), s.log()
+    rows = reached(s.strips()["attach"])
+    first, last = unsafe_run(rows)
+    assert writes_tls(rows, first - 1), "attach: unsafe from the store of curm on" + where(rows, first - 1)
+    assert safe_at(rows[first - 1]), "curm not yet set: safe" + where(rows, first - 1)
+    assert calls(rows[last], "sigaltstack"), "attach: unsafe up to the sigaltstack call" + where(rows, last)
+    assert safe_at(rows[last + 1]), "the signal stack installed: safe" + where(rows, last + 1)
+    rows = reached(s.strips()["detach"])
+    first, last = unsafe_run(rows)
+    assert calls(rows[first - 1], "sigaltstack"), \
+        "detach: unsafe once the signal stack is gone" + where(rows, first - 1)
+    assert safe_at(rows[first - 1]), where(rows, first - 1)
+    assert writes_tls(rows, last, clear=True), "detach: unsafe up to clearing curm" + where(rows, last)
+    assert safe_at(rows[last + 1]), "curm cleared: safe" + where(rows, last + 1)
+
+
+@pytest.mark.parametrize("mode,cls,message", [
+    ("fatal", "unexpected-fatal", SA_BROKEN),
+    ("crash", "crash", "killed by SIGABRT"),
+    ("exit", "wrong-result", "exit status 1"),
+    ("hang", "hang", "handler did not return within 300 ms"),
+])
+def test_every_class_of_a_poke(sp, open_sweep, tmp_path, mode, cls, message):
+    """The same unsafe instruction, the handler ending the program each way
+    it can: each is its class, each is unsafe (exit 1). One instruction
+    earlier the same poke is clean (exit 0)."""
+    rows = reached(open_sweep.strips()["detach"])
+    first, _ = unsafe_run(rows)
+    prog = sp.target("sp_attach_open")
+    res = sp.run("-q", "-t", "300", "-o", str(tmp_path), "--at", rows[first]["loc"], prog, mode)
+    assert res.rc == 1, "an unsafe poke exits 1" + res.log()
+    [r] = [r for r in read_records(tmp_path / "records.jsonl") if r["rec"] == "poke"]
+    assert (r["delivery"], r["class"], r["message"], r["unsafe"]) == ("at", cls, message, True), r
+    res = sp.run("-q", "-t", "300", "--at", rows[first - 1]["loc"], prog, mode)
+    assert res.rc == 0, "the instruction before the window is safe" + res.log()
+
+
+def test_no_handler_takes_the_default_action(sp, tmp_path):
+    """SIGUSR1 has no handler in sp_attach: its default action kills."""
+    res = sp.run("-q", "-s", "USR1", "-o", str(tmp_path), "--at", "attach",
+                 sp.target("sp_attach_blocked"))
+    assert res.rc == 1, res.log()
+    [r] = [r for r in read_records(tmp_path / "records.jsonl") if r["rec"] == "poke"]
+    assert (r["delivery"], r["class"], r["message"]) == ("at", "crash", "killed by SIGUSR1"), r
+
+
+def test_comm_picks_the_thread(sp, open_sweep, tmp_path_factory):
+    """-c sp-attach: the same unsafe instructions (the worker is the one
+    thread that runs the window); -c with another name: nothing reached."""
+    prog = sp.target("sp_attach_open")
+    named = sweep(sp, tmp_path_factory, SA_WINDOW, prog, opts=("--comm", "sp-attach"))
+    assert [r["loc"] for r in named.unsafe()] == [r["loc"] for r in open_sweep.unsafe()], named.log()
+    other = sweep(sp, tmp_path_factory, SA_WINDOW, prog, opts=("--comm", "nosuchthread"))
+    assert other.res.rc == 0 and other.summary["reached"] == 0, other.log()
+    assert all(r["delivery"] == "notreached" and r["class"] == "skipped" for r in other.rows), other.log()
+
+
+def test_inlined_copies_are_strips(sp, open_sweep, tmp_path_factory):
+    """setcurm has no out-of-line copy: -w setcurm sweeps its copies inlined
+    into attach and detach (DWARF), named by where they are, with the
+    classes the whole functions' sweep found there."""
+    s = sweep(sp, tmp_path_factory, "setcurm", sp.target("sp_attach_open"))
+    strips = s.strips()
+    assert set(strips) == {"setcurm@attach", "setcurm@detach"}, s.log()
+    whole = {r["loc"]: r for r in open_sweep.rows}
+    for name, rows in strips.items():
+        assert all(r["func"] == "setcurm" and r["sym"] == name.split("@")[1] for r in rows), rows
+        for r in rows:
+            assert (r["delivery"], r["class"]) == (whole[r["loc"]]["delivery"], whole[r["loc"]]["class"]), r
+    assert not any(r["unsafe"] for r in strips["setcurm@attach"]), "curm set before any stack: safe"
+    i = [k for k, r in enumerate(strips["setcurm@detach"]) if writes_tls(strips["setcurm@detach"], k, True)]
+    assert i and strips["setcurm@detach"][i[0]]["unsafe"], s.log()
+
+
+def check_picture_and_table(s):
+    svg = ET.parse(os.path.join(s.out, "window.svg")).getroot()
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    strips = svg.findall("s:g[@class='function']", ns)
+    assert [g.get("id") for g in strips] == [f"fn-{f}" for f in s.strips()], s.log()
+    for g, (f, rows) in zip(strips, s.strips().items()):
+        cells = g.findall("s:rect[@class='insn']", ns)
+        assert [c.get("data-loc") for c in cells] == [r["loc"] for r in rows], f
+        for c, r in zip(cells, rows):
+            assert (c.get("data-delivery"), c.get("data-class")) == (r["delivery"], r["class"]), f
+            if r["class"] == "unexpected-fatal":
+                assert c.get("fill") == "#d62728", "unsafe cells are red"
+            if r["delivery"] == "notreached":
+                assert c.get("fill") == "#c7c7c7", "unreached cells are grey"
+    with open(os.path.join(s.out, "table.txt")) as f:
+        table = f.read()
+    assert s.unsafe(), s.log()
+    for r in s.unsafe():
+        assert re.search(rf"^{re.escape(r['strip'])}\s+{re.escape(r['loc'])}\s+"
+                         rf"{r['addr']}\s+at\s+unexpected-fatal\s", table, re.M), r
+
+
+def test_picture_and_table(open_sweep):
+    check_picture_and_table(open_sweep)
+
+
+# ---- the runtime's windows: fixed, nothing unsafe ----
 
 def test_fixed_no_unsafe(fixed_sweep):
     s = fixed_sweep
@@ -221,12 +482,11 @@ def test_fixed_no_unsafe(fixed_sweep):
     assert not s.unsafe(), "unsafe instructions in the fixed runtime" + s.log()
     assert s.summary["unsafe"] == 0 and s.summary["undelivered"] == 0, s.log()
     assert s.replays() == [], s.log()
-    reached = {f: sum(r["outcome"] != "notreached" for r in rows)
-               for f, rows in s.strips().items()}
+    n = {f: len(reached(rows)) for f, rows in s.strips().items()}
     for f in ("needm", "minit", "reentersyscall", "exitsyscall"):
-        assert reached.get(f, 0) >= 10, f"{f} barely reached: {reached}" + s.log()
-    assert any(base(f) == "dropm" and n >= 10 for f, n in reached.items()), \
-        f"no copy of dropm reached: {reached}" + s.log()
+        assert n.get(f, 0) >= 10, f"{f} barely reached: {n}" + s.log()
+    assert any(base(f) == "dropm" and k >= 10 for f, k in n.items()), \
+        f"no copy of dropm reached: {n}" + s.log()
 
 
 def test_fixed_attach_detach_hold_signals_back(fixed_sweep):
@@ -236,36 +496,33 @@ def test_fixed_attach_detach_hold_signals_back(fixed_sweep):
     for f, rows in s.strips().items():
         if base(f) not in ("needm", "dropm"):
             continue
-        reached = [r for r in rows if r["outcome"] != "notreached"]
-        if not any(r["outcome"] == "deferred" for r in reached):
+        rows = reached(rows)
+        if not any(r["delivery"] == "deferred" for r in rows):
             continue
-        idx = [i for i, r in enumerate(reached) if r["outcome"] == "deferred"]
-        assert idx == list(range(idx[0], idx[-1] + 1)), f"{f}: deferred not contiguous" + s.log()
-        first, last = idx[0], idx[-1]
-        assert re.search(r"call\s.*<os_sigprocmask>", reached[first - 1]["instruction"]), \
-            f"{f}: the blocked window must start after sigprocmask" + where(reached, first - 1)
-        assert re.search(r"call\s.*<os_sigprocmask>", reached[last]["instruction"]), \
-            f"{f}: the blocked window must end at sigprocmask" + where(reached, last)
-        for r in reached[first:last + 1]:
-            assert r["delivered_at"].startswith("os_sigprocmask+"), r
+        first, last = deferred_run(rows)
+        assert calls(rows[first - 1], "os_sigprocmask"), \
+            f"{f}: the blocked window must start after sigprocmask" + where(rows, first - 1)
+        assert calls(rows[last], "os_sigprocmask"), \
+            f"{f}: the blocked window must end at sigprocmask" + where(rows, last)
+        for r in rows[first:last + 1]:
+            assert r["class"] == "clean" and r["delivered_at"].startswith("os_sigprocmask+"), r
     rows = s.strips()["needm"]
-    stores = [i for i in range(len(rows)) if writes_g(rows, i)]
-    assert stores and all(rows[i]["outcome"] == "deferred" for i in stores), \
+    stores = [i for i in range(len(rows)) if writes_tls(rows, i)]
+    assert stores and all(rows[i]["delivery"] == "deferred" for i in stores), \
         "the store of g lies inside needm's blocked window" + s.log()
 
 
-# ---- attachsig: the unsafe instructions, exactly ----
+# ---- the runtime's windows: attachsig, the unsafe instructions exactly ----
 
 def test_attachsig_unsafe_only_in_attach_detach(attachsig_sweep):
     s = attachsig_sweep
     assert s.res.rc == 1, "unsafe instructions found: exit 1" + s.log()
     bad = s.unsafe()
     assert bad, s.log()
-    assert {base(r["function"]) for r in bad} <= set(ATTACH), \
-        "unsafe instructions outside attach/detach" + s.log()
+    assert {r["func"] for r in bad} <= set(ATTACH), "unsafe instructions outside attach/detach" + s.log()
     for r in bad:
-        assert r["outcome"] == "fatal" and r["detail"] == NOSIGSTACK, r
-        assert r["delivered_at"] == r["location"], "delivered right there: not blocked" + str(r)
+        assert r["class"] == "unexpected-fatal" and r["message"] == NOSIGSTACK, r
+        assert r["delivery"] == "at" and r["delivered_at"] == r["loc"], "delivered right there: not blocked" + str(r)
     assert s.summary["unsafe"] == len(bad) == len(s.replays()), s.log()
 
 
@@ -273,12 +530,11 @@ def test_attachsig_needm_between_g_and_sigaltstack(attachsig_sweep):
     s = attachsig_sweep
     rows = s.strips()["needm"]
     first, last = unsafe_run(rows)
-    assert writes_g(rows, first - 1), \
+    assert writes_tls(rows, first - 1), \
         "the first unsafe instruction must follow the store of g" + where(rows, first - 1)
-    assert rows[first - 1]["outcome"] == "clean", "g not yet set: safe" + where(rows, first - 1)
-    assert re.search(r"call\s.*<minit>", rows[last]["instruction"]), \
-        "needm's unsafe run ends at the call of minit" + where(rows, last)
-    assert rows[last + 1]["outcome"] == "clean", "after minit: safe" + where(rows, last + 1)
+    assert safe_at(rows[first - 1]), "g not yet set: safe" + where(rows, first - 1)
+    assert calls(rows[last], "minit"), "needm's unsafe run ends at the call of minit" + where(rows, last)
+    assert safe_at(rows[last + 1]), "after minit: safe" + where(rows, last + 1)
 
 
 def test_attachsig_minit_until_sigaltstack(attachsig_sweep):
@@ -286,52 +542,34 @@ def test_attachsig_minit_until_sigaltstack(attachsig_sweep):
     rows = s.strips()["minit"]
     first, last = unsafe_run(rows)
     assert first == 0, "all of minit before the sigaltstack call is unsafe" + where(rows, 0)
-    assert re.search(r"call\s.*<os_sigaltstack>", rows[last]["instruction"]), \
+    assert calls(rows[last], "os_sigaltstack"), \
         "minit's unsafe run ends at the sigaltstack call" + where(rows, last)
-    assert rows[last + 1]["outcome"] not in UNSAFE, where(rows, last + 1)
+    assert rows[last + 1]["class"] not in FINDINGS, where(rows, last + 1)
 
 
 def test_attachsig_dropm_between_sigaltstack_and_g(attachsig_sweep):
     s = attachsig_sweep
     copies = {f: rows for f, rows in s.strips().items()
-              if base(f) == "dropm" and any(r["outcome"] in UNSAFE for r in rows)}
+              if base(f) == "dropm" and any(r["class"] in FINDINGS for r in rows)}
     assert copies, "no unsafe instruction in any copy of dropm" + s.log()
     for f, rows in copies.items():
         first, last = unsafe_run(rows)
-        assert re.search(r"call\s.*<unminit>", rows[first - 1]["instruction"]), \
+        assert calls(rows[first - 1], "unminit"), \
             f"{f}: unsafe only once unminit removed the signal stack" + where(rows, first - 1)
-        assert writes_g(rows, last, clear=True), \
+        assert writes_tls(rows, last, clear=True), \
             f"{f}: the last unsafe instruction is the one clearing g" + where(rows, last)
-        assert rows[last + 1]["outcome"] not in UNSAFE, where(rows, last + 1)
+        assert rows[last + 1]["class"] not in FINDINGS, where(rows, last + 1)
 
 
 def test_attachsig_syscall_windows_clean(attachsig_sweep):
     s = attachsig_sweep
     for f, rows in s.strips().items():
         if base(f) in SYSCALL:
-            assert not any(r["outcome"] in UNSAFE for r in rows), f + s.log()
+            assert not any(r["class"] in FINDINGS for r in rows), f + s.log()
 
 
-def test_picture_and_table(attachsig_sweep):
-    s = attachsig_sweep
-    svg = ET.parse(os.path.join(s.out, "window.svg")).getroot()
-    ns = {"s": "http://www.w3.org/2000/svg"}
-    strips = svg.findall("s:g[@class='function']", ns)
-    assert [g.get("id") for g in strips] == [f"fn-{f}" for f in s.strips()], s.log()
-    for g, (f, rows) in zip(strips, s.strips().items()):
-        cells = g.findall("s:rect[@class='insn']", ns)
-        assert [c.get("data-loc") for c in cells] == [r["location"] for r in rows], f
-        for c, r in zip(cells, rows):
-            assert c.get("data-outcome") == r["outcome"], f
-            if r["outcome"] == "fatal":
-                assert c.get("fill") == "#d62728", "unsafe cells are red"
-            if r["outcome"] == "notreached":
-                assert c.get("fill") == "#c7c7c7", "unreached cells are grey"
-    with open(os.path.join(s.out, "table.txt")) as f:
-        table = f.read()
-    for r in s.unsafe():
-        assert re.search(rf"^{re.escape(r['function'])}\s+{re.escape(r['location'])}\s+"
-                         rf"{r['address']}\s+fatal\s", table, re.M), r
+def test_attachsig_picture_and_table(attachsig_sweep):
+    check_picture_and_table(attachsig_sweep)
 
 
 def test_replay_unsafe_and_its_neighbour(sp, attachsig_sweep, tmp_path):
@@ -347,28 +585,30 @@ def test_replay_unsafe_and_its_neighbour(sp, attachsig_sweep, tmp_path):
     rows = s.strips()["needm"]
     first, _ = unsafe_run(rows)
     at = opts.index("--at") + 1
-    if opts[at] == rows[first]["location"]:
-        opts[at] = rows[first - 1]["location"]
+    if opts[at] == rows[first]["loc"]:
+        opts[at] = rows[first - 1]["loc"]
         res = sp.run(*opts, *prog)
         assert res.rc == 0, "the instruction storing g is safe" + res.log()
 
 
-def test_sigprof_finds_the_same_needm_window(sp, tmp_path_factory):
-    urg = sweep(sp, tmp_path_factory, "attachsig", "unbound", ",".join(ATTACH + SYSCALL),
-                "--comm", "sp-callback")
-    prof = sweep(sp, tmp_path_factory, "attachsig", "unbound", "needm",
-                 "--comm", "sp-callback", "-s", "SIGPROF")
+def test_sigprof_finds_the_same_needm_window(sp, sp_window, tmp_path_factory):
+    prog = sp_window("attachsig")
+    urg = sweep(sp, tmp_path_factory, ",".join(ATTACH + SYSCALL), prog, "unbound",
+                opts=("--comm", "sp-callback"))
+    prof = sweep(sp, tmp_path_factory, "needm", prog, "unbound",
+                 opts=("--comm", "sp-callback", "-s", "SIGPROF"))
     assert prof.res.rc == 1, prof.log()
-    want = [r["location"] for r in urg.unsafe() if r["function"] == "needm"]
-    assert [r["location"] for r in prof.unsafe()] == want, prof.log()
-    assert all(r["detail"] == NOSIGSTACK for r in prof.unsafe()), prof.log()
+    want = [r["loc"] for r in urg.unsafe() if r["strip"] == "needm"]
+    assert [r["loc"] for r in prof.unsafe()] == want, prof.log()
+    assert all(r["message"] == NOSIGSTACK for r in prof.unsafe()), prof.log()
 
 
-# ---- the runtime's own test program, 8 threads, harness flavour ----
+# ---- the runtime's own test programs ----
 
 @pytest.mark.parametrize("variant", ["fixed", "attachsig"])
-def test_rt_callback_threads(sp, variant, tmp_path):
-    prog = os.path.join(sqtest.BUILD, variant, "tests", "rt_callback")
+def test_rt_callback_threads(sp, variant_runner, variant, tmp_path):
+    """8 threads calling in, harness flavour."""
+    prog = variant_runner(variant).path(os.path.join("tests", "rt_callback"))
     s = sp.sweep(str(tmp_path), "-E", "SQ_CALLBACK_BIND=0", "-w", ",".join(ATTACH),
                  prog, "threads", "1000000")
     if variant == "fixed":
@@ -376,17 +616,16 @@ def test_rt_callback_threads(sp, variant, tmp_path):
         assert s.summary["deferred"] > 0, "signals blocked across attach/detach" + s.log()
     else:
         assert s.res.rc == 1 and s.unsafe(), s.log()
-        assert {base(r["function"]) for r in s.unsafe()} <= set(ATTACH), s.log()
-        assert all(r["detail"] == NOSIGSTACK for r in s.unsafe()), s.log()
+        assert {r["func"] for r in s.unsafe()} <= set(ATTACH), s.log()
+        assert all(r["message"] == NOSIGSTACK for r in s.unsafe()), s.log()
 
 
-def test_yield_fast_path_is_signal_safe(sp, tmp_path):
+def test_yield_fast_path_is_signal_safe(sp, fixed, tmp_path):
     """The yield fast path switches g to the next G and only then detaches
     the old one: a signal handler finds its M through g. With the two
     stores the other way round, three instructions of sq_yield are unsafe
     (the handler dereferences a G with no M); sweep every one of them."""
-    prog = os.path.join(sqtest.BUILD, "fixed", "tests", "rt_sched")
+    prog = fixed.path(os.path.join("tests", "rt_sched"))
     s = sp.sweep(str(tmp_path), "-w", "sq_yield", "-E", "SQ_MAXPROCS=1", prog, "yield-steal", "200000")
-    summary = s.summary
-    assert summary["reached"] > 50, s.log()
-    assert summary["unsafe"] == 0, s.log()
+    assert s.summary["reached"] > 50, s.log()
+    assert s.summary["unsafe"] == 0, s.log()

@@ -4,12 +4,15 @@
 //
 // main parses the arguments, resolves PROGRAM, the window and --at before
 // anything runs (a typo is a usage error, not a failed sweep), runs the
-// sweep and writes the report:
+// sweep and writes the report and the records. sigpoke knows no runtime:
+// the window is always named on the command line. Exit status:
 //   0  no unsafe instruction;   1  unsafe instructions found;
 //   2  usage error (unknown symbol, PROGRAM not found, bad signal, ...);
-//   3  the sweep itself failed (PROGRAM would not start under ptrace).
+//   3  the sweep itself failed (PROGRAM would not start under ptrace, or
+//      the records could not be written).
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <getopt.h>
 #include <limits.h>
@@ -21,30 +24,29 @@
 
 #include "sigpoke.h"
 
-static const char defwindow[] =
-    "needm,dropm,minit,unminit,entersyscall,reentersyscall,exitsyscall,entersyscallblock";
-
 static const char shortusage[] =
-    "usage: sigpoke [-w FUNCS | -a LOC] [-s SIGNAL] [-c COMM] [-E VAR=VAL]... [-o DIR]\n"
-    "               [-t MS] [--reach MS] [--settle MS] [--cover MS] [--no-inline] [-qv]\n"
-    "               [--binary PROGRAM | PROGRAM] [ARGS...]\n";
+    "usage: sigpoke (-w FUNCS | -a LOC) [-s SIGNAL] [-c COMM] [-E VAR=VAL]... [-o DIR]\n"
+    "               [--records FILE] [-t MS] [--reach MS] [--settle MS] [--cover MS]\n"
+    "               [--no-inline] [-qv] [--binary PROGRAM | PROGRAM] [ARGS...]\n";
 
 static const char usage[] =
     "Run PROGRAM under ptrace; stop a thread at each instruction of the window in\n"
     "turn, send it SIGNAL exactly there, let the program go on and record the\n"
-    "outcome. A run that dies is restarted and the sweep goes on.\n"
+    "signal's delivery and the run's class. A run that dies is restarted and the\n"
+    "sweep goes on.\n"
     "\n"
     "  -w, --window FUNCS   comma-separated function symbols to sweep, with their\n"
-    "                       inlined copies (default: those present of needm,\n"
-    "                       dropm,minit,unminit,entersyscall,reentersyscall,\n"
-    "                       exitsyscall,entersyscallblock)\n"
+    "                       inlined copies\n"
     "  -a, --at LOC         poke one instruction only (replay): FUNC+0xOFF, FUNC,\n"
     "                       or a link-time address 0xADDR\n"
     "  -s, --signal SIG     SIGURG (default), URG, 23, SIGRTMIN+N\n"
     "  -c, --comm NAME      only threads whose name (/proc/.../comm) is NAME\n"
     "  -E, --env VAR=VAL    set VAR in PROGRAM's environment (repeatable)\n"
-    "  -o, --out DIR        write table.txt, results.tsv, window.svg, replay.sh and\n"
-    "                       logs/run-N.log (PROGRAM's output, one per run) to DIR\n"
+    "  -o, --out DIR        write records.jsonl, table.txt, results.tsv, window.svg,\n"
+    "                       replay.sh and logs/run-N.log (PROGRAM's output, one per\n"
+    "                       run) to DIR\n"
+    "      --records FILE   write the records (JSON lines: cover, poke, summary) to\n"
+    "                       FILE too\n"
     "  -t, --timeout MS     wait at most MS for a delivery, a handler's return\n"
     "                       (2000)\n"
     "      --reach MS       wait at most MS for a thread to hit an instruction\n"
@@ -134,12 +136,30 @@ static int mkdirs(const char *dir)
 	return mkdir(buf, 0755) == 0 || errno == EEXIST ? 0 : -errno;
 }
 
+// writerecords writes the sweep's records to path; -1 if it cannot.
+static int writerecords(const char *path, const struct window *w, const struct config *c,
+    const struct sweepstats *st)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	if (fd < 0) {
+		fprintf(stderr, "sigpoke: cannot write %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	recordcover(fd, w, st);
+	recordpokes(fd, w);
+	recordsummary(fd, w, c, st);
+	return close(fd);
+}
+
 static void writeout(const char *out, const struct window *w, const struct config *c,
-    const char *self)
+    const struct sweepstats *st, const char *self)
 {
 	char path[PATH_MAX];
 	FILE *f;
 
+	snprintf(path, sizeof path, "%s/records.jsonl", out);
+	writerecords(path, w, c, st);
 	snprintf(path, sizeof path, "%s/table.txt", out);
 	if ((f = fopen(path, "we")) != NULL) {
 		reporttable(f, w, c);
@@ -162,7 +182,7 @@ static void writeout(const char *out, const struct window *w, const struct confi
 // The command line, once parsed.
 struct args {
 	struct config c;
-	const char *win, *loc, *out;
+	const char *win, *loc, *out, *records;
 	int quiet, inl;
 };
 
@@ -173,6 +193,7 @@ static const struct option longopts[] = {
 	{ "comm", required_argument, NULL, 'c' },
 	{ "env", required_argument, NULL, 'E' },
 	{ "out", required_argument, NULL, 'o' },
+	{ "records", required_argument, NULL, 'r' },
 	{ "timeout", required_argument, NULL, 't' },
 	{ "settle", required_argument, NULL, 'S' },
 	{ "cover", required_argument, NULL, 'C' },
@@ -212,6 +233,7 @@ static char **parse(int argc, char **argv, struct args *a)
 			env[nenv++] = optarg;
 			break;
 		case 'o': a->out = optarg; break;
+		case 'r': a->records = optarg; break;
 		case 't': a->c.timeout = intarg(optarg, "--timeout"); break;
 		case 'S': a->c.settle = intarg(optarg, "--settle"); break;
 		case 'C': a->c.cover = intarg(optarg, "--cover"); break;
@@ -228,6 +250,8 @@ static char **parse(int argc, char **argv, struct args *a)
 	}
 	if (a->win != NULL && a->loc != NULL)
 		die("%s", "-w and --at exclude each other");
+	if (a->win == NULL && a->loc == NULL)
+		die("%s", "no window: name its functions with -w FUNCS, or one instruction with --at");
 	if (binary == NULL && optind >= argc)
 		die("%s", "no PROGRAM");
 	if (a->c.settle < 0)
@@ -266,10 +290,10 @@ static size_t mkwindow(struct window *w, const struct elfsyms *e, const struct a
 		return (size_t)i;
 	}
 	size_t n;
-	char **names = splitnames(strdup(a->win != NULL ? a->win : defwindow), &n);
+	char **names = splitnames(strdup(a->win), &n);
 	if (disasm(prog, NULL, &d) < 0)
 		die("cannot disassemble %s (is objdump installed? see $SIGPOKE_OBJDUMP)", prog);
-	if (windowbuild(w, e, &d, names, n, a->inl, a->win == NULL, err, sizeof err) < 0)
+	if (windowbuild(w, e, &d, names, n, a->inl, err, sizeof err) < 0)
 		die("%s", err);
 	return (size_t)-1;
 }
@@ -318,7 +342,9 @@ int main(int argc, char **argv)
 		if (!a.quiet)
 			reporttable(stdout, &w, c);
 		if (a.out != NULL)
-			writeout(a.out, &w, c, self);
+			writeout(a.out, &w, c, &st, self);
+		if (a.records != NULL && writerecords(a.records, &w, c, &st) < 0)
+			ret = -1;
 		if (reportreplay(stdout, &w, c, self) > 0 && a.out != NULL)
 			printf("# replay commands also in %s/replay.sh\n", a.out);
 		reportsummary(stdout, &w, &st);
@@ -328,7 +354,7 @@ int main(int argc, char **argv)
 	if (ret < 0)
 		return XTRACE;
 	for (size_t i = 0; i < w.nin; i++)
-		if (w.in[i].swept && unsafe(w.in[i].outcome))
+		if (w.in[i].swept && unsafe(w.in[i].cls))
 			return XUNSAFE;
 	return XCLEAN;
 }

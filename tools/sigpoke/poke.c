@@ -18,9 +18,10 @@
 //      and let the default action happen.)
 //   4. handler: the handler is finished when T enters rt_sigreturn; T is then
 //      resumed without syscall stops. The program ending first, or the
-//      timeout, decides the outcome.
+//      timeout, decides the class.
 //   5. settle: the program runs on for settle ms. Ending now still counts
-//      for A; so does a failure before the next poke (noted "after settle").
+//      for A; so does a failure before the next poke (late, noted "after
+//      settle").
 // Then the remaining instructions are armed again.
 //
 // Runs: a run that ends is replaced by a fresh one, armed from exec.
@@ -168,40 +169,33 @@ static int fatalmsg(const char *log, char *msg, size_t n)
 	return found;
 }
 
-// endoutcome classifies how a run ended: O_FATAL, O_CRASH, O_EXIT, or
-// O_NOUTCOME for a clean exit.
-static int endoutcome(struct run *r, char *detail, size_t n)
+// endclass classifies how a run ended: C_FATAL (a "fatal error: " line in
+// its output), C_CRASH, C_WRONG, or C_CLEAN for exit 0.
+static int endclass(struct run *r, char *detail, size_t n)
 {
 	char msg[160], sb[16];
 
 	if (fatalmsg(r->log, msg, sizeof msg)) {
 		snprintf(detail, n, "%s", msg);
-		return O_FATAL;
+		return C_FATAL;
 	}
 	if (WIFSIGNALED(r->status)) {
 		snprintf(detail, n, "killed by %s", signame(WTERMSIG(r->status), sb, sizeof sb));
-		return O_CRASH;
+		return C_CRASH;
 	}
 	if (WEXITSTATUS(r->status) != 0) {
 		snprintf(detail, n, "exit status %d", WEXITSTATUS(r->status));
-		return O_EXIT;
+		return C_WRONG;
 	}
 	snprintf(detail, n, "program exited 0");
-	return O_NOUTCOME;
+	return C_CLEAN;
 }
 
-// ended records the end of the run during a poke of in (delivered: after
-// the signal was delivered).
-static void ended(struct sweeper *s, struct insn *in, int delivered)
+// ended records the end of the run during a poke of in. Its delivery stays
+// what it was: a run can fail before the signal arrives (undelivered).
+static void ended(struct sweeper *s, struct insn *in)
 {
-	int o = endoutcome(&s->r, in->detail, sizeof in->detail);
-
-	if (o == O_NOUTCOME)
-		o = !delivered ? O_UNDELIVERED : in->atpoke ? O_CLEAN : O_DEFERRED;
-	else if (!delivered)
-		strncat(in->detail, " (before the signal was delivered)",
-		    sizeof in->detail - strlen(in->detail) - 1);
-	in->outcome = o;
+	in->cls = endclass(&s->r, in->detail, sizeof in->detail);
 	endrun(s);
 }
 
@@ -210,24 +204,25 @@ static void ended(struct sweeper *s, struct insn *in, int delivered)
 static void lateend(struct sweeper *s)
 {
 	char detail[160];
-	int o = endoutcome(&s->r, detail, sizeof detail);
+	int c = endclass(&s->r, detail, sizeof detail);
 
-	if (o == O_NOUTCOME)
+	if (c == C_CLEAN)
 		return;
 	if (s->last < 0) {
 		fprintf(stderr, "sigpoke: run %d ended with %s before any poke: %s (log %s)\n",
-		    s->r.n, outcomename(o), detail, s->r.log);
+		    s->r.n, classname(c), detail, s->r.log);
 		return;
 	}
 	struct insn *in = &s->w->in[s->last];
-	if (unsafe(in->outcome))
+	if (unsafe(in->cls))
 		return;
-	in->outcome = o;
+	in->cls = c;
+	in->late = 1;
 	snprintf(in->detail, sizeof in->detail, "%s (after settle)", detail);
 }
 
-// deliver waits for sig's delivery-stop on tid: 1 delivered, 0 not (outcome
-// recorded).
+// deliver waits for sig's delivery-stop on tid: 1 delivered (at the
+// instruction or deferred), 0 not (class recorded).
 static int deliver(struct sweeper *s, struct insn *in, pid_t tid, uintptr_t at)
 {
 	const struct config *c = s->c;
@@ -240,24 +235,22 @@ static int deliver(struct sweeper *s, struct insn *in, pid_t tid, uintptr_t at)
 		if (ev.kind == EV_SIGNAL && ev.tid == tid && ev.sig == c->sig)
 			break;
 		if (ev.kind == EV_END) {
-			ended(s, in, 0);
+			ended(s, in);
 			return 0;
 		}
 		if (ev.kind == EV_TIMEOUT) {
-			in->outcome = O_UNDELIVERED;
 			snprintf(in->detail, sizeof in->detail, "still pending after %d ms", c->timeout);
 			return 0;
 		}
 		if (ev.kind == EV_GONE && ev.tid == tid) {
-			in->outcome = O_UNDELIVERED;
 			snprintf(in->detail, sizeof in->detail, "the thread exited with it pending");
 			return 0;
 		}
 		other(s, &ev);
 	}
-	in->delivered = 1;
+	in->delivery = D_DEFERRED;
 	if (archregs(tid, &pc, &sp) == 0) {
-		in->atpoke = pc == at;
+		in->delivery = pc == at ? D_AT : D_DEFERRED;
 		elfwhere(c->syms, pc - s->r.bias, in->dwhere, sizeof in->dwhere);
 		if (in->dwhere[0] == 0)
 			mapwhere(&s->r, pc, in->dwhere, sizeof in->dwhere);
@@ -265,7 +258,7 @@ static int deliver(struct sweeper *s, struct insn *in, pid_t tid, uintptr_t at)
 	return 1;
 }
 
-// handler follows tid through its handler: 1 returned, 0 not (outcome
+// handler follows tid through its handler: 1 returned, 0 not (class
 // recorded).
 static int handler(struct sweeper *s, struct insn *in, pid_t tid)
 {
@@ -301,11 +294,11 @@ static int handler(struct sweeper *s, struct insn *in, pid_t tid)
 			return 1;
 		}
 		if (ev.kind == EV_END) {
-			ended(s, in, 1);
+			ended(s, in);
 			return 0;
 		}
 		if (ev.kind == EV_TIMEOUT) {
-			in->outcome = O_HANG;
+			in->cls = C_HANG;
 			snprintf(in->detail, sizeof in->detail,
 			    "handler did not return within %d ms", c->timeout);
 			endrun(s);
@@ -323,14 +316,13 @@ static void settle(struct sweeper *s, struct insn *in)
 	for (;;) {
 		runnext(&s->r, &ev, deadline);
 		if (ev.kind == EV_END) {
-			ended(s, in, 1);
+			ended(s, in);
 			return;
 		}
 		if (ev.kind == EV_TIMEOUT)
-			break;
+			return;
 		other(s, &ev);
 	}
-	in->outcome = in->atpoke ? O_CLEAN : O_DEFERRED;
 }
 
 static void poke(struct sweeper *s, size_t i, pid_t tid)
@@ -338,10 +330,13 @@ static void poke(struct sweeper *s, size_t i, pid_t tid)
 	struct insn *in = &s->w->in[i];
 	uintptr_t at = s->r.bp[i].addr;
 
+	// Until the run says otherwise: pending, and the program going on.
+	in->delivery = D_UNDELIVERED;
+	in->cls = C_CLEAN;
 	in->run = s->r.n;
 	s->last = (long)i;
 	if (syscall(SYS_tgkill, s->r.pid, tid, s->c->sig) < 0) {
-		in->outcome = O_UNDELIVERED;
+		in->cls = C_HARNESS;
 		snprintf(in->detail, sizeof in->detail, "tgkill: %s", strerror(errno));
 		resume(&s->r, tid, 0);
 		return;
@@ -405,12 +400,13 @@ static void progress(struct sweeper *s, const struct insn *in)
 {
 	char loc[128];
 
-	if (!s->c->verbose && !unsafe(in->outcome))
+	if (!s->c->verbose && !unsafe(in->cls))
 		return;
 	locname(s->w, in, loc, sizeof loc);
-	fprintf(stderr, "[sigpoke] %s at=%s run=%d outcome=%s delivered=%s%s%s\n",
-	    unsafe(in->outcome) ? "UNSAFE" : "POKE", loc, in->run, outcomename(in->outcome),
-	    in->delivered ? in->dwhere : "-", in->detail[0] ? " detail=" : "", in->detail);
+	fprintf(stderr, "[sigpoke] %s at=%s run=%d delivery=%s class=%s delivered=%s%s%s\n",
+	    unsafe(in->cls) ? "UNSAFE" : "POKE", loc, in->run, deliveryname(in->delivery),
+	    classname(in->cls), delivered(in->delivery) ? in->dwhere : "-",
+	    in->detail[0] ? " detail=" : "", in->detail);
 }
 
 // left counts the instructions still to be poked that are (startup 1) or
@@ -514,6 +510,9 @@ int sweep(const struct config *c, struct window *w, size_t only, struct sweepsta
 			s.left += w->in[i].reached;
 			nstartup += w->in[i].startup;
 		}
+		st->covered = 1;
+		st->reached = s.left;
+		st->startup = nstartup;
 		st->coverseconds = (now() - t0) / 1e9;
 		fprintf(stderr, "[sigpoke] COVER instructions=%zu reached=%zu startup=%zu seconds=%.2f\n",
 		    w->nin, s.left, nstartup, st->coverseconds);
@@ -529,7 +528,8 @@ int sweep(const struct config *c, struct window *w, size_t only, struct sweepsta
 		if (in->swept || (only != (size_t)-1 && i != only))
 			continue;
 		in->swept = 1;
-		in->outcome = O_NOTREACHED;
+		in->delivery = D_NOTREACHED;
+		in->cls = C_SKIPPED;
 		if (in->reached)
 			snprintf(in->detail, sizeof in->detail,
 			    "not hit within %d ms, twice", c->reach);

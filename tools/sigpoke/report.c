@@ -1,22 +1,24 @@
 // report: the table, the TSV, the picture, the replay commands, the summary.
+// (The records drivers read are record.c's.)
 //
 // Formats (docs/sigpoke.md has examples):
 //   table.txt    one line per swept instruction:
-//                  FUNCTION LOCATION ADDRESS OUTCOME DELIVERED-AT INSTRUCTION
-//                  [; DETAIL]
+//                  FUNCTION LOCATION ADDRESS DELIVERY CLASS DELIVERED-AT
+//                  INSTRUCTION [; DETAIL]
 //   results.tsv  a header line, then one row per instruction, tab-separated:
-//                  function location address outcome delivered_at run
-//                  instruction detail
+//                  function location address delivery class delivered_at
+//                  run instruction detail
 //                (function: the strip, "dropm" or "dropm@sq_callback";
 //                location: sym+0xoff, what --at takes; address link-time,
 //                hex; delivered_at "-" when the signal was never delivered)
 //   window.svg   a strip per function, a cell per instruction, coloured by
-//                outcome, with the instruction and outcome as a tooltip
+//                its class when that is a finding, else by its delivery,
+//                with both as a tooltip
 //   replay.sh    one sigpoke command per unsafe instruction, each of which
 //                repeats that single poke
-//   summary      "sigpoke: summary instructions=N reached=N clean=N
-//                deferred=N undelivered=N unsafe=N notreached=N runs=N
-//                seconds=S" on stdout, last
+//   summary      "sigpoke: summary instructions=N reached=N at=N deferred=N
+//                undelivered=N notreached=N unsafe=N runs=N seconds=S" on
+//                stdout, last
 
 #include <errno.h>
 #include <stdio.h>
@@ -25,46 +27,69 @@
 
 #include "sigpoke.h"
 
-static const char *const onames[O_NOUTCOME] = {
-	[O_UNTESTED] = "untested",
-	[O_NOTREACHED] = "notreached",
-	[O_CLEAN] = "clean",
-	[O_DEFERRED] = "deferred",
-	[O_UNDELIVERED] = "undelivered",
-	[O_FATAL] = "fatal",
-	[O_CRASH] = "crash",
-	[O_EXIT] = "exit",
-	[O_HANG] = "hang",
+static const char *const dnames[D_N] = {
+	[D_UNTESTED] = "untested",
+	[D_NOTREACHED] = "notreached",
+	[D_AT] = "at",
+	[D_DEFERRED] = "deferred",
+	[D_UNDELIVERED] = "undelivered",
 };
 
-static const char *const colours[O_NOUTCOME] = {
-	[O_UNTESTED] = "#f0f0f0",
-	[O_NOTREACHED] = "#c7c7c7",
-	[O_CLEAN] = "#2ca02c",
-	[O_DEFERRED] = "#98df8a",
-	[O_UNDELIVERED] = "#e6c229",
-	[O_FATAL] = "#d62728",
-	[O_CRASH] = "#8c1c13",
-	[O_EXIT] = "#ff7f0e",
-	[O_HANG] = "#9467bd",
+// The project's spelling of each class (docs/harness.md, "The oracle").
+static const char *const cnames[C_N] = {
+	[C_SKIPPED] = "skipped",
+	[C_CLEAN] = "clean",
+	[C_FATAL] = "unexpected-fatal",
+	[C_CRASH] = "crash",
+	[C_HANG] = "hang",
+	[C_WRONG] = "wrong-result",
+	[C_HARNESS] = "harness-error",
 };
 
-static const char *const legend[O_NOUTCOME] = {
-	[O_UNTESTED] = "not swept",
-	[O_NOTREACHED] = "not reached",
-	[O_CLEAN] = "clean: delivered here, handler returned",
-	[O_DEFERRED] = "deferred: blocked here, delivered later, handler returned",
-	[O_UNDELIVERED] = "undelivered: still pending",
-	[O_FATAL] = "fatal error",
-	[O_CRASH] = "killed by a signal",
-	[O_EXIT] = "exit status not 0",
-	[O_HANG] = "hang: handler did not return",
-};
-
-const char *outcomename(int o)
+const char *deliveryname(int d)
 {
-	return o >= 0 && o < O_NOUTCOME ? onames[o] : "?";
+	return d >= 0 && d < D_N ? dnames[d] : "?";
 }
+
+const char *classname(int c)
+{
+	return c >= 0 && c < C_N ? cnames[c] : "?";
+}
+
+// A cell of the picture is one kind: its class when that is a finding,
+// else its delivery.
+enum { K_N = D_N + C_N };
+
+static int cellkind(const struct insn *in)
+{
+	return unsafe(in->cls) ? D_N + in->cls : in->delivery;
+}
+
+static const char *const colours[K_N] = {
+	[D_UNTESTED] = "#f0f0f0",
+	[D_NOTREACHED] = "#c7c7c7",
+	[D_AT] = "#2ca02c",
+	[D_DEFERRED] = "#98df8a",
+	[D_UNDELIVERED] = "#e6c229",
+	[D_N + C_FATAL] = "#d62728",
+	[D_N + C_CRASH] = "#8c1c13",
+	[D_N + C_WRONG] = "#ff7f0e",
+	[D_N + C_HANG] = "#9467bd",
+	[D_N + C_HARNESS] = "#000000",
+};
+
+static const char *const legend[K_N] = {
+	[D_UNTESTED] = "not swept",
+	[D_NOTREACHED] = "not reached",
+	[D_AT] = "delivered here, the program went on",
+	[D_DEFERRED] = "blocked here, delivered later, the program went on",
+	[D_UNDELIVERED] = "undelivered: still pending",
+	[D_N + C_FATAL] = "unexpected-fatal: fatal error",
+	[D_N + C_CRASH] = "crash: killed by a signal",
+	[D_N + C_WRONG] = "wrong-result: exit status not 0",
+	[D_N + C_HANG] = "hang: handler did not return",
+	[D_N + C_HARNESS] = "harness-error: not sent",
+};
 
 static const char *const signames[] = {
 	[SIGHUP] = "SIGHUP", [SIGINT] = "SIGINT", [SIGQUIT] = "SIGQUIT", [SIGILL] = "SIGILL",
@@ -120,7 +145,7 @@ void locname(const struct window *w, const struct insn *in, char *buf, size_t n)
 
 static const char *dwhere(const struct insn *in)
 {
-	return in->delivered && in->dwhere[0] ? in->dwhere : "-";
+	return delivered(in->delivery) && in->dwhere[0] ? in->dwhere : "-";
 }
 
 void reporttable(FILE *f, const struct window *w, const struct config *c)
@@ -140,16 +165,17 @@ void reporttable(FILE *f, const struct window *w, const struct config *c)
 	for (size_t i = 0; swept != 1 && i < w->nfn; i++)
 		fprintf(f, "%s%s", i ? ", " : " at each instruction of ", w->fn[i].name);
 	fprintf(f, " in %s\n", c->prog);
-	fprintf(f, "%-24s %-24s %-10s %-11s %-28s %s\n", "FUNCTION", "LOCATION", "ADDRESS",
-	    "OUTCOME", "DELIVERED AT", "INSTRUCTION");
+	fprintf(f, "%-24s %-24s %-10s %-11s %-16s %-28s %s\n", "FUNCTION", "LOCATION", "ADDRESS",
+	    "DELIVERY", "CLASS", "DELIVERED AT", "INSTRUCTION");
 	for (size_t i = 0; i < w->nin; i++) {
 		const struct insn *in = &w->in[i];
 		if (!in->swept)
 			continue;
 		locname(w, in, loc, sizeof loc);
-		fprintf(f, "%-24s %-24s 0x%-8lx %-11s %-28s %s", w->fn[in->fn].name, loc,
-		    (unsigned long)in->addr, outcomename(in->outcome), dwhere(in), in->text);
-		if (in->detail[0] && in->outcome != O_CLEAN && in->outcome != O_DEFERRED)
+		fprintf(f, "%-24s %-24s 0x%-8lx %-11s %-16s %-28s %s", w->fn[in->fn].name, loc,
+		    (unsigned long)in->addr, deliveryname(in->delivery), classname(in->cls),
+		    dwhere(in), in->text);
+		if (in->detail[0] && (in->cls != C_CLEAN || !delivered(in->delivery)))
 			fprintf(f, "  ; %s", in->detail);
 		fputc('\n', f);
 	}
@@ -168,13 +194,15 @@ int reporttsv(const char *path, const struct window *w, const struct config *c)
 	(void)c;
 	if (f == NULL)
 		return -errno;
-	fprintf(f, "function\tlocation\taddress\toutcome\tdelivered_at\trun\tinstruction\tdetail\n");
+	fprintf(f, "function\tlocation\taddress\tdelivery\tclass\tdelivered_at\trun\tinstruction"
+	    "\tdetail\n");
 	for (size_t i = 0; i < w->nin; i++) {
 		const struct insn *in = &w->in[i];
 		char loc[128];
 		locname(w, in, loc, sizeof loc);
-		fprintf(f, "%s\t%s\t0x%lx\t%s\t%s\t%d\t", w->fn[in->fn].name, loc,
-		    (unsigned long)in->addr, outcomename(in->outcome), dwhere(in), in->run);
+		fprintf(f, "%s\t%s\t0x%lx\t%s\t%s\t%s\t%d\t", w->fn[in->fn].name, loc,
+		    (unsigned long)in->addr, deliveryname(in->delivery), classname(in->cls), dwhere(in),
+		    in->run);
 		tsvfield(f, in->text);
 		fputc('\t', f);
 		tsvfield(f, in->detail);
@@ -198,15 +226,15 @@ static void xml(FILE *f, const char *s)
 
 enum { CELLW = 9, CELLH = 20, PERROW = 96, CHARW = 8, MARGIN = 12, ROWGAP = 6 };
 
-// shown: the legend lists the outcomes present, and always the main three.
-static int shown(int o, const size_t *count)
+// shown: the legend lists the kinds present, and always the main three.
+static int shown(int k, const size_t *count)
 {
-	return count[o] > 0 || o == O_CLEAN || o == O_FATAL || o == O_NOTREACHED;
+	return count[k] > 0 || k == D_AT || k == D_N + C_FATAL || k == D_NOTREACHED;
 }
 
 int reportsvg(const char *path, const struct window *w, const struct config *c)
 {
-	size_t count[O_NOUTCOME] = { 0 }, rows = 0, label = 0;
+	size_t count[K_N] = { 0 }, rows = 0, label = 0;
 	char loc[128], sb[16];
 	int width, y, height, nlegend = 0;
 	FILE *f = fopen(path, "we");
@@ -219,9 +247,9 @@ int reportsvg(const char *path, const struct window *w, const struct config *c)
 			label = strlen(w->fn[i].name) + 8;
 	}
 	for (size_t i = 0; i < w->nin; i++)
-		count[w->in[i].outcome]++;
-	for (int o = 0; o < O_NOUTCOME; o++)
-		nlegend += shown(o, count);
+		count[cellkind(&w->in[i])]++;
+	for (int k = 0; k < K_N; k++)
+		nlegend += colours[k] != NULL && shown(k, count);
 	width = 2 * MARGIN + (int)label * CHARW + PERROW * CELLW;
 	height = MARGIN + 28 + (int)(rows * (CELLH + ROWGAP) + w->nfn * 4) + 16 + 18 * nlegend + MARGIN;
 	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
@@ -244,14 +272,15 @@ int reportsvg(const char *path, const struct window *w, const struct config *c)
 			int x = MARGIN + (int)label * CHARW + (int)(j % PERROW) * CELLW;
 			int cy = y + (int)(j / PERROW) * (CELLH + ROWGAP);
 			locname(w, in, loc, sizeof loc);
-			fprintf(f, "<rect class=\"insn\" data-loc=\"%s\" data-outcome=\"%s\" x=\"%d\" y=\"%d\" "
-			    "width=\"%d\" height=\"%d\" fill=\"%s\" stroke=\"#ffffff\" stroke-width=\"1\">"
-			    "<title>", loc, outcomename(in->outcome), x, cy, CELLW, CELLH,
-			    colours[in->outcome]);
+			fprintf(f, "<rect class=\"insn\" data-loc=\"%s\" data-delivery=\"%s\" "
+			    "data-class=\"%s\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\" "
+			    "stroke=\"#ffffff\" stroke-width=\"1\"><title>", loc,
+			    deliveryname(in->delivery), classname(in->cls), x, cy, CELLW, CELLH,
+			    colours[cellkind(in)]);
 			fprintf(f, "%s 0x%lx  ", loc, (unsigned long)in->addr);
 			xml(f, in->text);
-			fprintf(f, "\n%s", outcomename(in->outcome));
-			if (in->delivered)
+			fprintf(f, "\n%s, %s", deliveryname(in->delivery), classname(in->cls));
+			if (delivered(in->delivery))
 				fprintf(f, ", delivered at %s", in->dwhere);
 			if (in->detail[0]) {
 				fprintf(f, ": ");
@@ -263,12 +292,12 @@ int reportsvg(const char *path, const struct window *w, const struct config *c)
 		y += (int)(fn->n ? (fn->n + PERROW - 1) / PERROW : 1) * (CELLH + ROWGAP) + 4;
 	}
 	y += 16;
-	for (int o = 0; o < O_NOUTCOME; o++) {
-		if (!shown(o, count))
+	for (int k = 0; k < K_N; k++) {
+		if (colours[k] == NULL || !shown(k, count))
 			continue;
 		fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"12\" fill=\"%s\" "
 		    "stroke=\"#888888\"/><text x=\"%d\" y=\"%d\">%s (%zu)</text>\n",
-		    MARGIN, y, CELLW, colours[o], MARGIN + CELLW + 6, y + 11, legend[o], count[o]);
+		    MARGIN, y, CELLW, colours[k], MARGIN + CELLW + 6, y + 11, legend[k], count[k]);
 		y += 18;
 	}
 	fprintf(f, "</svg>\n");
@@ -351,11 +380,11 @@ int reportreplay(FILE *f, const struct window *w, const struct config *c, const 
 
 	for (size_t i = 0; i < w->nin; i++) {
 		const struct insn *in = &w->in[i];
-		if (!unsafe(in->outcome))
+		if (!unsafe(in->cls))
 			continue;
 		locname(w, in, loc, sizeof loc);
 		replaycmd(cmd, sizeof cmd, w, in, c, self);
-		fprintf(f, "# %s %s: %s\n%s\n", loc, outcomename(in->outcome), in->detail, cmd);
+		fprintf(f, "# %s %s: %s\n%s\n", loc, classname(in->cls), in->detail, cmd);
 		k++;
 	}
 	return k;
@@ -363,18 +392,18 @@ int reportreplay(FILE *f, const struct window *w, const struct config *c, const 
 
 void reportsummary(FILE *f, const struct window *w, const struct sweepstats *st)
 {
-	size_t count[O_NOUTCOME] = { 0 }, nunsafe = 0, swept = 0;
+	size_t count[D_N] = { 0 }, nunsafe = 0, swept = 0;
 
 	for (size_t i = 0; i < w->nin; i++) {
 		if (!w->in[i].swept)
 			continue;
 		swept++;
-		count[w->in[i].outcome]++;
-		nunsafe += unsafe(w->in[i].outcome);
+		count[w->in[i].delivery]++;
+		nunsafe += unsafe(w->in[i].cls);
 	}
-	fprintf(f, "sigpoke: summary instructions=%zu reached=%zu clean=%zu deferred=%zu "
-	    "undelivered=%zu unsafe=%zu notreached=%zu runs=%d seconds=%.2f\n",
-	    swept, swept - count[O_NOTREACHED] - count[O_UNTESTED], count[O_CLEAN],
-	    count[O_DEFERRED], count[O_UNDELIVERED], nunsafe, count[O_NOTREACHED], st->runs,
+	fprintf(f, "sigpoke: summary instructions=%zu reached=%zu at=%zu deferred=%zu "
+	    "undelivered=%zu notreached=%zu unsafe=%zu runs=%d seconds=%.2f\n",
+	    swept, swept - count[D_NOTREACHED] - count[D_UNTESTED], count[D_AT],
+	    count[D_DEFERRED], count[D_UNDELIVERED], count[D_NOTREACHED], nunsafe, st->runs,
 	    st->seconds);
 }

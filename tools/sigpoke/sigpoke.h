@@ -24,8 +24,19 @@
 //             keeps it pending while T blocks it (exactly what a real signal
 //             does). Then follow T until its handler calls rt_sigreturn, let
 //             the program run for settle ms, and classify.
-//   outcome   what one poke did (enum outcome). A process that ends after a
-//             poke and before the next one ends on account of that poke.
+//   delivery  what became of the signal of one poke (enum delivery): at the
+//             instruction, deferred (blocked there, delivered later),
+//             undelivered, or no poke at all (notreached, untested).
+//   class     how the program went on after it (enum runclass), in the
+//             project's one vocabulary of outcome classes (the oracle's):
+//             clean, unexpected-fatal, crash, hang, wrong-result; skipped
+//             for an instruction not poked; harness-error if sigpoke could
+//             not send the signal. A class that is a finding (any but clean
+//             and skipped) makes the instruction unsafe. A process that ends
+//             after a poke and before the next one ends on account of that
+//             poke.
+//   record    one JSON object per line (harness/record.h): a "poke" per
+//             instruction, a "cover" and a "summary" (docs/sigpoke.md).
 //
 // Invariants:
 //   - no breakpoint is armed while a poke is in progress (from the hit to
@@ -54,25 +65,46 @@ enum {
 	XTRACE = 3,     // sigpoke itself failed (ptrace denied, run would not start)
 };
 
-enum outcome {
-	O_UNTESTED,     // not swept (only when the sweep was cut short)
-	O_NOTREACHED,   // no (matching) thread executed it
-	O_CLEAN,        // delivered right at the instruction; handler returned
-	O_DEFERRED,     // blocked there; delivered later (dpc), handler returned
-	O_UNDELIVERED,  // still pending when the timeout expired or the run ended
-	O_FATAL,        // the program printed "fatal error: ..." and ended
-	O_CRASH,        // the program was killed by a signal
-	O_EXIT,         // the program exited non-zero without a fatal error
-	O_HANG,         // the handler did not return within the timeout
-	O_NOUTCOME,
+// What became of the signal. Kept apart from the class: a signal held back
+// and delivered later can still end in a crash, and a run can fail before
+// its signal arrives.
+enum delivery {
+	D_UNTESTED,     // not swept (only when the sweep was cut short); zero
+	D_NOTREACHED,   // no (matching) thread executed it
+	D_AT,           // delivered right at the instruction
+	D_DEFERRED,     // blocked there; delivered later (at dwhere)
+	D_UNDELIVERED,  // still pending when the timeout expired or the run ended
+	D_N,
 };
 
-static inline int unsafe(int o)
+// How the run went on after a poke: the project's outcome classes that a
+// poke can end in, spelled as the project spells them (classname).
+enum runclass {
+	C_SKIPPED,      // "skipped": not poked (delivery notreached, untested); zero
+	C_CLEAN,        // the handler returned (or there was none), the program went on
+	C_FATAL,        // "unexpected-fatal": the program printed "fatal error: ..." and ended
+	C_CRASH,        // the program was killed by a signal
+	C_HANG,         // the handler did not return within the timeout
+	C_WRONG,        // "wrong-result": the program exited non-zero without a fatal error
+	C_HARNESS,      // "harness-error": sigpoke could not send the signal
+	C_N,
+};
+
+// unsafe: the class is a finding. As everywhere in the project, that is
+// every class but the good ones; sigpoke's own failure (harness-error) too:
+// that instruction was not tested, and its replay command retries it.
+static inline int unsafe(int c)
 {
-	return o == O_FATAL || o == O_CRASH || o == O_EXIT || o == O_HANG;
+	return c != C_CLEAN && c != C_SKIPPED;
 }
 
-const char *outcomename(int o);
+static inline int delivered(int d)
+{
+	return d == D_AT || d == D_DEFERRED;
+}
+
+const char *deliveryname(int d);
+const char *classname(int c);
 
 // ---- elf.c: symbols of the program ----
 
@@ -129,9 +161,9 @@ struct insn {
 	unsigned reached : 1;   // hit in the cover run
 	unsigned startup : 1;   // hit in cover phase 1 only
 	unsigned swept : 1;
-	int outcome;
-	int delivered;          // the signal was delivered (at dwhere)
-	int atpoke;             // ... right at this instruction
+	int delivery;           // enum delivery
+	int cls;                // enum runclass
+	int late;               // cls comes from the run ending after settle
 	char dwhere[96];        // fn+0xoff, or lib+0xoff, where it was delivered
 	int run;                // run that poked it
 	char detail[200];       // fatal message, signal, ...
@@ -154,7 +186,7 @@ struct window {
 };
 
 int windowbuild(struct window *w, const struct elfsyms *e, const struct dis *d,
-    char **names, size_t n, int inl, int isdefault, char *err, size_t errlen);
+    char **names, size_t n, int inl, char *err, size_t errlen);
 long windowat(struct window *w, const struct elfsyms *e, const struct dis *d,
     const char *loc, char *err, size_t errlen);
 int windowloc(const struct elfsyms *e, const char *loc, const struct sym **s, uintptr_t *addr,
@@ -251,6 +283,8 @@ struct config {
 
 struct sweepstats {
 	int runs;
+	int covered;            // a cover run was made (not --at)
+	size_t reached, startup;        // by the cover run
 	double seconds, coverseconds;
 };
 
@@ -265,6 +299,13 @@ void replaycmd(char *buf, size_t n, const struct window *w, const struct insn *i
     const struct config *c, const char *self);
 int reportreplay(FILE *f, const struct window *w, const struct config *c, const char *self);
 void reportsummary(FILE *f, const struct window *w, const struct sweepstats *st);
+
+// ---- record.c: the records drivers read (harness/record.h's shape) ----
+
+void recordcover(int fd, const struct window *w, const struct sweepstats *st);
+void recordpokes(int fd, const struct window *w);
+void recordsummary(int fd, const struct window *w, const struct config *c,
+    const struct sweepstats *st);
 void locname(const struct window *w, const struct insn *in, char *buf, size_t n);
 const char *signame(int sig, char *buf, size_t n);
 int sigparse(const char *s);

@@ -7,8 +7,7 @@
 //     inline chains): the instructions whose chain names it. An instruction
 //     inside several window functions' copies (minit inlined into needm
 //     inlined into X) belongs to the outermost: it is poked once.
-// A name with neither is an unknown symbol (skipped when it comes from the
-// default window).
+// A name with neither is an unknown symbol.
 //
 // Each copy is a strip of the picture; strips of out-of-line copies come
 // first, in the order the names were given, then the inlined copies.
@@ -127,7 +126,7 @@ static int inlined(struct window *w, const struct elfsyms *e, const struct dis *
 }
 
 int windowbuild(struct window *w, const struct elfsyms *e, const struct dis *d,
-    char **names, size_t n, int inl, int isdefault, char *err, size_t errlen)
+    char **names, size_t n, int inl, char *err, size_t errlen)
 {
 	int *ids = calloc(n + 1, sizeof *ids), *have = calloc(n + 1, sizeof *have);
 	uintptr_t (*own)[2] = calloc(n + 1, sizeof *own);
@@ -167,7 +166,7 @@ int windowbuild(struct window *w, const struct elfsyms *e, const struct dis *d,
 		have[j] |= r;
 	}
 	for (size_t j = 0; j < n; j++) {
-		if (!have[j] && !isdefault) {
+		if (!have[j]) {
 			snprintf(err, errlen, "unknown symbol %s: no such function in PROGRAM", names[j]);
 			return -1;
 		}

@@ -1,6 +1,13 @@
 /*
  * sp_window: the runtime's attach/detach and syscall windows, over and over,
- * on known threads: the program sigpoke sweeps.
+ * on known threads: the program pytest/test_sigpoke.py sweeps with sigpoke
+ * (docs/sigpoke.md, "Sweeping the runtime"). Built like the other runtime
+ * test programs, for every variant; sigpoke sweeps build/<variant>/ntests/
+ * sp_window, linked against the normal flavour (libsq.a), so the swept
+ * instructions are the ones that ship. sigpoke itself knows nothing of the
+ * runtime: the window (needm, dropm, minit, unminit, entersyscall,
+ * reentersyscall, exitsyscall, entersyscallblock) is named on its command
+ * line.
  *
  * Threads that run window code, in mode "unbound" (the default):
  *   sp-callback  the main thread, foreign. Every sq_callback attaches and
