@@ -16,6 +16,9 @@
       every replay lands in its class
   stackquake list [--target T]
       scenarios and their modes, injectors, variants, runtimes
+  stackquake mutate [--budget 3m] [--only a,b]
+      the campaign alone against mutants of the runtime (sqlib/mutate.py):
+      kill rate and time to kill
 
 --target is the runtime under test: sq (stackquake's own, the default), go
 (gc through cgo) or gccgo. --on is where the programs run: local (default),
@@ -393,15 +396,16 @@ def cmd_run(a):
     t0, interrupted, last = time.monotonic(), "", 0.0
     try:
         for rec in campaign_runs(rng, under):
-            new = rep.add(rec)
             now = time.monotonic() - t0
+            rec["at"] = round(now, 3)
+            new = rep.add(rec)
             if new:
                 progress(tty, f"[{now:6.1f}s] new finding: {new['class']}: {new['message']} ({rec['label']})", True)
             if tty or now - last > 10:
                 progress(tty, f"[{now:6.1f}s/{budget:.0f}s] runs={len(rep.records)} "
                               f"findings={len(rep.findings)} last={rec['label']}:{rec['class']}")
                 last = now
-            if now >= budget:
+            if now >= budget or (new and a.stop_on_first):
                 break
     except (KeyboardInterrupt, Interrupted) as e:
         interrupted = str(e) if isinstance(e, Interrupted) else "SIGINT"
@@ -588,6 +592,7 @@ def main(argv=None):
     r.add_argument("--budget", default="3m")
     r.add_argument("--seed", type=int)
     r.add_argument("--out", default=os.path.join(ROOT, "out"))
+    r.add_argument("--stop-on-first", action="store_true", help="end at the first finding")
     g = sub.add_parser("regress", help="time to detection of each regression variant")
     g.add_argument("--variants")
     g.add_argument("--on", default="local")
@@ -600,6 +605,13 @@ def main(argv=None):
     p.add_argument("file")
     p.add_argument("--times", type=int, default=1)
     p.add_argument("--on", help="run it elsewhere than where it was found")
+    mu = sub.add_parser("mutate", help="the campaign against mutants of the runtime (sqlib/mutate.py)")
+    mu.add_argument("--budget", default="3m")
+    mu.add_argument("--only")
+    mu.add_argument("--seed", type=int, default=1)
+    mu.add_argument("--file", default=os.path.join(ROOT, "mutants", "runtime.txt"))
+    mu.add_argument("--list", action="store_true")
+    mu.add_argument("--out", default=os.path.join(ROOT, "out"))
     li = sub.add_parser("list", help="scenarios, injectors, variants, targets")
     li.add_argument("--target", default="sq")
     li.add_argument("--on", default="local")
@@ -609,6 +621,9 @@ def main(argv=None):
         if not a.cmd:
             ap.print_help(sys.stderr)
             return 2
+        if a.cmd == "mutate":
+            from .mutate import cmd_mutate
+            return cmd_mutate(a)
         return {"run": cmd_run, "regress": cmd_regress, "repro": cmd_repro, "list": cmd_list}[a.cmd](a)
     except Usage as e:
         print(f"stackquake: {e}", file=sys.stderr)
