@@ -20,7 +20,7 @@
  *
  * Records (record.h: one JSON object per line on stderr, first member
  * "rec"): seed {seed}; scenario {name, mode, injector, iters, threads,
- * target, variant}; progress {n}; expect {outcome: clean|fatal, fatal: key}; skip
+ * target, variant}; progress {n} (on stdout); expect {outcome: clean|fatal, fatal: key}; skip
  * {reason}; hits {site, n}; invariant {violations}; end {status}; and for
  * --describe: info {name, what, modes, iters, threads, campaign_iters},
  * target {name, version, variant}, fatal {key, prefix, message, class}.
@@ -218,8 +218,9 @@ static void sc_on_usr1(int sig)
  * slows a run without hanging it): scenario loops count their iterations
  * with sc_tick, and a thread of the scenario's own, with every signal
  * blocked, prints a "progress" record whenever the count moved in the last
- * quarter second. The driver's watchdog measures the time since the last
- * one (sqlib/proc.py). */
+ * quarter second, on stdout, where it cannot land in the middle of a line
+ * the runtime is printing on stderr. The driver's watchdog measures the
+ * time since the last one (sqlib/proc.py). */
 
 static long sc_ticks;
 
@@ -243,7 +244,7 @@ static inline void *sc_ticker(void *arg)
 
 			rec_begin(&r, "progress");
 			rec_int(&r, "n", n);
-			rec_end(&r, 2);
+			rec_end(&r, 1);
 			last = n;
 		}
 		nanosleep(&q, NULL);

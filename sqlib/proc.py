@@ -55,7 +55,7 @@ def run(cmd, env=None, timeout=60, preexec=None, stdin=None, dump_signal=signal.
     process group. stdin: None (/dev/null) or text to feed it.
 
     Without progress, timeout bounds the whole run. With progress (a
-    predicate on stderr lines), timeout is how long the program may go
+    predicate on output lines), timeout is how long the program may go
     without printing a line progress accepts: a loaded machine slows a run
     down but does not make it a hang; limit (default 10 x timeout) still
     bounds the whole run."""
@@ -96,7 +96,8 @@ def _watch(p, quiet, limit, progress, dump_signal):
         os.set_blocking(f.fileno(), False)
         sel.register(f, selectors.EVENT_READ)
     start = last = time.monotonic()
-    scanned, timed_out, killed_at = 0, False, None
+    scanned = {f: 0 for f in bufs}
+    timed_out, killed_at = False, None
     while sel.get_map():
         now = time.monotonic()
         if killed_at is None and (now - last > quiet or now - start > limit):
@@ -111,12 +112,13 @@ def _watch(p, quiet, limit, progress, dump_signal):
                 sel.unregister(key.fileobj)
                 continue
             bufs[key.fileobj] += chunk
-        err = bufs[p.stderr]
-        end = err.rfind(b"\n") + 1
-        if end > scanned:
-            if any(progress(l) for l in err[scanned:end].decode(errors="replace").splitlines()):
-                last = time.monotonic()
-            scanned = end
+        for f in bufs:
+            buf = bufs[f]
+            end = buf.rfind(b"\n") + 1
+            if end > scanned[f]:
+                if any(progress(l) for l in buf[scanned[f]:end].decode(errors="replace").splitlines()):
+                    last = time.monotonic()
+                scanned[f] = end
     p.wait()
     return bytes(bufs[p.stdout]), bytes(bufs[p.stderr]), timed_out
 

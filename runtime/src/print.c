@@ -25,6 +25,21 @@ NOSPLIT void prints(const char *s)
 		os_write(2, s, slen(s));
 }
 
+/* "<a><b>\n" in one write(2): a line that other writers (threads the
+ * runtime does not know) cannot split. Cut at 256 bytes. */
+NOSPLIT void printline(const char *a, const char *b)
+{
+	char buf[256];
+	size_t n = 0;
+
+	for (const char *s = a; s && *s && n < sizeof buf - 1; s++)
+		buf[n++] = *s;
+	for (const char *s = b; s && *s && n < sizeof buf - 1; s++)
+		buf[n++] = *s;
+	buf[n++] = '\n';
+	os_write(2, buf, n);
+}
+
 NOSPLIT static void printdigits(uint64_t v, unsigned base)
 {
 	char buf[24];

@@ -189,6 +189,7 @@ void dumpall(void);
 
 /* print.c: async-signal-safe output to stderr */
 void prints(const char *s);
+void printline(const char *a, const char *b);
 void printu(uint64_t v);
 void printi(int64_t v);
 void printx(uint64_t v);

@@ -172,9 +172,7 @@ NOSPLIT NORETURN void throwf(Fatal f, const char *detail)
 		prints(detail);
 		printnl();
 	}
-	prints("fatal error: ");
-	prints(fatalmsg(f));
-	printnl();
+	printline("fatal error: ", fatalmsg(f));
 	dumpall();
 	printunlock();
 	die();
