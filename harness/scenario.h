@@ -58,6 +58,8 @@ enum {
 	SC_MAXTHREADS = 64,
 };
 
+#include "envaxes.h"	/* --env AXIS[,AXIS]: wraps sqt_init, sqt_main, pthread_create */
+
 typedef struct sc_opts {
 	uint64_t seed;
 	long iters;		/* scenario-specific unit of work */
@@ -245,7 +247,7 @@ static void sc_on_usr1(int sig)
 static inline void sc_usage(FILE *f)
 {
 	fprintf(f, "usage: %s [--seed N] [--iters N] [--threads N] [--injector none|storm|sites]"
-		" [--mode %s] | --describe\n  %s\n  exit: 0 clean, 1 wrong result, 2 runtime fatal error,"
+		" [--mode %s] [--env AXIS,...] | --describe\n  %s\n  exit: 0 clean, 1 wrong result, 2 runtime fatal error,"
 		" 3 invariant violation, 4 skipped, 64 usage\n", sc_self->name, sc_self->modes, sc_self->what);
 }
 
@@ -329,6 +331,7 @@ static inline void sc_begin(int argc, char **argv, const sc_info *info)
 	struct sigaction sa;
 	sq_rec r;
 
+	argc = sc_env_begin(argc, argv);
 	sc_self = info;
 	sc.seed = env ? strtoull(env, NULL, 0) : (uint64_t)getpid() * 2654435761u ^ (uint64_t)time(NULL);
 	sc.iters = info->iters;

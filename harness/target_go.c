@@ -113,6 +113,7 @@ extern void sqgoProfile(int hz);
 	X(GO_EARLY_CALLBACK, "fatal error: ", "cgo callback before cgo call", refusal) \
 	X(GO_SIGNAL_FORK, "fatal error: ", "signal received during fork", invariant) \
 	X(GO_MORESTACK_FAIL, "", "out of memory allocating split stack", resource) \
+	X(GO_MALLOC_SIGNAL, "fatal error: ", "malloc during signal", invariant) \
 	X(GO_MALLOC_DEADLOCK, "fatal error: ", "malloc deadlock", invariant) \
 	X(GO_OOM, "fatal error: ", "out of memory", resource) \
 	X(NEWM, "fatal error: ", "newosproc", resource) \
