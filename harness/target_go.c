@@ -114,6 +114,7 @@ extern void sqgoProfile(int hz);
 	X(GO_SIGNAL_FORK, "fatal error: ", "signal received during fork", invariant) \
 	X(GO_MORESTACK_FAIL, "", "out of memory allocating split stack", resource) \
 	X(GO_MALLOC_SIGNAL, "fatal error: ", "malloc during signal", invariant) \
+	X(GO_FREEDEFER, "fatal error: ", "freedefer with d.fn != nil", invariant) \
 	X(GO_MALLOC_DEADLOCK, "fatal error: ", "malloc deadlock", invariant) \
 	X(GO_OOM, "fatal error: ", "out of memory", resource) \
 	X(NEWM, "fatal error: ", "newosproc", resource) \
