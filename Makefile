@@ -11,6 +11,8 @@
 #   make test            the pytest suite; JUnit XML in out/junit.xml
 #   make bench           performance tables, ratios against anchors run alongside
 #   make fuzz            both fuzz engines for FUZZ_TIME (10m), then triage
+#   make go-scenarios    the scenarios against Go 1.19 and gccgo 12 through cgo,
+#                        in build/go/ and build/gccgo/ (mk/go.mk, docs/targets.md)
 #
 # make test / run / bench install missing Debian packages first (mk/deps.sh).
 
@@ -74,7 +76,7 @@ NOSPLIT_CHECK  := $(PYTHON) tools/nosplit/nosplit-check --budget $(NOSPLIT_BUDGE
                   --config tools/nosplit/runtime.conf $(if $(REGRESS),--report-only)
 NOSPLIT_OK     := $(if $(filter x86_64,$(ARCH)),$(B)/nosplit.ok)
 
-.PHONY: deps-fuzz all lib tests scenarios variants run regress test bench clean deps-build deps-test deps-bench tools contract docs selftest
+.PHONY: deps-go deps-fuzz all lib tests scenarios variants run regress test bench clean deps-build deps-test deps-bench tools contract docs selftest
 all: lib tests scenarios $(SQ_TOOLS) contract
 lib: $(LIB) $(HLIB) $(NOSPLIT_OK)
 tests: $(TESTS)
@@ -146,6 +148,9 @@ $(B)/harness/%: harness/%.c $(SC_HDRS) $(B)/harness/target_sq.o $(HLIB) $(CTX_DE
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SPLIT_CFLAGS) -Iharness $< $(B)/harness/target_sq.o $(HLIB) $(LDFLAGS) $(LDLIBS) $(CTX_LIBS) -o $@
 
+# The same scenarios against real Go runtimes: make go-scenarios.
+include mk/go.mk
+
 # Stack-switching tests call in from Boost.Context stacks too.
 $(B)/tests/rt_callback $(B)/ntests/rt_callback: LDLIBS += $(CTX_LIBS)
 $(B)/tests/rt_callback $(B)/ntests/rt_callback: $(CTX_DEPS)
@@ -165,6 +170,8 @@ deps-test:
 	@sh mk/deps.sh build test cross ssh fuzz
 deps-fuzz:
 	@sh mk/deps.sh build fuzz
+deps-go:
+	@sh mk/deps.sh build go
 
 # Fuzzing (docs/fuzz.md): fuzz-build, fuzz (FUZZ_TIME=10m), fuzz-smoke,
 # fuzz-replay, fuzz-variants, fuzz-asan, fuzz-oss.

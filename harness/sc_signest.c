@@ -67,6 +67,7 @@ int main(int argc, char **argv)
 
 	sc_begin(argc, argv, &info);
 	memset(&sa, 0, sizeof sa);
+	sa.sa_flags = SA_ONSTACK;	/* runtimes started before main require it (scenario.h) */
 	sa.sa_handler = on_usr1;
 	sigaction(SIGUSR1, &sa, NULL);
 	sa.sa_handler = on_usr2;

@@ -58,6 +58,8 @@ enum {
 	SC_MAXTHREADS = 64,
 };
 
+#include "envaxes.h"	/* --env AXIS[,AXIS]: wraps sqt_init, sqt_main, pthread_create */
+
 typedef struct sc_opts {
 	uint64_t seed;
 	long iters;		/* scenario-specific unit of work */
@@ -190,15 +192,42 @@ static inline void *sc_storm(void *arg)
 	return NULL;
 }
 
+/* The storm hits handlers, not default actions: a signal that nobody
+ * handles and whose default ends the process is left out (SIGPROF on a
+ * runtime that handles it only while it profiles, as Go's c-archive mode
+ * does: it would only show the kernel killing the process). */
+static inline void sc_storm_handled(void)
+{
+	struct sigaction sa;
+	int n = 0;
+
+	for (int i = 0; i < sc_storm_nsigs; i++) {
+		int sig = sc_storm_sigs[i];
+
+		if (sig != SIGURG && sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
+			sc_event("STORM not sending signal %d (%s): no handler, and its default action ends the process", sig,
+				strsignal(sig));
+			continue;
+		}
+		sc_storm_sigs[n++] = sig;
+	}
+	sc_storm_nsigs = n;
+}
+
 static inline void sc_storm_start(void)
 {
-	if (strcmp(sc.injector, "storm") == 0)
-		pthread_create(&sc_storm_thread, NULL, sc_storm, NULL);
+	if (strcmp(sc.injector, "storm") == 0) {
+		sc_storm_handled();
+		if (sc_storm_nsigs > 0)
+			pthread_create(&sc_storm_thread, NULL, sc_storm, NULL);
+		else
+			sc_storm_stop = 1;
+	}
 }
 
 static inline void sc_storm_end(void)
 {
-	if (strcmp(sc.injector, "storm") == 0) {
+	if (strcmp(sc.injector, "storm") == 0 && !sc_storm_stop) {
 		sc_storm_stop = 1;
 		pthread_join(sc_storm_thread, NULL);
 		sc_event("STORM sent=%ld", sc_storm_sent);
@@ -269,7 +298,7 @@ static inline void sc_ticker_start(void)
 static inline void sc_usage(FILE *f)
 {
 	fprintf(f, "usage: %s [--seed N] [--iters N] [--threads N] [--injector none|storm|sites]"
-		" [--mode %s] | --describe\n  %s\n  exit: 0 clean, 1 wrong result, 2 runtime fatal error,"
+		" [--mode %s] [--env AXIS,...] | --describe\n  %s\n  exit: 0 clean, 1 wrong result, 2 runtime fatal error,"
 		" 3 invariant violation, 4 skipped, 64 usage\n", sc_self->name, sc_self->modes, sc_self->what);
 }
 
@@ -342,7 +371,10 @@ static inline _Noreturn void sc_describe(void)
 }
 
 /* Parse the common options, print the seed, install the program's own
- * SIGUSR1 handler (before the runtime: it must keep working). */
+ * SIGUSR1 handler (before the runtime: it must keep working). It runs on
+ * the signal stack when the thread has one: a runtime whose own start
+ * comes first (Go's c-archive mode, in a constructor) requires SA_ONSTACK
+ * of every later handler, and no runtime is hurt by it. */
 static inline void sc_begin(int argc, char **argv, const sc_info *info)
 {
 	static char defmode[64];
@@ -350,6 +382,7 @@ static inline void sc_begin(int argc, char **argv, const sc_info *info)
 	struct sigaction sa;
 	sq_rec r;
 
+	argc = sc_env_begin(argc, argv);
 	sc_self = info;
 	sc.seed = env && *env ? (uint64_t)sc_number("SQ_SEED", env) :
 		(uint64_t)getpid() * 2654435761u ^ (uint64_t)time(NULL);
@@ -389,6 +422,7 @@ static inline void sc_begin(int argc, char **argv, const sc_info *info)
 	sc_rng = sc.seed ? sc.seed : 1;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = sc_on_usr1;
+	sa.sa_flags = SA_ONSTACK;
 	sigaction(SIGUSR1, &sa, NULL);
 	rec_begin(&r, "seed");
 	rec_int(&r, "seed", (int64_t)sc.seed);

@@ -7,6 +7,9 @@ set -eu
 pkgs_build="clang make"
 pkgs_test="python3-pytest python3-pytest-xdist strace libboost-context-dev gdb"
 pkgs_bench="libboost-context-dev golang-1.19-go"
+# The Go targets (make go-scenarios, mk/go.mk): gc and gccgo, and the
+# Boost.Context the scenarios' stack switches link.
+pkgs_go="golang-1.19-go gccgo-12 libboost-context-dev"
 pkgs_fuzz="afl++ libclang-rt-14-dev zip"
 pkgs_cross="qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-riscv64-linux-gnu libc6-dev-riscv64-cross musl-tools"
 # The SSH target's test starts its own sshd on 127.0.0.1 (pytest/test_targets.py).

@@ -1,0 +1,3 @@
+module stackquake/harness/go
+
+go 1.18
