@@ -145,7 +145,7 @@ SC_ENV_FN_ void sc_env_check(int axis, int ok, const char *fmt, ...)
 	rec_str(&r, "axis", sc_env_name[axis]);
 	rec_bool(&r, "ok", ok);
 	rec_str(&r, "detail", detail);
-	rec_end(&r, 2);
+	rec_end(&r, 1);
 	if (!ok)
 		__atomic_add_fetch(&sc_env_bad, 1, __ATOMIC_RELAXED);
 }
@@ -172,7 +172,7 @@ SC_ENV_FN_ void sc_env_host(int sig, int signo)
 		return;
 	rec_begin(&r, "envchain");
 	rec_int(&r, "signal", sig);
-	rec_end(&r, 2);
+	rec_end(&r, 1);
 	signal(sig, SIG_DFL);
 	syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), sig);
 }
@@ -290,7 +290,7 @@ static void *sc_env_exit_in_callback_main(void *arg)
 
 	rec_begin(&r, "envfire");
 	rec_str(&r, "axis", "exit-in-callback");
-	rec_end(&r, 2);
+	rec_end(&r, 1);
 	sqt_callback(sc_env_exit_inside, NULL);
 	return NULL;
 }
@@ -430,7 +430,7 @@ SC_ENV_FN_ void sc_env_fire(const char *how)
 	rec_begin(&r, "envfire");
 	rec_str(&r, "axis", sc_env_name[sc_env_fault]);
 	rec_str(&r, "how", how);
-	rec_end(&r, 2);
+	rec_end(&r, 1);
 }
 
 static int sc_env_store_null(void *arg)
@@ -671,7 +671,7 @@ SC_ENV_FN_ int sc_env_begin(int argc, char **argv)
 		rec_str(&r, "expect", sc_env_expname[sc_env_expect[sc_env_fault]]);
 		rec_int(&r, "signal", sc_env_sig[sc_env_fault]);
 	}
-	rec_end(&r, 2);
+	rec_end(&r, 1);
 	atexit(sc_env_atexit);
 	return j;
 }

@@ -10,7 +10,9 @@
  *     --seed or SQ_SEED, so a run replays;
  *   - declares its expected outcome (clean, or a fatal error by its
  *     contract key) before doing anything risky;
- *   - writes "[sc] ..." event lines for people, and records for drivers;
+ *   - writes "[sc] ..." event lines for people on stderr, and records for
+ *     drivers on stdout (never on stderr, where the runtime under test
+ *     prints its fatal errors one piece at a time: Go's are several writes);
  *   - ends with a "hits" record per fault site the run reached, an "end"
  *     record, and "PASS <scenario>" on stdout.
  * Exit codes: 0 clean, 1 the scenario's own check failed (wrong result),
@@ -18,9 +20,9 @@
  * this mode needs), 64 usage. Fatal errors are the runtime's: exit 2 with
  * "fatal error: ..." on stderr (on stackquake's runtime).
  *
- * Records (record.h: one JSON object per line on stderr, first member
+ * Records (record.h: one JSON object per line on stdout, first member
  * "rec"): seed {seed}; scenario {name, mode, injector, iters, threads,
- * target, variant}; progress {n} (on stdout); expect {outcome: clean|fatal, fatal: key}; skip
+ * target, variant}; progress {n}; expect {outcome: clean|fatal, fatal: key}; skip
  * {reason}; hits {site, n}; invariant {violations}; end {status}; and for
  * --describe: info {name, what, modes, iters, threads, campaign_iters},
  * target {name, version, variant}, fatal {key, prefix, message, class}.
@@ -105,7 +107,7 @@ static inline void sc_expect_clean(void)
 
 	rec_begin(&r, "expect");
 	rec_str(&r, "outcome", "clean");
-	rec_end(&r, 2);
+	rec_end(&r, 1);
 }
 
 /* The run must end in this fatal error (SQ_F_*: the contract's key; each
@@ -117,7 +119,7 @@ static inline void sc_expect_fatal(int fatal)
 	rec_begin(&r, "expect");
 	rec_str(&r, "outcome", "fatal");
 	rec_id(&r, "fatal", sq_fatal_id(fatal));
-	rec_end(&r, 2);
+	rec_end(&r, 1);
 }
 
 /* The target cannot do what this mode needs (a call returned -ENOSYS). */
@@ -127,7 +129,7 @@ static inline _Noreturn void sc_skip(const char *why)
 
 	rec_begin(&r, "skip");
 	rec_str(&r, "reason", why);
-	rec_end(&r, 2);
+	rec_end(&r, 1);
 	printf("SKIP %s\n", sc_self->name);
 	fflush(stdout);
 	exit(SC_SKIPPED);
@@ -247,9 +249,8 @@ static void sc_on_usr1(int sig)
  * slows a run without hanging it): scenario loops count their iterations
  * with sc_tick, and a thread of the scenario's own, with every signal
  * blocked, prints a "progress" record whenever the count moved in the last
- * quarter second, on stdout, where it cannot land in the middle of a line
- * the runtime is printing on stderr. The driver's watchdog measures the
- * time since the last one (sqlib/proc.py). */
+ * quarter second. The driver's watchdog measures the time since the last
+ * one (sqlib/proc.py). */
 
 static long sc_ticks;
 
@@ -426,7 +427,7 @@ static inline void sc_begin(int argc, char **argv, const sc_info *info)
 	sigaction(SIGUSR1, &sa, NULL);
 	rec_begin(&r, "seed");
 	rec_int(&r, "seed", (int64_t)sc.seed);
-	rec_end(&r, 2);
+	rec_end(&r, 1);
 	rec_begin(&r, "scenario");
 	rec_str(&r, "name", info->name);
 	rec_str(&r, "mode", sc.mode);
@@ -435,7 +436,7 @@ static inline void sc_begin(int argc, char **argv, const sc_info *info)
 	rec_int(&r, "threads", sc.threads);
 	rec_str(&r, "target", sqt_name());
 	rec_str(&r, "variant", sqt_variant());
-	rec_end(&r, 2);
+	rec_end(&r, 1);
 	sc_ticker_start();
 }
 
@@ -458,7 +459,7 @@ static inline _Noreturn void sc_finish(int status, int quiescent)
 			rec_begin(&r, "hits");
 			rec_str(&r, "site", site);
 			rec_int(&r, "n", n);
-			rec_end(&r, 2);
+			rec_end(&r, 1);
 		}
 	}
 	if (quiescent && sqt_quiesce() > 0)
@@ -467,12 +468,12 @@ static inline _Noreturn void sc_finish(int status, int quiescent)
 	if (bad > 0) {
 		rec_begin(&r, "invariant");
 		rec_int(&r, "violations", bad);
-		rec_end(&r, 2);
+		rec_end(&r, 1);
 		exit(SC_INVARIANT);
 	}
 	rec_begin(&r, "end");
 	rec_str(&r, "status", status == SC_CLEAN ? "pass" : "fail");
-	rec_end(&r, 2);
+	rec_end(&r, 1);
 	if (status == SC_CLEAN)
 		printf("PASS %s\n", sc_self->name);
 	else

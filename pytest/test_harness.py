@@ -52,7 +52,7 @@ def test_scenario_on_fixed_runtime(built, scenario, mode, injector):
         assert rec["class"] == "expected-fatal", rec["stderr"][-2000:]
     else:
         assert rec["class"] == "clean", rec["stderr"][-2000:]
-    assert '{"rec":"seed","seed":12345}' in rec["stderr"]
+    assert '{"rec":"seed","seed":12345}' in rec["stdout"]
 
 
 def test_campaign_short_budget_has_no_findings(built, tmp_path):

@@ -97,7 +97,7 @@ def test_scenario_on_target(target, scenario, mode, injector, tmp_path):
     rec = sqtest.run_job(job, scenarios("fixed", target), str(tmp_path))
     want = "expected-fatal" if scenario == "sc_sigstack" or mode == "outcall" else "clean"
     assert rec["class"] == want, f"{rec['class']}: {rec['message']}\n{rec['command']}\n{rec['stderr'][-3000:]}"
-    assert '{"rec":"seed","seed":12345}' in rec["stderr"]
+    assert '{"rec":"seed","seed":12345}' in rec["stdout"]
 
 
 # Each regression variant through a fault-site plan that reaches its window

@@ -34,16 +34,18 @@ import json
 import os
 import random
 import shlex
+import shutil
 import signal
 import sys
 import time
 from xml.sax.saxutils import escape, quoteattr
 
-from . import BUILD, ROOT, Usage, contract, duration, outcome, records, targets
+from . import BUILD, ROOT, Usage, contract, duration, findings, outcome, records, targets
 
 RUNTIMES = ("sq", "go", "gccgo")
 INJECTORS = ["none", "storm", "sites", "stackcheck"]
 STACKCHECK = os.path.join(BUILD, "tools", "stackcheck")
+PID1 = os.path.join(ROOT, "harness", "sq-pid1")
 WATCHDOG = 20	# seconds per run
 
 
@@ -98,7 +100,29 @@ class Under:
         return f"target={self.runtime}{v} on={self.on}"
 
     def can_stackcheck(self):
-        return self.platform.host_native and os.path.exists(STACKCHECK)
+        """stackcheck enforces OpenBSD's MAP_STACK rule. Go maps goroutine
+        stacks MAP_STACK on OpenBSD only, so on Linux builds of Go the rule
+        is not Go's to keep: stackcheck is for stackquake's runtime."""
+        return self.runtime == "sq" and self.platform.host_native and os.path.exists(STACKCHECK)
+
+    def axes(self):
+        """The environment axes the scenarios offer (envaxes.h) that this
+        platform can set up (pid1 needs a local unshare as root), as their
+        records: name, expect (clean, or the death the axis owes)."""
+        d = next(iter(self.scenarios.values()))
+        pid1 = self.platform.kind == "local" and os.geteuid() == 0 and shutil.which("unshare")
+        return [x for x in d.axes if x["name"] != "pid1" or pid1]
+
+    def draw_env(self, rng):
+        """A run's runtime settings: the number of Ps and how callbacks bind
+        (stackquake), GOMAXPROCS (Go); Go dumps every goroutine on a hang."""
+        procs = str(rng.choice([1, 2, 2, 4, 8]))
+        if self.runtime != "sq":
+            return {"GOMAXPROCS": procs, "GOTRACEBACK": "crash"}
+        env = {"SQ_MAXPROCS": procs}
+        if rng.random() < 0.5:
+            env["SQ_CALLBACK_BIND"] = rng.choice(["0", "1"])
+        return env
 
     def modes(self):
         return [(s, m) for s, d in self.scenarios.items() for m in d.modes]
@@ -110,13 +134,14 @@ class Job:
     """Everything that determines a run: replaying a Job replays the run."""
 
     def __init__(self, scenario, mode, injector, seed=1, arms=(), env=None, iters=None,
-                 timeout=WATCHDOG):
+                 timeout=WATCHDOG, axes=""):
         if injector not in INJECTORS:
             raise Usage(f"unknown injector {injector!r}; one of: {', '.join(INJECTORS)}")
         self.scenario, self.mode, self.injector = scenario, mode, injector
         self.seed, self.arms = int(seed), list(arms)
         self.env = dict(env or {})
         self.iters, self.timeout = iters, timeout
+        self.axes = axes
 
     def check(self, under):
         d = under.scenarios.get(self.scenario)
@@ -129,6 +154,10 @@ class Job:
                         f"and needs build/tools/stackcheck (make)")
         for spec in self.arms:
             contract.verdict(*contract.parse_spec(spec))
+        known = {x["name"] for x in d.axes}
+        for x in filter(None, self.axes.split(",")):
+            if x not in known:
+                raise Usage(f"unknown environment axis {x!r}; one of: {', '.join(sorted(known))}")
         if self.iters is None:
             self.iters = d.campaign_iters
         return self
@@ -136,13 +165,13 @@ class Job:
     def to_json(self):
         return {"scenario": self.scenario, "mode": self.mode, "injector": self.injector,
                 "seed": self.seed, "arms": self.arms, "env": self.env, "iters": self.iters,
-                "timeout": self.timeout}
+                "timeout": self.timeout, "axes": self.axes}
 
     @classmethod
     def from_json(cls, d):
         try:
             return cls(d["scenario"], d["mode"], d["injector"], d.get("seed", 1), d.get("arms", []),
-                       d.get("env", {}), d.get("iters"), d.get("timeout", WATCHDOG))
+                       d.get("env", {}), d.get("iters"), d.get("timeout", WATCHDOG), d.get("axes", ""))
         except (KeyError, TypeError, ValueError) as e:
             raise Usage(f"malformed reproducer: {e}") from None
 
@@ -150,6 +179,10 @@ class Job:
         inj = "storm" if self.injector == "storm" else ("sites" if self.arms else "none")
         cmd = [os.path.join(under.hdir, self.scenario), "--seed", str(self.seed),
                "--iters", str(self.iters), "--mode", self.mode, "--injector", inj]
+        if self.axes:
+            cmd += ["--env", self.axes]
+        if "pid1" in self.axes.split(","):
+            cmd = ["sh", PID1] + cmd
         if self.injector == "stackcheck":
             cmd = [STACKCHECK, "-q", "--"] + cmd
         return cmd
@@ -168,7 +201,8 @@ class Job:
         return (env + " " if env else "") + " ".join(shlex.quote(a) for a in argv)
 
     def label(self):
-        return f"{self.scenario}/{self.mode}/{self.injector}" + (f"[{','.join(self.arms)}]" if self.arms else "")
+        return (f"{self.scenario}/{self.mode}/{self.injector}" + (f"[{','.join(self.arms)}]" if self.arms else "")
+                + (f"{{env {self.axes}}}" if self.axes else ""))
 
 
 def is_progress(line):
@@ -184,7 +218,7 @@ def execute(job, under):
     cls, msg = outcome.classify(rc, out, err, timed_out, under.fatals, contract.owed_fatals(job.arms),
                                 armed=bool(job.arms), timeout=job.timeout,
                                 under_stackcheck=job.injector == "stackcheck")
-    hits = {h["site"]: h["n"] for h in records.of(records.parse(err), "hits")}
+    hits = {h["site"]: h["n"] for h in records.of(records.parse(out), "hits")}
     return {"job": job.to_json(), "label": job.label(), "class": cls, "message": msg,
             "signature": outcome.signature(cls, msg, err), "rc": rc,
             "seconds": round(time.monotonic() - t0, 3), "hits": hits, "command": job.command(under),
@@ -234,10 +268,13 @@ def plan(rng, under, dry):
     x action armed on every hit first (the most telling pairs first), then
     hit N for N = 1, 2, 3, ... until N passes the hits the dry run saw."""
     injectors = ["none", "storm"] + (["stackcheck"] if under.can_stackcheck() else [])
-    base = [(s, m, inj) for s, m in under.modes() for inj in injectors]
+    base = [(s, m, inj) for s, m in under.modes() for inj in injectors + ["env"]]
+    axes = under.axes()
     ladders = []
     for s, m in under.modes():
         for site, n in sorted(dry.get((s, m), {}).items()):
+            if site.startswith("_"):
+                continue
             for a in campaign_actions():
                 score = interest(site, a)
                 if score is not None:
@@ -249,7 +286,14 @@ def plan(rng, under, dry):
     while True:
         s, m, inj = base[bi % len(base)]
         bi += 1
-        yield Job(s, m, inj, seed=rng.randrange(1, 2**31), env=draw_env(rng))
+        if inj == "env":
+            # A mode that owes a fatal error of its own owes a death already:
+            # an axis's death could not be told from it.
+            if axes and not declares_fatal(dry.get((s, m), {}).get("_expect")):
+                yield Job(s, m, "none", seed=rng.randrange(1, 2**31), env=under.draw_env(rng),
+                          axes=draw_axes(rng, axes))
+        else:
+            yield Job(s, m, inj, seed=rng.randrange(1, 2**31), env=under.draw_env(rng))
         for _ in range(3):
             live = [l for l in ladders if l["rung"] <= l["hits"]]
             if not live:
@@ -258,15 +302,26 @@ def plan(rng, under, dry):
             li += 1
             s, m, site, a = lad["key"]
             yield Job(s, m, "sites", seed=rng.randrange(1, 2**31), arms=[spec(site, a, lad["rung"])],
-                      env=draw_env(rng))
+                      env=under.draw_env(rng))
             lad["rung"] += 1
 
 
-def draw_env(rng):
-    env = {"SQ_MAXPROCS": str(rng.choice([1, 2, 2, 4]))}
-    if rng.random() < 0.5:
-        env["SQ_CALLBACK_BIND"] = rng.choice(["0", "1"])
-    return env
+def declares_fatal(expect):
+    return bool(expect) and expect.get("outcome") == "fatal"
+
+
+def draw_axes(rng, axes):
+    """One environment axis, or now and then two at once: never two that
+    owe a death (only the first would fire) nor two of a family (two sets
+    of host handlers: the second replaces the first)."""
+    a = rng.choice(axes)
+    pick = [a]
+    if rng.random() < 0.25:
+        b = rng.choice(axes)
+        if (b["name"].split("-")[0] != a["name"].split("-")[0]
+                and "clean" in (a["expect"], b["expect"])):
+            pick.append(b)
+    return ",".join(x["name"] for x in pick)
 
 
 def dry_runs(under, rng, dry):
@@ -274,8 +329,9 @@ def dry_runs(under, rng, dry):
     reaches, and how often, go into dry; yields each run's record (a dry
     run is a run like any other, and may be a finding)."""
     for s, m in under.modes():
-        rec = execute(Job(s, m, "none", seed=rng.randrange(1, 2**31)).check(under), under)
-        dry[(s, m)] = rec["hits"]
+        rec = execute(Job(s, m, "none", seed=rng.randrange(1, 2**31), env=under.draw_env(rng)).check(under),
+                      under)
+        dry[(s, m)] = dict(rec["hits"], _expect=records.first(records.parse(rec["stdout"]), "expect"))
         yield rec
 
 
@@ -312,11 +368,17 @@ class Report:
                 f.write(f"# {rec['command']}\n# {self.under.label()} {self.under.version}\n"
                         f"# {rec['class']}: {rec['message']}\n\n--- stdout\n"
                         f"{rec['stdout']}\n--- stderr\n{rec['stderr']}")
+            k = findings.recognise(self.under.runtime, rec["class"], rec["message"], rec["label"])
             self.findings[key] = {"class": rec["class"], "message": rec["message"], "count": 0,
                                   "repro": repro, "log": log, "command": rec["command"],
-                                  "label": rec["label"]}
+                                  "label": rec["label"], "known": k["name"] if k else None,
+                                  "upstream": k["upstream"] if k else None}
         self.findings[key]["count"] += 1
         return self.findings[key] if first else None
+
+    def new_findings(self):
+        """Findings nobody has written up in docs/findings/."""
+        return [f for f in self.findings.values() if not f["known"]]
 
     def write(self, meta):
         recs = [{k: v for k, v in r.items() if k not in ("stdout", "stderr")} for r in self.records]
@@ -339,14 +401,21 @@ class Report:
         rows = {}
         for r in self.records:
             j = r["job"]
-            rows.setdefault((f"{j['scenario']}/{j['mode']}", j["injector"]), []).append(r["class"])
+            inj = j["injector"] + ("+env" if j.get("axes") else "")
+            rows.setdefault((f"{j['scenario']}/{j['mode']}", inj), []).append(r["class"])
         for (sm, inj), cl in sorted(rows.items()):
             lines.append(f"{sm:<26}{inj:<12}{len(cl):>5}" + "".join(f"{cl.count(c):>7}" for c in shown))
         lines.append("")
         if not self.findings:
             lines.append("findings: none")
+        else:
+            lines.append(f"findings: {len(self.findings)}, {len(self.new_findings())} not known "
+                         f"(docs/findings/)")
         for i, fd in enumerate(self.findings.values(), 1):
             lines.append(f"finding {i}: {fd['class']}: {fd['message']} ({fd['count']} runs; {fd['label']})")
+            if fd["known"]:
+                lines.append(f"  known:     docs/findings/{fd['known']}/"
+                             + (f" (upstream {fd['upstream']})" if fd["upstream"] else ""))
             lines.append(f"  reproduce: ./stackquake repro {fd['repro']}")
             lines.append(f"  log:       {fd['log']}")
         return "\n".join(lines) + "\n"
@@ -418,7 +487,7 @@ def cmd_run(a):
     print(f"report: {outdir}/report.txt, report.json, junit.xml")
     if interrupted:
         return 143 if interrupted == "SIGTERM" else 130
-    return 1 if rep.findings else 0
+    return 1 if rep.new_findings() else 0
 
 
 # ---- regressions ---------------------------------------------------------------------

@@ -126,6 +126,7 @@ class Described:
         self.campaign_iters = info.get("campaign_iters")
         self.target = records.first(recs, "target") or {}
         self.fatals = records.of(recs, "fatal")
+        self.axes = records.of(recs, "envaxis")
 
 
 def describe(path, run):

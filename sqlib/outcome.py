@@ -60,31 +60,78 @@ def signature(cls, message, stderr=""):
 
 class FatalTable:
     """A target's fatal errors (sqt_fatals: key, prefix, message, class),
-    matched against the lines of a run's stderr."""
+    matched against the lines of a run's stderr. A line is a row's when it
+    starts with the row's prefix and message (Go's messages go on with
+    numbers: "goroutine stack exceeds 1000000000-byte limit"); the longest
+    match wins. A line with a fatal prefix ("fatal error: ", "fatal: ") and
+    no row is a fatal error the table does not know."""
 
     def __init__(self, rows):
-        self.rows = list(rows)
-        self.prefixes = sorted({r["prefix"] for r in self.rows}, key=len, reverse=True)
+        self.rows = sorted(rows, key=lambda r: len(r["prefix"] + r["message"]), reverse=True)
+        self.prefixes = sorted({r["prefix"] for r in self.rows if r["prefix"].startswith("fatal")},
+                               key=len, reverse=True)
 
     def match(self, line):
-        """(key or None, message) if line is one of the target's fatal
-        errors, or looks like one (a known prefix, unknown message)."""
+        """(row or None, message) if line is one of the target's fatal
+        errors, or looks like one (a fatal prefix, unknown message)."""
         for r in self.rows:
-            text = r["prefix"] + r["message"]
-            if line == text or (r["message"].endswith("*") and line.startswith(text[:-1])):
-                return r["key"], line[len(r["prefix"]):]
+            if line.startswith(r["prefix"] + r["message"]):
+                return r, line[len(r["prefix"]):]
         for p in self.prefixes:
-            if p.endswith(": ") and line.startswith(p):
+            if line.startswith(p):
                 return None, line[len(p):]
         return None
 
     def find(self, stderr):
-        """The first fatal error in stderr: (key or None, message), or None."""
+        """The first fatal error in stderr: (row or None, message), or None."""
         for line in (stderr or "").splitlines():
             m = self.match(line)
             if m:
                 return m
         return None
+
+
+def _died_of(rc, under_stackcheck=False):
+    """The signal a run died of (a shell wrapper says 128 + n), or 0."""
+    if rc is None:
+        return 0
+    if rc < 0:
+        return -rc
+    return rc - 128 if rc > 128 else 0
+
+
+def _wrong(stdout, recs):
+    failed = [c for c in records.of(recs, "envcheck") if not c.get("ok")]
+    if failed:
+        return f"environment axis {failed[0]['axis']}: {failed[0]['detail']}"
+    return next((l for l in stdout.splitlines() if l.startswith("FAIL")), "exit 1")
+
+
+def _by_axis(env, rc, fatal, stdout, stderr, recs, under_stackcheck):
+    """A run under an environment axis that owes a death (envaxes.h):
+    signal: dies of the axis's signal, no fatal error of the runtime's own;
+    crash: dies of it, or of a fatal error of class crash;
+    death: any fatal error or signal, not clean."""
+    want, sig = env["expect"], env.get("signal", 0)
+    died = _died_of(rc, under_stackcheck)
+    row, msg = fatal if fatal else (None, "")
+    how = f"killed by {signame(died)}" if died else f"exit status {rc}"
+    if want == "signal" and died == sig and not fatal:
+        return "expected-fatal", f"{how}, as the axis owes"
+    if want == "crash" and (died == sig or (row and row["class"] == "crash")):
+        return "expected-fatal", msg or f"{how}, as the axis owes"
+    if want == "death" and (fatal or died):
+        return "expected-fatal", msg or how
+    if fatal:
+        return "unexpected-fatal", msg
+    if died:
+        return "crash", how
+    if rc == 1:
+        return "wrong-result", _wrong(stdout, recs)
+    if rc not in (0, None):
+        return "crash", f"exit status {rc}"
+    return "wrong-result", (f"the environment axis owed a death ({want}"
+                            f"{' by ' + signame(sig) if sig else ''}); the program ran to completion")
 
 
 def classify(rc, stdout, stderr, timed_out, fatals, owed=(), armed=False, timeout=None,
@@ -97,15 +144,21 @@ def classify(rc, stdout, stderr, timed_out, fatals, owed=(), armed=False, timeou
     kill = KILL_RE.search(stderr or "")
     if kill:
         return "stackcheck-kill", re.sub(r"pid=\d+ tid=\d+ ", "", kill.group(0))
-    recs = records.parse(stderr)
+    recs = records.parse(stdout) + records.parse(stderr)
     expects = records.of(recs, "expect")
     declared = {e.get("fatal") for e in expects if e.get("outcome") == "fatal"}
     skip = records.first(recs, "skip")
-    if skip and rc == 4:
+    if skip:	# the mode never ran: what an environment axis says is moot
         return "skipped", skip.get("reason", "")
     f = fatals.find(stderr)
+    env = records.first(recs, "env")
+    if env and env.get("expect", "scenario") != "scenario":
+        if f and f[0] and f[0]["key"] in declared | set(owed):
+            return "expected-fatal", f[1]	# the scenario's own end came first
+        return _by_axis(env, rc, f, stdout, stderr, recs, under_stackcheck)
     if f:
-        key, msg = f
+        row, msg = f
+        key = row["key"] if row else None
         return ("expected-fatal" if key and key in declared | set(owed) else "unexpected-fatal"), msg
     if rc is None:
         return "harness-error", "the program did not start"
@@ -118,7 +171,7 @@ def classify(rc, stdout, stderr, timed_out, fatals, owed=(), armed=False, timeou
         line = next((l for l in stderr.splitlines() if l.startswith("invariant: ")), "exit status 3")
         return "invariant", line
     if rc == 1:
-        return "wrong-result", next((l for l in stdout.splitlines() if l.startswith("FAIL")), "exit 1")
+        return "wrong-result", _wrong(stdout, recs)
     if rc != 0:
         return "crash", f"exit status {rc}"
     if declared and not any(e.get("outcome") == "clean" for e in expects) and not armed:
