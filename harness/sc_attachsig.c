@@ -28,7 +28,7 @@ static void *cycler(void *arg)
 
 	sc_target(slot);
 	for (long i = 0; i < sc.iters; i++, sc_tick())
-		bad += sqt_callback(nop, NULL) != 1;
+		bad += sc_callback(nop, NULL) != 1;
 	sc_untarget(slot);
 	return (void *)bad;
 }
@@ -41,7 +41,7 @@ static void *shortlived(void *arg)
 
 	sc_target(slot);
 	for (long i = 0; i < n; i++)
-		bad += sqt_callback(nop, NULL) != 1;
+		bad += sc_callback(nop, NULL) != 1;
 	sc_untarget(slot);
 	return (void *)(bad | n << 8);
 }

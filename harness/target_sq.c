@@ -34,6 +34,7 @@ const sqt_fatal *sqt_fatals(int *n)
 _Noreturn void sqt_main(sqt_fn fn, void *arg) { sq_main(fn, arg); }
 int sqt_init(void) { return sq_init(); }
 int sqt_callback(sqt_fn fn, void *arg) { return sq_callback(fn, arg); }
+int sqt_callback_binds(void) { return sq_callback_binds(); }
 int sqt_outcall(sqt_fn fn, void *arg) { return sq_ccall(fn, arg); }
 void sqt_spawn(sqt_fn fn, void *arg) { sq_spawn(fn, arg); }
 void sqt_yield(void) { sq_yield(); }

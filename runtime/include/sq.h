@@ -55,6 +55,10 @@ uint64_t sq_goid(void);
  * outcall). Returns fn's return value. */
 int sq_callback(int (*fn)(void *), void *arg);
 
+/* 1 if a foreign thread keeps its M between callbacks (the default), 0 if
+ * every callback attaches and detaches (SQ_CALLBACK_BIND=0). */
+int sq_callback_binds(void);
+
 /* Run the C function fn(arg) on the M's system stack (g0) inside a syscall
  * window: fn may block, make system calls, switch stacks and call back in
  * with sq_callback. [G] Returns fn's return value. */
