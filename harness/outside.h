@@ -208,8 +208,8 @@ OUT_FN_ void sc_leak_judge(const sc_res *a, const sc_res *b, long cycles, const 
 			rec_str(&v, "cycle", what);
 			rec_end(&v, 1);
 			sc_violation("leak", sc_leak_bounds[i].what,
-				"%s grew by %ld over %ld %ss (%.3f per cycle)", sc_leak_bounds[i].what, d[i],
-				cycles, what, (double)d[i] / (double)cycles);
+				"%s grew by %ld over %ld cycles (%.3f per cycle; a cycle: %s)",
+				sc_leak_bounds[i].what, d[i], cycles, (double)d[i] / (double)cycles, what);
 		}
 }
 
