@@ -75,5 +75,9 @@ int sqt_check(int quiescent);
  * the number of Gs still alive besides the caller. */
 int sqt_quiesce(void);
 void sqt_profile(int hz);
+/* Bytes the current G may still use before the target reports a stack
+ * overflow (its declared limit); -ENOSYS where C run by the target does not
+ * use the runtime's G stacks. */
+long sqt_stack_left(void);
 
 #endif

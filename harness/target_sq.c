@@ -62,6 +62,7 @@ int64_t sqt_hits(const char *site) { return sq_fault_hits(site); }
 const char *sqt_site(int i) { return sq_fault_site(i); }
 int sqt_check(int quiescent) { return sq_check(quiescent); }
 void sqt_profile(int hz) { sq_setprofile(hz); }
+long sqt_stack_left(void) { return (long)sq_stack_left(); }
 
 int sqt_quiesce(void)
 {
