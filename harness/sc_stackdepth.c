@@ -3,7 +3,7 @@
  *
  * The target says how much stack a G may still use (sqt_stack_left: down to
  * the point where its split checks report an overflow). Modes:
- *   near   recurse, in frames with split checks, to within two pages of the
+ *   near   recurse, in frames with split checks, to within a page or so of the
  *          limit and back, again and again: clean. A limit enforced a few
  *          KiB too early shows here.
  *   over   recurse one page past the limit, then return: the runtime owes
@@ -68,7 +68,7 @@ static int g_main(void *arg)
 		down_nosplit(0);
 	for (long i = 0; i < sc.iters; i++, sc_tick()) {
 		if (sc_mode("near"))
-			down(left - 2 * PAGE_, sp0);
+			down(left - PAGE_, sp0);
 		else
 			down(left + PAGE_, sp0);
 	}
