@@ -62,8 +62,9 @@ NOSIGSTACK = contract.fatal("no_sigstack")["message"]
 SA_WINDOW = "attach,detach"
 SA_BROKEN = "signal arrived with curm set but off its signal stack"
 
-TP_LOAD = re.compile(r"^mov\s+%fs:0x0,(%\w+)")      # the thread pointer into a register
-STORE = re.compile(r"^movq?\s+(\$0x0|%\w+),(%fs:\S+|\((%\w+)\))$")
+# The instruction text is capstone's AT&T syntax (docs/sigpoke.md).
+TP_LOAD = re.compile(r"^movq?\s+%fs:0(?:x0)?,\s*(%\w+)")      # the thread pointer into a register
+STORE = re.compile(r"^movq?\s+(\$0(?:x0)?|%\w+),\s*(%fs:\S+|\((%\w+)\))$")
 
 
 def read_records(path):
@@ -133,9 +134,12 @@ def sp(tmp_path_factory):
     if platform.machine() != "x86_64":
         pytest.skip(f"sigpoke runs on x86-64 only (arch/aarch64.c is not tested), "
                     f"not {platform.machine()}")
-    for tool in ("make", "objdump", "gcc"):
+    for tool in ("make", "objdump", "gcc"):    # objdump: for inside() only
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} is not installed")
+    for header, pkg in (("elfutils/libdw.h", "libdw-dev"), ("capstone/capstone.h", "libcapstone-dev")):
+        if not os.path.exists(os.path.join("/usr/include", header)):
+            pytest.skip(f"{pkg} is not installed (sh mk/deps.sh build)")
     out = os.environ.get("SIGPOKE_OUT") or str(tmp_path_factory.mktemp("sigpoke"))
     b = subprocess.run(["make", "--no-print-directory", "-C", TOOL, f"OUT={out}"],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -225,12 +229,12 @@ def safe_at(r):
 
 def writes_tls(rows, i, clear=False):
     """Does instruction i store to a %fs-relative TLS slot (the runtime's g,
-    the stand-alone's curm; initial-exec)? Either directly, mov
-    %rax,%fs:(%rcx), or through the slot's address just formed from the
-    thread pointer: mov %fs:0x0,%rcx; lea -0x28(%rcx),%rcx; mov %rax,(%rcx).
+    the stand-alone's curm; initial-exec)? Either directly, movq %rax,
+    %fs:(%rcx), or through the slot's address just formed from the thread
+    pointer: movq %fs:0, %rcx; leaq -0x28(%rcx), %rcx; movq %rax, (%rcx).
     clear: the value stored is 0."""
     m = STORE.match(re.sub(r"\s+#.*$", "", rows[i]["insn"]))
-    if not m or (m.group(1) == "$0x0") != clear:
+    if not m or (m.group(1) in ("$0", "$0x0")) != clear:
         return False
     if m.group(2).startswith("%fs:"):
         return True
@@ -243,7 +247,7 @@ def writes_tls(rows, i, clear=False):
 
 
 def calls(row, fn):
-    return re.search(rf"call\s.*<{fn}(@plt)?>", row["insn"]) is not None
+    return re.search(rf"callq?\s.*<{fn}(@plt)?>", row["insn"]) is not None
 
 
 def where(rows, i):

@@ -27,7 +27,7 @@
 static const char shortusage[] =
     "usage: sigpoke (-w FUNCS | -a LOC) [-s SIGNAL] [-c COMM] [-E VAR=VAL]... [-o DIR]\n"
     "               [--records FILE] [-t MS] [--reach MS] [--settle MS] [--cover MS]\n"
-    "               [--no-inline] [-qv] [--binary PROGRAM | PROGRAM] [ARGS...]\n";
+    "               [--no-inline] [--list] [-qv] [--binary PROGRAM | PROGRAM] [ARGS...]\n";
 
 static const char usage[] =
     "Run PROGRAM under ptrace; stop a thread at each instruction of the window in\n"
@@ -58,6 +58,8 @@ static const char usage[] =
     "      --binary PROG    PROGRAM, when it is more convenient as an option\n"
     "      --no-inline      only the functions' out-of-line copies, not the copies\n"
     "                       inlined into other functions (found through DWARF)\n"
+    "      --list           print the window (records: one insn per instruction,\n"
+    "                       then window) on stdout and exit 0; PROGRAM is not run\n"
     "  -q, --quiet          no per-instruction table on stdout\n"
     "  -v, --verbose        a line per poke on stderr\n"
     "\n"
@@ -183,7 +185,7 @@ static void writeout(const char *out, const struct window *w, const struct confi
 struct args {
 	struct config c;
 	const char *win, *loc, *out, *records;
-	int quiet, inl;
+	int quiet, inl, list;
 };
 
 static const struct option longopts[] = {
@@ -200,6 +202,7 @@ static const struct option longopts[] = {
 	{ "reach", required_argument, NULL, 'R' },
 	{ "binary", required_argument, NULL, 'b' },
 	{ "no-inline", no_argument, NULL, 'I' },
+	{ "list", no_argument, NULL, 'L' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -240,6 +243,7 @@ static char **parse(int argc, char **argv, struct args *a)
 		case 'R': a->c.reach = intarg(optarg, "--reach"); break;
 		case 'b': binary = optarg; break;
 		case 'I': a->inl = 0; break;
+		case 'L': a->list = 1; break;
 		case 'q': a->quiet = 1; break;
 		case 'v': a->c.verbose = 1; break;
 		case 'h': fputs(shortusage, stdout); fputs(usage, stdout); exit(0);
@@ -273,27 +277,17 @@ static char **parse(int argc, char **argv, struct args *a)
 // it returns; else (size_t)-1).
 static size_t mkwindow(struct window *w, const struct elfsyms *e, const struct args *a)
 {
-	const char *prog = a->c.prog;
 	char err[512];
-	struct dis d;
 
 	if (a->loc != NULL) {
-		const struct sym *s;
-		uintptr_t addr;
-		long i;
-		if (windowloc(e, a->loc, &s, &addr, err, sizeof err) < 0)
-			die("%s", err);
-		if (disasm(prog, s, &d) < 0)
-			die("cannot disassemble %s (is objdump installed? see $SIGPOKE_OBJDUMP)", s->name);
-		if ((i = windowat(w, e, &d, a->loc, err, sizeof err)) < 0)
+		long i = windowat(w, e, a->loc, err, sizeof err);
+		if (i < 0)
 			die("%s", err);
 		return (size_t)i;
 	}
 	size_t n;
 	char **names = splitnames(strdup(a->win), &n);
-	if (disasm(prog, NULL, &d) < 0)
-		die("cannot disassemble %s (is objdump installed? see $SIGPOKE_OBJDUMP)", prog);
-	if (windowbuild(w, e, &d, names, n, a->inl, err, sizeof err) < 0)
+	if (windowbuild(w, e, a->c.prog, names, n, a->inl, err, sizeof err) < 0)
 		die("%s", err);
 	return (size_t)-1;
 }
@@ -324,11 +318,19 @@ int main(int argc, char **argv)
 	struct config *c = &a.c;
 	size_t only;
 	int tmplogs, ret;
+	int64_t t0 = now();
 
 	c->spawn.argv = parse(argc, argv, &a);
 	if (elfload(c->prog, &syms, err, sizeof err) < 0)
 		die("%s", err);
 	only = mkwindow(&w, &syms, &a);
+	st.setupseconds = (now() - t0) / 1e9;
+	fprintf(stderr, "[sigpoke] WINDOW instructions=%zu strips=%zu setup_ms=%.1f\n",
+	    w.nin, w.nfn, st.setupseconds * 1000);
+	if (a.list) {
+		recordwindow(1, &w, st.setupseconds);
+		return XCLEAN;
+	}
 	tmplogs = logdir(a.out, logs, sizeof logs);
 	if (realpath("/proc/self/exe", self) == NULL)
 		snprintf(self, sizeof self, "%s", argv[0]);

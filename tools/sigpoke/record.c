@@ -34,6 +34,32 @@ static int64_t ms(double seconds)
 	return (int64_t)(seconds * 1000 + 0.5);
 }
 
+// recordwindow: the window itself, for --list: one "insn" record per
+// instruction in window order, then a "window" record with the counts and
+// how long finding them took (setup_ms: ELF, disassembly, DWARF).
+void recordwindow(int fd, const struct window *w, double setup)
+{
+	char loc[128];
+	sq_rec r;
+
+	for (size_t i = 0; i < w->nin; i++) {
+		const struct insn *in = &w->in[i];
+		locname(w, in, loc, sizeof loc);
+		rec_begin(&r, "insn");
+		hex(&r, "addr", in->addr);
+		rec_str(&r, "func", w->fn[in->fn].of);
+		rec_str(&r, "strip", w->fn[in->fn].name);
+		rec_str(&r, "loc", loc);
+		rec_str(&r, "insn", in->text);
+		rec_end(&r, fd);
+	}
+	rec_begin(&r, "window");
+	rec_int(&r, "instructions", (int64_t)w->nin);
+	rec_int(&r, "strips", (int64_t)w->nfn);
+	rec_int(&r, "setup_ms", ms(setup));
+	rec_end(&r, fd);
+}
+
 // recordcover: what the cover run saw (nothing without one: --at).
 void recordcover(int fd, const struct window *w, const struct sweepstats *st)
 {
