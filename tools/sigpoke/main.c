@@ -27,7 +27,8 @@
 static const char shortusage[] =
     "usage: sigpoke (-w FUNCS | -a LOC) [-s SIGNAL] [-c COMM] [-E VAR=VAL]... [-o DIR]\n"
     "               [--records FILE] [-t MS] [--reach MS] [--settle MS] [--cover MS]\n"
-    "               [--no-inline] [--list] [-qv] [--binary PROGRAM | PROGRAM] [ARGS...]\n";
+    "               [--max-seconds S] [--sample N [--seed S]] [--no-inline] [--list] [-qv]\n"
+    "               [--binary PROGRAM | PROGRAM] [ARGS...]\n";
 
 static const char usage[] =
     "Run PROGRAM under ptrace; stop a thread at each instruction of the window in\n"
@@ -55,6 +56,11 @@ static const char usage[] =
     "      --settle MS      let PROGRAM run MS after each handler returns (5; 300\n"
     "                       with --at)\n"
     "      --cover MS       length of each of the two coverage phases (100)\n"
+    "      --max-seconds S  start no poke S seconds after sigpoke started (the poke\n"
+    "                       under way finishes); what is left is untested\n"
+    "      --sample N       poke N instructions of the window drawn at random from\n"
+    "                       --seed; the others are untested\n"
+    "      --seed S         the seed of --sample (default: from the clock; printed)\n"
     "      --binary PROG    PROGRAM, when it is more convenient as an option\n"
     "      --no-inline      only the functions' out-of-line copies, not the copies\n"
     "                       inlined into other functions (found through DWARF)\n"
@@ -72,6 +78,26 @@ static void die(const char *fmt, const char *arg)
 	fprintf(stderr, fmt, arg);
 	fprintf(stderr, "\n%s(sigpoke -h for help)\n", shortusage);
 	exit(XUSAGE);
+}
+
+static double secondsarg(const char *s)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (*s == 0 || *end != 0 || !(v > 0) || v > 86400 * 7)
+		die("bad --max-seconds %s: want seconds, more than 0", s);
+	return v;
+}
+
+static long longarg(const char *s, const char *what, long min)
+{
+	char *end;
+	long long v = strtoll(s, &end, 10);
+
+	if (*s == 0 || *end != 0 || v < min)
+		die("bad %s: want a whole number", what);
+	return (long)v;
 }
 
 static int intarg(const char *s, const char *what)
@@ -185,7 +211,8 @@ static void writeout(const char *out, const struct window *w, const struct confi
 struct args {
 	struct config c;
 	const char *win, *loc, *out, *records;
-	int quiet, inl, list;
+	int quiet, inl, list, seeded;
+	double maxseconds;
 };
 
 static const struct option longopts[] = {
@@ -203,6 +230,9 @@ static const struct option longopts[] = {
 	{ "binary", required_argument, NULL, 'b' },
 	{ "no-inline", no_argument, NULL, 'I' },
 	{ "list", no_argument, NULL, 'L' },
+	{ "max-seconds", required_argument, NULL, 'M' },
+	{ "sample", required_argument, NULL, 'N' },
+	{ "seed", required_argument, NULL, 'D' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -244,6 +274,9 @@ static char **parse(int argc, char **argv, struct args *a)
 		case 'b': binary = optarg; break;
 		case 'I': a->inl = 0; break;
 		case 'L': a->list = 1; break;
+		case 'M': a->maxseconds = secondsarg(optarg); break;
+		case 'N': a->c.sample = longarg(optarg, "--sample", 1); break;
+		case 'D': a->c.seed = longarg(optarg, "--seed", 0); a->seeded = 1; break;
 		case 'q': a->quiet = 1; break;
 		case 'v': a->c.verbose = 1; break;
 		case 'h': fputs(shortusage, stdout); fputs(usage, stdout); exit(0);
@@ -256,6 +289,10 @@ static char **parse(int argc, char **argv, struct args *a)
 		die("%s", "-w and --at exclude each other");
 	if (a->win == NULL && a->loc == NULL)
 		die("%s", "no window: name its functions with -w FUNCS, or one instruction with --at");
+	if (a->loc != NULL && (a->c.sample || a->seeded))
+		die("%s", "--at pokes one instruction: no --sample or --seed");
+	if (a->seeded && !a->c.sample)
+		die("%s", "--seed draws the sample: give --sample N too");
 	if (binary == NULL && optind >= argc)
 		die("%s", "no PROGRAM");
 	if (a->c.settle < 0)
@@ -290,6 +327,21 @@ static size_t mkwindow(struct window *w, const struct elfsyms *e, const struct a
 	if (windowbuild(w, e, a->c.prog, names, n, a->inl, err, sizeof err) < 0)
 		die("%s", err);
 	return (size_t)-1;
+}
+
+// bound applies --max-seconds (counted from t0, sigpoke's start) and
+// --sample; a seed not given comes from the clock, and is printed so the
+// same sample can be drawn again.
+static void bound(struct args *a, struct window *w, int64_t t0)
+{
+	if (a->maxseconds > 0)
+		a->c.deadline = t0 + (int64_t)(a->maxseconds * 1e9);
+	if (a->c.sample && !a->seeded)
+		a->c.seed = (now() ^ (int64_t)getpid() << 16) & 0x7fffffff;
+	windowsample(w, a->c.sample, a->c.seed);
+	if (a->c.sample)
+		fprintf(stderr, "[sigpoke] SAMPLE n=%ld of=%zu seed=%lld\n", a->c.sample, w->nin,
+		    (long long)a->c.seed);
 }
 
 // logdir makes the folder for the runs' output: DIR/logs, or a temporary
@@ -327,6 +379,7 @@ int main(int argc, char **argv)
 	st.setupseconds = (now() - t0) / 1e9;
 	fprintf(stderr, "[sigpoke] WINDOW instructions=%zu strips=%zu setup_ms=%.1f\n",
 	    w.nin, w.nfn, st.setupseconds * 1000);
+	bound(&a, &w, t0);
 	if (a.list) {
 		recordwindow(1, &w, st.setupseconds);
 		return XCLEAN;

@@ -9,7 +9,8 @@
 //    "loc":"sq_callback+0x2b9","sym":"sq_callback","off":697,
 //    "delivery":"at","class":"unexpected-fatal","unsafe":true,"late":false,
 //    "delivered_at":"sq_callback+0x2b9","run":12,"message":"...","insn":"..."}
-//   {"rec":"summary","signal":"SIGURG","prog":"...","instructions":N, ...}
+//   {"rec":"summary","signal":"SIGURG","instructions":N, ...,"cut":false,
+//    "sample":0,"seed":0,"prog":"..."}
 //
 // One poke record per instruction of the window, in window order (strips,
 // then addresses), written once the sweep is over: a failure that shows up
@@ -96,7 +97,7 @@ static void recordpoke(int fd, const struct window *w, const struct insn *in)
 	rec_str(&r, "delivered_at", delivered(in->delivery) && in->dwhere[0] ? in->dwhere : NULL);
 	rec_int(&r, "run", in->run);
 	rec_str(&r, "message", in->detail);
-	// Last: objdump's text is the longest member, and record.h cuts a
+	// Last: the instruction's text is the longest member, and record.h cuts a
 	// record that would not fit its buffer (it still closes it).
 	rec_str(&r, "insn", in->text);
 	rec_end(&r, fd);
@@ -139,6 +140,10 @@ void recordsummary(int fd, const struct window *w, const struct config *c,
 	rec_int(&r, "unsafe", (int64_t)nunsafe);
 	rec_int(&r, "runs", st->runs);
 	rec_int(&r, "ms", ms(st->seconds));
+	rec_int(&r, "setup_ms", ms(st->setupseconds));
+	rec_bool(&r, "cut", st->cut);
+	rec_int(&r, "sample", c->sample);
+	rec_int(&r, "seed", c->seed);
 	rec_str(&r, "prog", c->prog);
 	rec_end(&r, fd);
 }

@@ -29,6 +29,9 @@
 //   delivery  what became of the signal of one poke (enum delivery): at the
 //             instruction, deferred (blocked there, delivered later),
 //             undelivered, or no poke at all (notreached, untested).
+//   bounds    --max-seconds starts no poke after a deadline, --sample N
+//             pokes N instructions drawn from --seed: the rest are
+//             untested, so a driver can spend a fixed time per sweep.
 //   class     how the program went on after it (enum runclass), in the
 //             project's one vocabulary of outcome classes (the oracle's):
 //             clean, unexpected-fatal, crash, hang, wrong-result; skipped
@@ -73,7 +76,7 @@ enum {
 // and delivered later can still end in a crash, and a run can fail before
 // its signal arrives.
 enum delivery {
-	D_UNTESTED,     // not swept (only when the sweep was cut short); zero
+	D_UNTESTED,     // not poked: not in the sample, or time ran out; zero
 	D_NOTREACHED,   // no (matching) thread executed it
 	D_AT,           // delivered right at the instruction
 	D_DEFERRED,     // blocked there; delivered later (at dwhere)
@@ -180,6 +183,7 @@ struct insn {
 	const char *sym;        // containing symbol ...
 	uint32_t off;           // ... and the offset in it: sym+off names it
 	const char *text;       // the disassembler's text for it
+	unsigned chosen : 1;    // to be poked: in the sample (all without --sample)
 	unsigned reached : 1;   // hit in the cover run
 	unsigned startup : 1;   // hit in cover phase 1 only
 	unsigned swept : 1;
@@ -297,6 +301,9 @@ struct config {
 	int timeout;            // ms: a delivery, a handler's return
 	int settle;             // ms after the handler returned
 	int cover;              // ms per cover phase
+	int64_t deadline;       // --max-seconds: no new poke from then on (0: none)
+	long sample;            // --sample N: poke N instructions at most (0: all)
+	int64_t seed;           // --seed: draws the sample
 	int verbose;
 	struct spawnopts spawn;
 	const char *prog;
@@ -309,9 +316,11 @@ struct sweepstats {
 	size_t reached, startup;        // by the cover run
 	double seconds, coverseconds;
 	double setupseconds;    // the window: ELF, disassembly, DWARF
+	int cut;                // --max-seconds ran out before the sweep's end
 };
 
 int sweep(const struct config *c, struct window *w, size_t only, struct sweepstats *st);
+void windowsample(struct window *w, long n, int64_t seed);
 
 // ---- report.c: what the user sees ----
 
