@@ -99,9 +99,9 @@ static int add(struct dfunc *f, uintptr_t addr, char *t)
 
 static int decode(const struct elfsyms *e, const struct sym *s, struct dfunc *f)
 {
-	size_t n;
+	size_t n, bad = 0;
 	const uint8_t *code = elfcode(e, s->addr, &n);
-	uint64_t addr = s->addr;
+	uint64_t addr = s->addr, firstbad = 0;
 	cs_insn *in;
 
 	if (code == NULL || csinit() < 0 || (in = cs_malloc(cs)) == NULL)
@@ -110,6 +110,7 @@ static int decode(const struct elfsyms *e, const struct sym *s, struct dfunc *f)
 		n = s->size;
 	while (n > 0) {
 		if (!cs_disasm_iter(cs, &code, &n, &addr, in)) {
+			firstbad = bad++ ? firstbad : addr;
 			code++, n--, addr++;      // no instruction starts here
 			continue;
 		}
@@ -117,6 +118,12 @@ static int decode(const struct elfsyms *e, const struct sym *s, struct dfunc *f)
 			break;
 	}
 	cs_free(in, 1);
+	// An instruction capstone does not know would shift every boundary
+	// after it: say so, the window may be wrong there.
+	if (bad)
+		fprintf(stderr, "sigpoke: note: %zu bytes of %s do not decode, from %s+0x%lx: "
+		    "no instruction is poked there\n", bad, s->name, s->name,
+		    (unsigned long)(firstbad - s->addr));
 	return n == 0 ? 0 : -1;
 }
 
