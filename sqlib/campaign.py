@@ -37,13 +37,16 @@ import shlex
 import shutil
 import signal
 import sys
+import tempfile
 import time
 from xml.sax.saxutils import escape, quoteattr
 
-from . import BUILD, ROOT, Usage, contract, duration, findings, outcome, records, targets
+from . import BUILD, ROOT, Usage, contract, duration, findings, outcome, records, sigpoke, targets
 
 RUNTIMES = ("sq", "go", "gccgo")
-INJECTORS = ["none", "storm", "sites", "pct", "stackcheck"]
+INJECTORS = ["none", "storm", "sites", "pct", "stackcheck", "sigpoke"]
+SIGPOKE_SECONDS = 10	# a sigpoke job's sweep: at most this long,
+SIGPOKE_SAMPLE = 24	# and this many instructions drawn from its seed
 STACKCHECK = os.path.join(BUILD, "tools", "stackcheck")
 PID1 = os.path.join(ROOT, "harness", "sq-pid1")
 WATCHDOG = 20	# seconds per run
@@ -105,6 +108,11 @@ class Under:
         is not Go's to keep: stackcheck is for stackquake's runtime."""
         return self.runtime == "sq" and self.platform.host_native and os.path.exists(STACKCHECK)
 
+    def can_sigpoke(self):
+        """sigpoke sweeps the runtime's own windows (runtime/tests/sp_window)
+        in the host's build: stackquake's runtime only."""
+        return self.runtime == "sq" and self.platform.host_native and sigpoke.check(self.bdir) is None
+
     def axes(self):
         """The environment axes the scenarios offer (envaxes.h) that this
         platform can set up (pid1 needs a local unshare as root), as their
@@ -155,6 +163,12 @@ class Job:
         self.axes, self.threads = axes, threads
 
     def check(self, under):
+        if self.injector == "sigpoke":
+            if not under.can_sigpoke():
+                raise Usage(f"sigpoke cannot sweep {under.label()}: "
+                            f"{sigpoke.check(under.bdir) or 'not the host build of stackquake'}")
+            sigpoke.window(self.mode)
+            return self
         d = under.scenarios.get(self.scenario)
         if d is None:
             raise Usage(f"unknown scenario {self.scenario!r}; one of: {', '.join(under.scenarios)}")
@@ -225,6 +239,8 @@ def is_progress(line):
 
 def execute(job, under):
     """Run a job on its platform and judge it. Nothing of it survives."""
+    if job.injector == "sigpoke":
+        return execute_sigpoke(job, under)
     t0 = time.monotonic()
     rc, out, err, timed_out = under.platform.run(job.argv(under), job.environ(),
                                                  job.timeout * under.platform.slowdown,
@@ -237,6 +253,25 @@ def execute(job, under):
             "signature": outcome.signature(cls, msg, err), "rc": rc,
             "seconds": round(time.monotonic() - t0, 3), "hits": hits, "command": job.command(under),
             "stdout": out, "stderr": err}
+
+
+def execute_sigpoke(job, under):
+    """A bounded sigpoke sweep of one window (job.mode) of the runtime's
+    window program, instructions drawn from job.seed: one record, clean or
+    the first unsafe instruction (its reproducer replays that one poke)."""
+    t0 = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="sq-sigpoke-") as tmp:
+        found = sigpoke.sweep(sigpoke.program(under.bdir, job.mode), job.env, job.mode, SIGPOKE_SECONDS,
+                              tmp, seed=job.seed, sample=SIGPOKE_SAMPLE)
+    base = {"job": job.to_json(), "label": job.label(), "rc": found.run.rc if found.run else None,
+            "seconds": round(time.monotonic() - t0, 3), "hits": {}, "command": " ".join(found.command),
+            "stdout": "", "stderr": found.run.stderr[-4000:] if found.run else ""}
+    if not found:
+        return dict(base, **{"class": "clean", "message": f"{found.summary.get('instructions', 0)} "
+                                                            f"instructions, none unsafe", "signature": ""})
+    rec = found[0].record()
+    base["job"].update(argv=rec["job"]["argv"], loc=rec["job"]["loc"])
+    return dict(base, **{k: rec[k] for k in ("class", "message", "signature", "command", "stderr")})
 
 
 def reproducer(rec, under):
@@ -284,6 +319,10 @@ def plan(rng, under, dry):
     injectors = ["none", "storm"] + (["stackcheck"] if under.can_stackcheck() else []) \
         + (["pct"] if under.runtime == "sq" else [])
     base = [(s, m, inj) for s, m in under.modes() for inj in injectors + ["env"]]
+    if under.can_sigpoke():	# one sweep of each window per round, spread out
+        step = max(1, len(base) // len(sigpoke.windows()))
+        for i, w in enumerate(sigpoke.windows()):
+            base.insert(min(len(base), (i + 1) * step + i), ("sp_window", w, "sigpoke"))
     axes = under.axes()
     ladders = []
     for s, m in under.modes():
@@ -307,6 +346,8 @@ def plan(rng, under, dry):
             if axes and not declares_fatal(dry.get((s, m), {}).get("_expect")):
                 yield Job(s, m, "none", seed=rng.randrange(1, 2**31), env=under.draw_env(rng),
                           axes=draw_axes(rng, axes))
+        elif inj == "sigpoke":
+            yield Job(s, m, "sigpoke", seed=rng.randrange(1, 2**31))
         elif inj == "pct":
             arms = pct_arms(rng, dry.get((s, m), {}))
             if arms:
@@ -655,6 +696,8 @@ def cmd_repro(a):
     job = Job.from_json(d)
     under = Under(d.get("target", "sq"), d.get("variant", "fixed"), a.on or d.get("on", "local"))
     job.check(under)
+    if job.injector == "sigpoke" and d.get("argv"):
+        return repro_sigpoke(d, a)
     want = d.get("class")
     print(f"replaying on {under.label()}: {job.command(under)}", file=sys.stderr)
     got = []
@@ -668,6 +711,23 @@ def cmd_repro(a):
         same = got.count(want)
         print(f"same class as recorded ({want}): {same}/{a.times}")
         return 0 if same == a.times else 1
+    return 0
+
+
+def repro_sigpoke(d, a):
+    """Replay one unsafe instruction: the poke's own command line."""
+    f = sigpoke.Finding(d["mode"], d.get("class", ""), d.get("message", ""), "", "", d["loc"], "", "", "",
+                        "", d["argv"])
+    print(f"replaying: {f.command()}", file=sys.stderr)
+    got = []
+    for i in range(a.times):
+        cls, msg = sigpoke.replay(f)
+        got.append(cls)
+        print(f"replay {i + 1}/{a.times}: {cls}: {msg}")
+    want = d.get("class")
+    if want:
+        print(f"same class as recorded ({want}): {got.count(want)}/{a.times}")
+        return 0 if got.count(want) == a.times else 1
     return 0
 
 
