@@ -319,7 +319,6 @@ NOSPLIT int sq_callback(int (*fn)(void *), void *arg)
 	if (attached) {
 		if (bindmode) {
 			mp->inC = true;
-			mp->boundtid = os_gettid();
 			pthread_setspecific(bindkey, mp);
 		} else {
 			dropm();
