@@ -15,14 +15,18 @@
  * level goes on, until `wait` or the end.
  *
  * Determinism. The runtime runs with one P, no timed preemption, and every
- * scheduling choice taken from the input (sq_harness_picker). Between
- * synchronous top-level steps the interpreter makes a quiet point: it does
- * sysmon's retake of the P the last callback left in Psyscall (the P goes
- * to the idle list), waits until every M is parked, and runs sq_check. So
- * every step starts from the same runtime state however long the previous
- * one took, and sysmon's timing does not decide which path the next
- * callback takes. Signals sent to an idle thread are raised by that
- * thread itself, at a known point.
+ * scheduling choice taken from the input (sq_harness_picker). sysmon is
+ * held after the warm-up (sq_harness_sysmon_hold): it never ticks again,
+ * and the interpreter does its work at points the program decides.
+ * Between synchronous top-level steps the interpreter makes a quiet point:
+ * it retakes the P the last callback left in Psyscall (sq_harness_retake:
+ * the P goes to the idle list), waits until every M is parked
+ * (sq_harness_quiet), and runs sq_check. So every step starts from the
+ * same runtime state however long the previous one took, and sysmon's
+ * timing does not decide which path the next callback takes. While `go`
+ * steps run, the fuzzer's thread ticks for sysmon (sq_harness_tick).
+ * Signals sent to an idle thread are raised by that thread itself, at a
+ * known point.
  *
  * Canonical state between executions: no goroutine alive, no site armed,
  * every pool thread bound (bound target) on its own pthread stack, i.e.
@@ -240,7 +244,7 @@ C_SIDE static void checkc(const char *after)
 {
 	char why[200];
 
-	if (fzp_check_self(0, why, sizeof why) > 0)
+	if (sq_check_self(0, why, sizeof why) > 0)
 		fz_fail("invariant", "%s (after %s in an outcall)", why, after);
 }
 
@@ -360,7 +364,7 @@ static uint32_t nexits;
 
 C_SIDE static void exited(void *arg)
 {
-	if (fzp_attached()) {
+	if (sq_harness_attached() != SQ_ATTACHED_NONE) {
 		pthread_setspecific(exitkey, arg);	/* after the runtime's dropm */
 		return;
 	}
@@ -435,7 +439,7 @@ C_SIDE static int64_t await_tick(void)
 		/* sysmon's pace, however often we are called (polling). */
 		now = fz_now();
 		if (now - ticked >= 20000) {
-			fzp_tick();
+			sq_harness_tick();
 			ticked = now;
 		}
 		if (!slice)
@@ -447,7 +451,7 @@ C_SIDE static int64_t await_tick(void)
 C_SIDE static void await(Thr *t, const char *what)
 {
 	if (fz_await(&t->done, &t->seq, await_tick, 4000000000LL) < 0) {
-		fzp_dump();
+		sq_harness_dump();
 		fz_fail("hang", "T%d did not finish %s in 4s", t->idx, what);
 	}
 	t->async = 0;
@@ -485,9 +489,8 @@ C_SIDE static void quiet(const char *after)
 {
 	if (anyasync())
 		return;
-	fzp_retake();
+	sq_harness_retake();
 	fz_wait_idle(after);
-	fzp_sysmon_hold();
 	if (sq_check(0) > 0)
 		fz_fail("invariant", "sq_check found violations after %s", after);
 }
@@ -607,7 +610,7 @@ C_SIDE static void on_usr2(int sig, siginfo_t *si, void *uc)
 	char why[200];
 
 	(void)sig, (void)si, (void)uc;
-	if (fzp_check_self(0, why, sizeof why) > 0)
+	if (sq_check_self(0, why, sizeof why) > 0)
 		fz_fail("invariant", "%s (at a check signal)", why);
 }
 
@@ -663,6 +666,12 @@ C_SIDE void fz_init(int bound, int onecore)
 	for (int i = 0; i < FZ_NTHREADS; i++)
 		command(&thr[i], CMD_WARM, "warm-up");
 	quiet("the warm-up");
+	/* From here on the interpreter retakes and ticks for sysmon, at points
+	 * the program decides. Not before: the warm-up's callbacks come one
+	 * after another with no quiet point between, and a fresh extra M finds
+	 * the P the callback before it left in Psyscall; sysmon retakes it. */
+	if (sq_harness_sysmon_hold() != 0)
+		fz_fail("harness", "cannot hold sysmon");
 	if (sq_check(1) > 0)
 		fz_fail("invariant", "sq_check(quiescent) found violations after the warm-up");
 	if (fz_check_mapstack() > 0)
@@ -676,7 +685,7 @@ C_SIDE void fz_exec(const uint8_t *data, size_t size, int mode)
 	ninforce = 0;
 	unrefused = NULL;
 	fz_g_reset();
-	fzp_reset();
+	sq_harness_reset_ticks();
 	fz_cur.p = &prog;
 	fz_watchdog_arm();
 	top(prog.top);

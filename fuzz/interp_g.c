@@ -5,7 +5,7 @@
  * checks, like any code meant to run on Gs: a preemption request (the
  * program's `preempt`, a SIGURG from a fault site) is honoured at the next
  * call, and an overflow is caught. After every operation the G checks the
- * invariants of its own M (fzp_check_self), which is safe while other Ms
+ * invariants of its own M (sq_check_self), which is safe while other Ms
  * run; the global checks (sq_check) wait for the quiet points between
  * top-level steps (interp_c.c).
  *
@@ -227,7 +227,7 @@ static void op_settle(void)
 	s = &fz_cur.settle[k];
 	s->word = 0;
 	s->back = 0;
-	s->runtime_m = fzp_on_runtime_m();
+	s->runtime_m = sq_harness_attached() == SQ_ATTACHED_M;
 	__atomic_store_n(&s->ready, 1, __ATOMIC_RELEASE);
 	fz_attention();
 	fz_settle_block(&s->word);
@@ -303,7 +303,7 @@ static void checkself(const char *after)
 {
 	char why[200];
 
-	if (fzp_check_self(1, why, sizeof why) > 0)
+	if (sq_check_self(1, why, sizeof why) > 0)
 		fz_fail("invariant", "%s (after %s on goroutine %llu)", why, after,
 			(unsigned long long)sq_goid());
 }

@@ -11,7 +11,7 @@
  * runtime's throw ends by SIGABRT (SQ_CRASH=abort) with SIGABRT handed back
  * to the handler the program had before the runtime started: libFuzzer's,
  * SIG_DFL under AFL++ and replay. The interpreter's own findings (fz_fail)
- * take the same way out (fzp_restore_abort).
+ * take the same way out (sq_harness_restore_sigabrt).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -78,7 +78,7 @@ _Noreturn void fz_fail(const char *cls, const char *fmt, ...)
 		n = (int)sizeof buf - 2;
 	buf[n++] = '\n';
 	say(buf, (size_t)n);
-	fzp_restore_abort();	/* the fuzzer's handler, see above */
+	sq_harness_restore_sigabrt();	/* the fuzzer's handler, see above */
 	sigemptyset(&set);
 	sigaddset(&set, SIGABRT);
 	syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, &set, NULL, 8);
@@ -243,7 +243,7 @@ int fz_settle_tick(void)
 	 * seen with the count up: look again after. */
 	if (__atomic_load_n(&fz_cur.retaking, __ATOMIC_SEQ_CST))
 		return 1;
-	if ((nblocked = settle_blocked()) < 0 || !fzp_quiet(nblocked) ||
+	if ((nblocked = settle_blocked()) < 0 || !sq_harness_quiet(nblocked) ||
 	    __atomic_load_n(&fz_cur.retaking, __ATOMIC_SEQ_CST))
 		return 1;
 	__atomic_store_n(&fz_cur.settle[head].word, 1, __ATOMIC_RELEASE);
@@ -260,8 +260,9 @@ void fz_wake(uint32_t *addr)
 void fz_wait_idle(const char *after)
 {
 	int64_t deadline = 0;
+	int self = sq_harness_attached() == SQ_ATTACHED_M;
 
-	for (int i = 0; !fzp_idle(); i++) {
+	for (int i = 0; !sq_harness_quiet(self); i++) {
 		if (i < 2000) {
 			__asm__ volatile("pause" ::: "memory");
 			continue;
@@ -269,7 +270,7 @@ void fz_wait_idle(const char *after)
 		if (!deadline)
 			deadline = fz_now() + 2000000000LL;
 		if (fz_now() > deadline) {
-			fzp_dump();
+			sq_harness_dump();
 			fz_fail("hang", "the runtime did not go idle within 2s after %s", after);
 		}
 		sched_yield();
@@ -287,19 +288,19 @@ void fz_wait_idle(const char *after)
 void fz_retake(int64_t ns)
 {
 	int64_t deadline = fz_now() + ns;
-	int rm = fzp_on_runtime_m();
+	int rm = sq_harness_attached() == SQ_ATTACHED_M;
 	uint32_t me = __atomic_fetch_add(&fz_cur.nretake, 1, __ATOMIC_SEQ_CST);
 	uint64_t before = me < 64 ? (1ULL << me) - 1 : ~0ULL;
 
 	__atomic_add_fetch(&fz_cur.retaking, 1, __ATOMIC_SEQ_CST);
 	__atomic_add_fetch(&fz_cur.retaking_m, rm, __ATOMIC_SEQ_CST);
-	fzp_retake_mine();
+	sq_harness_retake_mine();
 	while (fz_now() < deadline) {
 		int nb;
 
 		if ((me >= 64 || (__atomic_load_n(&fz_cur.retake_done, __ATOMIC_ACQUIRE) & before) == before) &&
 		    (nb = settle_blocked()) >= 0 &&
-		    fzp_quiet(__atomic_load_n(&fz_cur.retaking_m, __ATOMIC_ACQUIRE) + nb))
+		    sq_harness_quiet(__atomic_load_n(&fz_cur.retaking_m, __ATOMIC_ACQUIRE) + nb))
 			break;
 		sched_yield();
 	}
@@ -325,7 +326,7 @@ static void *watchdog(void *arg)
 		nanosleep(&ts, NULL);
 		s = __atomic_load_n(&wd_start, __ATOMIC_ACQUIRE);
 		if (s && fz_now() - s > wd_limit) {
-			fzp_dump();
+			sq_harness_dump();
 			fz_fail("hang", "the execution has run for more than %llds",
 				(long long)(wd_limit / 1000000000));
 		}
