@@ -125,6 +125,10 @@ _Noreturn void fz_fail(const char *cls, const char *fmt, ...)
  * through /proc/self/smaps, where this kernel shows it). 0 or violations. */
 int fz_check_mapstack(void);
 void fz_mapstack_init(void);
+/* Around every callback (interp_c.c's callin): the calling thread's signal
+ * mask and signal stack, compared once the outermost returns (outside.h). */
+void fz_callin_begin(void);
+void fz_callin_end(void);
 /* Spin, then sleep, until *addr != old (or ns elapse: returns -1). */
 int fz_wait_change(uint32_t *addr, uint32_t old, int64_t ns);
 void fz_wake(uint32_t *addr);

@@ -111,7 +111,7 @@ C_SIDE static void run_on(int k, void (*fn)(void *), void *arg)
 	fz_cs_prepare(s);	/* its memory, made the first time (no coverage) */
 	tls_busy[k] = 1;
 	if (cs_run(s, fn, arg) < 0)
-		fz_fail("harness", "no memory for a %s stack", fz_kindname(k));
+		fz_fail("harness-error", "no memory for a %s stack", fz_kindname(k));
 	tls_busy[k] = 0;
 }
 
@@ -139,10 +139,14 @@ C_SIDE static void nothing(void *arg)
 
 C_SIDE static void callin(int16_t i)
 {
-	int r = sq_callback(fz_cb_entry, (void *)(intptr_t)i);
+	int r;
+
+	fz_callin_begin();
+	r = sq_callback(fz_cb_entry, (void *)(intptr_t)i);
+	fz_callin_end();
 
 	if (r != (FZ_RET_MAGIC ^ i))
-		fz_fail("wrong", "callback of node %d returned %#x", i, r);
+		fz_fail("wrong-result", "callback of node %d returned %#x", i, r);
 }
 
 C_SIDE static void switched(void *arg)
@@ -217,7 +221,7 @@ C_SIDE void fz_arm(const fz_node *nd)
 		}
 	}
 	if (sq_fault_arm(spec) != 0)
-		fz_fail("harness", "cannot arm %s", spec);
+		fz_fail("harness-error", "cannot arm %s", spec);
 }
 
 C_SIDE void fz_disarm(void)
@@ -233,10 +237,10 @@ C_SIDE void fz_refuse_verdict(void)
 	for (int k = 0; k < ninforce; k++)
 		settle(k);
 	if (unrefused && unrefused->op == OP_ARM)
-		fz_fail("refusal", "%s ran and the runtime went on (expected \"%s\")",
+		fz_fail("wrong-result", "%s ran and the runtime went on (expected \"%s\")",
 			prog.spec[unrefused->arm], fz_refusal(&prog, unrefused));
 	if (unrefused)
-		fz_fail("refusal", "a callback from a switched C stack inside an outcall ran "
+		fz_fail("wrong-result", "a callback from a switched C stack inside an outcall ran "
 			"(expected \"%s\")", fz_refusal(&prog, unrefused));
 }
 
@@ -412,7 +416,7 @@ C_SIDE static void thr_start(Thr *t)
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&t->th, &attr, thr_main, t) != 0)
-		fz_fail("harness", "pthread_create failed");
+		fz_fail("harness-error", "pthread_create failed");
 	pthread_attr_destroy(&attr);
 	fz_wait_change(&t->done, 1, -1);	/* thr_main says it is ready */
 }
@@ -654,7 +658,7 @@ C_SIDE void fz_init(int bound, int onecore)
 	sq_harness_picker(pick, NULL);
 	fz_mapstack_init();
 	if (!(fz_cur.live = sq_wg_new()))
-		fz_fail("harness", "out of memory");
+		fz_fail("harness-error", "out of memory");
 	fz_g_alloc();
 	pthread_key_create(&exitkey, exited);
 	for (int i = 0; i < FZ_NTHREADS; i++) {
@@ -671,7 +675,7 @@ C_SIDE void fz_init(int bound, int onecore)
 	 * after another with no quiet point between, and a fresh extra M finds
 	 * the P the callback before it left in Psyscall; sysmon retakes it. */
 	if (sq_harness_sysmon_hold() != 0)
-		fz_fail("harness", "cannot hold sysmon");
+		fz_fail("harness-error", "cannot hold sysmon");
 	if (sq_check(1) > 0)
 		fz_fail("invariant", "sq_check(quiescent) found violations after the warm-up");
 	if (fz_check_mapstack() > 0)

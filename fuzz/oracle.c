@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "interp.h"
+#include "outside.h"
 #include "sq_harness.h"
 #include "cstack.h"
 
@@ -84,6 +85,34 @@ _Noreturn void fz_fail(const char *cls, const char *fmt, ...)
 	syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, &set, NULL, 8);
 	syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), SIGABRT);
 	_exit(134);
+}
+
+/* ---- thread state across callbacks (harness/outside.h's rule) ------------------------
+ * A pool thread's signal mask and signal stack are kept before its first
+ * callback and compared each time the outermost one returns. */
+
+static __thread sc_tstate fz_ts;
+static __thread int fz_cbdepth;
+
+void fz_callin_begin(void)
+{
+	if (!fz_ts.saved) {
+		sc_tstate_read(&fz_ts);
+		fz_ts.saved = 1;
+	}
+	fz_cbdepth++;
+}
+
+void fz_callin_end(void)
+{
+	char why[300];
+	sc_tstate now;
+
+	if (--fz_cbdepth > 0)
+		return;
+	sc_tstate_read(&now);
+	if (sc_tstate_diff(&fz_ts, &now, fz_bound, why, sizeof why))
+		fz_fail("invariant", "thread state after a callback: %s", why);
 }
 
 /* ---- waiting ------------------------------------------------------------------------- */
@@ -190,7 +219,7 @@ void fz_settle_block(uint32_t *word)
 	do {
 		r = sq_syscall_block(SYS_futex, (long)word, FUTEX_WAIT_PRIVATE, 0, 0, 0, 0);
 		if (r != 0 && r != -EAGAIN && r != -EINTR)
-			fz_fail("wrong", "sysblock futex returned %ld", r);
+			fz_fail("wrong-result", "sysblock futex returned %ld", r);
 	} while (!__atomic_load_n(word, __ATOMIC_ACQUIRE));
 }
 
@@ -559,12 +588,12 @@ static int fd_with(const char *name, const void *data, size_t size)
 	const uint8_t *p = data;
 
 	if (fd < 0)
-		fz_fail("harness", "memfd_create: %s", strerror(errno));
+		fz_fail("harness-error", "memfd_create: %s", strerror(errno));
 	while (size > 0) {
 		ssize_t w = write(fd, p, size);
 
 		if (w <= 0)
-			fz_fail("harness", "writing the child's input: %s", strerror(errno));
+			fz_fail("harness-error", "writing the child's input: %s", strerror(errno));
 		p += w;
 		size -= (size_t)w;
 	}
@@ -619,7 +648,7 @@ int fz_refuse_run(const uint8_t *data, size_t size)
 	posix_spawn_file_actions_adddup2(&fa, out, 1);
 	posix_spawn_file_actions_adddup2(&fa, out, 2);
 	if ((errno = posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, child_env())) != 0)
-		fz_fail("harness", "cannot start the child: %s", strerror(errno));
+		fz_fail("harness-error", "cannot start the child: %s", strerror(errno));
 	posix_spawn_file_actions_destroy(&fa);
 	close(in);
 	/* The child's watchdog ends a hang in seconds; this is the backstop. */
@@ -656,5 +685,5 @@ int fz_refuse_run(const uint8_t *data, size_t size)
 		snprintf(what, sizeof what, "died of signal %d", WTERMSIG(status));
 	else
 		snprintf(what, sizeof what, "exited %d", WEXITSTATUS(status));
-	fz_fail("refusal", "expected \"%s\"; the child %s: %s", want[0], what, says);
+	fz_fail("wrong-result", "expected \"%s\"; the child %s: %s", want[0], what, says);
 }
