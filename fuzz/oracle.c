@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "interp.h"
+#include "mapstack.h"
 #include "outside.h"
 #include "sq_harness.h"
 #include "cstack.h"
@@ -387,68 +388,6 @@ void fz_watchdog_disarm(void)
 	__atomic_store_n(&wd_start, 0, __ATOMIC_RELEASE);
 }
 
-/* ---- MAP_STACK -----------------------------------------------------------------------------
- * The runtime promises that every stack it hands out is MAP_STACK (OpenBSD
- * kills a thread whose sp is anywhere else at a syscall). Since Linux 6.7
- * MAP_STACK implies VM_NOHUGEPAGE, which /proc/self/smaps shows as "nh", so
- * the promise can be checked in-process. fz_mapstack_init probes whether
- * this kernel shows it; each stack is checked the first time it is seen
- * (stacks are pooled and reused, so after the warm-up this costs nothing). */
-
-enum { MAXSEEN = 4096, MAXVMA = 8192 };
-
-static int visible = -1;
-static struct { uintptr_t lo, hi; } seen[MAXSEEN];
-static int nseen;
-
-typedef struct Vma {
-	uintptr_t lo, hi;
-	int nh;
-} Vma;
-
-static Vma vmas[MAXVMA];
-
-static int readvmas(void)
-{
-	FILE *f = fopen("/proc/self/smaps", "r");
-	char line[512];
-	int n = 0;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof line, f)) {
-		unsigned long lo, hi;
-		char c;
-
-		if (sscanf(line, "%lx-%lx %c", &lo, &hi, &c) == 3 && strchr(line, '-') < strchr(line, ' ')) {
-			if (n < MAXVMA) {
-				vmas[n].lo = lo;
-				vmas[n].hi = hi;
-				vmas[n].nh = 0;
-				n++;
-			}
-		} else if (!strncmp(line, "VmFlags:", 8) && n > 0) {
-			vmas[n - 1].nh = strstr(line, " nh") != NULL;
-		}
-	}
-	fclose(f);
-	return n;
-}
-
-static int allstack(int nvma, uintptr_t lo, uintptr_t hi)
-{
-	int covered = 0;
-
-	for (int i = 0; i < nvma; i++) {
-		if (vmas[i].hi <= lo || vmas[i].lo >= hi)
-			continue;
-		if (!vmas[i].nh)
-			return 0;
-		covered = 1;
-	}
-	return covered;
-}
-
 /* ---- one CPU ----------------------------------------------------------------------------- */
 
 /* An execution is a chain of hand-offs between threads (the fuzzer's, the
@@ -510,56 +449,17 @@ int fz_one_cpu(void)
 	return sched_setaffinity(0, sizeof s, &s) == 0 ? c : -1;
 }
 
+/* MAP_STACK: harness/mapstack.h (shared with the scenarios' target). */
 void fz_mapstack_init(void)
 {
-	void *p = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE,
-		MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-	int n;
-
-	visible = 0;
-	if (p == MAP_FAILED)
-		return;
-	n = readvmas();
-	visible = n > 0 && allstack(n, (uintptr_t)p, (uintptr_t)p + 2 * 4096);
-	munmap(p, 2 * 4096);
-	if (!visible && !getenv("FZ_QUIET"))
+	if (!ms_init() && !getenv("FZ_QUIET"))
 		fprintf(stderr, "fuzz: note: this kernel does not show MAP_STACK in smaps; "
 			"the MAP_STACK invariant is checked by stackcheck only\n");
 }
 
-static int wasseen(uintptr_t lo, uintptr_t hi)
-{
-	for (int i = 0; i < nseen; i++)
-		if (seen[i].lo == lo && seen[i].hi == hi)
-			return 1;
-	return 0;
-}
-
 int fz_check_mapstack(void)
 {
-	sq_stackinfo st[512];
-	int n, m, nvma = -1, bad = 0;
-
-	if (visible <= 0)
-		return 0;
-	n = sq_stacks(st, 512);
-	m = n < 512 ? n : 512;
-	for (int i = 0; i < m; i++) {
-		if (wasseen(st[i].lo, st[i].hi))
-			continue;
-		if (nvma < 0 && (nvma = readvmas()) < 0)
-			return 0;
-		if (!allstack(nvma, st[i].lo, st[i].hi)) {
-			fprintf(stderr, "invariant: %s stack [%#lx,%#lx) is not mapped MAP_STACK\n",
-				st[i].kind, (unsigned long)st[i].lo, (unsigned long)st[i].hi);
-			bad++;
-		} else if (nseen < MAXSEEN) {
-			seen[nseen].lo = st[i].lo;
-			seen[nseen].hi = st[i].hi;
-			nseen++;
-		}
-	}
-	return bad;
+	return ms_check();
 }
 
 /* ---- sq_refuse: illegal programs, run in a child ------------------------------------ */
