@@ -125,6 +125,10 @@ _Noreturn void fz_fail(const char *cls, const char *fmt, ...)
  * through /proc/self/smaps, where this kernel shows it). 0 or violations. */
 int fz_check_mapstack(void);
 void fz_mapstack_init(void);
+/* Around every execution (fz_exec): leaks of what the process holds,
+ * across executions (outside.h's probe; FZ_LEAK sets how often). */
+void fz_leak_before(void);
+void fz_leak_after(const uint8_t *data, size_t size, int mode);
 /* Around every callback (interp_c.c's callin): the calling thread's signal
  * mask and signal stack, compared once the outermost returns (outside.h). */
 void fz_callin_begin(void);

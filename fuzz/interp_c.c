@@ -685,6 +685,7 @@ C_SIDE void fz_init(int bound, int onecore)
 
 C_SIDE void fz_exec(const uint8_t *data, size_t size, int mode)
 {
+	fz_leak_before();
 	fz_decode(data, size, &prog, mode);
 	ninforce = 0;
 	unrefused = NULL;
@@ -709,6 +710,7 @@ C_SIDE void fz_exec(const uint8_t *data, size_t size, int mode)
 	}
 	fz_watchdog_disarm();
 	fz_cur.p = NULL;
+	fz_leak_after(data, size, mode);
 }
 
 C_SIDE void fz_print_input(const uint8_t *data, size_t size, int mode, FILE *f)

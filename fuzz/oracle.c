@@ -116,6 +116,63 @@ void fz_callin_end(void)
 		fz_fail("invariant", "thread state after a callback: %s", why);
 }
 
+/* ---- leaks across executions (harness/outside.h's probe) -----------------------------
+ * What the process holds (threads, descriptors, mappings) after an
+ * execution must be what it held before, once warm: the interpreter brings
+ * the runtime back to the same quiescent state every time. Reading /proc
+ * costs about an execution, so it is done every FZ_LEAK-th execution
+ * (default 256; 1: every one, which the replay driver asks for); when
+ * something grew since the last look, the current input is run again 16
+ * times, and growth in every run is a leak of that input's. */
+
+enum { LEAK_RERUNS = 16 };
+
+static long leak_every = -1, nexecs;
+static sc_res leak_last;
+static int leak_have, leak_busy;
+
+static int grew(const sc_res *a, const sc_res *b, long per)
+{
+	return b->threads - a->threads >= per || b->fds - a->fds >= per || b->maps - a->maps >= per;
+}
+
+void fz_leak_before(void)
+{
+	if (leak_every < 0) {
+		const char *e = getenv("FZ_LEAK");
+
+		leak_every = e && *e ? atol(e) : 256;
+	}
+	if (leak_every == 1 && !leak_busy) {
+		sc_res_read(&leak_last);
+		leak_have = 1;
+	}
+}
+
+void fz_leak_after(const uint8_t *data, size_t size, int mode)
+{
+	sc_res now, a, b;
+
+	if (leak_busy || leak_every <= 0 || ++nexecs % leak_every)
+		return;
+	sc_res_read(&now);
+	if (!leak_have || !grew(&leak_last, &now, 1)) {
+		leak_last = now, leak_have = leak_every > 1;
+		return;
+	}
+	leak_busy = 1;
+	sc_res_read(&a);
+	for (int i = 0; i < LEAK_RERUNS; i++)
+		fz_exec(data, size, mode);
+	sc_res_read(&b);
+	leak_busy = 0;
+	if (grew(&a, &b, LEAK_RERUNS))
+		fz_fail("leak", "over %d runs of this input: threads %+ld, descriptors %+ld, mappings %+ld",
+			LEAK_RERUNS, b.threads - a.threads, b.fds - a.fds, b.maps - a.maps);
+	sc_res_read(&leak_last);
+	leak_have = leak_every > 1;
+}
+
 /* ---- waiting ------------------------------------------------------------------------- */
 
 int64_t fz_now(void)
