@@ -30,12 +30,14 @@ detected (regress); 1 findings / a variant not detected; 2 bad usage;
 130 / 143 interrupted by SIGINT / SIGTERM (the partial report is written).
 """
 import argparse
+import fcntl
 import json
 import os
 import random
 import shlex
 import shutil
 import signal
+import subprocess
 import sys
 import time
 from xml.sax.saxutils import escape, quoteattr
@@ -85,8 +87,12 @@ class Under:
                   "".join(f" {v}" for v in self.platform.make_vars() if v not in
                           (f"ARCH={targets.HOST_ARCH}", "LIBC=glibc"))
         else:
-            self.bdir = os.path.join(BUILD, runtime + self.platform.suffix)
+            if not self.platform.host_native:
+                raise Usage(f"target {runtime} runs on the host only (mk/go.mk builds for it), "
+                            f"not on {self.platform.name}")
+            self.bdir = os.path.join(BUILD, runtime)
             how = "make go-scenarios"
+            build_go(runtime)
         self.hdir = os.path.join(self.bdir, "harness")
         if not os.path.isdir(self.hdir):
             raise Usage(f"{self.hdir} not built: run {how}")
@@ -126,6 +132,24 @@ class Under:
 
     def modes(self):
         return [(s, m) for s, d in self.scenarios.items() for m in d.modes]
+
+
+def build_go(runtime):
+    """Bring build/<runtime>/ (the scenarios against gc or gccgo, mk/go.mk)
+    up to date, installing the toolchain first where it is missing
+    (mk/deps.sh go: apt-get as root, the exact command otherwise), so that
+    `stackquake run --target go` works after a plain `make`. One make at a
+    time: pytest's workers share build/ (the lock pytest/sqtest.py takes)."""
+    goal = {"go": "go-gc-scenarios", "gccgo": "go-gccgo-scenarios"}[runtime]
+    os.makedirs(BUILD, exist_ok=True)
+    with open(os.path.join(BUILD, ".lock"), "w") as lk:
+        fcntl.flock(lk, fcntl.LOCK_EX)
+        r = subprocess.run(["make", "--no-print-directory", "-C", ROOT, "deps-go", goal],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           env={k: v for k, v in os.environ.items()
+                                if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")})
+    if r.returncode != 0:
+        raise Usage(f"cannot build the {runtime} scenarios (make deps-go {goal}):\n{r.stdout[-2000:]}")
 
 
 # ---- one run -----------------------------------------------------------------------
@@ -356,7 +380,13 @@ class Report:
         self.records.append(rec)
         if not outcome.is_finding(rec["class"]):
             return None
-        key = rec["signature"]
+        # Every run is matched against the written-up findings, not just the
+        # first of a signature: a run that looks like a known one (the same
+        # fatal message) but is not (another axis, another scenario) is a
+        # finding of its own, and a new one.
+        k = findings.recognise(self.under.runtime, rec["class"], rec["message"], rec["label"])
+        rec["known"] = k["name"] if k else None
+        key = (rec["signature"], rec["known"])
         first = key not in self.findings
         if first:
             n = len(self.findings) + 1
@@ -368,7 +398,6 @@ class Report:
                 f.write(f"# {rec['command']}\n# {self.under.label()} {self.under.version}\n"
                         f"# {rec['class']}: {rec['message']}\n\n--- stdout\n"
                         f"{rec['stdout']}\n--- stderr\n{rec['stderr']}")
-            k = findings.recognise(self.under.runtime, rec["class"], rec["message"], rec["label"])
             self.findings[key] = {"class": rec["class"], "message": rec["message"], "count": 0,
                                   "repro": repro, "log": log, "command": rec["command"],
                                   "label": rec["label"], "known": k["name"] if k else None,
