@@ -662,7 +662,7 @@ def cmd_repro(a):
         k = outcome.is_finding(rec["class"]) and findings.recognise(under.runtime, rec["class"],
                                                                      rec["message"], rec["label"])
         same += rec["class"] == want
-        same_finding += rec["class"] == want or bool(known and k and k["name"] == known["name"])
+        same_finding += bool(k and k["name"] == known["name"]) if known else rec["class"] == want
         print(f"replay {i + 1}/{a.times}: {rec['class']}: {rec['message']} ({rec['seconds']:.2f}s)"
               + (f" [docs/findings/{k['name']}]" if k else ""))
         if i == 0 and a.times == 1 and outcome.is_finding(rec["class"]):
