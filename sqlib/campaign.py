@@ -141,6 +141,9 @@ def build_go(runtime):
     `stackquake run --target go` works after a plain `make`. One make at a
     time: pytest's workers share build/ (the lock pytest/sqtest.py takes)."""
     goal = {"go": "go-gc-scenarios", "gccgo": "go-gccgo-scenarios"}[runtime]
+    if not os.path.isdir(os.path.join(BUILD, runtime, "harness")):
+        print(f"stackquake: building the {runtime} scenarios (make deps-go {goal}; a minute or two)",
+              file=sys.stderr, flush=True)
     os.makedirs(BUILD, exist_ok=True)
     with open(os.path.join(BUILD, ".lock"), "w") as lk:
         fcntl.flock(lk, fcntl.LOCK_EX)
