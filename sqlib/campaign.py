@@ -30,12 +30,14 @@ detected (regress); 1 findings / a variant not detected; 2 bad usage;
 130 / 143 interrupted by SIGINT / SIGTERM (the partial report is written).
 """
 import argparse
+import fcntl
 import json
 import os
 import random
 import shlex
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -88,8 +90,12 @@ class Under:
                   "".join(f" {v}" for v in self.platform.make_vars() if v not in
                           (f"ARCH={targets.HOST_ARCH}", "LIBC=glibc"))
         else:
-            self.bdir = os.path.join(BUILD, runtime + self.platform.suffix)
+            if not self.platform.host_native:
+                raise Usage(f"target {runtime} runs on the host only (mk/go.mk builds for it), "
+                            f"not on {self.platform.name}")
+            self.bdir = os.path.join(BUILD, runtime)
             how = "make go-scenarios"
+            build_go(runtime)
         self.hdir = os.path.join(self.bdir, "harness")
         if not os.path.isdir(self.hdir):
             raise Usage(f"{self.hdir} not built: run {how}")
@@ -145,6 +151,27 @@ class Under:
 
     def modes(self):
         return [(s, m) for s, d in self.scenarios.items() for m in d.modes]
+
+
+def build_go(runtime):
+    """Bring build/<runtime>/ (the scenarios against gc or gccgo, mk/go.mk)
+    up to date, installing the toolchain first where it is missing
+    (mk/deps.sh go: apt-get as root, the exact command otherwise), so that
+    `stackquake run --target go` works after a plain `make`. One make at a
+    time: pytest's workers share build/ (the lock pytest/sqtest.py takes)."""
+    goal = {"go": "go-gc-scenarios", "gccgo": "go-gccgo-scenarios"}[runtime]
+    if not os.path.isdir(os.path.join(BUILD, runtime, "harness")):
+        print(f"stackquake: building the {runtime} scenarios (make deps-go {goal}; a minute or two)",
+              file=sys.stderr, flush=True)
+    os.makedirs(BUILD, exist_ok=True)
+    with open(os.path.join(BUILD, ".lock"), "w") as lk:
+        fcntl.flock(lk, fcntl.LOCK_EX)
+        r = subprocess.run(["make", "--no-print-directory", "-C", ROOT, "deps-go", goal],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           env={k: v for k, v in os.environ.items()
+                                if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")})
+    if r.returncode != 0:
+        raise Usage(f"cannot build the {runtime} scenarios (make deps-go {goal}):\n{r.stdout[-2000:]}")
 
 
 # ---- one run -----------------------------------------------------------------------
@@ -432,7 +459,13 @@ class Report:
         self.records.append(rec)
         if not outcome.is_finding(rec["class"]):
             return None
-        key = rec["signature"]
+        # Every run is matched against the written-up findings, not just the
+        # first of a signature: a run that looks like a known one (the same
+        # fatal message) but is not (another axis, another scenario) is a
+        # finding of its own, and a new one.
+        k = findings.recognise(self.under.runtime, rec["class"], rec["message"], rec["label"])
+        rec["known"] = k["name"] if k else None
+        key = (rec["signature"], rec["known"])
         first = key not in self.findings
         if first:
             n = len(self.findings) + 1
@@ -444,7 +477,6 @@ class Report:
                 f.write(f"# {rec['command']}\n# {self.under.label()} {self.under.version}\n"
                         f"# {rec['class']}: {rec['message']}\n\n--- stdout\n"
                         f"{rec['stdout']}\n--- stderr\n{rec['stderr']}")
-            k = findings.recognise(self.under.runtime, rec["class"], rec["message"], rec["label"])
             self.findings[key] = {"class": rec["class"], "message": rec["message"], "count": 0,
                                   "repro": repro, "log": log, "command": rec["command"],
                                   "label": rec["label"], "known": k["name"] if k else None,
@@ -699,18 +731,28 @@ def cmd_repro(a):
     if job.injector == "sigpoke" and d.get("argv"):
         return repro_sigpoke(d, a)
     want = d.get("class")
+    # A written-up finding may show more than one face (docs/findings/: gc's
+    # callback from a switched stack is "morestack on g0" or silent, as the
+    # stack lands below or above the thread's): a replay that is the same
+    # finding replays it, whatever its class.
+    known = want and findings.recognise(under.runtime, want, d.get("message", ""), job.label())
     print(f"replaying on {under.label()}: {job.command(under)}", file=sys.stderr)
-    got = []
+    same = same_finding = 0
     for i in range(a.times):
         rec = execute(job, under)
-        got.append(rec["class"])
-        print(f"replay {i + 1}/{a.times}: {rec['class']}: {rec['message']} ({rec['seconds']:.2f}s)")
+        k = outcome.is_finding(rec["class"]) and findings.recognise(under.runtime, rec["class"],
+                                                                     rec["message"], rec["label"])
+        same += rec["class"] == want
+        same_finding += bool(k and k["name"] == known["name"]) if known else rec["class"] == want
+        print(f"replay {i + 1}/{a.times}: {rec['class']}: {rec['message']} ({rec['seconds']:.2f}s)"
+              + (f" [docs/findings/{k['name']}]" if k else ""))
         if i == 0 and a.times == 1 and outcome.is_finding(rec["class"]):
             print(rec["stderr"][-3000:], file=sys.stderr)
     if want:
-        same = got.count(want)
         print(f"same class as recorded ({want}): {same}/{a.times}")
-        return 0 if same == a.times else 1
+        if known:
+            print(f"same finding (docs/findings/{known['name']}): {same_finding}/{a.times}")
+        return 0 if same_finding == a.times else 1
     return 0
 
 
