@@ -11,6 +11,9 @@ Where the program runs is a Target (pytest's --target option, conftest.py):
                      run directly
   qemu-<arch>        a cross build (build/<variant>-<arch>/, static), run as
                      `qemu-<arch> prog` (aarch64, riscv64)
+  vm:ARCH[?cpus=N&mem=MIB&accel=A&name=N]
+                     a guest booted here from Debian packages (sqvm.py),
+                     reached like an ssh target
   ssh://[user@]host[:port][?arch=A&libc=L&key=FILE]
                      a build for arch/libc (default: the host's, glibc), its
                      binaries copied to the remote machine over ssh and run
@@ -246,7 +249,8 @@ class SshTarget(Target):
             raise ValueError(f"bad ssh target {spec!r}: unknown {', '.join(sorted(bad))}")
         super().__init__(spec, q.get("arch", HOST_ARCH), q.get("libc", "glibc"))
         self.host, self.port, self.user, self.key = u.hostname, u.port or 22, u.username, q.get("key")
-        ident = hashlib.sha1(f"{os.uname().nodename}:{ROOT}:{os.getpid()}".encode()).hexdigest()[:12]
+        # One control socket per target: two hosts must not share a master.
+        ident = hashlib.sha1(f"{os.uname().nodename}:{ROOT}:{os.getpid()}:{spec}".encode()).hexdigest()[:12]
         self.rdir = f"/tmp/sqtest-{ident}"
         self.shipped = {}
         self.ctl = f"/tmp/sqssh-{ident}"
@@ -278,6 +282,13 @@ class SshTarget(Target):
         rel = os.path.relpath(path, ROOT)
         rel = rel if not rel.startswith("..") else "abs" + os.path.abspath(path)
         return f"{self.rdir}/{rel}"
+
+    @staticmethod
+    def shippable(c):
+        """A local file the program needs copied over: the remote system's
+        own programs (/bin/true, /usr/bin/...) are its own."""
+        return (os.path.isabs(c) and os.path.isfile(c)
+                and not c.startswith(("/bin/", "/sbin/", "/usr/", "/lib/", "/etc/")))
 
     def ship(self, paths):
         """Copy local files there (again if they changed since)."""
@@ -317,13 +328,13 @@ class SshTarget(Target):
     def run(self, cmd, env=None, timeout=60, preexec=None, limit_as=None):
         if preexec is not None:
             raise Unsupported("a preexec hook (setrlimit, ...) runs on the local host only, not over ssh")
-        local = [c for c in cmd if os.path.isabs(c) and os.path.isfile(c)]
+        local = [c for c in cmd if self.shippable(c)]
         self.ship(local)
         argv = [self.remote(c) if c in local else c for c in cmd]
         envs = " ".join(shlex.quote(f"{k}={v}") for k, v in sorted((env or {}).items()))
         t = max(1, int(timeout))
         ulimit = "" if limit_as is None else f"ulimit -v {limit_as // 1024} && "
-        script = (f"cd {self.rdir} && {ulimit}env {envs} timeout -s ABRT -k 5 {t} "
+        script = (f"mkdir -p {self.rdir} && cd {self.rdir} && {ulimit}env {envs} timeout -s ABRT -k 5 {t} "
                   f"{' '.join(shlex.quote(a) for a in argv)}; printf '\\nSQTEST-EXIT %d\\n' $?")
         rc, out, err, local_to = _popen(self.ssh_argv() + [script], dict(os.environ), t + 30)
         head, sep, tail = out.rpartition("\nSQTEST-EXIT ")
@@ -368,8 +379,12 @@ def target(spec):
         return QemuTarget(spec[5:])
     if spec.startswith("ssh://"):
         return SshTarget(spec)
+    if spec.startswith("vm:"):	# VM targets live in sqvm.py (QEMU, images, guests)
+        import sqvm
+        return sqvm.VmTarget(spec)
     raise ValueError(f"unknown target {spec!r}: local, musl, "
-                     f"{', '.join('qemu-' + a for a in ARCHES if a != HOST_ARCH)}, or ssh://[user@]host[:port]")
+                     f"{', '.join('qemu-' + a for a in ARCHES if a != HOST_ARCH)}, vm:ARCH, "
+                     f"or ssh://[user@]host[:port]")
 
 
 LOCAL = LocalTarget("local")
@@ -395,7 +410,7 @@ class Runner:
         cmd = list(wrapper) + [self.path(prog)] + [str(a) for a in args]
         if wrapper and not self.target.can_ptrace:
             _skip(f"{NO_PTRACE} ({os.path.basename(wrapper[0])})")
-        if wrapper and self.target.kind == "ssh":
+        if wrapper and self.target.kind in ("ssh", "vm"):
             _skip(f"{os.path.basename(wrapper[0])} is a host tool; not run over ssh")
         t0 = time.monotonic()
         try:
