@@ -14,11 +14,16 @@ outcome of every instruction against the disassembly:
     sigaltstack call and clearing g (detach), and each one replays.
 
 Each sweep runs once per module and takes a few seconds.
+
+Where: on the host's own build (x86-64), and on VM targets (sqvm.py), where
+the guest's real kernel traces: sigpoke and sp_window are built for the
+guest's arch (aarch64: the cross compilers, static), copied in, swept
+there, and the output directory is brought back. On aarch64 a store of g
+is `str xM, [xN]` through an address formed from `mrs xN, tpidr_el0`.
 """
 import csv
 import fcntl
 import os
-import platform
 import re
 import shlex
 import shutil
@@ -43,6 +48,12 @@ SUMMARY_RE = re.compile(
     r"seconds=(?P<seconds>[\d.]+)$", re.M)
 TP_LOAD = re.compile(r"^mov\s+%fs:0x0,(%\w+)")      # the thread pointer into a register
 STORE = re.compile(r"^movq?\s+(\$0x0|%\w+),(%fs:\S+|\((%\w+)\))$")
+# aarch64: mrs x8, tpidr_el0; add x8, x8, #...; str x20, [x8] (or str xzr, ...)
+TP_LOAD_A64 = re.compile(r"^mrs\s+(x\d+),\s*tpidr_el0")
+STORE_A64 = re.compile(r"^str\s+(xzr|x\d+),\s*\[(x\d+)(?:,\s*#\S+)?\]$")
+CALL = r"(?:call|bl)\s"                            # x86-64 call, aarch64 bl
+OBJDUMP = {"x86_64": "objdump", "aarch64": "aarch64-linux-gnu-objdump"}
+CROSS_CC = {"aarch64": "aarch64-linux-gnu-gcc"}
 
 
 @dataclass
@@ -76,47 +87,86 @@ class Sweep:
 
 
 class Sigpoke:
-    """Runs sigpoke through the one sqtest runner."""
+    """Runs sigpoke through the one sqtest runner, on the host or in a guest."""
 
-    def __init__(self, out):
+    def __init__(self, out, target, variant_runner):
         self.out = out
-        self.runner = sqtest.Runner()
+        self.tg = target
+        self.arch = target.arch
+        self.runner = sqtest.Runner("fixed", target)
         self.runner.dir = out
+        self.variant_runner = variant_runner
+        self.remote = target.kind != "local"
+        # The waits sigpoke counts in wall time (its cover phases, the wait
+        # for a thread to reach an instruction, for a delivery), stretched
+        # on a slow target: under TCG a 100 ms cover phase ends before the
+        # program's threads start (6 of 265 instructions reached).
+        sd = target.slowdown
+        self.pace = [] if sd <= 2 else ["--cover", str(100 * sd), "--reach", str(500 * sd), "-t", str(2000 * sd)]
 
     def target(self, variant):
         return os.path.join(self.out, "sigpoke-target", variant, "sp_window")
 
-    def run(self, *args, timeout=120):
-        return self.runner.run("sigpoke", *args, timeout=timeout)
+    def where(self, path):
+        """A local path as the program sees it (in the guest: its copy)."""
+        return self.tg.remote(path) if self.remote else path
+
+    def run(self, *args, timeout=120, outdir=None):
+        """sigpoke ARGS; with outdir (its -o), the directory comes back here."""
+        if outdir and self.remote:
+            self.tg.sh(f"rm -rf {shlex.quote(outdir)}")
+        res = self.runner.run("sigpoke", *self.pace, *args, timeout=timeout)
+        if outdir and self.remote:
+            shutil.rmtree(outdir, ignore_errors=True)
+            self.tg.fetch(outdir, os.path.dirname(outdir))
+        return res
 
     def sweep(self, outdir, *args, timeout=120):
-        res = self.run("-q", "-o", outdir, *args, timeout=timeout)
+        res = self.run("-q", "-o", outdir, *args, timeout=timeout, outdir=outdir)
         assert res.rc in (0, 1), "sigpoke failed" + res.log()
         with open(os.path.join(outdir, "results.tsv")) as f:
             rows = list(csv.DictReader(f, delimiter="\t"))
         return Sweep(res, outdir, rows)
 
 
+def make_sigpoke(target, variant_runner, out):
+    """make -C tools/sigpoke for the target's arch: the host's own build as
+    it is; a cross arch with its cross compiler, static, against
+    build/<variant>-<arch>/libsq.a (through a directory of links named as
+    the Makefile expects them)."""
+    args = ["make", "--no-print-directory", "-C", TOOL, f"OUT={out}", "VARIANTS=fixed attachsig"]
+    if target.arch != sqtest.HOST_ARCH:
+        links = os.path.join(out, "sqbuild")
+        os.makedirs(links, exist_ok=True)
+        for v in ("fixed", "attachsig"):
+            if not os.path.islink(os.path.join(links, v)):
+                os.symlink(variant_runner(v).dir, os.path.join(links, v))
+        args += [f"ARCH={target.arch}", f"CC={CROSS_CC[target.arch]}", "LDFLAGS=-static", f"SQBUILD={links}",
+                 f"TCC=clang --target={target.arch}-linux-gnu -static"]
+    # The target links build/<variant>/libsq.a: no make of the runtime meanwhile.
+    with open(os.path.join(sqtest.BUILD, ".lock"), "w") as lk:
+        fcntl.flock(lk, fcntl.LOCK_EX)
+        return subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
 @pytest.fixture(scope="session")
-def sp(tmp_path_factory, variant_runner):
-    if platform.machine() != "x86_64":
-        pytest.skip(f"sigpoke runs on x86-64 only (arch/aarch64.c is not tested), "
-                    f"not {platform.machine()}")
-    for tool in ("make", "objdump", "clang"):
+def sp(tmp_path_factory, target, variant_runner):
+    if not os.path.exists(os.path.join(TOOL, "arch", f"{target.arch}.c")):
+        pytest.skip(f"sigpoke has no {target.arch} port (tools/sigpoke/arch/)")
+    if not target.can_ptrace:
+        pytest.skip(sqtest.NO_PTRACE)
+    for tool in ("make", OBJDUMP[target.arch], "clang") + ((CROSS_CC[target.arch],)
+                                                          if target.arch != sqtest.HOST_ARCH else ()):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} is not installed")
     for v in ("fixed", "attachsig"):
         variant_runner(v)
-    out = os.environ.get("SIGPOKE_OUT") or str(tmp_path_factory.mktemp("sigpoke"))
-    # The target links build/<variant>/libsq.a: no make of the runtime meanwhile.
-    with open(os.path.join(sqtest.BUILD, ".lock"), "w") as lk:
-        fcntl.flock(lk, fcntl.LOCK_EX)
-        b = subprocess.run(["make", "--no-print-directory", "-C", TOOL, f"OUT={out}",
-                            "VARIANTS=fixed attachsig"],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out = os.environ.get("SIGPOKE_OUT") if target.host_native else None
+    out = out or str(tmp_path_factory.mktemp(f"sigpoke-{target.name}"))
+    b = make_sigpoke(target, variant_runner, out)
     if b.returncode != 0:
         pytest.fail(f"building sigpoke failed:\n{b.stdout[-4000:]}")
-    s = Sigpoke(out)
+    s = Sigpoke(out, target, variant_runner)
     probe = s.run("--at", "main", "--settle", "0", s.target("fixed"), "1")
     if probe.rc == 3 and "Operation not permitted" in probe.stderr:
         pytest.skip("ptrace is not permitted here" + probe.log())
@@ -161,6 +211,26 @@ def unsafe_run(rows):
 
 
 def writes_g(rows, i, clear=False):
+    if rows[i]["instruction"].startswith(("str", "mrs", "stp")) or TP_LOAD_A64.match(rows[i]["instruction"]):
+        return writes_g_a64(rows, i, clear)
+    return writes_g_x86(rows, i, clear)
+
+
+def writes_g_a64(rows, i, clear):
+    """aarch64: str xM, [xN] with xN formed from tpidr_el0 a few instructions
+    earlier (mrs xN, tpidr_el0; add xN, xN, #...)."""
+    m = STORE_A64.match(re.sub(r"\s*//.*$", "", rows[i]["instruction"]))
+    if not m or (m.group(1) == "xzr") != clear:
+        return False
+    base = m.group(2)
+    for r in rows[max(0, i - 6):i]:
+        t = TP_LOAD_A64.match(r["instruction"])
+        if t and t.group(1) == base:
+            return True
+    return False
+
+
+def writes_g_x86(rows, i, clear=False):
     """Does instruction i store to the thread's g (a %fs-relative TLS slot,
     initial-exec)? Either directly, mov %rax,%fs:(%rcx), or through the slot's
     address just formed from the thread pointer: mov %fs:0x0,%rcx;
@@ -184,9 +254,11 @@ def where(rows, i):
 
 # ---- usage ----
 
-def inside(prog, fn):
+def inside(prog, fn, arch=sqtest.HOST_ARCH):
     """fn+OFF inside its first instruction longer than one byte."""
-    d = subprocess.run(["objdump", "-d", f"--disassemble={fn}", prog],
+    if arch == "aarch64":
+        return f"{fn}+0x2"	# every instruction is 4 bytes
+    d = subprocess.run([OBJDUMP[arch], "-d", f"--disassemble={fn}", prog],
                        capture_output=True, text=True, check=True).stdout
     ins = re.findall(r"^\s*([0-9a-f]+):\t((?:[0-9a-f]{2} )+)", d, re.M)
     start = int(ins[0][0], 16)
@@ -208,7 +280,7 @@ def inside(prog, fn):
 ])
 def test_usage_errors(sp, args, msg):
     fixed = sp.target("fixed")
-    res = sp.run(*[a.format(fixed=fixed, inside=inside(fixed, "needm")) for a in args])
+    res = sp.run(*[a.format(fixed=fixed, inside=inside(fixed, "needm", sp.arch)) for a in args])
     assert res.rc == USAGE, "usage errors exit 2" + res.log()
     assert msg in res.stderr and "usage: sigpoke" in res.stderr, res.log()
 
@@ -242,9 +314,9 @@ def test_fixed_attach_detach_hold_signals_back(fixed_sweep):
         idx = [i for i, r in enumerate(reached) if r["outcome"] == "deferred"]
         assert idx == list(range(idx[0], idx[-1] + 1)), f"{f}: deferred not contiguous" + s.log()
         first, last = idx[0], idx[-1]
-        assert re.search(r"call\s.*<os_sigprocmask>", reached[first - 1]["instruction"]), \
+        assert re.search(CALL + r".*<os_sigprocmask>", reached[first - 1]["instruction"]), \
             f"{f}: the blocked window must start after sigprocmask" + where(reached, first - 1)
-        assert re.search(r"call\s.*<os_sigprocmask>", reached[last]["instruction"]), \
+        assert re.search(CALL + r".*<os_sigprocmask>", reached[last]["instruction"]), \
             f"{f}: the blocked window must end at sigprocmask" + where(reached, last)
         for r in reached[first:last + 1]:
             assert r["delivered_at"].startswith("os_sigprocmask+"), r
@@ -276,7 +348,7 @@ def test_attachsig_needm_between_g_and_sigaltstack(attachsig_sweep):
     assert writes_g(rows, first - 1), \
         "the first unsafe instruction must follow the store of g" + where(rows, first - 1)
     assert rows[first - 1]["outcome"] == "clean", "g not yet set: safe" + where(rows, first - 1)
-    assert re.search(r"call\s.*<minit>", rows[last]["instruction"]), \
+    assert re.search(CALL + r".*<minit>", rows[last]["instruction"]), \
         "needm's unsafe run ends at the call of minit" + where(rows, last)
     assert rows[last + 1]["outcome"] == "clean", "after minit: safe" + where(rows, last + 1)
 
@@ -286,7 +358,7 @@ def test_attachsig_minit_until_sigaltstack(attachsig_sweep):
     rows = s.strips()["minit"]
     first, last = unsafe_run(rows)
     assert first == 0, "all of minit before the sigaltstack call is unsafe" + where(rows, 0)
-    assert re.search(r"call\s.*<os_sigaltstack>", rows[last]["instruction"]), \
+    assert re.search(CALL + r".*<os_sigaltstack>", rows[last]["instruction"]), \
         "minit's unsafe run ends at the sigaltstack call" + where(rows, last)
     assert rows[last + 1]["outcome"] not in UNSAFE, where(rows, last + 1)
 
@@ -298,7 +370,7 @@ def test_attachsig_dropm_between_sigaltstack_and_g(attachsig_sweep):
     assert copies, "no unsafe instruction in any copy of dropm" + s.log()
     for f, rows in copies.items():
         first, last = unsafe_run(rows)
-        assert re.search(r"call\s.*<unminit>", rows[first - 1]["instruction"]), \
+        assert re.search(CALL + r".*<unminit>", rows[first - 1]["instruction"]), \
             f"{f}: unsafe only once unminit removed the signal stack" + where(rows, first - 1)
         assert writes_g(rows, last, clear=True), \
             f"{f}: the last unsafe instruction is the one clearing g" + where(rows, last)
@@ -338,9 +410,9 @@ def test_replay_unsafe_and_its_neighbour(sp, attachsig_sweep, tmp_path):
     s = attachsig_sweep
     cmd = [c for c in s.replays() if " --at needm+" in c][0]
     argv = shlex.split(cmd)
-    assert argv[0] == os.path.join(sp.out, "sigpoke"), cmd
+    assert argv[0] == sp.where(os.path.join(sp.out, "sigpoke")), cmd
     opts, prog = argv[1:argv.index("--")], argv[argv.index("--"):]
-    res = sp.run(*opts, "-o", str(tmp_path / "unsafe"), *prog)
+    res = sp.run(*opts, "-o", str(tmp_path / "unsafe"), *prog, outdir=str(tmp_path / "unsafe"))
     assert res.rc == 1, "a replay of an unsafe instruction exits 1" + res.log()
     assert f"fatal error: {NOSIGSTACK}" in open(tmp_path / "unsafe" / "logs" / "run-001.log").read()
     # One instruction earlier g is not set yet: the same poke is harmless.
@@ -368,7 +440,7 @@ def test_sigprof_finds_the_same_needm_window(sp, tmp_path_factory):
 
 @pytest.mark.parametrize("variant", ["fixed", "attachsig"])
 def test_rt_callback_threads(sp, variant, tmp_path):
-    prog = os.path.join(sqtest.BUILD, variant, "tests", "rt_callback")
+    prog = sp.variant_runner(variant).path("tests/rt_callback")
     s = sp.sweep(str(tmp_path), "-E", "SQ_CALLBACK_BIND=0", "-w", ",".join(ATTACH),
                  prog, "threads", "1000000")
     if variant == "fixed":
@@ -385,7 +457,7 @@ def test_yield_fast_path_is_signal_safe(sp, tmp_path):
     the old one: a signal handler finds its M through g. With the two
     stores the other way round, three instructions of sq_yield are unsafe
     (the handler dereferences a G with no M); sweep every one of them."""
-    prog = os.path.join(sqtest.BUILD, "fixed", "tests", "rt_sched")
+    prog = sp.variant_runner("fixed").path("tests/rt_sched")
     s = sp.sweep(str(tmp_path), "-w", "sq_yield", "-E", "SQ_MAXPROCS=1", prog, "yield-steal", "200000")
     summary = s.summary
     assert summary["reached"] > 50, s.log()
