@@ -8,6 +8,10 @@ test_targets.py). Tests that use `fixed` or `variant_runner` are
 parametrized over the targets (test ids end in the target's name), so
 pytest-xdist spreads them over targets and cores alike.
 
+`--pool FILE` adds the targets FILE lists, one a line (pytest/vm-pool.txt:
+the VM guests of `make test-vms`, sqvm.py); all the tests of one VM or ssh
+target form one xdist group, so each worker owns one guest or host.
+
 Tests bound to the host's own build (the ptrace tools, the nosplit checker,
 the campaign driver that reads build/<variant>/) run only when the host
 target is among the --target ones, and say why they skip otherwise.
@@ -108,6 +112,10 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("target", ts, ids=[t.name for t in ts], scope="session")
 
 
+# tryfirst: xdist's own hook (registered on a worker after this conftest,
+# so called before it) turns xdist_group marks into node ids; without it the
+# groups below were never seen and every worker took every target's tests.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     tg = config.sq_targets
     smoke = {t.name for t in tg.smoke}
