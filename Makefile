@@ -204,8 +204,12 @@ test: deps-test
 VM_POOL    ?= pytest/vm-pool.txt
 VM_TIMEOUT ?= 60m
 VM_WORKERS  = $(shell grep -c '^[a-z]' $(VM_POOL))
+VM_ARCHES   = $(sort $(filter-out $(HOST_ARCH),$(shell sed -n 's/^vm:\([a-z0-9_]*\).*/\1/p' $(VM_POOL))))
 test-vms: deps-vm
 	@$(MAKE) --no-print-directory variants
+	@for a in $(VM_ARCHES); do for v in fixed $(VARIANTS); do \
+		$(MAKE) --no-print-directory ARCH=$$a $$([ $$v = fixed ] || echo REGRESS=$$v) lib tests scenarios || exit 1; \
+	done; done
 	@$(MAKE) --no-print-directory vm-images
 	@mkdir -p out
 	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u ARCH -u LIBC -u REGRESS \

@@ -121,7 +121,7 @@ def build(arch, out, log=sys.stderr):
     root = os.path.join(tmp, "root")
     print(f"mkimage: {arch}: mmdebstrap {SUITE} ({darch}) into {root}", file=log, flush=True)
     cmd = ["mmdebstrap", "--quiet", "--variant=extract", f"--arch={darch}",
-           "--include=" + ",".join([kpkg] + PACKAGES + extra), "--skip=download/empty",
+           "--include=" + ",".join([kpkg] + PACKAGES + extra), "--skip=cleanup/apt/cache",
            SUITE, root, f"deb {MIRROR} {SUITE} main", f"deb {MIRROR} {SUITE}-updates main",
            f"deb {SECURITY} {SUITE}-security main"]
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
