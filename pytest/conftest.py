@@ -42,7 +42,7 @@ PTRACE_BOUND = {"test_stackcheck.py", "test_sigpoke.py"}
 # ---- VM and remote pools (sqvm.py) ----
 # Host-bound modules that run on a VM target too: the guest is a real
 # kernel of its arch, and the module ships its tool there.
-VM_CAPABLE = {"test_sigpoke.py"}
+VM_CAPABLE = {"test_sigpoke.py", "test_stackcheck.py"}
 # Under `-n N --dist loadgroup` (make test) these run one after another on
 # one worker: the ptrace tools' sweeps wait a bounded time for a thread to
 # reach an instruction, and the fuzz engines keep a CPU busy for their whole

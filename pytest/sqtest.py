@@ -326,14 +326,17 @@ class SshTarget(Target):
         return os.path.join(into, os.path.basename(rpath))
 
     def run(self, cmd, env=None, timeout=60, preexec=None, limit_as=None):
-        if preexec is not None:
+        # A preexec hook runs here; one that says what it does in sh
+        # (hook.sq_shell = "ulimit -c 0") is done there instead.
+        shell = getattr(preexec, "sq_shell", None)
+        if preexec is not None and shell is None:
             raise Unsupported("a preexec hook (setrlimit, ...) runs on the local host only, not over ssh")
         local = [c for c in cmd if self.shippable(c)]
         self.ship(local)
         argv = [self.remote(c) if c in local else c for c in cmd]
         envs = " ".join(shlex.quote(f"{k}={v}") for k, v in sorted((env or {}).items()))
         t = max(1, int(timeout))
-        ulimit = "" if limit_as is None else f"ulimit -v {limit_as // 1024} && "
+        ulimit = ("" if limit_as is None else f"ulimit -v {limit_as // 1024} && ") + (f"{shell} && " if shell else "")
         script = (f"mkdir -p {self.rdir} && cd {self.rdir} && {ulimit}env {envs} timeout -s ABRT -k 5 {t} "
                   f"{' '.join(shlex.quote(a) for a in argv)}; printf '\\nSQTEST-EXIT %d\\n' $?")
         rc, out, err, local_to = _popen(self.ssh_argv() + [script], dict(os.environ), t + 30)
@@ -410,7 +413,7 @@ class Runner:
         cmd = list(wrapper) + [self.path(prog)] + [str(a) for a in args]
         if wrapper and not self.target.can_ptrace:
             _skip(f"{NO_PTRACE} ({os.path.basename(wrapper[0])})")
-        if wrapper and self.target.kind in ("ssh", "vm"):
+        if wrapper and self.target.kind in ("ssh", "vm") and not self.target.shippable(wrapper[0]):
             _skip(f"{os.path.basename(wrapper[0])} is a host tool; not run over ssh")
         t0 = time.monotonic()
         try:
