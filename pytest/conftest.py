@@ -158,6 +158,9 @@ def _junit_target(request, record_property):
     t = cs.params.get("target") if cs else None
     if t is not None:
         record_property("target", t.name)
+        if getattr(t, "boots", None):		# a VM target: how it runs, how long it took to boot
+            record_property("target_accel", t.accel)
+            record_property("target_boot_seconds", t.boots[-1])
 
 
 @pytest.fixture(scope="session", autouse=True)
