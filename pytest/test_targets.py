@@ -97,7 +97,8 @@ def test_scenario_on_target(target, scenario, mode, injector, tmp_path):
     rec = sqtest.run_job(job, scenarios("fixed", target), str(tmp_path))
     want = "expected-fatal" if scenario == "sc_sigstack" or mode == "outcall" else "clean"
     assert rec["class"] == want, f"{rec['class']}: {rec['message']}\n{rec['command']}\n{rec['stderr'][-3000:]}"
-    assert "[sc] SEED 12345" in rec["stderr"]
+    # The seed is a record since the scenarios' records change (main checks stdout).
+    assert '{"rec":"seed","seed":12345}' in rec["stdout"] + rec["stderr"]
 
 
 # Each regression variant through its fault-site plan (stackquake's
@@ -286,7 +287,7 @@ def test_ssh_target_scenarios_findings_come_back(sshd, tmp_path):
     with open(rec["repro"]) as f:
         repro = json.load(f)
     assert repro["target"] == t.name and repro["arms"] == job.arms
-    assert "[sc] SEED 9" in open(rec["log"]).read()
+    assert '{"rec":"seed","seed":9}' in open(rec["log"]).read()
     again = sqtest.run_job(stackquake.Job.from_json(repro), runner)
     assert again["class"] == "unexpected-fatal"
 
