@@ -294,7 +294,7 @@ class VmTarget(sqtest.SshTarget):
                 time.sleep(0.5)
             qemu_out = open(base + ".qemu.log").read()
             self.kill()
-            if "hostfwd" in qemu_out and "in use" in qemu_out.lower():
+            if "host forwarding rule" in qemu_out:
                 continue	# lost the port to someone else: another one
             raise GuestFailure(self.boot_failure(qemu_out, time.monotonic() - t0))
         raise GuestFailure(f"{self.name}: no free port for ssh after 3 tries")
