@@ -4,7 +4,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 
-#include "mapstack.h"
+#include "stackmaps.h"
 #include "target.h"
 #include "sq.h"
 #include "sq_harness.h"

@@ -48,10 +48,8 @@ def test_scenario_on_fixed_runtime(built, scenario, mode, injector):
     rec = execute(job)
     assert rec["class"] in outcome.GOOD, f"{rec['class']}: {rec['message']}\n{rec['command']}\n{rec['stderr'][-3000:]}"
     # Declared expectations are honoured both ways.
-    if scenario == "sc_sigstack" or mode == "outcall":
-        assert rec["class"] == "expected-fatal", rec["stderr"][-2000:]
-    else:
-        assert rec["class"] == "clean", rec["stderr"][-2000:]
+    want = "expected-fatal" if sqtest.owes_fatal(rec) else "clean"
+    assert rec["class"] == want, rec["stderr"][-2000:]
     assert '{"rec":"seed","seed":12345}' in rec["stdout"]
 
 
