@@ -77,8 +77,10 @@ def test_regression_variants_are_detected_and_replay(built, tmp_path):
     for v, row in rows.items():
         assert row["detected"] and outcome.is_finding(row["class"]), row
         assert int(row["replays"].split("/")[0]) >= 9, row
-    # MAP_STACK is invisible on Linux but to stackcheck.
-    assert rows["mapstack"]["class"] == "stackcheck-kill", rows["mapstack"]
+    # MAP_STACK is invisible to a program on Linux: stackcheck sees it, and
+    # so does the quiescent check that reads the kernel's flags (stackmaps.h).
+    m = rows["mapstack"]
+    assert m["class"] in ("stackcheck-kill", "invariant") and "MAP_STACK" in m["message"], m
     assert "median time to detection" in r.stdout
 
 
