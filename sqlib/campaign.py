@@ -134,7 +134,7 @@ class Job:
     """Everything that determines a run: replaying a Job replays the run."""
 
     def __init__(self, scenario, mode, injector, seed=1, arms=(), env=None, iters=None,
-                 timeout=WATCHDOG, axes=""):
+                 timeout=WATCHDOG, axes="", threads=None):
         if injector not in INJECTORS:
             raise Usage(f"unknown injector {injector!r}; one of: {', '.join(INJECTORS)}")
         self.scenario, self.mode, self.injector = scenario, mode, injector
@@ -142,6 +142,7 @@ class Job:
         self.env = dict(env or {})
         self.iters, self.timeout = iters, timeout
         self.axes = axes
+        self.threads = threads	# None: the scenario's own number (derandomize minimizes it)
 
     def check(self, under):
         d = under.scenarios.get(self.scenario)
@@ -165,13 +166,14 @@ class Job:
     def to_json(self):
         return {"scenario": self.scenario, "mode": self.mode, "injector": self.injector,
                 "seed": self.seed, "arms": self.arms, "env": self.env, "iters": self.iters,
-                "timeout": self.timeout, "axes": self.axes}
+                "timeout": self.timeout, "axes": self.axes, "threads": self.threads}
 
     @classmethod
     def from_json(cls, d):
         try:
             return cls(d["scenario"], d["mode"], d["injector"], d.get("seed", 1), d.get("arms", []),
-                       d.get("env", {}), d.get("iters"), d.get("timeout", WATCHDOG), d.get("axes", ""))
+                       d.get("env", {}), d.get("iters"), d.get("timeout", WATCHDOG), d.get("axes", ""),
+                       d.get("threads"))
         except (KeyError, TypeError, ValueError) as e:
             raise Usage(f"malformed reproducer: {e}") from None
 
@@ -179,6 +181,8 @@ class Job:
         inj = "storm" if self.injector == "storm" else ("sites" if self.arms else "none")
         cmd = [os.path.join(under.hdir, self.scenario), "--seed", str(self.seed),
                "--iters", str(self.iters), "--mode", self.mode, "--injector", inj]
+        if self.threads:
+            cmd += ["--threads", str(self.threads)]
         if self.axes:
             cmd += ["--env", self.axes]
         if "pid1" in self.axes.split(","):
@@ -485,9 +489,19 @@ def cmd_run(a):
             "seed": seed, "budget": budget, "elapsed": time.monotonic() - t0, "interrupted": interrupted}
     print(rep.write(meta), end="")
     print(f"report: {outdir}/report.txt, report.json, junit.xml")
+    after_campaign(a, rep, under, outdir, interrupted)
     if interrupted:
         return 143 if interrupted == "SIGTERM" else 130
     return 1 if rep.new_findings() else 0
+
+
+def after_campaign(a, rep, under, outdir, interrupted):
+    """The reproducer tools' hook (sqlib/derand.py): each finding turned
+    into a deterministic, minimized reproducer where one exists."""
+    if interrupted:
+        return
+    from . import derand
+    derand.after_campaign(outdir, list(rep.findings.values()), duration.parse(a.derandomize), a.on)
 
 
 # ---- regressions ---------------------------------------------------------------------
@@ -662,6 +676,9 @@ def main(argv=None):
     r.add_argument("--seed", type=int)
     r.add_argument("--out", default=os.path.join(ROOT, "out"))
     r.add_argument("--stop-on-first", action="store_true", help="end at the first finding")
+    r.add_argument("--derandomize", default="60s", metavar="TIME",
+                   help="after the campaign, search deterministic reproducers for its findings "
+                        "for at most TIME in all (sqlib/derand.py); 0: off")
     g = sub.add_parser("regress", help="time to detection of each regression variant")
     g.add_argument("--variants")
     g.add_argument("--on", default="local")
@@ -684,6 +701,11 @@ def main(argv=None):
     li = sub.add_parser("list", help="scenarios, injectors, variants, targets")
     li.add_argument("--target", default="sq")
     li.add_argument("--on", default="local")
+    # The reproducer tools (sqlib/derand.py, emitc.py): subcommands and options of their own modules.
+    from . import derand, emitc
+    tools = {"derandomize": derand.cmd_derandomize}
+    derand.add_parser(sub)
+    emitc.add_arguments(p)
     old = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM,)}
     try:
         a = ap.parse_args(argv)
@@ -693,6 +715,10 @@ def main(argv=None):
         if a.cmd == "mutate":
             from .mutate import cmd_mutate
             return cmd_mutate(a)
+        if a.cmd in tools:
+            return tools[a.cmd](a)
+        if a.cmd == "repro" and a.emit_c:
+            return emitc.cmd_emit(a)
         return {"run": cmd_run, "regress": cmd_regress, "repro": cmd_repro, "list": cmd_list}[a.cmd](a)
     except Usage as e:
         print(f"stackquake: {e}", file=sys.stderr)

@@ -1,0 +1,516 @@
+"""Derandomize: turn a finding into a deterministic reproducer, then minimize it.
+
+A finding from a storm, a race or a drawn schedule replays some of the
+time. What a runtime engineer wants is the one arm that produces it every
+time: a signal at the Nth hit of needm.after_setg, not "a storm for a while".
+For each finding (a reproducer file, sqlib/campaign.py's format) the search
+below tries, in order, until its time is up:
+
+  1. the scenario alone (no injector): the finding's seed and settings, then
+     the schedule pinned (SQ_MAXPROCS=1, SQ_DEBUG=preempt=off: one P, no
+     timed preemption), then a few schedules drawn by the harness's picker
+     (SC_SCHED=N, harness/target_sq.c) and other seeds;
+  2. the fault-site ladder, on the pinned schedule: every site the scenario
+     reaches (its dry run's "hits" records) x action, signals first (a storm
+     is signals) as the campaign spells them (sqlib/campaign.py), armed on
+     every hit; then hit N for N = 1, 2, 3 ... (SQLite's Nth event);
+  3. the same ladder with the finding's own settings (some findings need
+     two Ps).
+
+A candidate is run once; one that lands in the finding's class with the
+same message (numbers blanked: outcome.blank) is replayed until it misses
+or has hit REPLAYS times in a row. The first that holds REPLAYS/REPLAYS is
+the reproducer; it is then minimized, each step kept only if it still holds
+REPLAYS/REPLAYS: fewest arms, a single hit instead of every hit, fewest
+threads (--threads), fewest iterations (--iters), fewest settings.
+
+What is written, next to the original (kept as it was): FINDING.det.json,
+a reproducer like any other (`stackquake repro` replays it) with a
+"derandomized" member saying where it came from, the search time and runs,
+and the original's replay rate. A finding for which nothing held stays
+probabilistic; its replay rate over REPLAYS replays of the original is
+reported.
+
+  stackquake derandomize FINDING.json [...] [--budget 60s] [--on PLATFORM]
+  stackquake derandomize --storm a,b [--storm-budget 60s] [--budget 60s]
+      for each variant: the storm baseline on its build until its first
+      finding (campaign.storm_jobs), then that finding derandomized
+
+After a campaign (`stackquake run --derandomize 60s`, the default; 0 turns
+it off) every finding goes through the search, the whole bounded by the
+budget (each finding gets its share of what is left); the run's report gets
+a section and derandomize.json.
+"""
+import json
+import math
+import os
+import random
+import sys
+import time
+
+from . import Usage, contract, duration, outcome
+from . import campaign
+
+REPLAYS = 10
+PINNED = {"SQ_MAXPROCS": "1", "SQ_DEBUG": "preempt=off"}
+# What the storm sends (harness/scenario.h): the signal actions the ladder
+# tries first for a storm's finding.
+STORM_SIGNALS = ("SIGURG", "SIGPROF", "SIGUSR1")
+MAX_RUNG = 8	# the ladder's single hits go up to min(hits, MAX_RUNG)
+
+
+class OutOfTime(Exception):
+    pass
+
+
+def load(path):
+    """A reproducer file as a dict (Usage if it is not one)."""
+    try:
+        with open(path) as f:
+            d = json.load(f)
+    except OSError as e:
+        raise Usage(f"{path}: {e.strerror}") from None
+    except json.JSONDecodeError as e:
+        raise Usage(f"{path}: malformed reproducer: {e}") from None
+    if not isinstance(d, dict) or "scenario" not in d or "class" not in d:
+        raise Usage(f"{path}: not a reproducer (want the JSON a campaign writes under repro/)")
+    return d
+
+
+def det_path(path):
+    base = path[:-5] if path.endswith(".json") else path
+    return base + ".det.json"
+
+
+def same_as(want_cls, want_msg):
+    """A predicate on run records: the finding's class and message."""
+    key = outcome.blank(want_msg or "")
+    return lambda rec: rec["class"] == want_cls and outcome.blank(rec["message"]) == key
+
+
+class Search:
+    """One finding's search and minimization on one build (under), with a
+    deadline. Every run goes through campaign.execute, so it is judged by
+    the campaign's own oracle."""
+
+    def __init__(self, under, d, deadline, say=None):
+        self.under, self.d = under, d
+        self.deadline = deadline
+        self.same = same_as(d["class"], d.get("message", ""))
+        self.runs = 0
+        self.say = say or (lambda msg: None)
+        self.scenario = under.scenarios[d["scenario"]]
+
+    def left(self):
+        return self.deadline - time.monotonic()
+
+    def run(self, job):
+        if self.left() <= 0:
+            raise OutOfTime()
+        j = campaign.Job.from_json(job.to_json())
+        # A hang is a no-progress watchdog; never wait much past the deadline for one.
+        j.timeout = max(2, min(job.timeout, int(self.left()) + 1))
+        self.runs += 1
+        return campaign.execute(j.check(self.under), self.under)
+
+    def holds(self, job, times=REPLAYS):
+        """Replays until a miss: True when all times replays are the finding."""
+        for _ in range(times):
+            if not self.same(self.run(job)):
+                return False
+        return True
+
+    def rate(self, job, times=REPLAYS):
+        """How many of times replays are the finding (stops at the deadline)."""
+        k = n = 0
+        try:
+            for n in range(1, times + 1):
+                k += self.same(self.run(job))
+        except OutOfTime:
+            n -= 1
+        return k, n
+
+    def try_job(self, job, why):
+        """Screen once, then confirm: the job if it holds REPLAYS/REPLAYS."""
+        if not self.same(self.run(job)):
+            return None
+        self.say(f"  candidate {why}: {job.label()} reproduced once; confirming")
+        if self.holds(job, REPLAYS - 1):
+            return job
+        self.say(f"  candidate {why}: not every time")
+        return None
+
+    # ---- the search --------------------------------------------------------------
+
+    def base(self, **kw):
+        d = self.d
+        j = dict(scenario=d["scenario"], mode=d["mode"], injector=d["injector"], seed=d.get("seed", 1),
+                 arms=list(d.get("arms", [])), env=dict(d.get("env", {})), iters=d.get("iters"),
+                 timeout=d.get("timeout", campaign.WATCHDOG), axes=d.get("axes", ""),
+                 threads=d.get("threads"))
+        j.update(kw)
+        if j["injector"] == "storm":
+            j["injector"] = "none"
+        if j["injector"] == "sites" and not j["arms"]:
+            j["injector"] = "none"
+        return campaign.Job(**j)
+
+    def pinned_env(self, **extra):
+        """The finding's settings with the schedule pinned (our runtime;
+        Go: GOMAXPROCS=1)."""
+        env = dict(self.d.get("env", {}))
+        if self.under.runtime == "sq":
+            env.update(PINNED)
+        else:
+            env["GOMAXPROCS"] = "1"
+        env.update(extra)
+        return env
+
+    def envs(self):
+        """Settings to search, most deterministic first."""
+        out = [("pinned schedule", self.pinned_env())]
+        if self.under.runtime == "sq":
+            out += [(f"schedule {n}", self.pinned_env(SC_SCHED=str(n))) for n in (1, 2, 3)]
+        out.append(("the finding's settings", dict(self.d.get("env", {}))))
+        return out
+
+    def alone(self):
+        """Step 1: the scenario without the storm."""
+        seed = self.d.get("seed", 1)
+        for why, env in self.envs():
+            yield f"alone, {why}", self.base(env=env, arms=[])
+        rng = random.Random(seed)
+        for s in [1, 2] + [rng.randrange(1, 2**31) for _ in range(2)]:
+            yield f"alone, seed {s}", self.base(seed=s, env=self.pinned_env(), arms=[])
+
+    def hits(self, env):
+        """Which sites the scenario reaches, and how often: a dry run's
+        "hits" records (a run that dies before its end prints none: then
+        every site, with a few hits each)."""
+        rec = self.run(self.base(env=env, arms=[], injector="none"))
+        if rec["hits"]:
+            return rec["hits"]
+        return {s: MAX_RUNG for s in contract.sites()}
+
+    def actions(self):
+        storm = self.d["injector"] == "storm"
+        acts = [f"signal:{s}" for s in STORM_SIGNALS] if storm else []
+        acts += [a for a in campaign.campaign_actions() if a not in acts]
+        return acts
+
+    def ladder(self, env, why):
+        """Step 2: one arm at a time, every hit first, then single hits."""
+        if self.under.runtime != "sq" or self.d["scenario"] == "sc_sigstack":
+            return	# no fault sites (Go); sc_sigstack arms its own
+        hits = self.hits(env)
+        pairs = []
+        for ai, a in enumerate(self.actions()):
+            for site, n in sorted(hits.items(), key=lambda kv: -kv[1]):
+                if site.startswith("_"):
+                    continue
+                name = a.split(":")[0]
+                v = contract.verdict(site, name)[0]
+                if v == "noop":
+                    continue
+                pairs.append((site, a, n, v))
+        # Arms the runtime must refuse end in their refusal on a correct
+        # runtime: tried last, after every other pair.
+        pairs.sort(key=lambda p: p[3] == "refused")
+        for site, a, n, v in pairs:
+            if contract.verdict(site, a.split(":")[0], True)[0] != "livelock":
+                yield f"{why}, every hit", self.base(env=env, injector="sites",
+                                                     arms=[campaign.spec(site, a, 0)])
+        for rung in range(1, MAX_RUNG + 1):
+            for site, a, n, v in pairs:
+                if rung <= n:
+                    yield f"{why}, hit {rung}", self.base(env=env, injector="sites",
+                                                          arms=[campaign.spec(site, a, rung)])
+
+    def candidates(self):
+        if self.d["injector"] != "storm":
+            yield "as found, schedule pinned", self.base(env=self.pinned_env())
+        yield from self.alone()
+        if self.d["injector"] != "stackcheck":
+            yield from self.ladder(self.pinned_env(), "pinned")
+            yield from self.ladder(dict(self.d.get("env", {})), "own settings")
+
+    def find(self):
+        for why, job in self.candidates():
+            got = self.try_job(job, why)
+            if got:
+                return got, why
+        return None, None
+
+    # ---- minimization ------------------------------------------------------------
+
+    def keep(self, job, what):
+        if self.holds(job):
+            self.say(f"  minimized: {what}")
+            return True
+        return False
+
+    def minimize(self, job):
+        """Fewest arms, single hits, fewest threads, iterations, settings;
+        each step kept only if it still holds. Stops quietly at the deadline.
+        (Iterations come first, so that the later steps replay short runs.)"""
+        try:
+            # Iterations first: every later step replays the job ten times.
+            job = self._iters(job)
+            job = self._threads(job)
+            job = self._arms(job)
+            job = self._single_hits(job)
+            job = self._settings(job)
+        except OutOfTime:
+            self.say("  minimization cut short by the time budget")
+        return job
+
+    def _with(self, job, **kw):
+        d = job.to_json()
+        d.update(kw)
+        if "arms" in kw and not kw["arms"] and d["injector"] == "sites":
+            d["injector"] = "none"
+        return campaign.Job.from_json(d)
+
+    def _arms(self, job):
+        i = 0
+        while len(job.arms) > 1 and i < len(job.arms):
+            cand = self._with(job, arms=job.arms[:i] + job.arms[i + 1:])
+            if self.keep(cand, f"arm {job.arms[i]} dropped"):
+                job = cand
+            else:
+                i += 1
+        return job
+
+    def _single_hits(self, job):
+        for i, arm in enumerate(list(job.arms)):
+            parts = arm.split(":")
+            if "every" not in parts[2:]:
+                continue
+            rest = [p for p in parts[2:] if p != "every" and not p.isdigit()]
+            for n in range(1, 4):
+                one = ":".join(parts[:2] + [str(n)] + rest)
+                cand = self._with(job, arms=job.arms[:i] + [one] + job.arms[i + 1:])
+                if self.keep(cand, f"{arm} -> {one}"):
+                    job = cand
+                    break
+        return job
+
+    def _threads(self, job):
+        have = job.threads or self.scenario.threads or 0
+        for t in range(1, have):
+            cand = self._with(job, threads=t)
+            if self.keep(cand, f"threads {have} -> {t}"):
+                return cand
+        return job
+
+    def _iters(self, job):
+        have = job.iters or self.scenario.campaign_iters
+        tries = sorted({n for n in (1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+                        if n < have})
+        for n in tries:
+            cand = self._with(job, iters=n)
+            if self.keep(cand, f"iters {have} -> {n}"):
+                return cand
+        return job
+
+    def _settings(self, job):
+        for k in sorted(job.env):
+            if k in PINNED or k == "SC_SCHED":
+                continue	# the schedule stays pinned: that is the point
+            env = {x: v for x, v in job.env.items() if x != k}
+            cand = self._with(job, env=env)
+            if self.keep(cand, f"setting {k} dropped"):
+                job = cand
+        return job
+
+
+def derandomize(path, budget, on=None, say=None, unders=None):
+    """Search and minimize one finding within budget seconds. Returns the
+    result row; writes FINDING.det.json when a deterministic reproducer
+    was found."""
+    say = say or (lambda m: None)
+    t0 = time.monotonic()
+    d = load(path)
+    row = {"finding": path, "class": d["class"], "message": d.get("message", ""),
+           "label": campaign.Job.from_json(d).label(), "variant": d.get("variant", "fixed"),
+           "target": d.get("target", "sq")}
+    if d.get("axes"):
+        row.update(status="skipped", why="environment axes are not searched (the axis is the cause)")
+        return row
+    key = (d.get("target", "sq"), d.get("variant", "fixed"), on or d.get("on") or "local")
+    if unders is not None and key in unders:
+        under = unders[key]
+    else:
+        under = campaign.Under(*key)
+        if unders is not None:
+            unders[key] = under
+    s = Search(under, d, t0 + budget, say)
+    say(f"derandomize {path}: {d['class']}: {d.get('message', '')} ({row['label']})")
+    orig = campaign.Job.from_json(d)
+    k = n = 0
+    found, why = None, None
+    try:
+        # The original first: its replay rate is what the search is measured against.
+        k, n = s.rate(orig)
+        row["original_replays"] = f"{k}/{n}"
+        say(f"  original replays {k}/{n}")
+        deterministic = d["injector"] != "storm" and n == REPLAYS and k == REPLAYS
+        if deterministic:
+            found, why = orig, "as found (already replays every time)"
+        else:
+            found, why = s.find()
+    except OutOfTime:
+        pass
+    row["seconds_search"] = round(time.monotonic() - t0, 2)
+    if not found:
+        row.update(status="probabilistic", runs=s.runs, seconds=row["seconds_search"],
+                   replays=row.get("original_replays", "0/0"))
+        say(f"  stays probabilistic: replays {row['replays']} ({s.runs} runs, {row['seconds']:.1f}s)")
+        return row
+    small = s.minimize(found)
+    k2, n2 = s.rate(small) if s.left() > 0 else (REPLAYS, REPLAYS)
+    row.update(status="deterministic" if found is orig else "derandomized", how=why, arms=small.arms, seed=small.seed, env=small.env,
+               iters=small.iters, threads=small.threads, injector=small.injector,
+               replays=f"{k2}/{n2}", runs=s.runs, seconds=round(time.monotonic() - t0, 2))
+    out = dict(small.to_json(), target=under.runtime, variant=under.variant, on=under.on,
+               **{"class": d["class"], "message": d.get("message", ""), "command": small.command(under)})
+    out["derandomized"] = {"from": os.path.abspath(path), "how": why, "original": row["label"],
+                           "original_replays": row.get("original_replays"), "replays": row["replays"],
+                           "seconds": row["seconds"], "seconds_search": row["seconds_search"],
+                           "runs": s.runs}
+    dp = det_path(path)
+    with open(dp, "w") as f:
+        json.dump(out, f, indent=1)
+    row["reproducer"] = dp
+    say(f"  {row['status']}: {small.label()} seed={small.seed} iters={small.iters} "
+        f"threads={small.threads or '-'} env={small.env} replays {row['replays']} "
+        f"({s.runs} runs, {row['seconds']:.1f}s) -> {dp}")
+    return row
+
+
+def table(rows):
+    lines = [f"{'finding':<24}{'status':<15}{'replays':>8}{'search':>8}{'total':>8}  reproducer"]
+    for r in rows:
+        name = os.path.basename(r["finding"])[:23]
+        t = f"{r.get('seconds_search', 0):.1f}s".rjust(8) + f"{r.get('seconds', 0):.1f}s".rjust(8)
+        if r["status"] in ("derandomized", "deterministic"):
+            arm = ",".join(r["arms"]) or "(no arm)"
+            what = f"{arm} seed={r['seed']} iters={r['iters']}" + \
+                   (f" threads={r['threads']}" if r.get("threads") else "") + \
+                   (f" env={','.join(f'{k}={v}' for k, v in sorted(r['env'].items()))}" if r["env"] else "")
+            lines.append(f"{name:<24}{r['status']:<15}{r['replays']:>8}{t}  {r['label'].split('/')[0]}/"
+                         f"{r['label'].split('/')[1]} {what}")
+        elif r["status"] == "probabilistic":
+            lines.append(f"{name:<24}{r['status']:<15}{r['replays']:>8}{t}  the original "
+                         f"({r['label']}); nothing held {REPLAYS}/{REPLAYS}")
+        else:
+            lines.append(f"{name:<24}{r['status']:<15}{'':>8}{'':>16}  {r.get('why', '')}")
+    return "\n".join(lines) + "\n"
+
+
+def summary(rows):
+    det = [r for r in rows if r["status"] in ("derandomized", "deterministic")]
+    prob = [r for r in rows if r["status"] == "probabilistic"]
+    s = f"derandomize: {len(det)} of {len(rows)} findings have a deterministic reproducer"
+    if prob:
+        s += "; probabilistic: " + ", ".join(f"{os.path.basename(r['finding'])} ({r['replays']})" for r in prob)
+    return s
+
+
+def after_campaign(outdir, findings_list, budget, on=None):
+    """The campaign's hook: every finding of the run, within budget seconds
+    in all, each with its share of what is left. Appends a section to
+    report.txt and writes derandomize.json."""
+    if budget <= 0 or not findings_list:
+        return []
+    t_end = time.monotonic() + budget
+    rows, unders = [], {}
+    say = lambda m: print(m, file=sys.stderr, flush=True)
+    say(f"stackquake run: derandomizing {len(findings_list)} finding(s) (--derandomize {budget:.0f}s)")
+    # Storm findings first: they are the ones that need it most.
+    todo = sorted(findings_list, key=lambda f: "/storm" not in f["label"])
+    for i, fd in enumerate(todo):
+        left = t_end - time.monotonic()
+        if left <= 1:
+            rows.append({"finding": fd["repro"], "class": fd["class"], "message": fd["message"],
+                         "label": fd["label"], "status": "not-tried", "why": "time budget spent"})
+            continue
+        try:
+            rows.append(derandomize(fd["repro"], left / (len(todo) - i), on, say, unders))
+        except Usage as e:
+            rows.append({"finding": fd["repro"], "class": fd["class"], "message": fd["message"],
+                         "label": fd["label"], "status": "error", "why": str(e)})
+    text = "\n" + summary(rows) + "\n" + table(rows)
+    with open(os.path.join(outdir, "derandomize.json"), "w") as f:
+        json.dump({"budget": budget, "rows": rows}, f, indent=1)
+    with open(os.path.join(outdir, "report.txt"), "a") as f:
+        f.write(text)
+    print(text, end="")
+    return rows
+
+
+# ---- stackquake derandomize ----------------------------------------------------------
+
+def storm_finding(variant, budget, seed, outdir, on="local", say=None):
+    """The storm baseline on a variant's build until its first finding
+    (campaign.storm_jobs); its reproducer written under outdir. Returns
+    (path or None, seconds)."""
+    under = campaign.Under("sq", variant, on)
+    rng = random.Random(seed)
+    rec, t = campaign.first_detection(
+        (campaign.execute(j.check(under), under) for j in campaign.storm_jobs(rng, under)), budget)
+    if not rec:
+        return None, t, under
+    path = os.path.join(outdir, f"{variant}.storm.json")
+    with open(path, "w") as f:
+        json.dump(campaign.reproducer(rec, under), f, indent=1)
+    if say:
+        say(f"storm: {variant}: {rec['class']}: {rec['message']} ({rec['label']}) in {t:.2f}s -> {path}")
+    return path, t, under
+
+
+def cmd_derandomize(a):
+    budget = duration.parse(a.budget)
+    say = lambda m: print(m, file=sys.stderr, flush=True)
+    rows = []
+    if a.storm:
+        seed = campaign.choose_seed(a.seed)
+        outdir = os.path.join(a.out, time.strftime("derandomize-%Y%m%d-%H%M%S-") + str(os.getpid()))
+        os.makedirs(outdir, exist_ok=True)
+        say(f"stackquake derandomize: storm findings of {a.storm} (seed {seed}), out={outdir}")
+        variants = contract.variants() if a.storm == "all" else a.storm.split(",")
+        arch = campaign.targets.target(a.on or "local").arch
+        for v in variants:
+            if contract.variant_arch(v) not in (None, arch):
+                say(f"storm: {v}: skipped: its mistake is in the {contract.variant_arch(v)} code")
+                continue
+            path, t, under = storm_finding(v, duration.parse(a.storm_budget), seed, outdir, a.on or "local", say)
+            if not path:
+                rows.append({"finding": f"{v} (storm)", "variant": v, "status": "no-storm-finding",
+                             "why": f"the storm found nothing in {t:.0f}s"})
+                say(f"storm: {v}: nothing in {t:.0f}s")
+                continue
+            row = derandomize(path, budget, a.on, say)
+            row["storm_seconds"] = round(t, 2)
+            rows.append(row)
+        with open(os.path.join(outdir, "derandomize.json"), "w") as f:
+            json.dump({"seed": seed, "budget": budget, "rows": rows}, f, indent=1)
+    for path in a.files:
+        rows.append(derandomize(path, budget, a.on, say))
+    if not rows:
+        raise Usage("derandomize: name finding files, or --storm VARIANTS")
+    print(summary(rows))
+    print(table(rows), end="")
+    return 0 if all(r["status"] in ("derandomized", "deterministic") for r in rows) else 1
+
+
+def add_parser(sub):
+    p = sub.add_parser("derandomize", help="a finding -> a deterministic, minimized reproducer")
+    p.add_argument("files", nargs="*", metavar="FINDING.json")
+    p.add_argument("--budget", default="60s", help="search time per finding")
+    p.add_argument("--on", default=None, help="where to run (default: where the finding was found)")
+    p.add_argument("--storm", help="variants (a,b or all): find a storm finding on each first")
+    p.add_argument("--storm-budget", default="60s")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--out", default=os.path.join(campaign.ROOT, "out"))
+    return p
