@@ -701,10 +701,12 @@ def main(argv=None):
     li = sub.add_parser("list", help="scenarios, injectors, variants, targets")
     li.add_argument("--target", default="sq")
     li.add_argument("--on", default="local")
-    # The reproducer tools (sqlib/derand.py, emitc.py): subcommands and options of their own modules.
-    from . import derand, emitc
-    tools = {"derandomize": derand.cmd_derandomize}
+    # The reproducer tools (sqlib/derand.py, emitc.py, gitbisect.py): subcommands and options
+    # of their own modules.
+    from . import derand, emitc, gitbisect
+    tools = {"derandomize": derand.cmd_derandomize, "bisect": gitbisect.cmd_bisect}
     derand.add_parser(sub)
+    gitbisect.add_parser(sub)
     emitc.add_arguments(p)
     old = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM,)}
     try:
