@@ -334,9 +334,6 @@ def derandomize(path, budget, on=None, say=None, unders=None):
     row = {"finding": path, "class": d["class"], "message": d.get("message", ""),
            "label": campaign.Job.from_json(d).label(), "variant": d.get("variant", "fixed"),
            "target": d.get("target", "sq")}
-    if d.get("axes"):
-        row.update(status="skipped", why="environment axes are not searched (the axis is the cause)")
-        return row
     key = (d.get("target", "sq"), d.get("variant", "fixed"), on or d.get("on") or "local")
     if unders is not None and key in unders:
         under = unders[key]
