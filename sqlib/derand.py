@@ -4,12 +4,15 @@ A finding from a storm, a race or a drawn schedule replays some of the
 time. What a runtime engineer wants is the one arm that produces it every
 time: a signal at the Nth hit of needm.after_setg, not "a storm for a while".
 For each finding (a reproducer file, sqlib/campaign.py's format) the search
-below tries, in order, until its time is up:
+below tries, in order, until its share of the time is up:
 
-  1. the scenario alone (no injector): the finding's seed and settings, then
-     the schedule pinned (SQ_MAXPROCS=1, SQ_DEBUG=preempt=off: one P, no
-     timed preemption), then a few schedules drawn by the harness's picker
-     (SC_SCHED=N, harness/target_sq.c) and other seeds;
+  0. a finding of the fault sites or the scenario alone, as found, then
+     with its schedule pinned (a storm's finding skips this: a storm is
+     chance by construction);
+  1. the scenario alone (no injector): with the schedule pinned
+     (SQ_MAXPROCS=1, SQ_DEBUG=preempt=off: one P, no timed preemption),
+     then a few schedules drawn by the harness's picker (SC_SCHED=N,
+     harness/target_sq.c), the finding's own settings, other seeds;
   2. the fault-site ladder, on the pinned schedule: every site the scenario
      reaches (its dry run's "hits" records) x action, signals first (a storm
      is signals) as the campaign spells them (sqlib/campaign.py), armed on
@@ -18,11 +21,13 @@ below tries, in order, until its time is up:
      two Ps).
 
 A candidate is run once; one that lands in the finding's class with the
-same message (numbers blanked: outcome.blank) is replayed until it misses
-or has hit REPLAYS times in a row. The first that holds REPLAYS/REPLAYS is
-the reproducer; it is then minimized, each step kept only if it still holds
-REPLAYS/REPLAYS: fewest arms, a single hit instead of every hit, fewest
-threads (--threads), fewest iterations (--iters), fewest settings.
+same message (numbers blanked: outcome.blank) is tried with fewer
+iterations first, then replayed until it misses or has hit REPLAYS times
+in a row. The first that holds REPLAYS/REPLAYS is the reproducer; it is
+then minimized, each step kept only if it holds twice as long (KEEP_REPLAYS):
+fewest iterations (--iters), fewest threads (--threads), fewest arms, a
+single hit instead of every hit, fewest settings. Last, the original is
+replayed REPLAYS times for its replay rate.
 
 What is written, next to the original (kept as it was): FINDING.det.json,
 a reproducer like any other (`stackquake repro` replays it) with a
@@ -52,11 +57,17 @@ from . import Usage, contract, duration, outcome
 from . import campaign
 
 REPLAYS = 10
+# A step that makes the reproducer smaller must hold twice as long: the
+# smaller a run, the fewer chances a racy finding has in it, and a
+# reproducer shrunk to the edge of its rate would fail the next replays.
+KEEP_REPLAYS = 2 * REPLAYS
 PINNED = {"SQ_MAXPROCS": "1", "SQ_DEBUG": "preempt=off"}
 # What the storm sends (harness/scenario.h): the signal actions the ladder
 # tries first for a storm's finding.
 STORM_SIGNALS = ("SIGURG", "SIGPROF", "SIGUSR1")
 MAX_RUNG = 8	# the ladder's single hits go up to min(hits, MAX_RUNG)
+SEARCH_SHARE, MINIMIZE_SHARE = 0.7, 0.9
+SEARCH_WATCHDOG = 5	# seconds without progress, for runs that look for anything but a hang	# of a finding's budget: search until, minimize until
 
 
 class OutOfTime(Exception):
@@ -108,8 +119,11 @@ class Search:
         if self.left() <= 0:
             raise OutOfTime()
         j = campaign.Job.from_json(job.to_json())
-        # A hang is a no-progress watchdog; never wait much past the deadline for one.
-        j.timeout = max(2, min(job.timeout, int(self.left()) + 1))
+        # A hang is a no-progress watchdog; never wait much past the deadline
+        # for one, nor long for one that cannot be the finding (the
+        # reproducer written keeps its own timeout).
+        cap = job.timeout if self.d["class"] == "hang" else SEARCH_WATCHDOG
+        j.timeout = max(2, min(cap, int(self.left()) + 1))
         self.runs += 1
         return campaign.execute(j.check(self.under), self.under)
 
@@ -131,10 +145,21 @@ class Search:
         return k, n
 
     def try_job(self, job, why):
-        """Screen once, then confirm: the job if it holds REPLAYS/REPLAYS."""
+        """Screen once, then confirm: the job if it holds REPLAYS/REPLAYS.
+        A job that reproduces once is first tried with fewer iterations
+        (once each, fewest first): confirming a short run costs little, and
+        a long scenario's confirmations would eat the budget."""
         if not self.same(self.run(job)):
             return None
         self.say(f"  candidate {why}: {job.label()} reproduced once; confirming")
+        have = job.iters or self.scenario.campaign_iters
+        for n in (1, 3, 10, 30, 100, 300):
+            if n * 3 > have:
+                break
+            short = self._with(job, iters=n)
+            if self.same(self.run(short)) and self.holds(short, KEEP_REPLAYS - 1):
+                self.say(f"  candidate {why}: holds with {n} iterations")
+                return short
         if self.holds(job, REPLAYS - 1):
             return job
         self.say(f"  candidate {why}: not every time")
@@ -228,6 +253,7 @@ class Search:
 
     def candidates(self):
         if self.d["injector"] != "storm":
+            yield "as found", campaign.Job.from_json(self.d)
             yield "as found, schedule pinned", self.base(env=self.pinned_env())
         yield from self.alone()
         if self.d["injector"] != "stackcheck":
@@ -244,7 +270,7 @@ class Search:
     # ---- minimization ------------------------------------------------------------
 
     def keep(self, job, what):
-        if self.holds(job):
+        if self.holds(job, KEEP_REPLAYS):
             self.say(f"  minimized: {what}")
             return True
         return False
@@ -327,7 +353,12 @@ class Search:
 def derandomize(path, budget, on=None, say=None, unders=None):
     """Search and minimize one finding within budget seconds. Returns the
     result row; writes FINDING.det.json when a deterministic reproducer
-    was found."""
+    was found.
+
+    Time: the search gets the first SEARCH_SHARE of the budget, the
+    minimization what is left of it up to MINIMIZE_SHARE, and the original's
+    replay rate (REPLAYS replays, fewer if time runs out) the rest: for a
+    finding that stays probabilistic that rate is the answer."""
     say = say or (lambda m: None)
     t0 = time.monotonic()
     d = load(path)
@@ -341,38 +372,37 @@ def derandomize(path, budget, on=None, say=None, unders=None):
         under = campaign.Under(*key)
         if unders is not None:
             unders[key] = under
-    s = Search(under, d, t0 + budget, say)
+    s = Search(under, d, t0 + SEARCH_SHARE * budget, say)
     say(f"derandomize {path}: {d['class']}: {d.get('message', '')} ({row['label']})")
     orig = campaign.Job.from_json(d)
-    k = n = 0
     found, why = None, None
     try:
-        # The original first: its replay rate is what the search is measured against.
-        k, n = s.rate(orig)
-        row["original_replays"] = f"{k}/{n}"
-        say(f"  original replays {k}/{n}")
-        deterministic = d["injector"] != "storm" and n == REPLAYS and k == REPLAYS
-        if deterministic:
-            found, why = orig, "as found (already replays every time)"
-        else:
-            found, why = s.find()
+        found, why = s.find()
     except OutOfTime:
         pass
     row["seconds_search"] = round(time.monotonic() - t0, 2)
-    if not found:
-        row.update(status="probabilistic", runs=s.runs, seconds=row["seconds_search"],
-                   replays=row.get("original_replays", "0/0"))
+    small = None
+    if found:
+        s.deadline = t0 + MINIMIZE_SHARE * budget
+        small = s.minimize(found)
+    s.deadline = t0 + budget
+    k, n = s.rate(orig)
+    row["original_replays"] = f"{k}/{n}"
+    say(f"  the original replays {k}/{n}")
+    if not small:
+        row.update(status="probabilistic", runs=s.runs, seconds=round(time.monotonic() - t0, 2),
+                   replays=row["original_replays"])
         say(f"  stays probabilistic: replays {row['replays']} ({s.runs} runs, {row['seconds']:.1f}s)")
         return row
-    small = s.minimize(found)
-    k2, n2 = s.rate(small) if s.left() > 0 else (REPLAYS, REPLAYS)
-    row.update(status="deterministic" if found is orig else "derandomized", how=why, arms=small.arms, seed=small.seed, env=small.env,
-               iters=small.iters, threads=small.threads, injector=small.injector,
-               replays=f"{k2}/{n2}", runs=s.runs, seconds=round(time.monotonic() - t0, 2))
+    asfound = why == "as found"
+    row.update(status="deterministic" if asfound else "derandomized", how=why, arms=small.arms,
+               seed=small.seed, env=small.env, iters=small.iters, threads=small.threads,
+               injector=small.injector, replays=f"{REPLAYS}/{REPLAYS}", runs=s.runs,
+               seconds=round(time.monotonic() - t0, 2))
     out = dict(small.to_json(), target=under.runtime, variant=under.variant, on=under.on,
                **{"class": d["class"], "message": d.get("message", ""), "command": small.command(under)})
     out["derandomized"] = {"from": os.path.abspath(path), "how": why, "original": row["label"],
-                           "original_replays": row.get("original_replays"), "replays": row["replays"],
+                           "original_replays": row["original_replays"], "replays": row["replays"],
                            "seconds": row["seconds"], "seconds_search": row["seconds_search"],
                            "runs": s.runs}
     dp = det_path(path)
@@ -380,7 +410,7 @@ def derandomize(path, budget, on=None, say=None, unders=None):
         json.dump(out, f, indent=1)
     row["reproducer"] = dp
     say(f"  {row['status']}: {small.label()} seed={small.seed} iters={small.iters} "
-        f"threads={small.threads or '-'} env={small.env} replays {row['replays']} "
+        f"threads={small.threads or '-'} env={small.env} held {row['replays']} "
         f"({s.runs} runs, {row['seconds']:.1f}s) -> {dp}")
     return row
 

@@ -8,6 +8,7 @@
 package main
 
 /*
+#include <stdint.h>
 typedef int (*sqgo_fn)(void *);
 static int sqgo_call(sqgo_fn fn, void *arg) { return fn(arg); }
 */
