@@ -653,7 +653,6 @@ C_SIDE void fz_init(int bound, int onecore)
 	if (!(fz_cur.live = sq_wg_new()))
 		fz_fail("harness", "out of memory");
 	fz_g_alloc();
-	fz_nsites();		/* counted once, here */
 	pthread_key_create(&exitkey, exited);
 	for (int i = 0; i < FZ_NTHREADS; i++) {
 		thr[i].idx = i;

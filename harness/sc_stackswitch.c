@@ -39,7 +39,7 @@ C_SIDE static void callin(void *arg)
 {
 	Call *c = arg;
 
-	c->ok = sqt_callback(work, (void *)c->i) == 1;
+	c->ok = sc_callback(work, (void *)c->i) == 1;
 }
 
 static void *caller(void *arg)
@@ -71,7 +71,7 @@ static cstack other = { .kind = CS_UCONTEXT, .mapped = 1 };
 
 C_SIDE static void callback_from_other(void *arg)
 {
-	sqt_callback(work, arg);
+	sc_callback(work, arg);
 }
 
 C_SIDE static int outcall_switches(void *arg)

@@ -47,6 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "outside.h"
 #include "record.h"
 #include "sq_contract.h"
 #include "target.h"

@@ -85,6 +85,7 @@ int sqt_init(void)
 	return sq_init();
 }
 int sqt_callback(sqt_fn fn, void *arg) { return sq_callback(fn, arg); }
+int sqt_callback_binds(void) { return sq_callback_binds(); }
 int sqt_outcall(sqt_fn fn, void *arg) { return sq_ccall(fn, arg); }
 void sqt_spawn(sqt_fn fn, void *arg) { sq_spawn(fn, arg); }
 void sqt_yield(void) { sq_yield(); }
@@ -112,6 +113,7 @@ int64_t sqt_hits(const char *site) { return sq_fault_hits(site); }
 const char *sqt_site(int i) { return sq_fault_site(i); }
 int sqt_check(int quiescent) { return sq_check(quiescent); }
 void sqt_profile(int hz) { sq_setprofile(hz); }
+long sqt_stack_left(void) { return (long)sq_stack_left(); }
 
 int sqt_quiesce(void)
 {

@@ -43,7 +43,7 @@ from xml.sax.saxutils import escape, quoteattr
 from . import BUILD, ROOT, Usage, contract, duration, findings, outcome, records, targets
 
 RUNTIMES = ("sq", "go", "gccgo")
-INJECTORS = ["none", "storm", "sites", "stackcheck"]
+INJECTORS = ["none", "storm", "sites", "pct", "stackcheck"]
 STACKCHECK = os.path.join(BUILD, "tools", "stackcheck")
 PID1 = os.path.join(ROOT, "harness", "sq-pid1")
 WATCHDOG = 20	# seconds per run
@@ -122,7 +122,18 @@ class Under:
         env = {"SQ_MAXPROCS": procs}
         if rng.random() < 0.5:
             env["SQ_CALLBACK_BIND"] = rng.choice(["0", "1"])
+        if rng.random() < 0.2:
+            env["SQ_STACKSIZE"] = str(rng.choice([64 << 10, 128 << 10, 1 << 20]))
         return env
+
+    def draw_load(self, rng, scenario):
+        """Pressure, now and then: more foreign threads than CPUs, and runs
+        four times as long (sysmon retakes, the global queue fills). None
+        leaves the scenario's own numbers."""
+        d = self.scenarios[scenario]
+        threads = rng.choice([2, 4, 8, 16]) if d.threads and rng.random() < 0.3 else None
+        iters = d.campaign_iters * 4 if rng.random() < 0.1 else None
+        return threads, iters
 
     def modes(self):
         return [(s, m) for s, d in self.scenarios.items() for m in d.modes]
@@ -141,8 +152,7 @@ class Job:
         self.seed, self.arms = int(seed), list(arms)
         self.env = dict(env or {})
         self.iters, self.timeout = iters, timeout
-        self.axes = axes
-        self.threads = threads	# None: the scenario's own number (derandomize minimizes it)
+        self.axes, self.threads = axes, threads
 
     def check(self, under):
         d = under.scenarios.get(self.scenario)
@@ -271,7 +281,8 @@ def plan(rng, under, dry):
     and stackcheck, interleaved with fault-site ladders: every reached site
     x action armed on every hit first (the most telling pairs first), then
     hit N for N = 1, 2, 3, ... until N passes the hits the dry run saw."""
-    injectors = ["none", "storm"] + (["stackcheck"] if under.can_stackcheck() else [])
+    injectors = ["none", "storm"] + (["stackcheck"] if under.can_stackcheck() else []) \
+        + (["pct"] if under.runtime == "sq" else [])
     base = [(s, m, inj) for s, m in under.modes() for inj in injectors + ["env"]]
     axes = under.axes()
     ladders = []
@@ -296,8 +307,15 @@ def plan(rng, under, dry):
             if axes and not declares_fatal(dry.get((s, m), {}).get("_expect")):
                 yield Job(s, m, "none", seed=rng.randrange(1, 2**31), env=under.draw_env(rng),
                           axes=draw_axes(rng, axes))
+        elif inj == "pct":
+            arms = pct_arms(rng, dry.get((s, m), {}))
+            if arms:
+                env = dict(under.draw_env(rng), SQ_MAXPROCS=str(rng.choice([2, 4, 8])))
+                yield Job(s, m, "pct", seed=rng.randrange(1, 2**31), arms=arms, env=env)
         else:
-            yield Job(s, m, inj, seed=rng.randrange(1, 2**31), env=under.draw_env(rng))
+            threads, iters = under.draw_load(rng, s)
+            yield Job(s, m, inj, seed=rng.randrange(1, 2**31), env=under.draw_env(rng), threads=threads,
+                      iters=iters)
         for _ in range(3):
             live = [l for l in ladders if l["rung"] <= l["hits"]]
             if not live:
@@ -308,6 +326,19 @@ def plan(rng, under, dry):
             yield Job(s, m, "sites", seed=rng.randrange(1, 2**31), arms=[spec(site, a, lad["rung"])],
                       env=under.draw_env(rng))
             lad["rung"] += 1
+
+
+def pct_arms(rng, hits):
+    """Schedule perturbation (PCT style): one to three of the sites the mode
+    reaches, each yielding or spinning at a hit drawn from the ones the dry
+    run saw, so the interleavings around them change run to run."""
+    sites = sorted(k for k in hits if not k.startswith("_") and hits[k] > 0)
+    arms = []
+    for site in rng.sample(sites, min(len(sites), rng.randint(1, 3))):
+        action = rng.choice(["yield", "spin"])
+        if contract.verdict(site, action)[0] == "ok":
+            arms.append(f"{site}:{action}:{rng.randint(1, hits[site])}")
+    return arms
 
 
 def declares_fatal(expect):

@@ -24,7 +24,7 @@ A candidate is run once; one that lands in the finding's class with the
 same message (numbers blanked: outcome.blank) is tried with fewer
 iterations first, then replayed until it misses or has hit REPLAYS times
 in a row. The first that holds REPLAYS/REPLAYS is the reproducer; it is
-then minimized, each step kept only if it holds twice as long (KEEP_REPLAYS):
+then minimized, each step kept only if it holds three times as long (KEEP_REPLAYS):
 fewest iterations (--iters), fewest threads (--threads), fewest arms, a
 single hit instead of every hit, fewest settings. Last, the original is
 replayed REPLAYS times for its replay rate.
@@ -57,10 +57,12 @@ from . import Usage, contract, duration, outcome
 from . import campaign
 
 REPLAYS = 10
-# A step that makes the reproducer smaller must hold twice as long: the
-# smaller a run, the fewer chances a racy finding has in it, and a
-# reproducer shrunk to the edge of its rate would fail the next replays.
-KEEP_REPLAYS = 2 * REPLAYS
+# A step that makes the reproducer smaller must hold three times as long:
+# the smaller a run, the fewer chances a racy finding has in it, and a
+# reproducer shrunk to the edge of its rate fails the next replays (one
+# that reproduces 90% of the time passes 10 in a row a third of the time,
+# 30 in a row one time in 24).
+KEEP_REPLAYS = 3 * REPLAYS
 PINNED = {"SQ_MAXPROCS": "1", "SQ_DEBUG": "preempt=off"}
 # What the storm sends (harness/scenario.h): the signal actions the ladder
 # tries first for a storm's finding.

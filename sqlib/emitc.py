@@ -134,8 +134,8 @@ def emit(d, path=None, source=None, under=None):
         under = campaign.Under(runtime, variant, "local")
     desc = under.scenarios[s]
     directives, body = _directives(open(tpath).read())
-    if runtime != "sq" and directives.get("arms"):
-        raise Usage(f"emit-c: {s} mode {m} arms a fault site; {runtime} has none (the scenario skips there)")
+    if runtime != "sq" and (directives.get("arms") or directives.get("only") == "sq"):
+        raise Usage(f"emit-c: {s} mode {m} needs what {runtime} does not have (the scenario skips there)")
     env, sched = settings_of(d)
     if runtime != "sq" and sched:
         raise Usage("emit-c: SC_SCHED is our runtime's picker; a Go finding has no schedule to pin")
@@ -151,11 +151,15 @@ def emit(d, path=None, source=None, under=None):
         "@EXPECT_OUTCOME@": expect[0], "@EXPECT_FATAL@": exp_fatal,
         "@SETTINGS_C@": "".join(f"\t{{ {_cstr(k)}, {_cstr(v)} }},\n" for k, v in sorted(env.items())),
     }
-    storm = d.get("injector") == "storm"
+    # The storm, where the scenario starts one (sc_syscall, sc_sigstack: none).
+    storm = d.get("injector") == "storm" and "storm_start(" in body
     if not storm:
         body = STORM_LINE.sub("", body)
     flags = {"storm": storm, "sched": bool(sched), "rand": "randn(" in body, "threads": "nthreads" in body,
-             "quiesce": bool(re.search(r"finish\([^;]*, 1\);", body))}
+             "iters": re.search(r"\biters\b", body) is not None,
+             "quiesce": bool(re.search(r"finish\([^;]*, 1\);", body)),
+             "callback": "callback(" in body, "leak": "res_read(" in body}
+    flags["violation"] = flags["callback"] or flags["leak"]
     code = _read("prelude_sq.c" if runtime == "sq" else "prelude_go.c") + _read("common.c")
     if directives.get("uses") == "cstack":
         code += _read("cstack.c")

@@ -3,7 +3,9 @@
 
 enum { MAXTHREADS = 64 };
 
+//@if iters
 static long iters = @ITERS@;
+//@endif
 //@if threads
 static int nthreads = @THREADS@;
 //@endif
@@ -88,6 +90,140 @@ static void on_usr1(int sig)
 {
 	__atomic_add_fetch(&nusr1, 1, __ATOMIC_RELAXED);
 }
+
+//@if violation
+/* An outside oracle's verdict (harness/outside.h): a "violation" record, exit 3. */
+static _Noreturn void violation(const char *oracle, const char *what, const char *detail)
+{
+	printf("{\"rec\":\"violation\",\"oracle\":\"%s\",\"what\":\"%s\",\"detail\":\"%s\"}\n",
+		oracle, what, detail);
+	fflush(stdout);
+	_exit(3);
+}
+//@endif
+//@if callback
+
+/* ---- what a thread that calls in must come back with (harness/outside.h) --
+ * Its signal mask, and its own signal stack if it had one; none again once
+ * detached, where the runtime detaches after every callback. A broken rule
+ * is a "violation" record and exit status 3. */
+static __thread int ts_saved, ts_depth;
+static __thread sigset_t ts_mask;
+static __thread stack_t ts_ss;
+
+C_SIDE static void tstate_check(void)
+{
+	char d[400];
+	sigset_t mask;
+	stack_t ss;
+	int own, had = !(ts_ss.ss_flags & SS_DISABLE);
+
+	pthread_sigmask(SIG_SETMASK, NULL, &mask);
+	sigaltstack(NULL, &ss);
+	own = !(ss.ss_flags & SS_DISABLE);
+	for (int sig = 1; sig < 65; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP && sigismember(&ts_mask, sig) != sigismember(&mask, sig)) {
+			snprintf(d, sizeof d, "after a callback: %s is %s, it was %s before the thread called in",
+				strsignal(sig), sigismember(&mask, sig) ? "blocked" : "unblocked",
+				sigismember(&ts_mask, sig) ? "blocked" : "unblocked");
+			violation("thread-state", "signal mask", d);
+		}
+	if (had && (!own || ss.ss_sp != ts_ss.ss_sp || ss.ss_size != ts_ss.ss_size)) {
+		snprintf(d, sizeof d, "after a callback: the thread's own signal stack [%p,+%#zx) is %s",
+			ts_ss.ss_sp, ts_ss.ss_size, own ? "replaced" : "gone");
+		violation("thread-state", "signal stack", d);
+	}
+	if (!had && !sq_callback_binds() && own) {
+		snprintf(d, sizeof d, "after a callback: the thread had no signal stack; once detached it has [%p,+%#zx)",
+			ss.ss_sp, ss.ss_size);
+		violation("thread-state", "signal stack", d);
+	}
+}
+
+/* A callback, the thread's state checked once the outermost one returns. */
+C_SIDE static int callback(int (*fn)(void *), void *arg)
+{
+	int r;
+
+	if (!ts_saved) {
+		pthread_sigmask(SIG_SETMASK, NULL, &ts_mask);
+		sigaltstack(NULL, &ts_ss);
+		ts_saved = 1;
+	}
+	ts_depth++;
+	r = sq_callback(fn, arg);
+	if (--ts_depth == 0)
+		tstate_check();
+	return r;
+}
+//@endif
+//@if leak
+
+/* ---- leaks between two phases (harness/outside.h) ----------------------- */
+typedef struct res { long threads, fds, maps, rss; } res;
+
+static long count(const char *path, int lines)
+{
+	long n = 0;
+
+	if (lines) {
+		FILE *f = fopen(path, "r");
+		int c;
+
+		if (!f)
+			return -1;
+		while ((c = getc(f)) != EOF)
+			n += c == '\n';
+		fclose(f);
+	} else {
+		DIR *d = opendir(path);
+		struct dirent *e;
+
+		if (!d)
+			return -1;
+		while ((e = readdir(d)) != NULL)
+			n += e->d_name[0] != '.';
+		closedir(d);
+	}
+	return n;
+}
+
+static void res_read(res *u)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	long size = 0, rss = 0;
+
+	u->threads = count("/proc/self/task", 0);
+	u->fds = count("/proc/self/fd", 0);
+	u->maps = count("/proc/self/maps", 1);
+	if (f) {
+		if (fscanf(f, "%ld %ld", &size, &rss) != 2)
+			rss = 0;
+		fclose(f);
+	}
+	u->rss = rss * sysconf(_SC_PAGESIZE);
+}
+
+/* Growth beyond both bounds (absolute, per cycle) is a leak. */
+static void leak_judge(const res *a, const res *b, long cycles, const char *what)
+{
+	static const struct { const char *what; long abs; double per; } bound[] = {
+		{ "threads", 8, 0.02 }, { "file descriptors", 4, 0.02 },
+		{ "mappings", 16, 0.05 }, { "resident bytes", 8 << 20, 1024.0 },
+	};
+	long d[4] = { b->threads - a->threads, b->fds - a->fds, b->maps - a->maps, b->rss - a->rss };
+	char msg[400];
+
+	if (cycles <= 0 || a->threads < 0 || a->maps < 0)
+		return;
+	for (int i = 0; i < 4; i++)
+		if (d[i] > bound[i].abs && (double)d[i] / (double)cycles > bound[i].per) {
+			snprintf(msg, sizeof msg, "%s grew by %ld over %ld cycles (%.3f per cycle; a cycle: %s)",
+				bound[i].what, d[i], cycles, (double)d[i] / (double)cycles, what);
+			violation("leak", bound[i].what, msg);
+		}
+}
+//@endif
 
 /* The harness's progress thread, idle here: every scenario run has it,
  * with every signal blocked, and its stack decides where later stacks

@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -56,6 +57,7 @@ static int sq_chan_recv(sq_chan *c, uintptr_t *v) { return sqgoChanRecv((uintptr
 static int sq_setprofile(int hz) { sqgoProfile(hz); return 0; }
 static int sq_check(int quiescent) { return 0; }	/* Go has no check a program can call */
 static int sq_fault_arm(const char *spec) { return -ENOSYS; }
+static int sq_callback_binds(void) { return 0; }	/* cgo attaches and detaches every time */
 
 static const char *const settings[][2] = {
 @SETTINGS_C@	{ NULL, NULL },

@@ -23,7 +23,7 @@ static int deepest(void *arg)
 
 static int cback(void *arg)
 {
-	return sq_callback(deepest, arg);	/* C run by an outcall calls back */
+	return callback(deepest, arg);	/* C run by an outcall calls back */
 }
 
 static int inside(void *arg)
@@ -55,7 +55,7 @@ static void *caller(void *arg)
 
 	target(slot);
 	for (long i = 0; i < iters; i++) {
-		if (sq_callback(inside, (void *)i) == 1)
+		if (callback(inside, (void *)i) == 1)
 			__atomic_add_fetch(&nok, 1, __ATOMIC_RELAXED);
 		else
 			bad++;
@@ -81,14 +81,14 @@ int main(void)
 	storm_start();
 	feed = sq_chan_new(0);
 	fed = sq_wg_new();
-	sq_callback(start_producers, (void *)(iters * nthreads));
+	callback(start_producers, (void *)(iters * nthreads));
 	for (int i = 0; i < nthreads; i++)
 		pthread_create(&t[i], NULL, caller, (void *)(long)i);
 	for (int i = 0; i < nthreads; i++) {
 		pthread_join(t[i], &r);
 		bad += (long)r;
 	}
-	sq_callback(wait_producers, NULL);
+	callback(wait_producers, NULL);
 	storm_end();
 	finish(bad != 0, 1);
 }

@@ -21,7 +21,7 @@ static int counted(void *arg)
 
 C_SIDE static void callin(void *arg)
 {
-	sq_callback(counted, arg);
+	callback(counted, arg);
 }
 
 static void *switcher(void *arg)
@@ -38,7 +38,7 @@ static void *switcher(void *arg)
 static void *shortlived(void *arg)
 {
 	target((int)(long)arg);
-	sq_callback(counted, &nshort);
+	callback(counted, &nshort);
 	untarget((int)(long)arg);
 	return NULL;
 }
@@ -56,7 +56,7 @@ static void *churner(void *arg)
 
 static int cside(void *arg)
 {
-	return sq_callback(counted, &nccall);
+	return callback(counted, &nccall);
 }
 
 static int gwork(void *arg)
@@ -122,14 +122,14 @@ int main(void)
 	sq_init();
 	gs = sq_wg_new();
 	storm_start();
-	sq_callback(start_gs, NULL);
+	callback(start_gs, NULL);
 	for (i = 0; i < SWITCHERS; i++)
 		pthread_create(&t[n++], NULL, switcher, (void *)(long)i);
 	for (i = 0; i < SHORTLIVED; i++)
 		pthread_create(&t[n++], NULL, churner, (void *)(long)(SWITCHERS + i));
 	for (i = 0; i < n; i++)
 		pthread_join(t[i], NULL);
-	sq_callback(wait_gs, NULL);
+	callback(wait_gs, NULL);
 	storm_end();
 	finish(nswitch != SWITCHERS * iters || nshort != SHORTLIVED * (iters / 4) || nsys != 2 * iters, 1);
 }

@@ -30,7 +30,7 @@ C_SIDE static void callin(void *arg)
 {
 	Call *c = arg;
 
-	c->ok = sq_callback(work, (void *)c->i) == 1;
+	c->ok = callback(work, (void *)c->i) == 1;
 }
 
 static void *caller(void *arg)

@@ -16,7 +16,7 @@ static int work(void *arg)
 
 C_SIDE static void callback_from_other(void *arg)
 {
-	sq_callback(work, arg);
+	callback(work, arg);
 }
 
 C_SIDE static int outcall_switches(void *arg)
