@@ -22,9 +22,10 @@ below tries, in order, until its share of the time is up:
 
 A candidate is run once; one that lands in the finding's class with the
 same message (numbers blanked: outcome.blank) is tried with fewer
-iterations first, then replayed until it misses or has hit REPLAYS times
-in a row. The first that holds REPLAYS/REPLAYS is the reproducer; it is
-then minimized, each step kept only if it holds three times as long (KEEP_REPLAYS):
+iterations first, then replayed until it misses or has hit HOLD (30) times
+in a row, three times the REPLAYS (10) it is measured by. The first that
+holds is the reproducer; it is then minimized, each step kept only if it
+still holds HOLD in a row:
 fewest iterations (--iters), fewest threads (--threads), fewest arms, a
 single hit instead of every hit, fewest settings. Last, the original is
 replayed REPLAYS times for its replay rate.
@@ -57,12 +58,12 @@ from . import Usage, contract, duration, outcome
 from . import campaign
 
 REPLAYS = 10
-# A step that makes the reproducer smaller must hold three times as long:
-# the smaller a run, the fewer chances a racy finding has in it, and a
-# reproducer shrunk to the edge of its rate fails the next replays (one
-# that reproduces 90% of the time passes 10 in a row a third of the time,
-# 30 in a row one time in 24).
-KEEP_REPLAYS = 3 * REPLAYS
+# A candidate, and every step that makes it smaller, must hold three times
+# as long as the bar it is measured by: one that reproduces 90% of the time
+# passes 10 replays in a row a third of the time, 30 in a row one time in
+# 24 (and a multi-threaded scenario on a pinned schedule can sit at 90%:
+# the OS still schedules its threads).
+HOLD = 3 * REPLAYS
 PINNED = {"SQ_MAXPROCS": "1", "SQ_DEBUG": "preempt=off"}
 # What the storm sends (harness/scenario.h): the signal actions the ladder
 # tries first for a storm's finding.
@@ -113,6 +114,11 @@ class Search:
         self.runs = 0
         self.say = say or (lambda msg: None)
         self.scenario = under.scenarios[d["scenario"]]
+        # SQ_DEBUG=preempt=off pins the schedule harder, but a scenario
+        # whose G spins until another runs (sc_syscall, sc_mixed) needs
+        # sysmon's timed preemption on one P: a run that hangs under it
+        # turns it off for the rest of the search.
+        self.preempt_off = under.runtime == "sq"
 
     def left(self):
         return self.deadline - time.monotonic()
@@ -127,7 +133,13 @@ class Search:
         cap = job.timeout if self.d["class"] == "hang" else SEARCH_WATCHDOG
         j.timeout = max(2, min(cap, int(self.left()) + 1))
         self.runs += 1
-        return campaign.execute(j.check(self.under), self.under)
+        rec = campaign.execute(j.check(self.under), self.under)
+        if (rec["class"] == "hang" and self.d["class"] != "hang" and self.preempt_off
+                and "preempt=off" in j.env.get("SQ_DEBUG", "")):
+            self.preempt_off = False
+            self.say("  a run hung with SQ_DEBUG=preempt=off (a G spins until another runs): "
+                     "from now on the schedule is pinned by one P alone")
+        return rec
 
     def holds(self, job, times=REPLAYS):
         """Replays until a miss: True when all times replays are the finding."""
@@ -147,7 +159,7 @@ class Search:
         return k, n
 
     def try_job(self, job, why):
-        """Screen once, then confirm: the job if it holds REPLAYS/REPLAYS.
+        """Screen once, then confirm: the job if it holds HOLD in a row.
         A job that reproduces once is first tried with fewer iterations
         (once each, fewest first): confirming a short run costs little, and
         a long scenario's confirmations would eat the budget."""
@@ -158,14 +170,32 @@ class Search:
         for n in (1, 3, 10, 30, 100, 300):
             if n * 3 > have:
                 break
-            short = self._with(job, iters=n)
-            if self.same(self.run(short)) and self.holds(short, KEEP_REPLAYS - 1):
+            short = self._with(self.settled(job), iters=n)
+            if self.same(self.run(short)) and self.holds(short, HOLD - 1):
                 self.say(f"  candidate {why}: holds with {n} iterations")
                 return short
-        if self.holds(job, REPLAYS - 1):
+        job = self.settled(job)
+        if self.holds(job, HOLD - 1):
             return job
         self.say(f"  candidate {why}: not every time")
+        if self.settled(job) is not job:	# it hung under preempt=off: once more without
+            return self.try_job(self.settled(job), why + ", timed preemption on")
         return None
+
+    def settled(self, job):
+        """job without SQ_DEBUG=preempt=off once a run has hung under it."""
+        if self.preempt_off or "preempt=off" not in job.env.get("SQ_DEBUG", ""):
+            return job
+        return self._with(job, env=self.unpinned_preempt(job.env))
+
+    def unpinned_preempt(self, env):
+        env = dict(env)
+        rest = [x for x in env.get("SQ_DEBUG", "").split(",") if x and x != "preempt=off"]
+        if rest:
+            env["SQ_DEBUG"] = ",".join(rest)
+        else:
+            env.pop("SQ_DEBUG", None)
+        return env
 
     # ---- the search --------------------------------------------------------------
 
@@ -188,6 +218,8 @@ class Search:
         env = dict(self.d.get("env", {}))
         if self.under.runtime == "sq":
             env.update(PINNED)
+            if not self.preempt_off:
+                env = self.unpinned_preempt(env)
         else:
             env["GOMAXPROCS"] = "1"
         env.update(extra)
@@ -272,7 +304,7 @@ class Search:
     # ---- minimization ------------------------------------------------------------
 
     def keep(self, job, what):
-        if self.holds(job, KEEP_REPLAYS):
+        if self.holds(job, HOLD):
             self.say(f"  minimized: {what}")
             return True
         return False
@@ -399,7 +431,7 @@ def derandomize(path, budget, on=None, say=None, unders=None):
     asfound = why == "as found"
     row.update(status="deterministic" if asfound else "derandomized", how=why, arms=small.arms,
                seed=small.seed, env=small.env, iters=small.iters, threads=small.threads,
-               injector=small.injector, replays=f"{REPLAYS}/{REPLAYS}", runs=s.runs,
+               injector=small.injector, replays=f"{HOLD}/{HOLD}", runs=s.runs,
                seconds=round(time.monotonic() - t0, 2))
     out = dict(small.to_json(), target=under.runtime, variant=under.variant, on=under.on,
                **{"class": d["class"], "message": d.get("message", ""), "command": small.command(under)})
@@ -431,7 +463,7 @@ def table(rows):
                          f"{r['label'].split('/')[1]} {what}")
         elif r["status"] == "probabilistic":
             lines.append(f"{name:<24}{r['status']:<15}{r['replays']:>8}{t}  the original "
-                         f"({r['label']}); nothing held {REPLAYS}/{REPLAYS}")
+                         f"({r['label']}); nothing held {HOLD} in a row")
         else:
             lines.append(f"{name:<24}{r['status']:<15}{'':>8}{'':>16}  {r.get('why', '')}")
     return "\n".join(lines) + "\n"
