@@ -2,7 +2,8 @@
 
 A finding from a storm, a race or a drawn schedule replays some of the
 time. What a runtime engineer wants is the one arm that produces it every
-time: a signal at the Nth hit of needm.after_setg, not "a storm for a while".
+time: a signal at the Nth hit of one attach-window site, not "a storm for
+a while".
 For each finding (a reproducer file, sqlib/campaign.py's format) the search
 below tries, in order, until its share of the time is up:
 
@@ -314,9 +315,12 @@ class Search:
         each step kept only if it still holds. Stops quietly at the deadline.
         (Iterations come first, so that the later steps replay short runs.)"""
         try:
-            # Iterations first: every later step replays the job ten times.
-            job = self._iters(job)
-            job = self._threads(job)
+            # Iterations first: every later step replays the job many times.
+            # Not for a leak: its judgment is growth per cycle, and with few
+            # enough cycles any thread's first mappings pass for a leak.
+            if self.d["class"] != "leak":
+                job = self._iters(job)
+                job = self._threads(job)
             job = self._arms(job)
             job = self._single_hits(job)
             job = self._settings(job)
@@ -431,7 +435,7 @@ def derandomize(path, budget, on=None, say=None, unders=None):
     asfound = why == "as found"
     row.update(status="deterministic" if asfound else "derandomized", how=why, arms=small.arms,
                seed=small.seed, env=small.env, iters=small.iters, threads=small.threads,
-               injector=small.injector, replays=f"{HOLD}/{HOLD}", runs=s.runs,
+               injector=small.injector, axes=small.axes, replays=f"{HOLD}/{HOLD}", runs=s.runs,
                seconds=round(time.monotonic() - t0, 2))
     out = dict(small.to_json(), target=under.runtime, variant=under.variant, on=under.on,
                **{"class": d["class"], "message": d.get("message", ""), "command": small.command(under)})
@@ -458,6 +462,7 @@ def table(rows):
             arm = ",".join(r["arms"]) or "(no arm)"
             what = f"{arm} seed={r['seed']} iters={r['iters']}" + \
                    (f" threads={r['threads']}" if r.get("threads") else "") + \
+                   (f" env-axes={r['axes']}" if r.get("axes") else "") + \
                    (f" env={','.join(f'{k}={v}' for k, v in sorted(r['env'].items()))}" if r["env"] else "")
             lines.append(f"{name:<24}{r['status']:<15}{r['replays']:>8}{t}  {r['label'].split('/')[0]}/"
                          f"{r['label'].split('/')[1]} {what}")

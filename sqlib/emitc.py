@@ -272,13 +272,15 @@ def check(em, times):
     """Run the program times times; (how many reproduced, the classes seen)."""
     from .derand import same_as
     same = same_as(em.finding["class"], em.finding.get("message", ""))
-    k, seen = 0, []
+    k, seen = 0, {}
     for _ in range(times):
         r = proc.run(em.run, proc.clean_env(), campaign.WATCHDOG, progress=None)
         cls, msg = judge(em, r.rc, r.stdout, r.stderr, r.timed_out)
-        seen.append(f"{cls}: {msg}")
+        key = f"{cls}: {outcome.blank(msg)}"
+        first = seen.setdefault(key, [f"{cls}: {msg}", 0])
+        first[1] += 1
         k += same({"class": cls, "message": msg})
-    return k, seen
+    return k, [(n, text) for text, n in seen.values()]
 
 
 def cmd_emit(a):
@@ -297,8 +299,8 @@ def cmd_emit(a):
         print("emit-c: the program did not build")
         return 1
     k, seen = check(em, a.check)
-    for s in sorted(set(seen)):
-        print(f"  {seen.count(s)} x {s}")
+    for n, text in sorted(seen, reverse=True):
+        print(f"  {n} x {text}")
     print(f"reproduced {k}/{a.check} ({d['class']}: {d.get('message', '')})")
     return 0 if k == a.check else 1
 

@@ -12,7 +12,7 @@ transfer_t jump_fcontext(fcontext_t const to, void *vp);	/* libboost_context */
 fcontext_t make_fcontext(void *sp, size_t size, void (*fn)(transfer_t));
 
 enum { CS_PTHREAD, CS_UCONTEXT, CS_BOOST, CS_NKINDS, CS_SIZE = 1 << 20 };
-static const int mapstack = @MAPSTACK@;
+static const int all_map_stack = @MAPSTACK@;	/* the finding ran under stackcheck */
 
 typedef struct cstack {
 	int kind;
@@ -28,7 +28,7 @@ C_SIDE static char *cs_alloc(int *mapped)
 {
 	char *p;
 
-	if (mapstack || *mapped) {
+	if (all_map_stack || *mapped) {
 		p = mmap(NULL, CS_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 		*mapped = 1;
 		return p == MAP_FAILED ? NULL : p;

@@ -1,10 +1,10 @@
 //! expect fatal SYSTEMSTACK_GSIGNAL
-//! arms sighandler.dispatch:systemstack:every
+//! only sq
 /* ---- sc_sigstack, mode pinger ---------------------------------------------
  * A G runs C through an outcall (so g0 is in use) while another thread
  * sends SIGURG to it, landing anywhere in the C; the runtime's signal
  * handler calls systemstack (the fault site armed below). A correct
- * runtime refuses on the spot: "systemstack called from signal stack". */
+ * runtime refuses on the spot (SQ_F_SYSTEMSTACK_GSIGNAL). */
 
 static volatile int32_t ctid;
 static volatile int stop;
@@ -56,7 +56,11 @@ static int g_main(void *arg)
 	int want = (int)(rounds(rounds(0xcbf29ce484222325ull, n), 1000) & 0x7fffffff);
 	pthread_t p;
 
-	if (sq_fault_arm("sighandler.dispatch:systemstack:every") != 0)
+	char spec[64];
+
+	snprintf(spec, sizeof spec, "%s:%s:every", sq_site_name(SQ_SITE_SIGHANDLER_DISPATCH),
+		sq_action_name(SQ_ACT_SYSTEMSTACK));
+	if (sq_fault_arm(spec) != 0)
 		finish(1, 0);
 	pthread_create(&p, NULL, pinger, NULL);
 	for (long i = 0; i < iters; i++)

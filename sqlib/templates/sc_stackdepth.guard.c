@@ -2,7 +2,7 @@
 //! expect fatal STACK_OVERFLOW
 /* ---- sc_stackdepth, mode guard ---------------------------------------------
  * Recursion in frames without split checks into the guard page below the
- * G's stack: the runtime owes "stack overflow" for that fault too. */
+ * G's stack: the runtime owes its overflow error (SQ_F_STACK_OVERFLOW) for that fault too. */
 
 enum { FRAME = 512, PAGE_ = 4096 };
 

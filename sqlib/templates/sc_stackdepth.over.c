@@ -2,7 +2,7 @@
 //! expect fatal STACK_OVERFLOW
 /* ---- sc_stackdepth, mode over ---------------------------------------------
  * Recursion one page past the G's stack limit (sq_stack_left): the runtime
- * owes "stack overflow" before it gets there. */
+ * owes its overflow error (SQ_F_STACK_OVERFLOW) before it gets there. */
 
 enum { FRAME = 512, PAGE_ = 4096 };
 

@@ -2,8 +2,8 @@
 //! uses cstack
 /* ---- sc_stackswitch, mode outcall -----------------------------------------
  * The illegal case: C run by an outcall switches stacks and calls back
- * while runtime frames are up the other stack. A correct runtime refuses:
- * "callback with sp out of bounds". */
+ * while runtime frames are up the other stack. A correct runtime refuses
+ * (SQ_F_CALLBACK_SP). */
 
 static cstack other = { .kind = CS_UCONTEXT, .mapped = 1 };
 
