@@ -99,6 +99,23 @@ def test_storm_finding_is_derandomized_and_emitted(variant, tmp_path, scenarios_
     assert reproduced >= 9, r.stdout + r.stderr[-3000:]
 
 
+@pytest.mark.parametrize("variant", sqtest.variants())
+def test_campaign_finding_of_every_variant_is_emitted(variant, tmp_path, scenarios_built):
+    """The campaign's own finding on each variant (what regress keeps):
+    derandomized or minimized, and its C program reproduces it."""
+    under = campaign.Under("sq", variant, "local")
+    runs = (r for r in campaign.campaign_runs(random.Random(1), under) if not r["job"]["axes"])
+    rec, t = campaign.first_detection(runs, 120)	# emit-c writes no environment axes
+    assert rec, f"the campaign found nothing on {variant} in {t:.0f}s"
+    path = tmp_path / f"{variant}.json"
+    path.write_text(json.dumps(campaign.reproducer(rec, under)))
+    row = derand.derandomize(str(path), 120)
+    assert row["status"] in ("derandomized", "deterministic"), row
+    r = sq("repro", "--emit-c", row["reproducer"], "--check", 10)
+    reproduced = int(r.stdout.rsplit("reproduced ", 1)[1].split("/")[0])
+    assert reproduced >= 9, r.stdout + r.stderr[-3000:]
+
+
 def test_a_finding_that_does_not_replay_stays_probabilistic(tmp_path, scenarios_built):
     f = finding(tmp_path, variant="fixed", injector="storm", arms=[], env={}, iters=10,
                 **{"class": "crash", "message": "killed by SIGBUS"})
