@@ -193,7 +193,7 @@ deps-bench:
 
 # The campaign runs the coverage build of the runtime (make cov) and writes
 # out/<run>/coverage/index.html; COVERAGE_RUN=off runs the normal build only.
-COV_RUN := $(if $(filter sq,$(TARGET)),$(if $(filter local,$(TEST_TARGET)),$(or $(COVERAGE_RUN),on),off),off)
+COV_RUN = $(if $(filter sq,$(TARGET)),$(if $(filter local,$(TEST_TARGET)),$(or $(COVERAGE_RUN),on),off),off)
 
 run: deps-test
 	@$(MAKE) --no-print-directory all
