@@ -5,7 +5,9 @@
 #   make REGRESS=<name>  the same with one historical fix undone, in build/<name>/
 #   make variants        every variant side by side
 #   make run             the main job: the default campaign (every scenario x
-#                        injector, BUDGET=3m), summary on stdout, report under out/
+#                        injector, BUDGET=3m), summary on stdout, report under out/;
+#                        TARGET=go|gccgo runs it against Go 1.19 / gccgo 12 (the
+#                        campaign builds their scenarios first: mk/go.mk)
 #   make regress         time to detection of every regression variant, with fault
 #                        sites and with the storm baseline (STORM_BUDGET=30s)
 #   make test            the pytest suite; JUnit XML in out/junit.xml

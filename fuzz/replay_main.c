@@ -170,6 +170,7 @@ static int one(const char *path)
 	sa.sa_flags = SA_ONSTACK;
 	__sigaction(SIGABRT, &sa, NULL);
 	setenv("FZ_QUIET", "1", 0);
+	setenv("FZ_LEAK", "1", 0);	/* one execution: look at its leaks at once */
 	if (opt.allow_illegal) {
 		fz_init(!FZ_UNBOUND, !FZ_ASYNC_TARGET);
 		fz_exec(buf, (size_t)n, mode(1));

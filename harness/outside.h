@@ -15,8 +15,10 @@
  *
  * A broken rule prints a "violation" record (oracle, what, detail) and the
  * program ends with exit status 3, which the oracle classes "invariant"
- * ("leak" for the leak probe). Callbacks go through sc_callback, which
- * keeps each thread's state in thread-local storage.
+ * ("leak" for the leak probe). Scenarios call back through sc_callback
+ * (scenario.h), which keeps each thread's state in thread-local storage;
+ * the fuzz interpreter makes the same comparisons (sc_tstate_diff). Nothing
+ * here depends on a target.
  */
 #ifndef SQ_OUTSIDE_H
 #define SQ_OUTSIDE_H
@@ -30,7 +32,6 @@
 #include <unistd.h>
 
 #include "record.h"
-#include "target.h"
 
 #define OUT_FN_ __attribute__((no_instrument_function, unused)) static inline
 
@@ -59,7 +60,6 @@ static void sc_violation(const char *oracle, const char *what, const char *fmt, 
 
 typedef struct sc_tstate {
 	int saved;
-	int depth;	/* callbacks this thread is inside (one nests in another's outcall) */
 	sigset_t mask;
 	stack_t ss;
 } sc_tstate;
@@ -77,48 +77,35 @@ OUT_FN_ int sc_ss_own(const stack_t *ss)
 	return !(ss->ss_flags & SS_DISABLE);
 }
 
-OUT_FN_ void sc_tstate_check(const char *when)
+/* Whether now is what a thread that had before may be left with after
+ * the outermost callback returns (binds: the runtime keeps the thread
+ * attached between callbacks). 0, or 1 with the difference in why. */
+OUT_FN_ int sc_tstate_diff(const sc_tstate *before, const sc_tstate *now, int binds, char *why,
+	size_t len)
 {
-	sc_tstate now;
-
-	sc_tstate_read(&now);
 	for (int sig = 1; sig < 65; sig++) {
 		if (sig == SIGKILL || sig == SIGSTOP)
 			continue;
-		if (sigismember(&sc_ts.mask, sig) != sigismember(&now.mask, sig))
-			sc_violation("thread-state", "signal mask",
-				"%s: %s is %s, it was %s before the thread called in", when, strsignal(sig),
-				sigismember(&now.mask, sig) ? "blocked" : "unblocked",
-				sigismember(&sc_ts.mask, sig) ? "blocked" : "unblocked");
+		if (sigismember(&before->mask, sig) != sigismember(&now->mask, sig)) {
+			snprintf(why, len, "%s is %s, it was %s before the thread called in", strsignal(sig),
+				sigismember(&now->mask, sig) ? "blocked" : "unblocked",
+				sigismember(&before->mask, sig) ? "blocked" : "unblocked");
+			return 1;
+		}
 	}
-	if (sc_ss_own(&sc_ts.ss)) {
-		if (!sc_ss_own(&now.ss) || now.ss.ss_sp != sc_ts.ss.ss_sp || now.ss.ss_size != sc_ts.ss.ss_size)
-			sc_violation("thread-state", "signal stack",
-				"%s: the thread's own signal stack [%p,+%#zx) is %s", when, sc_ts.ss.ss_sp,
-				sc_ts.ss.ss_size, sc_ss_own(&now.ss) ? "replaced" : "gone");
-	} else if (!sqt_callback_binds() && sc_ss_own(&now.ss)) {
-		sc_violation("thread-state", "signal stack",
-			"%s: the thread had no signal stack; once detached it has [%p,+%#zx)", when,
-			now.ss.ss_sp, now.ss.ss_size);
+	if (sc_ss_own(&before->ss)) {
+		if (!sc_ss_own(&now->ss) || now->ss.ss_sp != before->ss.ss_sp ||
+		    now->ss.ss_size != before->ss.ss_size) {
+			snprintf(why, len, "the thread's own signal stack [%p,+%#zx) is %s", before->ss.ss_sp,
+				before->ss.ss_size, sc_ss_own(&now->ss) ? "replaced" : "gone");
+			return 1;
+		}
+	} else if (!binds && sc_ss_own(&now->ss)) {
+		snprintf(why, len, "the thread had no signal stack; once detached it has [%p,+%#zx)",
+			now->ss.ss_sp, now->ss.ss_size);
+		return 1;
 	}
-}
-
-/* A callback from this thread, its state checked once the outermost one
- * returns (a callback made from an outcall inside another is still inside
- * the runtime when it returns). */
-OUT_FN_ int sc_callback(sqt_fn fn, void *arg)
-{
-	int r;
-
-	if (!sc_ts.saved) {
-		sc_tstate_read(&sc_ts);
-		sc_ts.saved = 1;
-	}
-	sc_ts.depth++;
-	r = sqt_callback(fn, arg);
-	if (--sc_ts.depth == 0)
-		sc_tstate_check("after a callback");
-	return r;
+	return 0;
 }
 
 /* ---- leaks ---------------------------------------------------------------- */

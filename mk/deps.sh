@@ -7,7 +7,8 @@ set -eu
 # sigpoke (make tools, part of make all) reads DWARF with elfutils' libdw and
 # decodes instructions with capstone.
 pkgs_build="clang make libdw-dev libcapstone-dev"
-pkgs_test="python3-pytest python3-pytest-xdist strace libboost-context-dev gdb"
+# pytest/test_go.py runs the scenarios against gc and gccgo (mk/go.mk).
+pkgs_test="python3-pytest python3-pytest-xdist strace libboost-context-dev gdb golang-1.19-go gccgo-12"
 pkgs_bench="libboost-context-dev golang-1.19-go"
 # The Go targets (make go-scenarios, mk/go.mk): gc and gccgo, and the
 # Boost.Context the scenarios' stack switches link.

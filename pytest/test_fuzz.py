@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.join(ROOT, "fuzz"))
 import run as fuzzrun  # noqa: E402
 
 TARGETS = fuzzrun.TARGETS
-VARIANTS = fuzzrun.VARIANTS
+VARIANTS = fuzzrun.variants()
 FZ = os.path.join(BUILD, "fuzz")
 MANIFEST = os.path.join(ROOT, "corpora", "MANIFEST")
 
@@ -123,7 +123,7 @@ def test_regress_reproducer_finds_its_variant(fuzz_built, fz_target, name, varia
 def test_every_variant_has_a_reproducer():
     have = {(t, v) for t, _, v, _, _ in manifest() if v != "fixed"}
     for v in VARIANTS:
-        t = fuzzrun.REGRESS_TARGET.get(v, "sq_ops")
+        t = fuzzrun.regress_target(v)
         assert (t, v) in have, f"no reproducer for {v} in corpora/{t}"
     for t in TARGETS:
         names = set(os.listdir(os.path.join(ROOT, "corpora", t)))
