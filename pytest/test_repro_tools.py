@@ -234,9 +234,12 @@ def test_campaign_writes_the_coverage_page(tmp_path, cov_built):
     assert not (run / "coverage" / "raw").exists()
     report = (run / "report.txt").read_text()
     assert "coverage: fault sites reached" in report and "runtime functions" in report
-    # The campaign ran the coverage build; its reproducers name the normal one.
+    # The campaign's scenarios ran from the coverage build; sigpoke's sweeps
+    # stay on the normal build's window program.
     rep = json.loads((run / "report.json").read_text())
-    assert all("/build/cov-fixed/" in x["command"] for x in rep["runs"])
+    scen = [x for x in rep["runs"] if x["job"]["injector"] != "sigpoke"]
+    assert scen and all("/build/cov-fixed/harness/" in x["command"] for x in scen)
+    assert all("/cov-" not in x["command"] for x in rep["runs"] if x["job"]["injector"] == "sigpoke")
 
 
 def test_coverage_off_still_maps_the_sites(tmp_path, scenarios_built):

@@ -151,12 +151,13 @@ def runs_on(mode, under, outdir):
             raise Usage(f"--coverage on: {why}")
         under.coverage_note = f"sites only: {why}"
         return under
+    # Only the scenario programs change (hdir): bdir stays the normal build,
+    # whose window program sigpoke sweeps (the instructions that ship).
     cu = copy.copy(under)
-    cu.bdir = cov_dir(under.variant)
-    cu.hdir = os.path.join(cu.bdir, "harness")
+    cu.hdir = os.path.join(cov_dir(under.variant), "harness")
     cu.coverage = Profile(os.path.join(outdir, "coverage"))
     cu.platform = CovTarget(under.platform, cu.coverage)
-    cu.coverage_note = f"on: the campaign ran {os.path.relpath(cu.bdir, ROOT)}/"
+    cu.coverage_note = f"on: the campaign's scenarios ran from {os.path.relpath(cu.hdir, ROOT)}/"
     return cu
 
 

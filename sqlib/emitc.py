@@ -121,6 +121,9 @@ def emit(d, path=None, source=None, under=None):
     runtime = d.get("target", "sq")
     variant = d.get("variant", "fixed")
     s, m = d["scenario"], d["mode"]
+    if d.get("injector") == "sigpoke":
+        raise Usage("emit-c: a sigpoke finding is a signal at one instruction, delivered by ptrace: "
+                    "it replays through sigpoke (stackquake repro), not as a program of its own")
     if d.get("axes"):
         raise Usage(f"emit-c: the finding runs under environment axes ({d['axes']}): the axis is the "
                     f"program's world, not its code; see docs/findings/ for hand-written reproductions")
@@ -271,7 +274,9 @@ def judge(em, rc, out, err, timed_out):
 def check(em, times):
     """Run the program times times; (how many reproduced, the classes seen)."""
     from .derand import same_as
-    same = same_as(em.finding["class"], em.finding.get("message", ""))
+    d = em.finding
+    label = campaign.Job.from_json(d).label()
+    same = same_as(d["class"], d.get("message", ""), em.runtime, label)
     k, seen = 0, {}
     for _ in range(times):
         r = proc.run(em.run, proc.clean_env(), campaign.WATCHDOG, progress=None)
@@ -279,7 +284,7 @@ def check(em, times):
         key = f"{cls}: {outcome.blank(msg)}"
         first = seen.setdefault(key, [f"{cls}: {msg}", 0])
         first[1] += 1
-        k += same({"class": cls, "message": msg})
+        k += same({"class": cls, "message": msg, "label": label})
     return k, [(n, text) for text, n in seen.values()]
 
 

@@ -158,6 +158,9 @@ def bisect(path, good, bad, repo=ROOT, replays=None, threshold=1, jobs=2, say=No
     if d.get("target", "sq") != "sq":
         raise Usage("bisect: the finding is on a Go runtime; bisect walks this project's history "
                     "(our runtime)")
+    if d["injector"] == "sigpoke":
+        raise Usage("bisect: a sigpoke finding replays through sigpoke's window program; "
+                    "bisect runs scenario reproducers")
     if d.get("on", "local") != "local":
         raise Usage(f"bisect: the finding ran on {d['on']}; bisect builds and runs on this host")
     good_rev = git(repo, "rev-parse", "--verify", good + "^{commit}")
