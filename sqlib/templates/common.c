@@ -126,17 +126,17 @@ C_SIDE static void tstate_check(void)
 			snprintf(d, sizeof d, "after a callback: %s is %s, it was %s before the thread called in",
 				strsignal(sig), sigismember(&mask, sig) ? "blocked" : "unblocked",
 				sigismember(&ts_mask, sig) ? "blocked" : "unblocked");
-			violation("thread-state", "signal mask", d);
+			violation("thread-state", "after a callback", d);
 		}
 	if (had && (!own || ss.ss_sp != ts_ss.ss_sp || ss.ss_size != ts_ss.ss_size)) {
 		snprintf(d, sizeof d, "after a callback: the thread's own signal stack [%p,+%#zx) is %s",
 			ts_ss.ss_sp, ts_ss.ss_size, own ? "replaced" : "gone");
-		violation("thread-state", "signal stack", d);
+		violation("thread-state", "after a callback", d);
 	}
 	if (!had && !sq_callback_binds() && own) {
 		snprintf(d, sizeof d, "after a callback: the thread had no signal stack; once detached it has [%p,+%#zx)",
 			ss.ss_sp, ss.ss_size);
-		violation("thread-state", "signal stack", d);
+		violation("thread-state", "after a callback", d);
 	}
 }
 
@@ -266,8 +266,8 @@ static _Noreturn void finish(int bad, int quiescent)
 	if (quiescent)
 		quiesce();
 //@endif
-	if (sq_check(quiescent) > 0)
-		exit(3);	/* sq_check printed each broken invariant */
+	if (sq_check(quiescent) + (quiescent ? stacks_unmapped() : 0) > 0)
+		exit(3);	/* each broken invariant was printed */
 	printf("%s @SCENARIO@\n", bad ? "FAIL" : "PASS");
 	fflush(stdout);
 	exit(bad ? 1 : 0);

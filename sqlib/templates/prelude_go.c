@@ -75,4 +75,5 @@ static void runtime_settings(void) {}
 
 //@if quiesce
 static void quiesce(void) { sqgoQuiesce(1 + main_parked); }
+static int stacks_unmapped(void) { return 0; }	/* Go's stacks are its own business */
 //@endif

@@ -9,6 +9,13 @@ enum { NSTACKS = 6 };
 
 static long ncalls;
 
+C_SIDE static int twice(void *arg)
+{
+	return 2 * (int)(long)arg;
+}
+
+/* Now and then an outcall from inside the callback: it returns before the
+ * callback does, so the next callback, from another stack, is legal. */
 static int work(void *arg)
 {
 	long i = (long)arg;
@@ -17,6 +24,8 @@ static int work(void *arg)
 		sq_syscall(SYS_getpid, 0, 0, 0, 0, 0, 0);
 	if (i % 64 == 0)
 		sq_yield();
+	if (i % 8 == 3 && sq_ccall(twice, (void *)(i & 0xffff)) != 2 * (int)(i & 0xffff))
+		return -1;
 	__atomic_add_fetch(&ncalls, 1, __ATOMIC_RELAXED);
 	return 1;
 }
