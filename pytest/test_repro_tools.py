@@ -88,7 +88,7 @@ def test_storm_finding_is_derandomized_and_emitted(variant, tmp_path, scenarios_
         pytest.skip(f"the storm found nothing on {variant} in {t:.0f}s (nothing to derandomize)")
     row = derand.derandomize(path, 180)
     assert row["status"] in ("derandomized", "deterministic"), row
-    assert row["replays"] == f"{derand.HOLD}/{derand.HOLD}", row
+    assert row["replays"] == f"{derand.REPLAYS}/{derand.REPLAYS}", row
     det = json.loads(open(row["reproducer"]).read())
     assert det["injector"] != "storm" and det["derandomized"]["original_replays"], det
     assert json.loads(open(path).read())["injector"] == "storm"	# the original is kept as it was
