@@ -19,6 +19,11 @@ pkgs_cross="qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-riscv64-li
 pkgs_coverage="llvm-14"
 # The SSH target's test starts its own sshd on 127.0.0.1 (pytest/test_targets.py).
 pkgs_ssh="openssh-client openssh-server"
+# VM targets (pytest/sqvm.py): QEMU for both guest arches, mmdebstrap to
+# unpack the guests' Debian packages (tools/vm/mkimage.py; the kernels,
+# sshd and the rest come in as packages of the guest's arch, not here),
+# SeaBIOS and the option ROMs x86 guests boot through, procps (pgrep).
+pkgs_vm="qemu-system-x86 qemu-system-arm qemu-system-data seabios ipxe-qemu mmdebstrap openssh-client procps"
 
 want=""
 for group in "$@"; do
