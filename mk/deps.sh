@@ -1,7 +1,7 @@
 #!/bin/sh
 # deps.sh GROUP...: make sure the Debian packages a make target needs are
 # installed. As root it runs apt-get; otherwise it prints the exact command
-# and fails. Groups: build test bench fuzz cross ssh coverage.
+# and fails. Groups: build test bench fuzz cross ssh vm coverage.
 set -eu
 
 # sigpoke (make tools, part of make all) reads DWARF with elfutils' libdw and
