@@ -1,5 +1,6 @@
 """From finding to fix: derandomize, emit-c, bisect, coverage (sqlib/derand.py,
 emitc.py, gitbisect.py, coverage.py)."""
+import fcntl
 import json
 import os
 import random
@@ -24,9 +25,12 @@ def sq(*args, timeout=900):
 
 
 def make(*args):
-    env = sqtest.make_env()
-    r = subprocess.run(["make", "--no-print-directory", "-j2", "-C", ROOT] + list(args), stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, text=True, env=env)
+    """make in the tree, one at a time with every other worker's (sqtest's lock)."""
+    os.makedirs(os.path.join(ROOT, "build"), exist_ok=True)
+    with open(os.path.join(ROOT, "build", ".lock"), "w") as lk:
+        fcntl.flock(lk, fcntl.LOCK_EX)
+        r = subprocess.run(["make", "--no-print-directory", "-j2", "-C", ROOT] + list(args), stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, env=sqtest.make_env())
     assert r.returncode == 0, r.stdout[-3000:]
 
 
