@@ -57,6 +57,15 @@ typedef struct sq_stackinfo {
 } sq_stackinfo;
 int sq_stacks(sq_stackinfo *out, int max);
 
+/* 1 when this process preempts Gs asynchronously (x86-64, a dynamically
+ * linked executable, no ASan, SQ_DEBUG without preempt=off or
+ * asyncpreempt=off), 0 when preemption waits for split checks. */
+int sq_harness_asyncpreempt(void);
+
+/* The calling G's sq_lockosthread nesting (0: not locked by the
+ * program), as Go's runtime.LockOSCounts for its tests. -1 off a G. */
+int sq_harness_lockcount(void);
+
 /* Deterministic scheduling (harness builds, SQ_MAXPROCS=1): from now on
  * the scheduler offers every runnable G to pick(ctx, n), which returns the
  * index (0..n-1) of the one to run; the rest keep their order. NULL turns
