@@ -1,6 +1,7 @@
 /*
  * target_sq.c: the target interface over stackquake's own runtime.
  */
+#include <errno.h>
 #include <sys/syscall.h>
 #include <time.h>
 
@@ -61,6 +62,16 @@ int64_t sqt_hits(const char *site) { return sq_fault_hits(site); }
 const char *sqt_site(int i) { return sq_fault_site(i); }
 int sqt_check(int quiescent) { return sq_check(quiescent); }
 void sqt_profile(int hz) { sq_setprofile(hz); }
+
+long sqt_async_preempts(void)
+{
+	sq_stats st;
+
+	if (!sq_harness_asyncpreempt())
+		return -ENOSYS;
+	sq_stats_get(&st);
+	return (long)st.nasyncpreempt;
+}
 
 int sqt_quiesce(void)
 {
