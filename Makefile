@@ -67,13 +67,16 @@ HLIB    := $(B)/libsq-harness.a
 # The nosplit check (tools/nosplit, docs/nosplit.md): every chain of nosplit
 # functions fits NOSPLIT_BUDGET bytes below the last split check, and nothing
 # a syscall window calls on the G's stack has a split check. It reads the
-# objects and the X.su that -fstack-usage writes next to each X.o. A gate for
-# the fixed runtime; regression variants only report (one of them breaks the
-# window rule on purpose, and variants must still build). x86-64 objects only.
+# objects and the X.su that -fstack-usage writes next to each X.o, and the
+# runtime's own config (window roots, exceptions, libc allowances): the tool
+# knows no runtime. A gate for the fixed runtime; regression variants only
+# report (one of them breaks the window rule on purpose, and variants must
+# still build). x86-64 objects only.
 SU_CFLAGS      := -fstack-usage
 NOSPLIT_BUDGET := 4096
+NOSPLIT_CONF   := runtime/nosplit.conf
 NOSPLIT_CHECK  := $(PYTHON) tools/nosplit/nosplit-check --budget $(NOSPLIT_BUDGET) \
-                  --config tools/nosplit/runtime.conf $(if $(REGRESS),--report-only)
+                  --config $(NOSPLIT_CONF) $(if $(REGRESS),--report-only)
 NOSPLIT_OK     := $(if $(filter x86_64,$(ARCH)),$(B)/nosplit.ok)
 
 .PHONY: deps-go deps-fuzz all lib tests scenarios variants run regress test bench clean deps-build deps-test deps-bench tools contract docs selftest
@@ -119,7 +122,7 @@ $(HLIB): $(RT_HOBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/nosplit.ok: $(RT_OBJS) $(RT_HOBJS) tools/nosplit/nosplit-check tools/nosplit/runtime.conf
+$(B)/nosplit.ok: $(RT_OBJS) $(RT_HOBJS) tools/nosplit/nosplit-check $(NOSPLIT_CONF)
 	$(NOSPLIT_CHECK) $(RT_OBJS)
 	$(NOSPLIT_CHECK) $(RT_HOBJS)
 	@touch $@

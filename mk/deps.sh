@@ -4,7 +4,9 @@
 # and fails. Groups: build test bench fuzz cross ssh.
 set -eu
 
-pkgs_build="clang make"
+# sigpoke (make tools, part of make all) reads DWARF with elfutils' libdw and
+# decodes instructions with capstone.
+pkgs_build="clang make libdw-dev libcapstone-dev"
 pkgs_test="python3-pytest python3-pytest-xdist strace libboost-context-dev gdb"
 pkgs_bench="libboost-context-dev golang-1.19-go"
 # The Go targets (make go-scenarios, mk/go.mk): gc and gccgo, and the

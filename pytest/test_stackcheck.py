@@ -116,6 +116,19 @@ class Stackcheck:
                            timeout=timeout, preexec_fn=nocore, start_new_session=True)
         return sqtest.Result([self.bin, *argv], {}, p.returncode, p.stdout, p.stderr, 0.0)
 
+    def merged(self, prog, *args, mode="seccomp", timeout=TIMEOUT):
+        """prog under stackcheck with stdout and stderr in one pipe, so that
+        the order of the lines is the order of the writes (Result.stderr)."""
+        cmd = [self.bin, "-m", mode, "--", self.runner.path(prog), *map(str, args)]
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           errors="replace", timeout=timeout, preexec_fn=nocore,
+                           start_new_session=True)
+        return sqtest.Result(cmd + ["2>&1"], {}, p.returncode, "", p.stdout, 0.0)
+
+    def has(self, prog):
+        if not os.path.exists(self.runner.path(prog)):
+            pytest.skip(f"{prog} not built (musl-gcc is not installed)")
+
 
 @pytest.fixture(scope="session")
 def sc(tmp_path_factory):
@@ -319,6 +332,64 @@ def test_fork_race_no_hang(sc, mode, seed):
     assert_clean(res)
 
 
+# ---- the kill stops the whole process first ----
+
+WRITER_RE = re.compile(r"^w\d+ \d+$")
+RACE_RUNS = 8
+
+
+@mode
+@pytest.mark.parametrize("prog", ["sc_kill_race", "sc_kill_race_musl"])
+@pytest.mark.parametrize("how", ["syscall", "signal", "thread"])
+def test_no_write_after_the_kill_line(sc, mode, prog, how):
+    """OpenBSD kills the process at the violation: no other thread's write
+    may come after the KILL line. Four writers write in a loop while
+    another thread breaks the rule (main at a syscall, main at a signal's
+    delivery, a new thread at its first syscall); stdout and stderr share
+    one pipe, so the order there is the order of the writes. Before
+    stackcheck stopped every thread ahead of the kill, about three runs in
+    four had writes after the line, with glibc and with musl
+    (docs/stackcheck.md, "The kill")."""
+    sc.has(prog)
+    leaks = []
+    for _ in range(RACE_RUNS):
+        res = sc.merged(prog, how, 4, mode=mode)
+        k = assert_killed(res, reason="not MAP_STACK")
+        assert (k.tid == k.pid) == (how != "thread"), "the right thread broke the rule" + res.log()
+        lines = res.stderr.splitlines()
+        at = next(i for i, l in enumerate(lines) if l.startswith("stackcheck: KILL"))
+        assert any(WRITER_RE.match(l) for l in lines[:at]), "the writers were running" + res.log()
+        after = [l for l in lines[at + 1:] if WRITER_RE.match(l)]
+        if after:
+            leaks.append(f"{len(after)} writes after the KILL line" + res.log(limit=1500))
+    assert not leaks, f"{len(leaks)} of {RACE_RUNS} runs leaked:\n" + "\n".join(leaks)
+
+
+# ---- -l: OpenBSD's libc as well as its kernel ----
+
+@mode
+@pytest.mark.parametrize("prog", ["sc_setstack", "sc_setstack_musl"])
+@pytest.mark.parametrize("variant", ["malloc", "remap"])
+def test_openbsd_libc_remaps_a_user_stack(sc, mode, prog, variant):
+    """A thread on a malloc'd (or remapped) stack given to
+    pthread_attr_setstack: killed by the kernel model alone, but OpenBSD's
+    libc remaps that stack MAP_STACK, so with -l it runs, as there."""
+    sc.has(prog)
+    res = sc.run(prog, variant, mode=mode)
+    assert_killed(res, reason="not MAP_STACK")
+    assert not events(res, "THREAD"), res.log()
+    res = sc.run(prog, variant, mode=mode, opts=("-l",))
+    assert_clean(res)
+    assert events(res, "THREAD") and events(res, "DONE"), "the thread ran" + res.log()
+
+
+def test_openbsd_libc_needs_its_shim(sc, tmp_path):
+    alone = tmp_path / "stackcheck"
+    shutil.copy(sc.bin, alone)
+    p = subprocess.run([str(alone), "-l", "/bin/true"], capture_output=True, text=True, timeout=TIMEOUT)
+    assert p.returncode == USAGE and "stackcheck-libc.so is missing" in p.stderr, p.stderr
+
+
 # ---- exit status, report file, quiet mode, usage ----
 
 @pytest.mark.parametrize("args,code", [
@@ -387,9 +458,11 @@ def test_sigterm_forwarded(sc):
     assert p.returncode == 128 + signal.SIGTERM, err
 
 
-def test_help(sc):
-    res = sc.raw("-h")
-    assert res.rc == 0 and "Exit status" in res.stdout, res.log()
+@pytest.mark.parametrize("flag", ["-h", "--help"])
+def test_help(sc, flag):
+    res = sc.raw(flag)
+    assert res.rc == 0 and "Exit status" in res.stdout and not res.stderr, res.log()
+    assert res.stdout == sc.raw("-h").stdout, "--help is -h" + res.log()
 
 
 # ---- ordinary programs are clean ----

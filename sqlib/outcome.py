@@ -166,6 +166,11 @@ def classify(rc, stdout, stderr, timed_out, fatals, owed=(), armed=False, timeou
         return "crash", "killed by " + signame(-rc)
     if rc >= 128 and under_stackcheck:
         return "crash", "killed by " + signame(rc - 128)
+    v = records.first(recs, "violation")
+    if v and rc == 3:	# an outside oracle (harness/outside.h)
+        if v["oracle"] == "leak":
+            return "leak", v["detail"]
+        return "invariant", f"{v['oracle']}: {v['detail']}"
     inv = records.first(recs, "invariant")
     if rc == 3 or inv or "invariant: " in (stderr or ""):
         line = next((l for l in stderr.splitlines() if l.startswith("invariant: ")), "exit status 3")

@@ -44,12 +44,14 @@
  * with runtime frames on its stack".
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "runtime.h"
 #include "os.h"
+#include "sq_harness.h"
 
 enum {
 	G0_ESTIMATE = 64 << 10,	/* assumed C stack below sp when pthread cannot say */
@@ -86,6 +88,20 @@ int32_t extram_count(void)
 int32_t extram_attached(void)
 {
 	return __atomic_load_n(&nattached, __ATOMIC_ACQUIRE);
+}
+
+/* g, and whose M it is: no g is a foreign thread not attached (or
+ * sysmon, or a thread mid attach/detach); an extra M is a foreign
+ * thread's; any other M the runtime started. */
+int sq_harness_attached(void)
+{
+	G *gp = getg();
+
+	if (!SQ_HARNESS)
+		return -ENOSYS;
+	if (!gp || !gp->m)
+		return SQ_ATTACHED_NONE;
+	return gp->m->isextra ? SQ_ATTACHED_EXTRA : SQ_ATTACHED_M;
 }
 
 /* A new extra M and its callback G, in EXTRA_NEW. Runs with signals
@@ -396,13 +412,10 @@ NOSPLIT int sq_callback(int (*fn)(void *), void *arg)
 	mp->incgo = incgo;
 	if (mp->isextra && !incb)
 		mp->inC = true;
-	if (attached) {
-		if (sq_settings.callback_bind) {
-			mp->boundtid = os_gettid();
-		} else {
-			pthread_setspecific(bindkey, NULL);
-			dropm();
-		}
+	/* Bound, the M stays until the key's destructor detaches at exit. */
+	if (attached && !sq_settings.callback_bind) {
+		pthread_setspecific(bindkey, NULL);
+		dropm();
 	}
 	return cb.ret;
 }

@@ -117,7 +117,6 @@ struct G {
 	int (*fn)(void *);
 	void *arg;
 	const char *waitreason;
-	uintptr param;		/* value handed over by whoever readies it */
 	void *asanfake;		/* ASan builds: the G's fake stack while it is switched out */
 	Defer *defer;		/* cleanups sq_goexit runs, innermost first */
 	uintptr asyncpc;	/* pc an asynchronous preemption interrupted (0: none) */
@@ -160,9 +159,7 @@ struct M {
 	Stack sigstack;		/* the runtime's own signal stack (gsignal's at rest) */
 	uintptr exitsp;		/* runtime M: mstart's context, resumed to end the thread */
 	M *freelink;		/* on sched.freem: exited, waiting to be reused */
-	uintptr g0top;		/* extra M: g0->sched.sp outside callbacks */
 	pthread_t thread;
-	int32_t boundtid;	/* extra M: the foreign thread it is bound to */
 };
 
 struct P {

@@ -101,6 +101,17 @@ NOSPLIT static void morestack(G *gp, uintptr sp)
 	mcall(newstack);
 }
 
+size_t sq_stack_left(void)
+{
+	G *gp = getg();
+	uintptr sp = arch_getsp(), limit;
+
+	if (!gp || !gp->m || gp != gp->m->curg)
+		return 0;
+	limit = gp->stack.lo + STACK_GUARD;
+	return sp > limit ? sp - limit : 0;
+}
+
 /* The split check. g is NULL on threads the runtime does not know. */
 NOSPLIT void __cyg_profile_func_enter_bare(void)
 {
