@@ -77,7 +77,7 @@ static int g_main(void *arg)
 	wg = sqt_wg_new();
 	sqt_wg_add(wg, NSPIN + 1);
 	for (int i = 0; i < NSPIN; i++) {
-		sc_regs_init(&regs[i], sc.seed + (uint64_t)i * 1000003, &stop, CHECK);
+		sc_regs_init(&regs[i], sc.seed + (uint64_t)i * 1000003, CHECK);
 		sqt_spawn(spinner, &regs[i]);
 	}
 	sqt_spawn(clobberer, NULL);
@@ -87,6 +87,8 @@ static int g_main(void *arg)
 	while (async && !nbad && (now = sqt_async_preempts()) - base < sc.iters)
 		sqt_syscall_block(SYS_nanosleep, (long)&ms, 0, 0);
 	stop = 1;
+	for (int i = 0; i < NSPIN; i++)
+		regs[i].halt = 1;
 	sqt_wg_wait(wg);
 	sc_event("DONE async-preemptions=%ld rounds=%ld clobbers=%ld bad=%ld%s%s", async ? now - base : -1,
 		nrounds, nclobber, nbad, nbad ? " first=" : "", badreg);

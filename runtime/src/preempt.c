@@ -31,6 +31,8 @@
  * executables (libc is inside the executable's text, indistinguishable
  * from the program's: musl and cross builds); ASan builds (its allocator's
  * per-thread caches are in the executable); SQ_DEBUG=asyncpreempt=off.
+ * SQ_DEBUG=preempt=off stops sysmon's requests, not the mechanism: a
+ * harness may still ask (sq_harness_preempt).
  *
  * Code that runs on Gs must not keep a thread's addresses (a __thread
  * variable's, errno's) across instructions that could be preempted: with
@@ -38,6 +40,7 @@
  * code. The runtime's getg() reads the thread pointer afresh every time.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <signal.h>
 #include <ucontext.h>
 
@@ -65,7 +68,7 @@ void preempt_init(void)
 	uintptr lo, hi;
 
 	async.frame = arch_asyncpreempt_probe();
-	if (async.frame == 0 || SQ_ASAN || sq_settings.noasyncpreempt || sq_settings.nopreempt)
+	if (async.frame == 0 || SQ_ASAN || sq_settings.noasyncpreempt)
 		return;
 	if (os_exec_text(&lo, &hi) < 0)
 		return;
@@ -124,4 +127,30 @@ NOSPLIT void asyncpreempt2(void)
 int sq_harness_asyncpreempt(void)
 {
 	return async.on;
+}
+
+/* The fuzz interpreter's sysmon: sysmon's request for whatever G runs on
+ * M mid, when it asks (proc.c's preemptone does the same for a G that has
+ * run 10 ms). Any thread. */
+int64_t sq_harness_preempt(int64_t mid, int ask)
+{
+	M *mp;
+	G *gp;
+	int64_t n;
+
+	if (!SQ_HARNESS)
+		return -ENOSYS;
+	for (mp = __atomic_load_n(&allm, __ATOMIC_ACQUIRE); mp; mp = mp->alllink)
+		if (mp->id == mid && !mp->exiting)
+			break;
+	if (!mp)
+		return -ESRCH;
+	n = (int64_t)__atomic_load_n(&mp->npreempt, __ATOMIC_ACQUIRE);
+	gp = __atomic_load_n(&mp->curg, __ATOMIC_ACQUIRE);
+	if (ask && gp && atomic_load32(&gp->status) == Grunning) {
+		gp->preempt = true;
+		gp->stackguard = STACK_PREEMPT;
+		preemptm(mp);
+	}
+	return n;
 }

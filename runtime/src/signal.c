@@ -233,19 +233,21 @@ NOSPLIT static void crashnote(int sig, siginfo_t *info, void *uc, G *gp);
 
 /* ---- what the interrupted code was --------------------------------------- */
 
-/* Whether the thread was running code the runtime answers for when the
- * signal came: a G, gsignal, or g0 doing the runtime's work. Not: a bound
- * foreign thread between callbacks (its own C, with g = g0), C that
- * sq_ccall runs on g0. */
-NOSPLIT static bool inruntime(G *gp)
+/* A bound foreign thread between callbacks: it runs its own C, with g =
+ * its M's g0. For profiling, that is external code. */
+NOSPLIT static bool foreignc(G *gp)
 {
 	M *mp = gp->m;
 
-	if (gp != mp->g0)
-		return true;
-	if (mp->isextra && !mp->incallback)
-		return false;
-	return !mp->incgo;
+	return gp == mp->g0 && mp->isextra && !mp->incallback;
+}
+
+/* Whether the thread was running code the runtime answers for when the
+ * signal came: a G, gsignal, or g0 doing the runtime's work. Not: a bound
+ * foreign thread between callbacks, C that sq_ccall runs on g0. */
+NOSPLIT static bool inruntime(G *gp)
+{
+	return !foreignc(gp) && !(gp == gp->m->g0 && gp->m->incgo);
 }
 
 /* No g: a foreign thread, or one between attach and detach. */
@@ -393,10 +395,10 @@ static void sigdispatch(int sig, siginfo_t *info, void *uc, G *gp)
 			forward(sig, info, uc);
 			return;
 		}
-		if (inruntime(gp))
-			mp->nprof++;
-		else
+		if (foreignc(gp))
 			__atomic_add_fetch(&nprofext, 1, __ATOMIC_RELAXED);
+		else
+			mp->nprof++;	/* C run by sq_ccall counts for its G's M, as in Go */
 		return;
 	}
 	if (iscrash(sig)) {

@@ -5,7 +5,7 @@
  *
  * Offsets into sc_regs (regloop.h checks them with _Static_assert):
  *   0 want[92]  736 got[92]  1472 left  1480 check  1488 features
- *   1496 stop  1504 savectl  1512 inner
+ *   1496 halt  1504 savectl  1512 inner  1520 live
  *
  * Held: x1-x8, x10-x17, x19-x28; fpcr's mode bits; v0-v31 (128 bits).
  * This port has no asynchronous preemption: the loop checks that
@@ -53,7 +53,11 @@ sc_regloop:
 	ldp	q26, q27, [x9, #416]
 	ldp	q28, q29, [x9, #448]
 	ldp	q30, q31, [x9, #480]
-	ldr	x9, [x0, #1480]
+	ldr	x9, [x0, #1520]		/* vectors in place: say so */
+	cbz	x9, 1f
+	mov	w10, #1
+	str	w10, [x9]
+1:	ldr	x9, [x0, #1480]
 	str	x9, [x0, #1512]
 	ldr	x1, [x0, #0]
 	ldr	x2, [x0, #8]
@@ -82,13 +86,16 @@ sc_regloop:
 	ldr	x27, [x0, #192]
 	ldr	x28, [x0, #200]
 .Lspin:
+	ldr	w9, [x0, #1496]		/* halt */
+	cbnz	w9, 1f
 	ldr	x9, [x0, #1512]
 	subs	x9, x9, #1
 	str	x9, [x0, #1512]
 	b.ne	.Lspin
-	ldr	x9, [x0, #1496]
-	ldr	w9, [x9]
-	cbnz	w9, .Ldone
+	b	2f
+1:	mov	x9, #1
+	str	x9, [x0, #1512]		/* halted: one last check, then out */
+2:
 	str	x1, [x0, #736]
 	str	x2, [x0, #744]
 	str	x3, [x0, #752]
@@ -144,6 +151,8 @@ sc_regloop:
 	add	x9, x9, #1
 	cmp	x9, #92
 	b.lo	1b
+	ldr	x1, [x0, #1512]
+	cbnz	x1, .Ldone
 	ldr	x1, [x0, #1480]
 	ldr	x2, [x0, #1472]
 	subs	x2, x2, x1

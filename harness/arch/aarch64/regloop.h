@@ -30,21 +30,25 @@ typedef struct sc_regs {
 	uint64_t left;		/* iterations still to run */
 	uint64_t check;		/* iterations between checks */
 	uint64_t features;	/* none on this port */
-	volatile int *stop;	/* the loop returns 0 when *stop */
+	volatile uint32_t halt;	/* set it: the loop checks once more and returns */
+	uint32_t pad0;
 	uint64_t savectl;	/* the caller's fpcr */
-	uint64_t inner;		/* the inner counter */
+	uint64_t inner;		/* the inner counter; 1 once *stop was seen */
+	volatile uint32_t *live;	/* set to 1 once the registers hold their values (or NULL) */
 } sc_regs;
 
 _Static_assert(offsetof(sc_regs, got) == 736, "got");
 _Static_assert(offsetof(sc_regs, left) == 1472, "left");
 _Static_assert(offsetof(sc_regs, check) == 1480, "check");
-_Static_assert(offsetof(sc_regs, stop) == 1496, "stop");
+_Static_assert(offsetof(sc_regs, halt) == 1496, "halt");
 _Static_assert(offsetof(sc_regs, savectl) == 1504, "savectl");
 _Static_assert(offsetof(sc_regs, inner) == 1512, "inner");
+_Static_assert(offsetof(sc_regs, live) == 1520, "live");
 
-/* Run r->left iterations (or until *r->stop), checking every register
- * every r->check iterations. 0, or 1 + the index of the first word of the
- * table that differed. */
+/* Run r->left iterations (or until r->halt is set, which the spin looks at
+ * every iteration), checking every register every r->check iterations and
+ * once more at the end. 0, or 1 + the index of the first word of the table
+ * that differed. */
 uint64_t sc_regloop(sc_regs *r);
 
 static inline uint64_t sc_regmix(uint64_t x)
@@ -55,10 +59,9 @@ static inline uint64_t sc_regmix(uint64_t x)
 	return x;
 }
 
-static inline void sc_regs_init(sc_regs *r, uint64_t seed, volatile int *stop, uint64_t check)
+static inline void sc_regs_init(sc_regs *r, uint64_t seed, uint64_t check)
 {
 	memset(r, 0, sizeof *r);
-	r->stop = stop;
 	r->check = check;
 	for (int i = 0; i < SC_NGPR; i++)
 		r->want[SC_W_GPR + i] = sc_regmix(seed * 131 + (uint64_t)i);

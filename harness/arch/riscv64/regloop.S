@@ -5,7 +5,7 @@
  *
  * Offsets into sc_regs (regloop.h checks them with _Static_assert):
  *   0 want[58]  464 got[58]  928 left  936 check  944 features
- *   952 stop  960 savectl  968 inner
+ *   952 halt  960 savectl  968 inner  976 live
  *
  * Held: a1-a7, t1-t6, s1-s11; fcsr's rounding mode; f0-f31 (64 bits).
  * This port has no asynchronous preemption: the loop checks that
@@ -82,6 +82,11 @@ sc_regloop:
 	fld	f29, 432(a0)
 	fld	f30, 440(a0)
 	fld	f31, 448(a0)
+	ld	t0, 976(a0)		/* vectors in place: say so */
+	beqz	t0, 4f
+	li	a1, 1
+	sw	a1, 0(t0)
+4:
 	ld	t0, 936(a0)
 	sd	t0, 968(a0)
 	ld	a1, 0(a0)
@@ -109,13 +114,16 @@ sc_regloop:
 	ld	s10, 176(a0)
 	ld	s11, 184(a0)
 .Lspin:
+	lw	t0, 952(a0)		/* halt */
+	bnez	t0, 1f
 	ld	t0, 968(a0)
 	addi	t0, t0, -1
 	sd	t0, 968(a0)
 	bnez	t0, .Lspin
-	ld	t0, 952(a0)
-	lw	t0, 0(t0)
-	bnez	t0, .Ldone
+	j	2f
+1:	li	t0, 1
+	sd	t0, 968(a0)		/* halted: one last check, then out */
+2:
 	sd	a1, 464(a0)
 	sd	a2, 472(a0)
 	sd	a3, 480(a0)
@@ -186,6 +194,8 @@ sc_regloop:
 	addi	t0, t0, 1
 	li	a3, 58
 	bltu	t0, a3, 1b
+	ld	a1, 968(a0)
+	bnez	a1, .Ldone
 	ld	a1, 936(a0)
 	ld	a2, 928(a0)
 	bleu	a2, a1, .Ldone

@@ -5,13 +5,13 @@
  *
  * Offsets into sc_regs (regloop.h checks them with _Static_assert):
  *   0 want[296]  2368 got[296]  4736 left  4744 check  4752 features
- *   4760 stop  4768 savectl  4776 inner  4784 fx[512]
+ *   4760 halt  4768 savectl  4776 inner  4784 live  4800 fx[512]
  *
  * Every round: load every register from want, spin `check` iterations
  * (a memory counter: no register is free), then store every register into
  * got (flags first, before anything changes them), compare got with want
  * word by word (now every register is free: the values are in memory),
- * and go round again. A G preempted anywhere in between must come back
+ * and go round again. halt ends it after one more check. A G preempted anywhere in between must come back
  * with every register as it left it. The caller's callee-saved registers,
  * mxcsr and x87 control word, and an empty x87 stack and clear DF, are
  * what it gets back.
@@ -115,7 +115,11 @@ sc_regloop:
 	movdqu	960(%rdi), %xmm13
 	movdqu	1024(%rdi), %xmm14
 	movdqu	1088(%rdi), %xmm15
-3:	fninit				/* an empty x87 stack, then st7 .. st0 */
+3:	movq	4784(%rdi), %rax	/* vectors in place: say so (rax is loaded below) */
+	testq	%rax, %rax
+	jz	4f
+	movl	$1, (%rax)
+4:	fninit				/* an empty x87 stack, then st7 .. st0 */
 	fldt	2352(%rdi)
 	fldt	2336(%rdi)
 	fldt	2320(%rdi)
@@ -148,13 +152,13 @@ sc_regloop:
 
 	/* ---- spin: no register changes but flags, in memory only */
 .Lspin:
+	cmpl	$0, 4760(%rdi)		/* halt */
+	jne	1f
 	subq	$1, 4776(%rdi)
 	jnz	.Lspin
-	pushq	%rax
-	movq	4760(%rdi), %rax
-	cmpl	$0, (%rax)
-	popq	%rax			/* pop keeps the flags */
-	jne	.Ldone
+	jmp	2f
+1:	movq	$1, 4776(%rdi)		/* halted: one last check, then out */
+2:
 
 	/* ---- store: flags first, then general registers, then the rest */
 	pushfq
@@ -176,44 +180,44 @@ sc_regloop:
 	andq	$0x400, %rax
 	movq	%rax, 2480(%rdi)
 	cld
-	fxsave64 4784(%rdi)
-	movl	4784+24(%rdi), %eax	/* mxcsr */
+	fxsave64 4800(%rdi)
+	movl	4800+24(%rdi), %eax	/* mxcsr */
 	andl	$0xffc0, %eax
-	movzwl	4784(%rdi), %ecx	/* x87 control word */
+	movzwl	4800(%rdi), %ecx	/* x87 control word */
 	shlq	$32, %rcx
 	orq	%rcx, %rax
 	movq	%rax, 2488(%rdi)
-	movq	4816(%rdi), %rax
-	movq	%rax, 4608(%rdi)
-	movzwl	4824(%rdi), %eax
-	movq	%rax, 4616(%rdi)
 	movq	4832(%rdi), %rax
-	movq	%rax, 4624(%rdi)
+	movq	%rax, 4608(%rdi)
 	movzwl	4840(%rdi), %eax
-	movq	%rax, 4632(%rdi)
+	movq	%rax, 4616(%rdi)
 	movq	4848(%rdi), %rax
-	movq	%rax, 4640(%rdi)
+	movq	%rax, 4624(%rdi)
 	movzwl	4856(%rdi), %eax
-	movq	%rax, 4648(%rdi)
+	movq	%rax, 4632(%rdi)
 	movq	4864(%rdi), %rax
-	movq	%rax, 4656(%rdi)
+	movq	%rax, 4640(%rdi)
 	movzwl	4872(%rdi), %eax
-	movq	%rax, 4664(%rdi)
+	movq	%rax, 4648(%rdi)
 	movq	4880(%rdi), %rax
-	movq	%rax, 4672(%rdi)
+	movq	%rax, 4656(%rdi)
 	movzwl	4888(%rdi), %eax
-	movq	%rax, 4680(%rdi)
+	movq	%rax, 4664(%rdi)
 	movq	4896(%rdi), %rax
-	movq	%rax, 4688(%rdi)
+	movq	%rax, 4672(%rdi)
 	movzwl	4904(%rdi), %eax
-	movq	%rax, 4696(%rdi)
+	movq	%rax, 4680(%rdi)
 	movq	4912(%rdi), %rax
-	movq	%rax, 4704(%rdi)
+	movq	%rax, 4688(%rdi)
 	movzwl	4920(%rdi), %eax
-	movq	%rax, 4712(%rdi)
+	movq	%rax, 4696(%rdi)
 	movq	4928(%rdi), %rax
-	movq	%rax, 4720(%rdi)
+	movq	%rax, 4704(%rdi)
 	movzwl	4936(%rdi), %eax
+	movq	%rax, 4712(%rdi)
+	movq	4944(%rdi), %rax
+	movq	%rax, 4720(%rdi)
+	movzwl	4952(%rdi), %eax
 	movq	%rax, 4728(%rdi)
 	testq	$2, 4752(%rdi)
 	jz	1f
@@ -302,6 +306,8 @@ sc_regloop:
 	incq	%rcx
 	cmpq	$296, %rcx
 	jb	1b
+	cmpq	$0, 4776(%rdi)		/* halted */
+	jne	.Ldone
 	movq	4744(%rdi), %rax	/* left -= check; done when it runs out */
 	subq	%rax, 4736(%rdi)
 	jbe	.Ldone

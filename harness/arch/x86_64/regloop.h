@@ -44,9 +44,12 @@ typedef struct sc_regs {
 	uint64_t left;		/* iterations still to run */
 	uint64_t check;		/* iterations between checks */
 	uint64_t features;	/* SC_HAVE_* */
-	volatile int *stop;	/* the loop returns 0 when *stop */
+	volatile uint32_t halt;	/* set it: the loop checks once more and returns */
+	uint32_t pad0;
 	uint64_t savectl;	/* the caller's mxcsr and x87 control word */
-	uint64_t inner;		/* the inner counter */
+	uint64_t inner;		/* the inner counter; 1 once *stop was seen */
+	volatile uint32_t *live;	/* set to 1 once the registers hold their values (or NULL) */
+	uint64_t pad;
 	uint8_t fx[512] __attribute__((aligned(16)));	/* fxsave scratch */
 } sc_regs;
 
@@ -55,14 +58,16 @@ _Static_assert(offsetof(sc_regs, got) == 2368, "got");
 _Static_assert(offsetof(sc_regs, left) == 4736, "left");
 _Static_assert(offsetof(sc_regs, check) == 4744, "check");
 _Static_assert(offsetof(sc_regs, features) == 4752, "features");
-_Static_assert(offsetof(sc_regs, stop) == 4760, "stop");
+_Static_assert(offsetof(sc_regs, halt) == 4760, "halt");
 _Static_assert(offsetof(sc_regs, savectl) == 4768, "savectl");
 _Static_assert(offsetof(sc_regs, inner) == 4776, "inner");
-_Static_assert(offsetof(sc_regs, fx) == 4784, "fx");
+_Static_assert(offsetof(sc_regs, live) == 4784, "live");
+_Static_assert(offsetof(sc_regs, fx) == 4800, "fx");
 
-/* Run r->left iterations (or until *r->stop), checking every register
- * every r->check iterations. 0, or 1 + the index of the first word of the
- * table that differed. */
+/* Run r->left iterations (or until r->halt is set, which the spin looks at
+ * every iteration), checking every register every r->check iterations and
+ * once more at the end. 0, or 1 + the index of the first word of the table
+ * that differed. */
 uint64_t sc_regloop(sc_regs *r);
 
 /* How wide the vector registers are that the loop will fill. */
@@ -83,11 +88,10 @@ static inline uint64_t sc_regmix(uint64_t x)
 }
 
 /* A table of values derived from seed, distinct per register and lane. */
-static inline void sc_regs_init(sc_regs *r, uint64_t seed, volatile int *stop, uint64_t check)
+static inline void sc_regs_init(sc_regs *r, uint64_t seed, uint64_t check)
 {
 	memset(r, 0, sizeof *r);
 	r->features = sc_regfeatures();
-	r->stop = stop;
 	r->check = check;
 	for (int i = 0; i < SC_NGPR; i++)
 		r->want[SC_W_GPR + i] = sc_regmix(seed * 131 + (uint64_t)i);
