@@ -345,8 +345,10 @@ NOSPLIT static void cgocallbackg(void *arg)
 	asan_switch_back(&gp->asanfake, &cb->asan);
 }
 
-/* On g0 (the C stack), bounds already good. Pick the G, then switch. */
-static void callback_g0(Cb *cb)
+/* On g0 (the C stack), bounds already good. Pick the G, then switch.
+ * noinline: its split check is the first look at g0's bounds after
+ * g0_update (inlined into sq_callback, NOSPLIT, it would have none). */
+__attribute__((noinline)) static void callback_g0(Cb *cb)
 {
 	M *mp = cb->mp;
 	G *g0 = mp->g0;
