@@ -219,6 +219,8 @@ static pthread_mutex_t sc_env_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sc_env_cv = PTHREAD_COND_INITIALIZER;
 static int sc_env_up;			/* the runtime has started */
 static volatile int sc_env_stop;	/* exit has begun */
+static long sc_env_incall;		/* env callbacks in flight */
+static volatile int sc_env_fired;	/* the fault axis has done its deed */
 static volatile int sc_env_profiling;
 static long sc_env_calls, sc_env_wrong, sc_env_preinit_calls;
 
@@ -246,8 +248,10 @@ static int sc_env_nop(void *arg)
 SC_ENV_FN_ void sc_env_callin(long n, long *counter, long pause_us)
 {
 	for (long i = 0; i < n && !sc_env_stop; i++) {
-		if (sqt_callback(sc_env_nop, (void *)i) != i + 1)
+		__atomic_add_fetch(&sc_env_incall, 1, __ATOMIC_ACQ_REL);
+		if (!sc_env_stop && sqt_callback(sc_env_nop, (void *)i) != i + 1)
 			__atomic_add_fetch(&sc_env_wrong, 1, __ATOMIC_RELAXED);
+		__atomic_sub_fetch(&sc_env_incall, 1, __ATOMIC_ACQ_REL);
 		__atomic_add_fetch(counter, 1, __ATOMIC_RELAXED);
 		if (pause_us)
 			sc_env_sleep_us(pause_us);
@@ -291,6 +295,7 @@ static void *sc_env_exit_in_callback_main(void *arg)
 	rec_begin(&r, "envfire");
 	rec_str(&r, "axis", "exit-in-callback");
 	rec_end(&r, 1);
+	sc_env_fired = 1;
 	sqt_callback(sc_env_exit_inside, NULL);
 	return NULL;
 }
@@ -431,6 +436,7 @@ SC_ENV_FN_ void sc_env_fire(const char *how)
 	rec_str(&r, "axis", sc_env_name[sc_env_fault]);
 	rec_str(&r, "how", how);
 	rec_end(&r, 1);
+	sc_env_fired = 1;
 }
 
 static int sc_env_store_null(void *arg)
@@ -538,11 +544,43 @@ SC_ENV_FN_ int sc_env_recent(const struct timespec *t, long ns)
 	return (now.tv_sec - t->tv_sec) * 1000000000L + (now.tv_nsec - t->tv_nsec) < ns;
 }
 
+/* Sleep where the runtime may run other work meanwhile: a scenario's main
+ * routine holds a P (a foreign thread's callback may need it). */
+SC_ENV_FN_ void sc_env_nap(void)
+{
+	struct timespec ms = { 0, 1000 * 1000 };
+
+	sqt_syscall_block(SYS_nanosleep, (long)&ms, 0, 0);
+}
+
+/* Before a quiescent check (sc_finish): the axes' threads stop calling in,
+ * and the callbacks in flight end (at most about two seconds), so the
+ * check counts the scenario's own goroutines only. */
+SC_ENV_FN_ void sc_env_quiesce(void)
+{
+	sc_env_stop = 1;
+	for (int i = 0; i < 2000 && __atomic_load_n(&sc_env_incall, __ATOMIC_ACQUIRE); i++)
+		sc_env_nap();
+}
+
+/* A short scenario may be over before the axis that owes a death has done
+ * its deed (its thread not even scheduled): the deed, and the death, get
+ * a few seconds more. */
+SC_ENV_FN_ void sc_env_await_fault(void)
+{
+	for (int i = 0; i < 5000 && !sc_env_fired; i++)
+		sc_env_nap();
+	for (int i = 0; i < 3000; i++)
+		sc_env_nap();
+}
+
 /* At exit: what the axes saw. A failed check turns the exit status to 1. */
 static void sc_env_atexit(void)
 {
 	int h = sc_env_handlers();
 
+	if (sc_env_fault >= 0 && sc_env_expect[sc_env_fault] != SC_ENV_CLEAN && !sc_env_has(SC_ENV_PID1))
+		sc_env_await_fault();
 	sc_env_stop = 1;
 	if (h >= 0) {
 		for (int i = 0; i < 4; i++) {

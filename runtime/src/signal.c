@@ -352,7 +352,7 @@ NOSPLIT static void crashsig(int sig, siginfo_t *info, void *uc, G *gp)
 		crash(sig, info, uc, gp);
 	if (!sent(info) && (ours || (gp->m->incgo && !hosthandles(sig))))
 		crash(sig, info, uc, gp);
-	if (!hosthandles(sig))
+	if (sig != SIGABRT && !hosthandles(sig))	/* abort() of the thread's own C: its business */
 		crashnote(sig, info, uc, gp);
 	forward(sig, info, uc);
 }
@@ -504,14 +504,23 @@ void mpreinit(M *mp)
  * is installed. Every signal blocked. */
 NOSPLIT static void minitsigstack(M *mp)
 {
-	stack_t st;
+	stack_t old = { .ss_flags = SS_DISABLE };
 
-	if (os_sigaltstack_raw(NULL, &st) == 0 && !(st.ss_flags & SS_DISABLE) && st.ss_size > 0) {
+	/* One system call when the thread has none (the common case): ours
+	 * goes in and says what was there; a stack of the thread's own goes
+	 * back at once (signals are blocked in between). The kernel refuses
+	 * to change it while the thread runs on it (a callback from inside
+	 * the thread's own handler): then it is kept, as it is. */
+	if (os_sigaltstack(mp->sigstack.lo, mp->sigstack.hi, &old) < 0)
+		os_sigaltstack_raw(NULL, &old);
+	else if (!(old.ss_flags & SS_DISABLE) && old.ss_size > 0)
+		os_sigaltstack_raw(&(stack_t){ .ss_sp = old.ss_sp, .ss_size = old.ss_size,
+			.ss_flags = old.ss_flags & ~SS_ONSTACK }, NULL);
+	if (!(old.ss_flags & SS_DISABLE) && old.ss_size > 0) {
 		mp->newsigstack = false;
-		gsignal_setstack(mp->gsignal, (uintptr)st.ss_sp, (uintptr)st.ss_sp + st.ss_size);
+		gsignal_setstack(mp->gsignal, (uintptr)old.ss_sp, (uintptr)old.ss_sp + old.ss_size);
 		return;
 	}
-	os_sigaltstack(mp->sigstack.lo, mp->sigstack.hi, NULL);
 	mp->newsigstack = true;
 	gsignal_setstack(mp->gsignal, mp->sigstack.lo, mp->sigstack.hi);
 }
