@@ -92,6 +92,10 @@ static int g_main(void *arg)
 	sqt_wg_wait(wg);
 	sc_event("DONE async-preemptions=%ld rounds=%ld clobbers=%ld bad=%ld%s%s", async ? now - base : -1,
 		nrounds, nclobber, nbad, nbad ? " first=" : "", badreg);
+	if (nbad) {	/* the oracle's message: the first FAIL line */
+		printf("FAIL %s: %s changed while its goroutine was preempted\n", info.name, badreg);
+		fflush(stdout);
+	}
 	sc_finish(nbad ? SC_WRONG : SC_CLEAN, 1);
 }
 
