@@ -102,6 +102,16 @@ def test_no_false_deadlock_while_a_c_thread_may_call_in(fixed, bind, how, flavou
 
 
 @BINDS
+@pytest.mark.parametrize("procs", [1, 2])
+def test_callback_g_is_locked_to_its_thread(fixed, bind, procs):
+    """A callback's G that blocks comes back on its thread's M; a lock count
+    it leaves behind ends with the callback (as Go's cgocallbackg locks and
+    unlocks around the call)."""
+    r = fixed.run("tests/rt_callback", "callback-lock", env={"SQ_CALLBACK_BIND": bind, "SQ_MAXPROCS": str(procs)})
+    r.assert_pass("callback-lock")
+
+
+@BINDS
 @pytest.mark.parametrize("flavour", FLAVOURS)
 def test_threads_keep_their_own_signal_stacks(fixed, bind, flavour):
     """Threads with signal stacks of their own call in under SIGPROF and

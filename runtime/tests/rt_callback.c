@@ -787,7 +787,60 @@ static int test_sent_crash(void *unused)
 	return rt_fail("the process survived the signal");
 }
 
+/* ---- a callback's G is locked to its thread ------------------------------ */
+
+static sq_chan *lockch;
+static long lockbad;
+
+static int lock_feeder(void *arg)
+{
+	for (int i = 0; i < 200; i++)
+		sq_chan_send(lockch, (uintptr_t)i);
+	return 0;
+}
+
+/* Inside a callback: the G blocks and is woken by others, yet stays on the
+ * thread's M; it locks twice and unlocks once, and the count it leaves
+ * ends with the callback (the next one starts at 0). */
+static int locked_cb(void *arg)
+{
+	int64_t mid = sq_mid();
+	uintptr_t v;
+
+	if (sq_harness_lockcount() != 0)
+		__atomic_add_fetch(&lockbad, 1, __ATOMIC_RELAXED);
+	sq_lockosthread();
+	sq_lockosthread();
+	sq_chan_recv(lockch, &v);
+	sq_yield();
+	sq_unlockosthread();
+	if (sq_mid() != mid || sq_harness_lockcount() != 1)
+		__atomic_add_fetch(&lockbad, 1, __ATOMIC_RELAXED);
+	return 9;
+}
+
+static int spawn_feeder(void *arg)
+{
+	sq_spawn(lock_feeder, NULL);
+	return 0;
+}
+
+static int test_callback_lock(void *unused)
+{
+	sq_init();
+	lockch = sq_chan_new(0);
+	sq_callback(spawn_feeder, NULL);
+	for (int i = 0; i < 200; i++)
+		if (sq_callback(locked_cb, NULL) != 9)
+			return rt_fail("callback result");
+	fprintf(stderr, "[rt] CBLOCK bad=%ld\n", lockbad);
+	if (lockbad)
+		return rt_fail("a callback's G left its M, or its lock count outlived it");
+	return rt_pass();
+}
+
 static const rt_case cases[] = {
+	{ "callback-lock", test_callback_lock, 0, "a callback's G is locked to its thread; a count it leaves ends with it" },
 	{ "late-caller", test_late_caller, 1, "[direct] the main G waits for a C thread that calls in later" },
 	{ "own-sigstack", test_own_sigstack, 0, "[N] threads with signal stacks of their own keep them" },
 	{ "own-sigstack-bounds", test_own_sigstack_bounds, 0, "[reinstall] gsignal takes the bounds of the thread's own stack: fatal" },
