@@ -38,10 +38,12 @@ FZ_RTDIR   ?= runtime
 FZ_RT_SRCS := $(wildcard $(FZ_RTDIR)/src/*.c) $(FZ_RTDIR)/src/os/linux.c
 FZ_RT_ASM  := $(FZ_RTDIR)/src/arch/$(FZ_ARCH)/asm.S
 FZ_HDRS    := $(wildcard $(FZ_RTDIR)/src/*.h $(FZ_RTDIR)/include/*.h $(FZ_RTDIR)/src/arch/$(FZ_ARCH)/*.h) \
+              $(wildcard harness/arch/$(FZ_ARCH)/*.h) \
               $(wildcard fuzz/*.h) harness/cstack.h harness/fcontext.h fuzz/nocov.txt
 FZ_CFLAGS  := -std=gnu11 -O1 -g -fno-omit-frame-pointer -fno-stack-protector \
               -Wall -Wextra -Wno-unused-parameter \
-              -I$(FZ_RTDIR)/include -I$(FZ_RTDIR)/src -I$(FZ_RTDIR)/src/arch/$(FZ_ARCH) -Iharness -Ifuzz \
+              -I$(FZ_RTDIR)/include -I$(FZ_RTDIR)/src -I$(FZ_RTDIR)/src/arch/$(FZ_ARCH) -Iharness \
+              -Iharness/arch/$(FZ_ARCH) -Ifuzz \
               -DSQ_HARNESS=1
 # Runtime code and code meant to run on Gs get the split check (docs/runtime.md).
 FZ_SPLIT   := -finstrument-function-entry-bare
@@ -97,13 +99,17 @@ define FZ_BUILD
 FZ_D_$(1)   := $(FZ_OUT)/$(1)
 FZ_DEF_$(1) := $(if $(3),$(call SQ_REGRESS_DEF,$(3)))
 FZ_RTO_$(1) := $$(FZ_RT_SRCS:$(FZ_RTDIR)/src/%.c=$$(FZ_D_$(1))/rt/%.o) $$(FZ_D_$(1))/rt/asm.o
-FZ_LIBO_$(1) := $$(addprefix $$(FZ_D_$(1))/,interp_g.o interp_c.o decode.o oracle.o)
+FZ_LIBO_$(1) := $$(addprefix $$(FZ_D_$(1))/,interp_g.o interp_c.o decode.o oracle.o regloop.o)
 FZ_BIN_$(1) := $$(addprefix $$(FZ_D_$(1))/,$$(FZ_TARGETS))
 
 $$(FZ_D_$(1))/rt/%.o: $(FZ_RTDIR)/src/%.c $$(FZ_HDRS)
 	@mkdir -p $$(dir $$@)
 	$$(FZ_CCOV_$(2)) $$(FZ_CFLAGS) $$(FZ_SPLIT) $$(FZ_COVF_$(2)) $$(FZ_DEF_$(1)) -c $$< -o $$@
 $$(FZ_D_$(1))/rt/asm.o: $$(FZ_RT_ASM)
+	@mkdir -p $$(dir $$@)
+	$$(FZ_CC) -c $$< -o $$@
+# `tight`'s register loop (harness/arch/<arch>/regloop.S, sc_preempt's).
+$$(FZ_D_$(1))/regloop.o: harness/arch/$(FZ_ARCH)/regloop.S
 	@mkdir -p $$(dir $$@)
 	$$(FZ_CC) -c $$< -o $$@
 # G side: split checks and coverage. C side and decoder: coverage only.
@@ -170,6 +176,9 @@ $(FZ_OSS_D)/rt/%.o: $(FZ_RTDIR)/src/%.c $(FZ_HDRS)
 $(FZ_OSS_D)/rt/asm.o: $(FZ_RT_ASM)
 	@mkdir -p $(dir $@)
 	$(CC) -c $< -o $@
+$(FZ_OSS_D)/regloop.o: harness/arch/$(FZ_ARCH)/regloop.S
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@
 $(FZ_OSS_D)/interp_g.o: $(FZ_OSS_D)/%.o: fuzz/%.c $(FZ_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(FZ_CFLAGS) $(FZ_SPLIT) -c $< -o $@
@@ -180,7 +189,7 @@ $(FZ_OSS_D)/target-%.o: fuzz/fuzz_target.c $(FZ_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(FZ_CFLAGS) $(FZ_TFLAGS_$*) -c $< -o $@
 $(addprefix $(OUT)/,$(FZ_TARGETS)): $(OUT)/%: $(FZ_OSS_D)/target-%.o $(FZ_OSS_RTO) \
-		$(addprefix $(FZ_OSS_D)/,interp_g.o interp_c.o decode.o oracle.o)
+		$(addprefix $(FZ_OSS_D)/,interp_g.o interp_c.o decode.o oracle.o regloop.o)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ $(LIB_FUZZING_ENGINE) $(FZ_LIBS) -o $@
 fuzz-oss: $(addprefix $(OUT)/,$(FZ_TARGETS))
