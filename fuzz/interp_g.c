@@ -20,7 +20,6 @@
 #include <errno.h>
 #include <linux/futex.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -320,11 +319,8 @@ static sc_regs tregs[FZ_MAXOPS];
 static void op_tight(int16_t i)
 {
 	fz_tight *t = &fz_cur.tight[i];
-	struct sched_param prio = { 0 };
 	uint64_t bad;
 	char reg[64];
-	pid_t tid;
-	int idle;
 
 	/* One round, no reload: the values loaded once are checked once, when
 	 * the loop is halted; a preemption lands in the spin, with every value
@@ -345,17 +341,7 @@ static void op_tight(int16_t i)
 	tregs[i].live = &t->ready;
 	__atomic_add_fetch(&fz_cur.ntight, 1, __ATOMIC_ACQ_REL);
 	fz_attention();
-	/* The loop shares one CPU with the fuzzer's thread (fz_one_cpu), which
-	 * must run to ask and to release: at idle priority the spin gives it
-	 * the CPU the moment it wakes, instead of at the end of a time slice
-	 * (some 12 ms a loop otherwise). Where the thread may not go back
-	 * (RLIMIT_NICE), it stays as it is. The G may come back on another M:
-	 * the thread set is the one put back. */
-	tid = (pid_t)syscall(SYS_gettid);
-	idle = sched_setscheduler(tid, SCHED_IDLE, &prio) == 0;
 	bad = sc_regloop(&tregs[i]);
-	if (idle && sched_setscheduler(tid, SCHED_OTHER, &prio) != 0)
-		fz_fail("harness-error", "tight: thread %d stays at idle priority", (int)tid);
 	__atomic_store_n(&t->ready, 0, __ATOMIC_RELEASE);
 	if (bad)
 		fz_fail("wrong-result", "tight: %s changed while the goroutine was preempted",
