@@ -436,11 +436,20 @@ C_SIDE static int64_t await_tick(void)
 {
 	static int64_t ticked;
 	int64_t slice = 0, now;
+	int settling, tight;
 
 	/* Both, every time: a settler waits for quiet that a tight loop
-	 * keeps away until it is released here. */
-	if (fz_settle_tick() | fz_tight_tick())
+	 * keeps away until it is released here. A tight loop alone is waited
+	 * for in short timed waits, not yields: it spins on the CPU we share
+	 * (fz_one_cpu), and a yield gives it the rest of its time slice each
+	 * time (three slices, some 12 ms, per loop), where a timed wait's
+	 * wakeup takes the CPU back at once. */
+	settling = fz_settle_tick();
+	tight = fz_tight_tick();
+	if (settling)
 		slice = FZ_POLL;
+	else if (tight)
+		slice = 20000;
 	if (anyasync()) {
 		/* sysmon's pace, however often we are called (polling). */
 		now = fz_now();
