@@ -30,8 +30,9 @@
  * before the runtime started):
  *   SIGURG   a preemption request for the running G (asynchronous when
  *            sysmon asked and the G is at a safe point, preempt.c; else at
- *            its next split check). The host's handler gets every SIGURG
- *            that is not the runtime's own request.
+ *            its next split check). The host's handler gets every SIGURG,
+ *            the runtime's own requests too (they coalesce with the
+ *            host's: see sighandler).
  *   SIGPROF  while sq_setprofile is on: a sample (per M; external for
  *            threads running code the runtime did not start). While it is
  *            off: the host's, as Go does.
@@ -382,12 +383,16 @@ static void sigdispatch(int sig, siginfo_t *info, void *uc, G *gp)
 	FAULT(SIGHANDLER_DISPATCH);
 	switch (sig) {
 	case SIGURG:
-		/* The runtime's own requests are tgkill'd by sysmon; a SIGURG
-		 * that coincides with one is taken as it (they coalesce). */
+		/* The runtime's own requests are tgkill'd by sysmon. A host's
+		 * SIGURG sent while one is on its way coalesces with it (one
+		 * delivery for both), so the two cannot be told apart here:
+		 * the host's handler gets every SIGURG, the runtime's too. A
+		 * spurious SIGURG is what Go documents for SIGURG users; a lost
+		 * one would be a signal the host sent and never saw. */
 		asked = __atomic_exchange_n(&mp->preemptreq, 0, __ATOMIC_ACQ_REL) != 0 &&
 			info->si_code == SI_TKILL;
 		sigpreempt(gp, uc, asked);
-		if (!asked && hosthandles(sig))
+		if (hosthandles(sig))
 			forward(sig, info, uc);
 		return;
 	case SIGPROF:

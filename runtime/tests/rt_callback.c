@@ -703,8 +703,9 @@ static void *bound_caller(void *arg)
 
 /* Handlers installed before the runtime for SIGURG and SIGPROF get those
  * signals on a thread attached to the runtime (bound: g is set between
- * callbacks, and in them): SIGURG whenever it is not the runtime's own
- * request, SIGPROF while the runtime is not profiling. */
+ * callbacks, and in them): every SIGURG (the runtime's own requests too:
+ * one coalesces with a host's, and the host's must not be lost), SIGPROF
+ * while the runtime is not profiling. */
 static int test_host_handlers(void *unused)
 {
 	struct sigaction sa = { 0 };
