@@ -195,6 +195,23 @@ def test_tight_loop_is_preempted_asynchronously(fixed, procs, flavour):
     r.assert_pass("preempt-tight")
 
 
+@pytest.mark.parametrize("variant", ["fixed", "hostonstack"])
+def test_no_async_preemption_inside_a_programs_signal_handler(variant_runner, variant):
+    """A plain SIGALRM handler installed before the runtime, running on a
+    G's thread while the runtime asks for that G three times: the runtime
+    gave the handler SA_ONSTACK, so the requests find it off the G's stack
+    and are not safe points. The variant leaves the handler on the G's
+    stack, where the G used to be rescheduled inside it (a campaign's
+    "killed by SIGSEGV": its sigreturn ran on another thread)."""
+    r = variant_runner(variant).run("tests/rt_sched", "host-handler",
+                                    env={"SQ_MAXPROCS": "1", "SQ_DEBUG": "preempt=off"}, timeout=60)
+    _skipped(r)
+    if variant == "fixed":
+        r.assert_pass("host-handler")
+    else:
+        assert r.rc == 1 and "preempted asynchronously inside the program's signal handler" in r.stdout, r.log()
+
+
 # sq_lockosthread / sq_goexit, in the shapes of Go's own tests (rt_lock.c).
 @pytest.mark.parametrize("flavour", FLAVOURS)
 @pytest.mark.parametrize("procs", [1, 2])

@@ -43,7 +43,9 @@
 	X(ARM_SYSTEMSTACK_CURG, "arm-systemstack-curg", "aarch64", \
 	  "the aarch64 arch layer's \"is g curg?\" test compares against m->g0") \
 	X(ASYNCPREEMPT_FXSAVE, "asyncpreempt-fxsave", "x86_64", \
-	  "the asynchronous preemption routine saves the vector state with fxsave whatever the CPU has: x87 and the low halves of XMM0-15 only, so the upper halves of YMM/ZMM, ZMM16-31 and the opmask registers are whatever ran in between")
+	  "the asynchronous preemption routine saves the vector state with fxsave whatever the CPU has: x87 and the low halves of XMM0-15 only, so the upper halves of YMM/ZMM, ZMM16-31 and the opmask registers are whatever ran in between") \
+	X(HOSTONSTACK, "hostonstack", "", \
+	  "signal_init leaves the program's handlers for signals the runtime does not handle as they are: one installed without SA_ONSTACK runs on a G's stack, where a SIGURG can preempt the G asynchronously inside it")
 
 /* Classes of fatal errors:
  *   REFUSAL    the runtime refusing something illegal a program (or an

@@ -492,6 +492,7 @@ static M *mget(void)
 	return mp;
 }
 
+/* stackownlock held: mpreinit hands out the signal stack. */
 void mcommoninit(M *mp)
 {
 	lock(&sched.lock);
@@ -509,7 +510,8 @@ void mcommoninit(M *mp)
 }
 
 /* A new M with its g0. A runtime M's g0 stack comes from stackalloc; an
- * extra M's g0 is whatever stack its foreign thread calls in on. */
+ * extra M's g0 is whatever stack its foreign thread calls in on. Its
+ * stacks and its place on allm appear together (stackownlock). */
 M *allocm(bool extra)
 {
 	M *mp = calloc(1, sizeof *mp);
@@ -520,11 +522,13 @@ M *allocm(bool extra)
 	g0->isg0 = true;
 	g0->status = Gdead;
 	g0->m = mp;
+	lock(&stackownlock);
 	if (!extra)
 		g0->stack = stackalloc(G0_STACK);
 	mp->g0 = g0;
 	mp->isextra = extra;
 	mcommoninit(mp);
+	unlock(&stackownlock);
 	return mp;
 }
 
@@ -1091,8 +1095,10 @@ G *gnew(size_t size)
 	unlock(&sched.lock);
 	if (gp) {
 		if (gp->stack.hi - gp->stack.lo != size) {
+			lock(&stackownlock);
 			stackfree(gp->stack);
 			gp->stack = stackalloc(size);
+			unlock(&stackownlock);
 		}
 		/* ASan: its old frames were abandoned, and its fake stack
 		 * freed when it exited (mcall(goexit0)). */
@@ -1104,12 +1110,14 @@ G *gnew(size_t size)
 	gp = calloc(1, sizeof *gp);
 	if (!gp)
 		throwf(F_STACK_ALLOC, "gnew: out of memory");
+	lock(&stackownlock);
 	gp->stack = stackalloc(size);
 	gp->status = Gidle;
 	lock(&allglock);
 	gp->alllink = allg;
 	__atomic_store_n(&allg, gp, __ATOMIC_RELEASE);
 	unlock(&allglock);
+	unlock(&stackownlock);
 	return gp;
 }
 
@@ -1855,7 +1863,9 @@ static void m0init(void)
 	}
 	g0_setstack(g0, lo, hi);
 	g0->sched.sp = (sp - 1024) & ~(uintptr)(ARCH_STACK_ALIGN - 1);
+	lock(&stackownlock);
 	mcommoninit(mp);
+	unlock(&stackownlock);
 	mp->procid = os_gettid();
 	pthread_setspecific(mkey, mp);
 	sigfillset(&all);

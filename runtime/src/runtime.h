@@ -236,6 +236,7 @@ void notesleep(Note *n);
 bool notetsleep(Note *n, int64_t ns);
 
 /* stack.c */
+extern Lock stackownlock;
 Stack stackalloc(size_t size);
 void stackfree(Stack s);
 size_t stack_gsize(void);

@@ -47,6 +47,8 @@
  *            golang/go#26625; later Go does not). SIGABRT with a g is
  *            always the fatal error (abort() in runtime or G code).
  *   USR1/2   the host's.
+ *   others   left to the host's handler, which gets SA_ONSTACK if it lacked
+ *            it (hostonstack: a handler on a G's stack is no safe point).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -441,6 +443,53 @@ NOSPLIT static void sighandler(int sig, siginfo_t *info, void *uc)
 	errno = saved;
 }
 
+NOSPLIT static bool ishandled(int sig)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof handled / sizeof handled[0]; i++)
+		if (handled[i] == sig)
+			return true;
+	return false;
+}
+
+/* A handler of the program's for a signal the runtime leaves alone (SIGALRM,
+ * SIGTERM, SIGCHLD, ...) gets SA_ONSTACK, as Go's initsig does (setsigstack).
+ * Without it the kernel runs the handler on whatever stack the thread is on:
+ * on a G's stack, with g still the G. A SIGURG from sysmon landing inside it
+ * sees a G in Grunning, a pc in the executable's text (the handler is the
+ * program's code) and an sp inside the G's stack: a safe point, by every
+ * test preempt_async makes. The G is then rescheduled from inside the
+ * handler, with the kernel's signal frame for the code the handler
+ * interrupted still on its stack; resumed on another thread, the handler
+ * returns through rt_sigreturn there, which restores that context (runtime
+ * code, say, with the first thread's M in a register: two threads running
+ * as one M) and the first thread's sigaltstack (two threads sharing one
+ * signal stack, whose frames overwrite each other: a corrupted sp or fp
+ * state, and a signal the kernel cannot deliver, the process killed by
+ * SIGSEGV without a word). On the signal stack, preempt_async refuses: sp
+ * is not in the G's stack. A handler installed after the runtime started
+ * must use SA_ONSTACK itself (Go says the same of non-Go code). */
+static void hostonstack(void)
+{
+	struct sigaction sa;
+	int sig;
+
+	for (sig = 1; sig < NSIG_MAX; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP || ishandled(sig))
+			continue;
+		if (os_sigaction(sig, NULL, &sa) < 0)
+			continue;	/* libc's own (its cancellation and setxid signals) */
+		if (sa.sa_flags & SA_ONSTACK)
+			continue;
+		if (!(sa.sa_flags & SA_SIGINFO) &&
+		    (sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN))
+			continue;
+		sa.sa_flags |= SA_ONSTACK;
+		os_sigaction(sig, &sa, NULL);
+	}
+}
+
 void signal_init(void)
 {
 	struct sigaction sa;
@@ -460,6 +509,8 @@ void signal_init(void)
 			continue;
 		os_sigaction(sig, &sa, NULL);
 	}
+	if (!REGRESS(HOSTONSTACK))
+		hostonstack();
 	sq_signals_ready = true;
 }
 

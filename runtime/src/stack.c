@@ -47,6 +47,15 @@ static Lock stacklock;
 static Pool pools[NPOOL];
 static int64_t inuse;
 
+/* Held from handing out a stack until its owner is published (allocm and
+ * mcommoninit, gnew), and by sq_check while it counts both sides: an
+ * owner's stacks and the owner appear in one step to the check. Without
+ * it, a quiescent check (every G dead, which says nothing about Ms) could
+ * run while sysmon's retake started an M (newm: g0's stack handed out,
+ * the M not yet on allm): "stacks in use vs owners (13 vs 12)". Taken
+ * before sched.lock, stacklock, allglock and extralock. */
+Lock stackownlock;
+
 size_t stack_gsize(void)
 {
 	return sq_settings.stacksize;

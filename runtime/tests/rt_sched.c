@@ -4,6 +4,8 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -464,12 +466,85 @@ static int test_preempt_tight(void *unused)
 	return rt_pass();
 }
 
+/* ---- a program's signal handler is no safe point --------------------------- */
+
+static volatile int alrm_in, alrm_stop;
+static int64_t alrm_mid;
+
+/* The program's SIGALRM handler, installed before the runtime without
+ * SA_ONSTACK: spins until the prober has had a preemption request
+ * dispatched on its thread while it runs. No entry check: on the signal
+ * stack g is still the G, whose guard says nothing about this stack. */
+__attribute__((no_instrument_function)) static void alrm_handler(int sig)
+{
+	alrm_in = 1;
+	while (!alrm_stop)
+		__asm__ volatile("pause" ::: "memory");
+}
+
+/* A thread the runtime does not know: sysmon's part, three requests, each
+ * seen dispatched by the runtime's handler before the next. */
+static void *alrm_prober(void *arg)
+{
+	int64_t h;
+
+	while (!alrm_in)
+		sched_yield();
+	for (int i = 0; i < 3; i++) {
+		h = sq_fault_hits("sighandler.dispatch");
+		sq_harness_preempt(alrm_mid, 1);
+		while (sq_fault_hits("sighandler.dispatch") == h)
+			sched_yield();
+	}
+	alrm_stop = 1;
+	return NULL;
+}
+
+static int host_handler_g(void *unused)
+{
+	pthread_t t;
+	sq_stats st;
+	int64_t before;
+
+	if (!sq_harness_asyncpreempt() || sq_harness_preempt(sq_mid(), 0) < 0) {
+		printf("SKIP %s: needs asynchronous preemption and a harness build\n", rt_current);
+		return 0;
+	}
+	alrm_mid = sq_mid();
+	sq_stats_get(&st);
+	before = st.nasyncpreempt;
+	if (pthread_create(&t, NULL, alrm_prober, NULL) != 0)
+		return rt_fail("pthread_create");
+	syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), SIGALRM);	/* runs the handler */
+	sq_stats_get(&st);
+	fprintf(stderr, "[rt] HOSTHANDLER async=%lld\n", (long long)(st.nasyncpreempt - before));
+	pthread_join(t, NULL);
+	if (st.nasyncpreempt != before)
+		return rt_fail("the G was preempted asynchronously inside the program's signal handler");
+	return rt_pass();
+}
+
+/* The preemption routine must never divert a G inside a handler of the
+ * program's (its sigreturn would then run wherever the G resumes): the
+ * runtime gives handlers it leaves in place SA_ONSTACK, and refuses a
+ * safe point off the G's stack. Run with SQ_DEBUG=preempt=off, one P. */
+static int test_host_handler(void *unused)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = alrm_handler;	/* plain: no SA_ONSTACK */
+	sigaction(SIGALRM, &sa, NULL);
+	sq_main(host_handler_g, NULL);
+}
+
 static const rt_case cases[] = {
 	{ "sleep", test_sleep, 1, "sq_sleep parks the G, not the M" },
 	{ "mutex", test_mutex, 1, "8 Gs x 1000 sq_mutex sections, with yields and sleeps inside" },
 	{ "spawn-stack", test_spawn_stack, 1, "deep recursion on a G with a 16 MiB stack" },
 	{ "mid", test_mid, 1, "sq_mid on Gs" },
 	{ "preempt-tight", test_preempt_tight, 1, "a loop with no calls is preempted asynchronously" },
+	{ "host-handler", test_host_handler, 0, "no asynchronous preemption inside a handler of the program's" },
 	{ "picker", test_picker, 1, "[SEED] the schedule follows a picker's choices" },
 	{ "yield-steal", test_yield_steal, 1, "[N] 2P-1 Gs x N yields while Ps go idle and steal" },
 	{ "chain", test_chain, 1, "[N] N Gs pass a value down a chain of channels" },
