@@ -17,6 +17,8 @@
 #   make fuzz            both fuzz engines for FUZZ_TIME (10m), then triage
 #   make go-scenarios    the scenarios against Go 1.19 and gccgo 12 through cgo,
 #                        in build/go/ and build/gccgo/ (mk/go.mk, docs/targets.md)
+#   make cov             the scenarios again with source-based coverage, in
+#                        build/cov-<variant>/ (mk/coverage.mk; make run uses it)
 #
 # make test / run / bench install missing Debian packages first (mk/deps.sh).
 
@@ -52,6 +54,8 @@ LDLIBS  := -lpthread
 
 # Target arch and C library: B, CC, CFLAGS, LDFLAGS, EMU (docs/arch.md).
 include mk/arch.mk
+# COVERAGE=1: B is build/cov-<variant>, CFLAGS get clang's coverage (mk/coverage.mk).
+include mk/coverage.mk
 
 RT_SRCS := $(wildcard runtime/src/*.c) runtime/src/os/linux.c
 RT_ASM  := runtime/src/arch/$(ARCH)/asm.S
@@ -81,9 +85,9 @@ NOSPLIT_BUDGET := 4096
 NOSPLIT_CONF   := runtime/nosplit.conf
 NOSPLIT_CHECK  := $(PYTHON) tools/nosplit/nosplit-check --budget $(NOSPLIT_BUDGET) \
                   --config $(NOSPLIT_CONF) $(if $(REGRESS),--report-only)
-NOSPLIT_OK     := $(if $(filter x86_64,$(ARCH)),$(B)/nosplit.ok)
+NOSPLIT_OK     := $(if $(COVERAGE),,$(if $(filter x86_64,$(ARCH)),$(B)/nosplit.ok))
 
-.PHONY: test-vms vm-images deps-vm deps-go deps-fuzz all lib tests scenarios variants run regress test bench clean deps-build deps-test deps-bench tools contract docs selftest
+.PHONY: test-vms vm-images deps-vm deps-go deps-fuzz all lib tests scenarios variants run regress test bench clean deps-build deps-test deps-bench tools contract docs selftest cov
 all: lib tests scenarios $(SQ_TOOLS) contract
 lib: $(LIB) $(HLIB) $(NOSPLIT_OK)
 tests: $(TESTS)
@@ -98,6 +102,10 @@ build/describe: runtime/describe.c runtime/include/sq_contract.h
 	clang -O1 -Wall -Wextra -Werror -Iruntime/include $< -o $@
 $(CONTRACT_JSON): build/describe
 	build/describe > $@.tmp && mv $@.tmp $@
+
+# The coverage build of the scenarios (mk/coverage.mk), beside the normal one.
+cov:
+	@$(MAKE) --no-print-directory COVERAGE=1 scenarios
 
 variants:
 	@$(MAKE) --no-print-directory all
@@ -153,7 +161,15 @@ $(B)/harness/target_sq.o: harness/target_sq.c harness/target.h runtime/include/s
 
 $(B)/harness/%: harness/%.c $(SC_HDRS) $(B)/harness/target_sq.o $(HLIB) $(CTX_DEPS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SPLIT_CFLAGS) -Iharness $< $(B)/harness/target_sq.o $(HLIB) $(LDFLAGS) $(LDLIBS) $(CTX_LIBS) -o $@
+	$(CC) $(CFLAGS) $(SPLIT_CFLAGS) -Iharness -Iharness/arch/$(ARCH) $< $(SC_ARCH_OBJS) $(B)/harness/target_sq.o $(HLIB) $(LDFLAGS) $(LDLIBS) $(CTX_LIBS) -o $@
+
+# Per-arch harness code (harness/arch/<arch>/): sc_preempt's register loop.
+SC_ARCH_HDRS := $(wildcard harness/arch/$(ARCH)/*.h)
+$(B)/harness/regloop.o: harness/arch/$(ARCH)/regloop.S
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@
+$(B)/harness/sc_preempt: $(B)/harness/regloop.o $(SC_ARCH_HDRS)
+$(B)/harness/sc_preempt: SC_ARCH_OBJS := $(B)/harness/regloop.o
 
 # The same scenarios against real Go runtimes: make go-scenarios.
 include mk/go.mk
@@ -174,7 +190,7 @@ tools:
 deps-build:
 	@sh mk/deps.sh build
 deps-test:
-	@sh mk/deps.sh build test cross ssh fuzz vm
+	@sh mk/deps.sh build test cross ssh fuzz vm coverage
 deps-fuzz:
 	@sh mk/deps.sh build fuzz
 deps-go:
@@ -189,9 +205,15 @@ fuzz-build: | deps-fuzz
 deps-bench:
 	@sh mk/deps.sh build bench
 
+# The campaign runs the coverage build of the runtime (make cov) and writes
+# out/<run>/coverage/index.html; COVERAGE_RUN=off runs the normal build only.
+COV_RUN = $(if $(filter sq,$(TARGET)),$(if $(filter local,$(TEST_TARGET)),$(or $(COVERAGE_RUN),on),off),off)
+
 run: deps-test
 	@$(MAKE) --no-print-directory all
-	@./stackquake run --target $(TARGET) --variant $(VARIANT) --on $(TEST_TARGET) --budget $(BUDGET)
+	$(if $(filter on,$(COV_RUN)),@$(MAKE) --no-print-directory cov)
+	@./stackquake run --target $(TARGET) --variant $(VARIANT) --on $(TEST_TARGET) --budget $(BUDGET) \
+		--coverage $(COV_RUN)
 
 regress: deps-test
 	@$(MAKE) --no-print-directory variants

@@ -7,6 +7,8 @@
 #                  fixed runtime, and the replay build of every REGRESS variant
 #   fuzz-variants  libFuzzer and AFL++ builds of every REGRESS variant (time to finding)
 #   fuzz-asan      the ASan/UBSan libFuzzer build (see docs/fuzz.md on ASan)
+#   fuzz-cov       the replay driver with source-based coverage (build/fuzz/cov/),
+#                  for `stackquake coverage RUN --fuzz`
 #   fuzz           both engines for FUZZ_TIME in all (default 10m), AFL++ as one
 #                  main and secondaries over FUZZ_JOBS cores, then triage
 #   fuzz-smoke     a short run of both engines (FUZZ_SMOKE_TIME, default 20s each)
@@ -36,10 +38,12 @@ FZ_RTDIR   ?= runtime
 FZ_RT_SRCS := $(wildcard $(FZ_RTDIR)/src/*.c) $(FZ_RTDIR)/src/os/linux.c
 FZ_RT_ASM  := $(FZ_RTDIR)/src/arch/$(FZ_ARCH)/asm.S
 FZ_HDRS    := $(wildcard $(FZ_RTDIR)/src/*.h $(FZ_RTDIR)/include/*.h $(FZ_RTDIR)/src/arch/$(FZ_ARCH)/*.h) \
+              $(wildcard harness/arch/$(FZ_ARCH)/*.h) \
               $(wildcard fuzz/*.h) harness/cstack.h harness/fcontext.h fuzz/nocov.txt
 FZ_CFLAGS  := -std=gnu11 -O1 -g -fno-omit-frame-pointer -fno-stack-protector \
               -Wall -Wextra -Wno-unused-parameter \
-              -I$(FZ_RTDIR)/include -I$(FZ_RTDIR)/src -I$(FZ_RTDIR)/src/arch/$(FZ_ARCH) -Iharness -Ifuzz \
+              -I$(FZ_RTDIR)/include -I$(FZ_RTDIR)/src -I$(FZ_RTDIR)/src/arch/$(FZ_ARCH) -Iharness \
+              -Iharness/arch/$(FZ_ARCH) -Ifuzz \
               -DSQ_HARNESS=1
 # Runtime code and code meant to run on Gs get the split check (docs/runtime.md).
 FZ_SPLIT   := -finstrument-function-entry-bare
@@ -75,6 +79,13 @@ FZ_COVF_stab      := -fsanitize-coverage=inline-8bit-counters,pc-table \
 FZ_LINK_stab      := $(FZ_CC)
 FZ_MAIN_stab      := replay_main
 FZ_MAINF_stab     := -DFZ_STAB=1
+# cov: the replay driver with clang's source-based coverage (mk/coverage.mk's
+# flags), for the coverage page's fuzzer section (stackquake coverage --fuzz).
+FZ_CCOV_cov       := $(FZ_CC)
+FZ_COVF_cov       := -fprofile-instr-generate -fcoverage-mapping -mllvm -runtime-counter-relocation \
+                     -mllvm -disable-vp
+FZ_LINK_cov       := $(FZ_CC) -fprofile-instr-generate
+FZ_MAIN_cov       := replay_main
 
 
 # What makes each target (fuzz/fuzz_target.c).
@@ -88,13 +99,17 @@ define FZ_BUILD
 FZ_D_$(1)   := $(FZ_OUT)/$(1)
 FZ_DEF_$(1) := $(if $(3),$(call SQ_REGRESS_DEF,$(3)))
 FZ_RTO_$(1) := $$(FZ_RT_SRCS:$(FZ_RTDIR)/src/%.c=$$(FZ_D_$(1))/rt/%.o) $$(FZ_D_$(1))/rt/asm.o
-FZ_LIBO_$(1) := $$(addprefix $$(FZ_D_$(1))/,interp_g.o interp_c.o decode.o oracle.o)
+FZ_LIBO_$(1) := $$(addprefix $$(FZ_D_$(1))/,interp_g.o interp_c.o decode.o oracle.o regloop.o)
 FZ_BIN_$(1) := $$(addprefix $$(FZ_D_$(1))/,$$(FZ_TARGETS))
 
 $$(FZ_D_$(1))/rt/%.o: $(FZ_RTDIR)/src/%.c $$(FZ_HDRS)
 	@mkdir -p $$(dir $$@)
 	$$(FZ_CCOV_$(2)) $$(FZ_CFLAGS) $$(FZ_SPLIT) $$(FZ_COVF_$(2)) $$(FZ_DEF_$(1)) -c $$< -o $$@
 $$(FZ_D_$(1))/rt/asm.o: $$(FZ_RT_ASM)
+	@mkdir -p $$(dir $$@)
+	$$(FZ_CC) -c $$< -o $$@
+# `tight`'s register loop (harness/arch/<arch>/regloop.S, sc_preempt's).
+$$(FZ_D_$(1))/regloop.o: harness/arch/$(FZ_ARCH)/regloop.S
 	@mkdir -p $$(dir $$@)
 	$$(FZ_CC) -c $$< -o $$@
 # G side: split checks and coverage. C side and decoder: coverage only.
@@ -119,21 +134,22 @@ $$(FZ_D_$(1))/replay_main-%.o: fuzz/replay_main.c $$(FZ_HDRS)
 	$$(FZ_CC) $$(FZ_CFLAGS) $$(FZ_MAINF_$(2)) -DFZ_TARGET='"$$*"' $$(FZ_TFLAGS_$$*) -c $$< -o $$@
 
 $$(FZ_BIN_$(1)): $$(FZ_D_$(1))/%: $$(FZ_D_$(1))/target-%.o $$(FZ_RTO_$(1)) $$(FZ_LIBO_$(1)) \
-		$$(if $$(FZ_MAIN_$(2)),$$(FZ_D_$(1))/$$(FZ_MAIN_$(2))$$(if $$(filter replay stab,$(2)),-%).o)
+		$$(if $$(FZ_MAIN_$(2)),$$(FZ_D_$(1))/$$(FZ_MAIN_$(2))$$(if $$(filter replay stab cov,$(2)),-%).o)
 	$$(FZ_LINK_$(2)) $$^ $$(FZ_LIBS) -o $$@
 .PRECIOUS: $$(FZ_D_$(1))/%.o
 endef
 
-FZ_BUILDS := libfuzzer:libfuzzer: afl:afl: replay:replay: asan:asan: stab:stab: \
+FZ_BUILDS := libfuzzer:libfuzzer: afl:afl: replay:replay: asan:asan: stab:stab: cov:cov: \
              $(foreach v,$(FZ_VARIANTS),replay-$(v):replay:$(v) libfuzzer-$(v):libfuzzer:$(v) afl-$(v):afl:$(v))
 $(foreach b,$(FZ_BUILDS),$(eval $(call FZ_BUILD,$(word 1,$(subst :, ,$(b))),$(word 2,$(subst :, ,$(b))),$(word 3,$(subst :, ,$(b))))))
 
-.PHONY: fuzz-build fuzz-variants fuzz-asan fuzz-stab fuzz fuzz-smoke fuzz-replay fuzz-oss fuzz-seeds
+.PHONY: fuzz-build fuzz-variants fuzz-asan fuzz-stab fuzz-cov fuzz fuzz-smoke fuzz-replay fuzz-oss fuzz-seeds
 fuzz-build: $(FZ_BIN_libfuzzer) $(FZ_BIN_afl) $(FZ_BIN_replay) \
             $(foreach v,$(FZ_VARIANTS),$(FZ_BIN_replay-$(v)))
 fuzz-variants: $(foreach v,$(FZ_VARIANTS),$(FZ_BIN_libfuzzer-$(v)) $(FZ_BIN_afl-$(v)))
 fuzz-asan: $(FZ_BIN_asan)
 fuzz-stab: $(FZ_BIN_stab)
+fuzz-cov: $(FZ_BIN_cov)
 
 # The seed corpora are assembled from their text form (fuzz/seeds/<target>/*.fz).
 fuzz-seeds: $(FZ_BIN_replay)
@@ -160,6 +176,9 @@ $(FZ_OSS_D)/rt/%.o: $(FZ_RTDIR)/src/%.c $(FZ_HDRS)
 $(FZ_OSS_D)/rt/asm.o: $(FZ_RT_ASM)
 	@mkdir -p $(dir $@)
 	$(CC) -c $< -o $@
+$(FZ_OSS_D)/regloop.o: harness/arch/$(FZ_ARCH)/regloop.S
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@
 $(FZ_OSS_D)/interp_g.o: $(FZ_OSS_D)/%.o: fuzz/%.c $(FZ_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(FZ_CFLAGS) $(FZ_SPLIT) -c $< -o $@
@@ -170,7 +189,7 @@ $(FZ_OSS_D)/target-%.o: fuzz/fuzz_target.c $(FZ_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(FZ_CFLAGS) $(FZ_TFLAGS_$*) -c $< -o $@
 $(addprefix $(OUT)/,$(FZ_TARGETS)): $(OUT)/%: $(FZ_OSS_D)/target-%.o $(FZ_OSS_RTO) \
-		$(addprefix $(FZ_OSS_D)/,interp_g.o interp_c.o decode.o oracle.o)
+		$(addprefix $(FZ_OSS_D)/,interp_g.o interp_c.o decode.o oracle.o regloop.o)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ $(LIB_FUZZING_ENGINE) $(FZ_LIBS) -o $@
 fuzz-oss: $(addprefix $(OUT)/,$(FZ_TARGETS))
