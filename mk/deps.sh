@@ -19,11 +19,15 @@ pkgs_cross="qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-riscv64-li
 pkgs_coverage="llvm-14"
 # The SSH target's test starts its own sshd on 127.0.0.1 (pytest/test_targets.py).
 pkgs_ssh="openssh-client openssh-server"
-# VM targets (pytest/sqvm.py): QEMU for both guest arches, mmdebstrap to
+# VM targets (sqlib/vm.py): QEMU for both guest arches, mmdebstrap to
 # unpack the guests' Debian packages (tools/vm/mkimage.py; the kernels,
 # sshd and the rest come in as packages of the guest's arch, not here),
-# SeaBIOS and the option ROMs x86 guests boot through, procps (pgrep).
-pkgs_vm="qemu-system-x86 qemu-system-arm qemu-system-data seabios ipxe-qemu mmdebstrap openssh-client procps"
+# SeaBIOS and the option ROMs x86 guests boot through, procps (pgrep); and
+# what sigpoke is cross-linked against for the aarch64 guest (pytest/
+# test_sigpoke.py): Debian's arm64 libdw and capstone, through multiarch
+# (a package:ARCH below adds ARCH to dpkg's architectures first).
+pkgs_vm="qemu-system-x86 qemu-system-arm qemu-system-data seabios ipxe-qemu mmdebstrap openssh-client procps
+	libdw-dev:arm64 libcapstone-dev:arm64"
 
 want=""
 for group in "$@"; do
@@ -43,11 +47,19 @@ done
 cmd="apt-get install -y --no-install-recommends$missing"
 if [ "$(id -u)" -ne 0 ]; then
 	echo "deps.sh: missing packages:$missing" >&2
-	echo "deps.sh: run as root: apt-get update && $cmd" >&2
+	echo "deps.sh: run as root (dpkg --add-architecture ARCH first for a package:ARCH): apt-get update && $cmd" >&2
 	exit 1
 fi
 echo "deps.sh: installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
+# Foreign architectures the missing packages name (libdw-dev:arm64).
+for p in $missing; do
+	case "$p" in *:*) a=${p#*:} ;; *) continue ;; esac
+	if [ "$a" != "$(dpkg --print-architecture)" ] && ! dpkg --print-foreign-architectures | grep -qx "$a"; then
+		echo "deps.sh: dpkg --add-architecture $a" >&2
+		dpkg --add-architecture "$a"
+	fi
+done
 apt-get update -qq >&2
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >&2

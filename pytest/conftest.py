@@ -44,8 +44,9 @@ HOST_BOUND = {
 PTRACE_BOUND = {"test_stackcheck.py", "test_sigpoke.py"}
 # ---- VM and remote pools (sqlib/vm.py) ----
 # Host-bound modules that run on a VM target too: the guest is a real
-# kernel of its arch, and the module ships its tool there.
-VM_CAPABLE = {"test_stackcheck.py"}
+# kernel of its arch, and the module ships its tool there (built for the
+# guest's arch: sigpoke on x86-64 and aarch64, stackcheck on x86-64).
+VM_CAPABLE = {"test_stackcheck.py", "test_sigpoke.py"}
 # Under `-n N --dist loadgroup` (make test) these run one after another on
 # one worker: the ptrace tools' sweeps wait a bounded time for a thread to
 # reach an instruction, and the fuzz engines keep a CPU busy for their whole
@@ -109,6 +110,17 @@ def pytest_configure(config):
     config.sq_targets = Targets(config)
 
 
+def param_target(item):
+    """The target an item runs on: its `target` parameter, or a Target
+    another parameter names (test_arch.py's `aarch64`); None for the host's
+    own tests."""
+    cs = getattr(item, "callspec", None)
+    if cs is None:
+        return None
+    t = cs.params.get("target")
+    return t if t is not None else next((v for v in cs.params.values() if isinstance(v, sqtest.Target)), None)
+
+
 def pytest_generate_tests(metafunc):
     if "target" in metafunc.fixturenames:
         ts = metafunc.config.sq_targets.all
@@ -125,10 +137,9 @@ def pytest_collection_modifyitems(config, items):
     keep, drop = [], []
     for item in items:
         mod = os.path.basename(str(item.fspath))
-        cs = getattr(item, "callspec", None)
-        t = cs.params.get("target") if cs else None
+        t = param_target(item)
         if (t is not None and t.name in smoke and mod not in SMOKE_MODULES) or \
-                (t is None and config.getoption("--targets-only")):
+                (t not in tg.all and config.getoption("--targets-only")):
             drop.append(item)
             continue
         on_vm = t is not None and t.kind == "vm" and mod in VM_CAPABLE
@@ -157,8 +168,7 @@ def target(request):
 @pytest.fixture(autouse=True)
 def _junit_target(request, record_property):
     """The junit XML names the target (guest, host) each test ran on."""
-    cs = getattr(request.node, "callspec", None)
-    t = cs.params.get("target") if cs else None
+    t = param_target(request.node)
     if t is not None:
         record_property("target", t.name)
         if getattr(t, "boots", None):		# a VM target: how it runs, how long it took to boot

@@ -9,7 +9,12 @@
   logs the guest's own mmap calls (MAP_STACK shows as 0x20000).
 
 The arch tests build what they need themselves (not through --target), so
-the detection is checked on every `make test`, whatever ARCH says.
+the detection is checked on every `make test`, whatever ARCH says. The
+aarch64 checks run under qemu-aarch64, or, when the session has aarch64
+targets with a real kernel (`--target=vm:aarch64`, a pool's guest, an
+aarch64 ssh machine), on those instead: signal delivery, signal frames and
+sigaltstack then come from an arm64 kernel, and the test id names where
+they ran.
 """
 import os
 import re
@@ -31,9 +36,28 @@ def need(t):
     return t
 
 
+def aarch64_targets(config):
+    """Where the aarch64 checks run: the session's aarch64 targets with a
+    real kernel (VM guests, ssh machines), else qemu-aarch64 (the session's
+    own, if it has one)."""
+    ts = [t for t in config.sq_targets.all if t.arch == "aarch64"]
+    real = [t for t in ts if t.kind in ("vm", "ssh")]
+    return real or [t for t in ts if t.kind == "qemu"] or [sqtest.target("qemu-aarch64")]
+
+
+def pytest_generate_tests(metafunc):
+    if "aarch64" in metafunc.fixturenames:
+        ts = aarch64_targets(metafunc.config)
+        metafunc.parametrize("aarch64", ts, ids=[t.name for t in ts], indirect=True, scope="module")
+
+
 @pytest.fixture(scope="module")
-def aarch64():
-    return need(sqtest.target("qemu-aarch64"))
+def aarch64(request):
+    t = request.param
+    why = request.config.sq_targets.unusable(t)
+    if why:
+        pytest.skip(f"target {t.name}: {why}")
+    return t
 
 
 # ---- REGRESS=arm-systemstack-curg ---------------------------------------------

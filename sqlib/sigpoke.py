@@ -11,6 +11,15 @@ windows, each unsafe instruction a finding with the command that replays it.
                                -> Findings (a list of Finding)
   replay(finding)              run a finding's reproducer again -> (class,
                                message) of that one poke
+  pace(slowdown)               sigpoke's waits stretched for a slow target
+
+Where: here, or on a target (sweep(..., target=T): a VM guest or an ssh
+host, sqlib/targets.py): sigpoke and the program are copied there by the
+target and traced by its kernel, and the output directory comes back, so
+findings, records and logs are read here as from a sweep on the host.
+sigpoke counts its waits in wall time; on a target that runs programs
+many times slower (TCG) they are stretched by the target's slowdown
+(pace), and the reproducers carry the same waits.
 
 A sweep runs tools/sigpoke (docs/sigpoke.md) once, bounded: --max-seconds
 stops it starting pokes after budget_seconds (a poke under way finishes,
@@ -28,14 +37,18 @@ so a reproducer is one self-contained command line.
 """
 import os
 import shlex
+import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 
-from . import BUILD, contract, outcome, proc, records, targets
+from . import BUILD, ROOT, contract, outcome, proc, records, targets
 
 SIGPOKE = os.path.join(BUILD, "tools", "sigpoke")
 SIGNAL = "SIGURG"
 TIMEOUT_MS = 2000	# sigpoke's -t (its default): a delivery, a handler's return
+COVER_MS = 100		# its --cover: each of the cover run's two phases
+REACH_MS = 500		# its --reach: the wait for a thread to hit an instruction
 SAMPLE = 32		# instructions a seeded sweep pokes, unless told
 GRACE = 10		# seconds past the bound before the sweep is killed
 
@@ -71,14 +84,29 @@ def program(bdir, win):
 
 def check(bdir=None, sigpoke=SIGPOKE):
     """Why sigpoke sweeps cannot run here (None when they can): it traces
-    host x86-64 programs with ptrace."""
-    if targets.HOST_ARCH != "x86_64":
-        return f"sigpoke runs on x86-64 only, not {targets.HOST_ARCH}"
+    the host's programs with ptrace, with a port for the host's arch."""
+    if not os.path.exists(os.path.join(ROOT, "tools", "sigpoke", "arch", f"{targets.HOST_ARCH}.c")):
+        return f"sigpoke has no {targets.HOST_ARCH} port (tools/sigpoke/arch/)"
     if not os.access(sigpoke, os.X_OK):
         return f"{sigpoke} not built (make tools)"
     if bdir and not os.access(program(bdir, next(iter(windows())))[0], os.X_OK):
         return f"{bdir}/ntests/sp_window not built (make)"
     return None
+
+
+def pace(slowdown, timeout_ms=TIMEOUT_MS):
+    """sigpoke's options for a target that runs programs `slowdown` times
+    slower than the host (Target.slowdown; [] near native speed): its
+    wall-time waits stretched. The cover phases get 10x on top: every
+    window instruction a thread hits in them is a ptrace stop, which TCG
+    slows down more than plain code. Measured on the aarch64 guest (TCG,
+    host at load 11-14), sp_window's 481-instruction window: 3 s phases
+    reached 252 instructions and no copy of dropm, 15 s phases 352 (the
+    host: 354-361); with -c sp-callback 3 s phases reached none, 15 s 219."""
+    if slowdown <= 2:
+        return []
+    return ["--cover", str(10 * COVER_MS * slowdown), "--reach", str(2 * REACH_MS * slowdown),
+            "--timeout", str(timeout_ms * slowdown)]
 
 
 @dataclass
@@ -96,6 +124,7 @@ class Finding:
     delivered_at: str
     reproducer: list	# argv: sigpoke --at LOC ... -- PROGRAM ARGS
     log: str = ""	# the program's output in the run that found it
+    target: object = None	# where it was found and replays (None: here)
 
     def command(self):
         return " ".join(shlex.quote(a) for a in self.reproducer)
@@ -133,6 +162,7 @@ class _Opts:
     signal: str = SIGNAL
     comm: str = ""
     timeout_ms: int = TIMEOUT_MS
+    pace: tuple = ()	# a slow target's waits (pace()), which replace timeout_ms's
 
 
 def _envflags(env):
@@ -145,6 +175,8 @@ def _envflags(env):
 def _common(o):
     """Options a sweep and its replays share: what the poke is."""
     out = ["--signal", o.signal] + (["--comm", o.comm] if o.comm else [])
+    if o.pace:
+        return out + list(o.pace)
     return out + (["--timeout", str(o.timeout_ms)] if o.timeout_ms != TIMEOUT_MS else [])
 
 
@@ -154,13 +186,16 @@ def reproducer(loc, argv, env, o, sigpoke=SIGPOKE):
 
 
 def sweep(program_argv, env, win, budget_seconds, outdir, seed=None, sample=None, signal=SIGNAL,
-          comm=None, timeout_ms=TIMEOUT_MS, sigpoke=SIGPOKE):
+          comm=None, timeout_ms=TIMEOUT_MS, sigpoke=SIGPOKE, target=None):
     """Sweep win (a name or a Window) in program_argv, run with env added,
     for at most budget_seconds; sigpoke's output goes to outdir. With seed,
     poke `sample` instructions (default SAMPLE) drawn from it. comm: the
-    thread to poke (default: the window's). Returns Findings."""
+    thread to poke (default: the window's). target: where to sweep (None:
+    here; sigpoke and the program must be built for its arch). Returns
+    Findings."""
     w = window(win) if isinstance(win, str) else win
-    o = _Opts(signal, w.comm if comm is None else comm, timeout_ms)
+    slow = pace(target.slowdown, timeout_ms) if target is not None else []
+    o = _Opts(signal, w.comm if comm is None else comm, timeout_ms, tuple(slow))
     os.makedirs(outdir, exist_ok=True)
     recfile = os.path.join(outdir, "records.jsonl")
     cmd = ([sigpoke, "-q", "-o", outdir, "--records", recfile, "-w", ",".join(w.functions),
@@ -168,14 +203,38 @@ def sweep(program_argv, env, win, budget_seconds, outdir, seed=None, sample=None
            + (["--sample", str(sample or SAMPLE), "--seed", str(seed)] if seed is not None else [])
            + ["--"] + list(program_argv))
     limit = budget_seconds + 2 * timeout_ms / 1000 + GRACE
-    run = proc.run(cmd, env=proc.clean_env(), timeout=limit)
+    if slow:	# the poke under way, and a cover phase that began before the bound, stretched
+        limit = budget_seconds + target.slowdown * ((2 * timeout_ms + 10 * COVER_MS) / 1000 + GRACE)
+    run = _run(cmd, limit, target, outdir)
     recs = _records(recfile) if run.rc in (0, 1) and not run.timed_out else []
     summary = records.first(recs, "summary")
     if summary is None:
-        return Findings([_failed(w, run, cmd)], {}, cmd, run)
-    found = [_finding(w, r, program_argv, env, o, outdir, sigpoke)
+        return Findings([_failed(w, run, cmd, target)], {}, cmd, run)
+    found = [_finding(w, r, program_argv, env, o, outdir, sigpoke, target)
              for r in records.of(recs, "poke") if outcome.is_finding(r["class"])]
     return Findings(found, summary, cmd, run)
+
+
+def _run(cmd, timeout, target=None, brings=None):
+    """Run sigpoke's cmd here, or on target, bringing the file or directory
+    brings (what it writes there) back to the same place here: a proc.Run."""
+    if target is None:
+        return proc.run(cmd, env=proc.clean_env(), timeout=timeout)
+    if brings:
+        target.sh(f"rm -rf {shlex.quote(brings)} && mkdir -p {shlex.quote(os.path.dirname(brings))}")
+    t0 = time.monotonic()
+    rc, out, err, timed_out = target.run(cmd, timeout=timeout)
+    run = proc.Run(cmd, rc, out, err, time.monotonic() - t0, timed_out, {"target": target.name})
+    if brings:
+        if os.path.isdir(brings):
+            shutil.rmtree(brings)
+        elif os.path.exists(brings):
+            os.unlink(brings)
+        try:
+            target.fetch(brings, os.path.dirname(brings))
+        except RuntimeError as e:	# sigpoke wrote nothing there: its exit says why
+            run.stderr += f"\n(nothing brought back from {target.name}: {e})"
+    return run
 
 
 def _tail(path, limit=65536):
@@ -194,32 +253,34 @@ def _records(path):
         return []
 
 
-def _finding(w, r, argv, env, o, outdir, sigpoke):
+def _finding(w, r, argv, env, o, outdir, sigpoke, target):
     log = os.path.join(outdir, "logs", f"run-{r['run']:03d}.log") if r.get("run") else ""
     return Finding(w.name, r["class"], r["message"], r["func"], r["strip"], r["loc"], r["addr"],
                    r["insn"], r["delivery"], r["delivered_at"] or "",
-                   reproducer(r["loc"], argv, env, o, sigpoke), log)
+                   reproducer(r["loc"], argv, env, o, sigpoke), log, target)
 
 
-def _failed(w, run, cmd):
+def _failed(w, run, cmd, target):
     """sigpoke itself failed (exit 2 or 3, or killed past its bound): one
     harness-error whose reproducer is the sweep itself."""
     why = "sigpoke timed out" if run.timed_out else f"sigpoke exit status {run.rc}"
     lines = [l for l in run.stderr.splitlines() if l.strip()]
     said = next((l for l in lines if l.startswith("sigpoke: ")), lines[0] if lines else "")
     return Finding(w.name, "harness-error", f"{why}: {said}" if said else why,
-                   "", "", "", "", "", "", "", list(cmd))
+                   "", "", "", "", "", "", "", list(cmd), "", target)
 
 
 def replay(finding, timeout=120):
-    """Run finding's reproducer again: (class, message) of its one poke, as
-    sigpoke's records say ("harness-error" if sigpoke could not run it).
-    Output-only options go in front of the reproducer's own."""
+    """Run finding's reproducer again, where it was found: (class, message)
+    of its one poke, as sigpoke's records say ("harness-error" if sigpoke
+    could not run it). Output-only options go in front of the reproducer's
+    own."""
+    t = finding.target
     with tempfile.TemporaryDirectory(prefix="sigpoke-replay-") as tmp:
         recfile = os.path.join(tmp, "records.jsonl")
         argv = finding.reproducer
         cmd = [argv[0], "-q", "--records", recfile] + argv[1:]
-        run = proc.run(cmd, env=proc.clean_env(), timeout=timeout)
+        run = _run(cmd, timeout * (t.slowdown if t is not None else 1), t, recfile)
         pokes = records.of(_records(recfile), "poke")
     if run.timed_out or run.rc not in (0, 1) or len(pokes) != 1:
         return "harness-error", f"replay failed: exit status {run.rc}"

@@ -7,8 +7,9 @@
 ARCH is x86_64 or aarch64. Nothing is downloaded but Debian packages:
 mmdebstrap --variant=extract unpacks the kernel package and a small
 userland (sshd, the shell and coreutils, busybox for ip and insmod,
-binutils for sigpoke's objdump, Boost.Context for the host's dynamic
-builds) without running a maintainer script, so a foreign arch needs no
+the shared libraries sigpoke links: elfutils' libdw and capstone, and
+Boost.Context for the host's dynamic builds) without running a
+maintainer script, so a foreign arch needs no
 qemu-user or binfmt_misc. This script does what those scripts would have
 done that the guest needs (passwd, host key, sshd_config) and no more.
 
@@ -49,7 +50,10 @@ ARCHES = {
     "x86_64": ("amd64", "linux-image-amd64", ["libboost-context1.74.0"]),
     "aarch64": ("arm64", "linux-image-arm64", []),
 }
-PACKAGES = ["openssh-server", "dash", "coreutils", "tar", "procps", "busybox-static", "binutils"]
+# sigpoke is linked against libdw and capstone (tools/sigpoke/Makefile), for
+# the host's arch by the host's gcc and for aarch64 by the cross gcc against
+# Debian's arm64 packages: the guest needs their libraries of its own arch.
+PACKAGES = ["openssh-server", "dash", "coreutils", "tar", "procps", "busybox-static", "libdw1", "libcapstone4"]
 # Debian builds these as modules (CONFIG_VIRTIO_PCI=m, _NET=m, HW_RANDOM_VIRTIO=m
 # on both arches); their dependencies are added in load order.
 MODULES = ["virtio_pci", "virtio_net", "virtio-rng"]

@@ -1,7 +1,8 @@
 // aarch64 Linux: the breakpoint instruction and the registers sigpoke needs.
 //
-// Compiled by the cross compiler, not run: qemu-user cannot ptrace its
-// guest, and this machine has no aarch64 hardware. See docs/sigpoke.md.
+// Cross-compiled here and run on the aarch64 VM guest (docs/vm.md): qemu-user
+// cannot ptrace its guest, a guest's own arm64 kernel can. See docs/sigpoke.md,
+// "Architectures".
 //
 // BRK #0 (0xd4200000, stored little-endian) is one fixed-size instruction,
 // so it fits over any instruction. Unlike int3 it traps *before* executing:
@@ -69,7 +70,7 @@ int archbpaddr(const siginfo_t *si, uintptr_t pc, uintptr_t *addr)
 
 // ---- disassembly (capstone) and dynamic linking ----
 //
-// Written for the port, not run (see above). A PLT stub is
+// A PLT stub is
 //   adrp x16, PAGE; ldr x17, [x16, #OFF]; add x16, x16, #OFF; br x17
 // and its GOT slot is PAGE + OFF. adrp and literal loads are the only
 // pc-relative data references; adrp alone gives a page, not a symbol, so
