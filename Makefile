@@ -39,8 +39,6 @@ endif
 B := build/$(VARIANT)
 REGRESS_DEF = $(if $(REGRESS),$(call SQ_REGRESS_DEF,$(REGRESS)))
 
-# Runtime code, and everything that runs on G stacks, gets the split check.
-SPLIT_CFLAGS := -finstrument-function-entry-bare
 CFLAGS  := -O2 -g -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
            -fno-omit-frame-pointer -fno-stack-protector \
            -Iruntime/include -Iruntime/src -Iruntime/src/arch/$(ARCH) $(REGRESS_DEF)
@@ -49,9 +47,20 @@ LDLIBS  := -lpthread
 # Target arch and C library: B, CC, CFLAGS, LDFLAGS, EMU (docs/arch.md).
 include mk/arch.mk
 
-RT_SRCS := $(wildcard runtime/src/*.c) runtime/src/os/linux.c
+# Runtime code, and everything that runs on G stacks, gets the split check:
+# an inline compare with a TCB word on x86-64 glibc, an entry hook elsewhere
+# (mk/split.mk). Everything that links split-checked objects takes LDFLAGS.
+include mk/split.mk
+SPLIT_CFLAGS := $(SQ_SPLIT_CFLAGS)
+CFLAGS  += $(call SQ_SPLIT_INC,runtime)
+LDFLAGS += $(SQ_SPLIT_LDFLAGS)
+
+RT_SPLIT := $(call SQ_SPLIT_SRCS,runtime)
+RT_SRCS := $(wildcard runtime/src/*.c) runtime/src/os/linux.c $(filter %.c,$(RT_SPLIT))
+RT_SASM := $(filter %.S,$(RT_SPLIT))
 RT_ASM  := runtime/src/arch/$(ARCH)/asm.S
-RT_HDRS := $(wildcard runtime/src/*.h runtime/include/*.h runtime/src/arch/$(ARCH)/*.h)
+RT_HDRS := $(wildcard runtime/src/*.h runtime/include/*.h runtime/src/arch/$(ARCH)/*.h \
+             runtime/src/split/$(SQ_SPLIT)/*.h)
 
 TEST_SRCS := $(wildcard runtime/tests/*.c)
 TESTS   := $(TEST_SRCS:runtime/tests/%.c=$(B)/tests/%) \
@@ -108,8 +117,17 @@ $(B)/obj/asm.o $(B)/hobj/asm.o: $(RT_ASM)
 	@mkdir -p $(dir $@)
 	$(CC) -c $< -o $@
 
-RT_OBJS  := $(RT_SRCS:runtime/src/%.c=$(B)/obj/%.o) $(B)/obj/asm.o
-RT_HOBJS := $(RT_SRCS:runtime/src/%.c=$(B)/hobj/%.o) $(B)/hobj/asm.o
+# The split mode's assembly (split/tcb/morestack.S). Two rules: a pattern
+# rule with two targets would make both with one recipe.
+$(B)/obj/split/%.o: runtime/src/split/%.S
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@
+$(B)/hobj/split/%.o: runtime/src/split/%.S
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@
+
+RT_OBJS  := $(RT_SRCS:runtime/src/%.c=$(B)/obj/%.o) $(B)/obj/asm.o $(RT_SASM:runtime/src/%.S=$(B)/obj/%.o)
+RT_HOBJS := $(RT_SRCS:runtime/src/%.c=$(B)/hobj/%.o) $(B)/hobj/asm.o $(RT_SASM:runtime/src/%.S=$(B)/hobj/%.o)
 
 $(LIB): $(RT_OBJS)
 	@rm -f $@
@@ -139,7 +157,8 @@ $(B)/ntests/%: runtime/tests/%.c $(LIB) runtime/tests/rt_test.h
 # Harness scenarios, linked with the harness flavour through the target
 # interface. Their G code gets split checks like any code meant to run on
 # Gs (preemption happens at split checks); the plain C they run on foreign
-# stacks is marked no_instrument_function (harness/cstack.h).
+# stacks is marked nosplit (harness/cstack.h: no_instrument_function,
+# no_split_stack).
 $(B)/harness/target_sq.o: harness/target_sq.c harness/target.h runtime/include/sq.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
@@ -213,7 +232,7 @@ docs: contract
 
 bench: deps-bench
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory -f bench/bench.mk B=$(B) CC=$(CC) CFLAGS="$(CFLAGS)" SPLIT_CFLAGS="$(SPLIT_CFLAGS)"
+	@$(MAKE) --no-print-directory -f bench/bench.mk B=$(B) CC=$(CC) CFLAGS="$(CFLAGS)" SPLIT_CFLAGS="$(SPLIT_CFLAGS)" LDFLAGS="$(LDFLAGS)"
 	@$(PYTHON) bench/run.py --build $(B)
 
 clean:

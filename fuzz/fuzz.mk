@@ -33,17 +33,26 @@ FUZZ_JOBS   ?= $(shell nproc)
 FUZZ_SMOKE_TIME ?= 20s
 
 FZ_RTDIR   ?= runtime
-FZ_RT_SRCS := $(wildcard $(FZ_RTDIR)/src/*.c) $(FZ_RTDIR)/src/os/linux.c
+# The split check as the product has it on this machine (mk/split.mk): the
+# runtime's own mode, flags and sources.
+ARCH       ?= $(FZ_ARCH)
+LIBC       ?= glibc
+include $(dir $(lastword $(MAKEFILE_LIST)))../mk/split.mk
+FZ_RT_SPLIT := $(call SQ_SPLIT_SRCS,$(FZ_RTDIR))
+FZ_RT_SRCS := $(wildcard $(FZ_RTDIR)/src/*.c) $(FZ_RTDIR)/src/os/linux.c $(filter %.c,$(FZ_RT_SPLIT))
+FZ_RT_SASM := $(filter %.S,$(FZ_RT_SPLIT))
 FZ_RT_ASM  := $(FZ_RTDIR)/src/arch/$(FZ_ARCH)/asm.S
-FZ_HDRS    := $(wildcard $(FZ_RTDIR)/src/*.h $(FZ_RTDIR)/include/*.h $(FZ_RTDIR)/src/arch/$(FZ_ARCH)/*.h) \
+FZ_HDRS    := $(wildcard $(FZ_RTDIR)/src/*.h $(FZ_RTDIR)/include/*.h $(FZ_RTDIR)/src/arch/$(FZ_ARCH)/*.h \
+                $(FZ_RTDIR)/src/split/$(SQ_SPLIT)/*.h) \
               $(wildcard fuzz/*.h) harness/cstack.h harness/fcontext.h fuzz/nocov.txt
 FZ_CFLAGS  := -std=gnu11 -O1 -g -fno-omit-frame-pointer -fno-stack-protector \
               -Wall -Wextra -Wno-unused-parameter \
-              -I$(FZ_RTDIR)/include -I$(FZ_RTDIR)/src -I$(FZ_RTDIR)/src/arch/$(FZ_ARCH) -Iharness -Ifuzz \
+              -I$(FZ_RTDIR)/include -I$(FZ_RTDIR)/src -I$(FZ_RTDIR)/src/arch/$(FZ_ARCH) \
+              $(call SQ_SPLIT_INC,$(FZ_RTDIR)) -Iharness -Ifuzz \
               -DSQ_HARNESS=1
 # Runtime code and code meant to run on Gs get the split check (docs/runtime.md).
-FZ_SPLIT   := -finstrument-function-entry-bare
-FZ_LIBS    := -lpthread -lboost_context
+FZ_SPLIT   := $(SQ_SPLIT_CFLAGS)
+FZ_LIBS    := -lpthread -lboost_context $(SQ_SPLIT_LDFLAGS)
 
 # Per engine: the compiler for instrumented code, its coverage flags, the
 # link flags, and the driver holding main.
@@ -87,7 +96,8 @@ FZ_TFLAGS_sq_refuse  := -DFZ_UNBOUND=0 -DFZ_ASYNC_TARGET=0 -DFZ_REFUSE_TARGET=1
 define FZ_BUILD
 FZ_D_$(1)   := $(FZ_OUT)/$(1)
 FZ_DEF_$(1) := $(if $(3),$(call SQ_REGRESS_DEF,$(3)))
-FZ_RTO_$(1) := $$(FZ_RT_SRCS:$(FZ_RTDIR)/src/%.c=$$(FZ_D_$(1))/rt/%.o) $$(FZ_D_$(1))/rt/asm.o
+FZ_RTO_$(1) := $$(FZ_RT_SRCS:$(FZ_RTDIR)/src/%.c=$$(FZ_D_$(1))/rt/%.o) $$(FZ_D_$(1))/rt/asm.o \
+               $$(FZ_RT_SASM:$(FZ_RTDIR)/src/%.S=$$(FZ_D_$(1))/rt/%.o)
 FZ_LIBO_$(1) := $$(addprefix $$(FZ_D_$(1))/,interp_g.o interp_c.o decode.o peek.o oracle.o)
 FZ_BIN_$(1) := $$(addprefix $$(FZ_D_$(1))/,$$(FZ_TARGETS))
 
@@ -95,6 +105,9 @@ $$(FZ_D_$(1))/rt/%.o: $(FZ_RTDIR)/src/%.c $$(FZ_HDRS)
 	@mkdir -p $$(dir $$@)
 	$$(FZ_CCOV_$(2)) $$(FZ_CFLAGS) $$(FZ_SPLIT) $$(FZ_COVF_$(2)) $$(FZ_DEF_$(1)) -c $$< -o $$@
 $$(FZ_D_$(1))/rt/asm.o: $$(FZ_RT_ASM)
+	@mkdir -p $$(dir $$@)
+	$$(FZ_CC) -c $$< -o $$@
+$$(FZ_D_$(1))/rt/split/%.o: $(FZ_RTDIR)/src/split/%.S
 	@mkdir -p $$(dir $$@)
 	$$(FZ_CC) -c $$< -o $$@
 # G side: split checks and coverage. C side and decoder: coverage only.
@@ -157,11 +170,15 @@ fuzz-replay: fuzz-build
 # in CFLAGS; the runtime gets its split checks on top.
 ifneq ($(OUT),)
 FZ_OSS_D := $(FZ_OUT)/oss
-FZ_OSS_RTO := $(FZ_RT_SRCS:$(FZ_RTDIR)/src/%.c=$(FZ_OSS_D)/rt/%.o) $(FZ_OSS_D)/rt/asm.o
+FZ_OSS_RTO := $(FZ_RT_SRCS:$(FZ_RTDIR)/src/%.c=$(FZ_OSS_D)/rt/%.o) $(FZ_OSS_D)/rt/asm.o \
+              $(FZ_RT_SASM:$(FZ_RTDIR)/src/%.S=$(FZ_OSS_D)/rt/%.o)
 $(FZ_OSS_D)/rt/%.o: $(FZ_RTDIR)/src/%.c $(FZ_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(FZ_CFLAGS) $(FZ_SPLIT) -c $< -o $@
 $(FZ_OSS_D)/rt/asm.o: $(FZ_RT_ASM)
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@
+$(FZ_OSS_D)/rt/split/%.o: $(FZ_RTDIR)/src/split/%.S
 	@mkdir -p $(dir $@)
 	$(CC) -c $< -o $@
 $(FZ_OSS_D)/interp_g.o $(FZ_OSS_D)/peek.o: $(FZ_OSS_D)/%.o: fuzz/%.c $(FZ_HDRS)

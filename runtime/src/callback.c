@@ -24,6 +24,7 @@
  * bounds when sp is outside them — unless runtime frames are up the stack
  * (m->ncgo > 0: a callback from C that sq_ccall is running), when moving
  * g0 would orphan those frames: that is "callback with sp out of bounds".
+ * Between callbacks g0's guard is 0: the thread's own C is not checked.
  *
  * A callback from C run by sq_ccall (on any M) runs on the G that made the
  * sq_ccall, below the frames it left on its stack (g->ccallsp).
@@ -145,6 +146,7 @@ NOSPLIT void needm(void)
 	setg(mp->g0);
 	FAULT(NEEDM_AFTER_SETG);
 	g0_fromsp(mp, arch_getsp());
+	split_setword(mp->g0->stackguard);	/* g is this g0 */
 	FAULT(NEEDM_BEFORE_MINIT);
 	minit();
 	FAULT(NEEDM_AFTER_MINIT);
@@ -168,7 +170,7 @@ NOSPLIT void dropm(void)
 	FAULT(DROPM_BEFORE_UNMINIT);
 	unminit();
 	FAULT(DROPM_AFTER_UNMINIT);
-	setg(NULL);
+	clearg();
 	FAULT(DROPM_AFTER_CLEARG);
 	mp->procid = 0;
 	__atomic_sub_fetch(&nattached, 1, __ATOMIC_RELEASE);
@@ -234,7 +236,7 @@ NOSPLIT static void cgocallbackg(void *arg)
 		/* Into the window, as entersyscall would put it there. */
 		sp = arch_getsp();
 		pc = (uintptr)cgocallbackg;
-		gp->stackguard = STACK_PREEMPT;
+		setguard_running(gp, STACK_PREEMPT);
 		gp->throwsplit = !REGRESS(SYSCALLSPLIT);
 		gp->sched.sp = gp->syscallsp = sp;
 		gp->sched.pc = gp->syscallpc = pc;
@@ -309,9 +311,14 @@ NOSPLIT int sq_callback(int (*fn)(void *), void *arg)
 		g0_update(mp);
 	incb = mp->incallback;
 	mp->incallback = true;
+	/* Between callbacks an extra M's g0 guard is 0: its thread runs its
+	 * own C, on whatever stack it likes, and that is not ours to check. */
+	setguard_running(mp->g0, mp->g0->stack.lo + STACK_GUARD);
 	cb.mp = mp;
 	callback_g0(&cb);
 	mp->incallback = incb;
+	if (mp->isextra && !incb)
+		setguard_running(mp->g0, 0);
 	if (attached) {
 		if (sq_settings.callback_bind) {
 			mp->inC = true;

@@ -119,9 +119,15 @@ NOSPLIT void casgstatus(G *gp, uint32_t old, uint32_t new)
 
 /* The guard a G runs with: its real guard, or poisoned for good in the
  * maymorestack debug mode so that every split check reaches newstack. */
+NOSPLIT uintptr gguard(G *gp)
+{
+	return sq_settings.maymorestack ? STACK_PREEMPT : gp->stack.lo + STACK_GUARD;
+}
+
+/* For a G about to run (setg then installs the guard word). */
 NOSPLIT void gsetguard(G *gp)
 {
-	gp->stackguard = sq_settings.maymorestack ? STACK_PREEMPT : gp->stack.lo + STACK_GUARD;
+	gp->stackguard = gguard(gp);
 }
 
 void g0_setstack(G *g0, uintptr lo, uintptr hi)
@@ -522,9 +528,12 @@ static void *mstart(void *arg)
 	M *mp = arg;
 	G *g0 = mp->g0;
 
+	g0->stackguard = g0->stack.lo + STACK_GUARD;
 	setg(g0);
 	mp->procid = os_gettid();
-	g0->stackguard = g0->stack.lo + STACK_GUARD;
+	/* A runtime M's thread lives as long as the process: sysmon may poison
+	 * its split guard word (an extra M's thread may be gone by then). */
+	mp->splitword = split_wordaddr();
 	nameM(mp);
 	/* mstart's frame is never returned to: g0 work starts just below it. */
 	g0->sched.sp = (arch_getsp() - 256) & ~(uintptr)(ARCH_STACK_ALIGN - 1);
@@ -1171,6 +1180,11 @@ static void preemptone(P *p)
 		return;
 	gp->preempt = true;
 	gp->stackguard = STACK_PREEMPT;
+	/* tcb mode: the check reads the thread's word, not gp's guard. The M
+	 * may have moved on to another G, g0 or gsignal by now; a failed check
+	 * there finds its word out of line with its g and corrects it. */
+	if (mp->splitword)
+		__atomic_store_n(mp->splitword, STACK_PREEMPT, __ATOMIC_RELAXED);
 	preemptm(mp);
 }
 
@@ -1349,6 +1363,7 @@ static void m0init(void)
 	g0->sched.sp = (sp - 1024) & ~(uintptr)(ARCH_STACK_ALIGN - 1);
 	mcommoninit(mp);
 	mp->procid = os_gettid();
+	mp->splitword = split_wordaddr();	/* as mstart's */
 	pthread_setspecific(mkey, mp);
 	sigfillset(&all);
 	os_sigprocmask(SIG_SETMASK, &all, &old);

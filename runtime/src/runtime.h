@@ -18,10 +18,13 @@
  *    sched.sp equals syscallsp and lies inside its stack;
  *  - every stack handed out by stackalloc is mapped MAP_STACK.
  *
- * Split checks: every function compiled into the runtime gets clang's
- * -finstrument-function-entry-bare hook (see split.c). NOSPLIT functions get
- * none; they are the ones that run where a split would be fatal or where g
- * is not yet trustworthy (syscall windows, attach/detach, signal entry, throw).
+ * Split checks: every function compiled into the runtime gets one (split.c;
+ * how, per arch and libc, is runtime/src/split/<mode>/). NOSPLIT functions
+ * get none; they are the ones that run where a split would be fatal or where
+ * g is not yet trustworthy (syscall windows, attach/detach, signal entry,
+ * throw). In tcb mode the check reads a per-thread guard word rather than
+ * g->stackguard: setg and every change to the running G's guard write it too
+ * (splitword.h).
  */
 #ifndef SQ_RUNTIME_H
 #define SQ_RUNTIME_H
@@ -34,6 +37,7 @@
 
 #include "sq.h"
 #include "arch.h"
+#include "splitword.h"
 #include "regress.h"
 
 typedef uintptr_t uintptr;
@@ -42,7 +46,7 @@ typedef struct M M;
 typedef struct P P;
 
 /* The short list of macros. Everything else is static inline. */
-#define NOSPLIT   __attribute__((no_instrument_function))
+#define NOSPLIT   __attribute__((no_instrument_function, no_split_stack))
 #define NORETURN  __attribute__((noreturn))
 #define LIKELY(x)   __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -130,6 +134,7 @@ struct M {
 	uint64_t nprof;		/* SIGPROF samples taken on this M */
 	uint64_t npreempt;	/* preemption signals received */
 	uintptr g0top;		/* extra M: g0->sched.sp outside callbacks */
+	uintptr *splitword;	/* runtime M: its thread's split guard word, for sysmon (NULL: none) */
 	pthread_t thread;
 	int32_t boundtid;	/* extra M: the foreign thread it is bound to */
 };
@@ -254,7 +259,11 @@ int64_t nanotime(void);
 void sysmon_start(void);
 void schedinit(void);
 G *gnew(void);
+uintptr gguard(G *gp);
 void gsetguard(G *gp);
+
+/* split.c: a failed split check (from the mode's hook or __morestack) */
+void morestack(G *gp, uintptr sp);
 
 /* syscall.c */
 void entersyscall(void);
@@ -327,7 +336,7 @@ typedef struct Asanctx {
 #endif
 } Asanctx;
 
-#define ASAN_INLINE __attribute__((no_instrument_function, always_inline)) static inline
+#define ASAN_INLINE __attribute__((no_instrument_function, no_split_stack, always_inline)) static inline
 
 ASAN_INLINE void asan_switch_start(void **save, uintptr lo, uintptr hi)
 {
@@ -398,7 +407,28 @@ ASAN_INLINE void asan_unpoison(uintptr lo, uintptr hi)
  * and riscv64) would keep naming the old thread's g. */
 NOSPLIT static inline G *getg(void) { return *(G **)arch_gslot(); }
 
-NOSPLIT static inline void setg(G *gp) { *(G **)arch_gslot() = gp; }
+/* Make gp (never NULL) the thread's g: g first, then the split guard word
+ * (tcb mode), so that a signal handler landing in between restores the word
+ * from the g it found, which is already the new one. */
+NOSPLIT static inline void setg(G *gp)
+{
+	*(G **)arch_gslot() = gp;
+	split_setword(gp->stackguard);
+}
+
+/* The thread has no g any more (dropm). No g, no check: the word is 0. */
+NOSPLIT static inline void clearg(void)
+{
+	*(G **)arch_gslot() = NULL;
+	split_setword(0);
+}
+
+/* Change the guard of the G this thread is running (g == gp). */
+NOSPLIT static inline void setguard_running(G *gp, uintptr v)
+{
+	gp->stackguard = v;
+	split_setword(v);
+}
 
 /* Pin the G to its M (no preemption) while it uses the M's P. */
 NOSPLIT static inline M *acquirem(void)

@@ -70,7 +70,7 @@ NOSPLIT static void window_open(G *gp, uintptr pc, uintptr sp)
 	gp->m->locks++;
 	/* From here on any split check dies; see the file comment. */
 	if (!REGRESS(SYSCALLSPLIT)) {
-		gp->stackguard = STACK_PREEMPT;
+		setguard_running(gp, STACK_PREEMPT);
 		gp->throwsplit = true;
 	}
 	save(gp, pc, sp);
@@ -85,7 +85,7 @@ NOSPLIT static void window_open(G *gp, uintptr pc, uintptr sp)
 NOSPLIT static void window_close(G *gp)
 {
 	if (REGRESS(SYSCALLSPLIT))
-		gp->stackguard = STACK_PREEMPT;
+		setguard_running(gp, STACK_PREEMPT);
 	FAULT(ENTERSYSCALL_POISONED);
 	gp->m->locks--;
 }
@@ -235,10 +235,7 @@ NOSPLIT void exitsyscall(void)
 		casgstatus(gp, Gsyscall, Grunning);
 		gp->syscallsp = 0;
 		mp->locks--;
-		if (gp->preempt)
-			gp->stackguard = STACK_PREEMPT;
-		else
-			gsetguard(gp);
+		setguard_running(gp, gp->preempt ? STACK_PREEMPT : gguard(gp));
 		gp->throwsplit = false;
 		return;
 	}
