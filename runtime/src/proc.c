@@ -58,23 +58,6 @@ enum {
 	ERRSTR          = 128,
 };
 
-/* The edges a G's status may take. Gdead<->Gsyscall belong to the callback
- * G of an extra M, which sits dead while its thread is in C. */
-static const uint8_t gedges[Gnstatus][Gnstatus] = {
-	[Gidle][Grunnable] = 1,
-	[Grunnable][Grunning] = 1,
-	[Grunning][Grunnable] = 1,
-	[Grunning][Gwaiting] = 1,
-	[Grunning][Gsyscall] = 1,
-	[Grunning][Gdead] = 1,
-	[Gsyscall][Grunning] = 1,
-	[Gsyscall][Grunnable] = 1,
-	[Gsyscall][Gdead] = 1,
-	[Gwaiting][Grunnable] = 1,
-	[Gdead][Grunnable] = 1,
-	[Gdead][Gsyscall] = 1,
-};
-
 NOSPLIT const char *gstatusname(uint32_t s)
 {
 	static const char *const names[Gnstatus] = {
@@ -83,7 +66,8 @@ NOSPLIT const char *gstatusname(uint32_t s)
 	return s < Gnstatus ? names[s] : "?";
 }
 
-NOSPLIT NORETURN static void badstatus(G *gp, uint32_t old, uint32_t new)
+/* casgstatus (runtime.h) found a bad transition. */
+NOSPLIT NORETURN void badstatus(G *gp, uint32_t old, uint32_t new)
 {
 	printlock();
 	prints("runtime: casgstatus: goroutine ");
@@ -97,24 +81,6 @@ NOSPLIT NORETURN static void badstatus(G *gp, uint32_t old, uint32_t new)
 	printnl();
 	printunlock();
 	throw(F_BAD_STATUS);
-}
-
-/* Every status change goes through here. NOSPLIT: syscall windows use it.
- * Only a G's current owner changes its status, so normal builds check with
- * a load and publish with a store; harness builds use a CAS, which also
- * catches two threads racing to move the same G. */
-NOSPLIT void casgstatus(G *gp, uint32_t old, uint32_t new)
-{
-	if (old >= Gnstatus || new >= Gnstatus || !gedges[old][new])
-		badstatus(gp, old, new);
-	if (SQ_HARNESS) {
-		if (!cas32(&gp->status, old, new))
-			badstatus(gp, old, new);
-		return;
-	}
-	if (atomic_load32(&gp->status) != old)
-		badstatus(gp, old, new);
-	atomic_store32(&gp->status, new);
 }
 
 /* The guard a G runs with: its real guard, or poisoned for good in the
@@ -1053,38 +1019,61 @@ void goyield_m(G *gp)
  * waits globally or is locked elsewhere, so switch straight to it without
  * the round trip through g0. Everything a schedule would do for the two
  * Gs is done here, in the same order. Returns false to take the slow path.
+ * (schedule's every-64th look at the global queue finds it empty here, so
+ * it needs no test of its own.)
  *
  * Only with one P: the yielding G goes on the run queue before its context
  * is saved (the save is the switch itself), and with other Ps around a
  * stealer could take it and resume the stale context in between. With one
- * P nobody else reads the queue until we have switched. */
+ * P nobody else reads the queue until we have switched, nobody else writes
+ * it at all (runqget's store path), and the slot next leaves is where gp
+ * goes: the queue cannot be full. */
 NOSPLIT static bool yield_direct(G *gp)
 {
 	M *mp = gp->m;
-	P *p = mp->p;
+	P *p = allp;
+	uint32_t h, t;
+	uintptr guard;
 	G *next;
 
 	if (sq_nprocs != 1 || mp->lockedg || gp->lockedm || sched.runqsize ||
-	    (p->schedtick % FAIRNESS) == 0 || (SQ_HARNESS && picker))
+	    (SQ_HARNESS && picker))
 		return false;
-	mp->locks++;
-	next = runqget(p);
-	if (!next)
-		goto slow;
-	if (next->lockedm) {
-		runqput(p, next);	/* to the back: the slow path sorts it out */
-		goto slow;
-	}
+	/* With one P, a running G's M holds allp[0]. Naming it so rather than
+	 * as gp->m->p takes two loads off the chain each switch waits for:
+	 * the next G's saved sp comes from p's queue (docs/bench.md). */
+	if (SQ_HARNESS && mp->p != p)
+		throwf(F_BAD_P_STATE, "yield: running G's M does not hold the only P");
+	h = p->runqhead;
+	t = p->runqtail;
+	if (t == h)
+		return false;
+	next = p->runq[h % RUNQ_SIZE];
+	if (next->lockedm)
+		return false;	/* the slow path sorts it out */
+	/* No split check can run from here to the switch (NOSPLIT all the
+	 * way), so nothing can reschedule gp half-queued, except an armed
+	 * fault site's action: harness builds hold a lock across it. */
+	if (SQ_HARNESS)
+		mp->locks++;
+	atomic_store32(&p->runqhead, h + 1);
 	casgstatus(gp, Grunning, Grunnable);
-	runqput(p, gp);
+	p->runq[t % RUNQ_SIZE] = gp;
+	atomic_store32(&p->runqtail, t + 1);
 	FAULT(YIELD_QUEUED);	/* queued, context not yet saved */
 	casgstatus(next, Grunnable, Grunning);
-	next->preempt = false;
-	gsetguard(next);
+	/* execute's resets, as tests: they rarely change anything, and a
+	 * store costs more than a load here. */
+	if (UNLIKELY(next->preempt))
+		next->preempt = false;
+	guard = gguard(next);
+	if (UNLIKELY(next->stackguard != guard))
+		next->stackguard = guard;
 	p->schedtick++;
 	mp->curg = next;
 	next->m = mp;
-	mp->locks--;
+	if (SQ_HARNESS)
+		mp->locks--;
 	gp->sched.pc = (uintptr)__builtin_return_address(0);
 	/* g moves first: a signal handler finds its M through g, so the G
 	 * that g names must never be one already detached from this M. */
@@ -1094,19 +1083,18 @@ NOSPLIT static bool yield_direct(G *gp)
 	sq_ctx_swap(&gp->sched.sp, next->sched.sp);
 	asan_switch_finish(gp->asanfake);
 	return true;
-slow:
-	mp->locks--;
-	return false;
 }
 
 NOSPLIT void sq_yield(void)
 {
 	G *gp = getg();
 
-	if (!atomic_load32(&started))
-		throw(F_NOT_INIT);
-	if (!gp || !gp->m || gp != gp->m->curg)
+	/* g is set only once the runtime has started. */
+	if (UNLIKELY(!gp || !gp->m || gp != gp->m->curg)) {
+		if (!atomic_load32(&started))
+			throw(F_NOT_INIT);
 		throwf(F_BAD_ARG, "sq_yield: not called from a goroutine");
+	}
 	if (yield_direct(gp))
 		return;
 	mcall(goyield_m);

@@ -230,7 +230,7 @@ extern Settings sq_settings;
 void settings_init(void);
 
 /* proc.c: scheduler */
-void casgstatus(G *gp, uint32_t oldval, uint32_t newval);
+NORETURN void badstatus(G *gp, uint32_t oldval, uint32_t newval);
 const char *gstatusname(uint32_t s);
 void mcall(void (*fn)(G *));
 void systemstack(void (*fn)(void *), void *arg);
@@ -463,6 +463,40 @@ NOSPLIT static inline bool cas32(uint32_t *p, uint32_t old, uint32_t new)
 NOSPLIT static inline uint32_t xadd32(uint32_t *p, int32_t d)
 {
 	return __atomic_add_fetch(p, (uint32_t)d, __ATOMIC_ACQ_REL);
+}
+
+/* The edges a G's status may take, one bit per (old, new) pair: bit
+ * old * Gnstatus + new. Gdead<->Gsyscall belong to the callback G of an
+ * extra M, which sits dead while its thread is in C. */
+#define GEDGE_(a, b) (1ULL << ((a) * Gnstatus + (b)))
+static const uint64_t gedges =
+	GEDGE_(Gidle, Grunnable) |
+	GEDGE_(Grunnable, Grunning) |
+	GEDGE_(Grunning, Grunnable) | GEDGE_(Grunning, Gwaiting) |
+	GEDGE_(Grunning, Gsyscall) | GEDGE_(Grunning, Gdead) |
+	GEDGE_(Gsyscall, Grunning) | GEDGE_(Gsyscall, Grunnable) | GEDGE_(Gsyscall, Gdead) |
+	GEDGE_(Gwaiting, Grunnable) |
+	GEDGE_(Gdead, Grunnable) | GEDGE_(Gdead, Gsyscall);
+#undef GEDGE_
+
+/* Every status change goes through here. NOSPLIT: syscall windows use it.
+ * Inline, so that the edge test folds away where old and new are constants
+ * (all callers but newproc's). Only a G's current owner changes its status,
+ * so normal builds check with a load and publish with a store; harness
+ * builds use a CAS, which also catches two threads racing to move the same
+ * G. */
+NOSPLIT static inline void casgstatus(G *gp, uint32_t old, uint32_t new)
+{
+	if (old >= Gnstatus || new >= Gnstatus || !((gedges >> (old * Gnstatus + new)) & 1))
+		badstatus(gp, old, new);
+	if (SQ_HARNESS) {
+		if (!cas32(&gp->status, old, new))
+			badstatus(gp, old, new);
+		return;
+	}
+	if (atomic_load32(&gp->status) != old)
+		badstatus(gp, old, new);
+	atomic_store32(&gp->status, new);
 }
 
 #endif
