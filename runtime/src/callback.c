@@ -271,7 +271,7 @@ static void callback_g0(Cb *cb)
 		sp = cb->gp->ccallsp - ARCH_REDZONE - 256;
 	} else {
 		cb->gp = mp->lockedg;
-		sp = cb->gp->stack.hi;
+		sp = gstacktop(cb->gp);
 	}
 	sp &= ~(uintptr)(ARCH_STACK_ALIGN - 1);
 	/* Nested mcall/systemstack work must go below the C frames. */

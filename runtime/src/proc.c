@@ -904,10 +904,17 @@ static void gfput(G *gp)
 	unlock(&sched.lock);
 }
 
-/* A G with a stack, status Gidle (new) or Gdead (reused). */
+/* A G with a stack, status Gidle (new) or Gdead (reused).
+ *
+ * A G lives in the top bytes of its own stack, and its frames start just
+ * below it (gstacktop): a G and its stack are made together and never freed
+ * (dead Gs are reused whole), and the stack's top page is the one its first
+ * frames touch anyway, so an idle G costs that page and nothing from
+ * malloc. stack.[lo, hi) stays the whole stack, as SQ_STACKSIZE says. */
 G *gnew(void)
 {
 	G *gp;
+	Stack st;
 
 	lock(&sched.lock);
 	gp = sched.gfree;
@@ -924,10 +931,10 @@ G *gnew(void)
 			gp->asanfake = NULL;
 		return gp;
 	}
-	gp = calloc(1, sizeof *gp);
-	if (!gp)
-		throwf(F_STACK_ALLOC, "gnew: out of memory");
-	gp->stack = stackalloc(stack_gsize());
+	st = stackalloc(stack_gsize());
+	gp = (G *)((st.hi - sizeof *gp) & ~(uintptr)63);
+	memset(gp, 0, sizeof *gp);
+	gp->stack = st;
 	gp->status = Gidle;
 	lock(&allglock);
 	gp->alllink = allg;
@@ -975,7 +982,7 @@ static G *newproc(int (*fn)(void *), void *arg)
 	gp->throwsplit = false;
 	gp->preempt = false;
 	gp->lockedm = NULL;
-	gp->sched.sp = sq_ctx_make(gp->stack.hi, gstart);
+	gp->sched.sp = sq_ctx_make(gstacktop(gp), gstart);
 	gp->sched.pc = (uintptr)gstart;
 	gsetguard(gp);
 	casgstatus(gp, old, Grunnable);

@@ -430,6 +430,13 @@ NOSPLIT static inline void setguard_running(G *gp, uintptr v)
 	split_setword(v);
 }
 
+/* Where a G from gnew starts its frames: just below the G itself, which
+ * lives in the top bytes of its stack (proc.c, gnew). 64-aligned. */
+NOSPLIT static inline uintptr gstacktop(G *gp)
+{
+	return (uintptr)gp;
+}
+
 /* Pin the G to its M (no preemption) while it uses the M's P. */
 NOSPLIT static inline M *acquirem(void)
 {

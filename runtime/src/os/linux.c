@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -44,9 +45,64 @@ void os_mem_release(void *p, size_t size)
 	munmap(p, size);
 }
 
+/* Linux 6.13's lightweight guard regions: the pages fault like PROT_NONE
+ * ones but stay part of the mapping, so a chunk of stacks with a guard
+ * under each is one mapping, not two per stack (see stack.c). Older
+ * kernels say EINVAL, once: from then on mprotect. */
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
+static int noguardregions;
+
 int os_mem_guard(void *p, size_t size)
 {
+	if (!__atomic_load_n(&noguardregions, __ATOMIC_RELAXED)) {
+		if (madvise(p, size, MADV_GUARD_INSTALL) == 0)
+			return 0;
+		if (errno != EINVAL)
+			return -errno;
+		__atomic_store_n(&noguardregions, 1, __ATOMIC_RELAXED);
+	}
 	return neg_errno(mprotect(p, size, PROT_NONE));
+}
+
+/* The process's own pidfd, for process_madvise: opened by os_init, and
+ * again in a forked child (the parent's names the parent). -1: none, and
+ * os_mem_guards makes its guards one call each. */
+static int selfpidfd = -1;
+
+enum { GUARDS_PER_CALL = 64 };
+
+int os_mem_guards(void *base, size_t stride, int32_t n)
+{
+	struct iovec iov[GUARDS_PER_CALL];
+	int32_t i, k, done;
+	long r;
+	int e;
+
+	for (done = 0; done < n; done += k) {
+		k = n - done < GUARDS_PER_CALL ? n - done : GUARDS_PER_CALL;
+		r = -1;
+		if (selfpidfd >= 0 && !__atomic_load_n(&noguardregions, __ATOMIC_RELAXED)) {
+			for (i = 0; i < k; i++) {
+				iov[i].iov_base = (char *)base + stride * (size_t)(done + i);
+				iov[i].iov_len = PAGE;
+			}
+			r = syscall(SYS_process_madvise, selfpidfd, iov, (size_t)k,
+				MADV_GUARD_INSTALL, 0);
+		}
+		if (r == (long)k * PAGE)
+			continue;
+		/* Not all of them (or no process_madvise): one at a time. A
+		 * guard installed twice is still one guard. */
+		for (i = 0; i < k; i++) {
+			e = os_mem_guard((char *)base + stride * (size_t)(done + i), PAGE);
+			if (e < 0)
+				return e;
+		}
+	}
+	return 0;
 }
 
 /* Remapping in place is the only way to change MAP_STACK on an existing
@@ -90,13 +146,24 @@ NOSPLIT void os_futexwakeup(uint32_t *addr, int cnt)
  * except across fork, where the child's thread gets a new one. */
 static __thread int32_t tid __attribute__((tls_model("initial-exec")));
 
+static int openself(void)
+{
+	return (int)syscall(SYS_pidfd_open, getpid(), 0);
+}
+
+/* In the child of a fork: the thread's id, and the parent's pidfd. */
 static void forget_tid(void)
 {
 	tid = 0;
+	if (selfpidfd >= 0) {
+		close(selfpidfd);
+		selfpidfd = openself();
+	}
 }
 
 void os_init(void)
 {
+	selfpidfd = openself();
 	pthread_atfork(NULL, NULL, forget_tid);
 }
 
