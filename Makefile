@@ -5,10 +5,14 @@
 #   make REGRESS=<name>  the same with one historical fix undone, in build/<name>/
 #   make variants        every variant side by side
 #   make run             the main job: the default campaign (every scenario x
-#                        injector, BUDGET=3m), summary on stdout, report under out/
+#                        injector, BUDGET=3m), summary on stdout, report under out/;
+#                        TARGET=go|gccgo runs it against Go 1.19 / gccgo 12 (the
+#                        campaign builds their scenarios first: mk/go.mk)
 #   make regress         time to detection of every regression variant, with fault
 #                        sites and with the storm baseline (STORM_BUDGET=30s)
 #   make test            the pytest suite; JUnit XML in out/junit.xml
+#   make test-vms        the suite on a pool of guests (VM_POOL; docs/vm.md)
+#   make vm-images       build the guests' kernels and root file systems
 #   make bench           performance tables, ratios against anchors run alongside
 #   make fuzz            both fuzz engines for FUZZ_TIME (10m), then triage
 #   make go-scenarios    the scenarios against Go 1.19 and gccgo 12 through cgo,
@@ -76,16 +80,19 @@ HLIB    := $(B)/libsq-harness.a
 # The nosplit check (tools/nosplit, docs/nosplit.md): every chain of nosplit
 # functions fits NOSPLIT_BUDGET bytes below the last split check, and nothing
 # a syscall window calls on the G's stack has a split check. It reads the
-# objects and the X.su that -fstack-usage writes next to each X.o. A gate for
-# the fixed runtime; regression variants only report (one of them breaks the
-# window rule on purpose, and variants must still build). x86-64 objects only.
+# objects and the X.su that -fstack-usage writes next to each X.o, and the
+# runtime's own config (window roots, exceptions, libc allowances): the tool
+# knows no runtime. A gate for the fixed runtime; regression variants only
+# report (one of them breaks the window rule on purpose, and variants must
+# still build). x86-64 objects only.
 SU_CFLAGS      := -fstack-usage
 NOSPLIT_BUDGET := 4096
+NOSPLIT_CONF   := runtime/nosplit.conf
 NOSPLIT_CHECK  := $(PYTHON) tools/nosplit/nosplit-check --budget $(NOSPLIT_BUDGET) \
-                  --config tools/nosplit/runtime.conf $(if $(REGRESS),--report-only)
+                  --config $(NOSPLIT_CONF) $(if $(REGRESS),--report-only)
 NOSPLIT_OK     := $(if $(filter x86_64,$(ARCH)),$(B)/nosplit.ok)
 
-.PHONY: deps-go deps-fuzz all lib tests scenarios variants run regress test bench clean deps-build deps-test deps-bench tools contract docs selftest
+.PHONY: test-vms vm-images deps-vm deps-go deps-fuzz all lib tests scenarios variants run regress test bench clean deps-build deps-test deps-bench tools contract docs selftest
 all: lib tests scenarios $(SQ_TOOLS) contract
 lib: $(LIB) $(HLIB) $(NOSPLIT_OK)
 tests: $(TESTS)
@@ -137,7 +144,7 @@ $(HLIB): $(RT_HOBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/nosplit.ok: $(RT_OBJS) $(RT_HOBJS) tools/nosplit/nosplit-check tools/nosplit/runtime.conf
+$(B)/nosplit.ok: $(RT_OBJS) $(RT_HOBJS) tools/nosplit/nosplit-check $(NOSPLIT_CONF)
 	$(NOSPLIT_CHECK) $(RT_OBJS)
 	$(NOSPLIT_CHECK) $(RT_HOBJS)
 	@touch $@
@@ -186,11 +193,13 @@ tools:
 deps-build:
 	@sh mk/deps.sh build
 deps-test:
-	@sh mk/deps.sh build test cross ssh fuzz
+	@sh mk/deps.sh build test cross ssh fuzz vm
 deps-fuzz:
 	@sh mk/deps.sh build fuzz
 deps-go:
 	@sh mk/deps.sh build go
+deps-vm:
+	@sh mk/deps.sh build test cross ssh vm
 
 # Fuzzing (docs/fuzz.md): fuzz-build, fuzz (FUZZ_TIME=10m), fuzz-smoke,
 # fuzz-replay, fuzz-variants, fuzz-asan, fuzz-oss.
@@ -229,6 +238,31 @@ selftest: lib tests
 # docs/fatal-errors.md and docs/contract.md, from the contract (sqlib/docs.py).
 docs: contract
 	@$(PYTHON) -m sqlib.docs
+
+# make test-vms: the suite on every guest of VM_POOL (pytest/vm-pool.txt:
+# x86-64 with 1 and with 4 vCPUs, aarch64 under TCG), one pytest-xdist
+# worker per guest, each owning its guest (sqlib/vm.py, docs/vm.md).
+# Only the tests that run on a target (--targets-only): make test runs the
+# host's own. VM_TIMEOUT bounds the whole run: on expiry pytest gets
+# SIGINT, as from Ctrl-C, and its guests go with it.
+VM_POOL    ?= pytest/vm-pool.txt
+VM_TIMEOUT ?= 60m
+VM_WORKERS  = $(shell grep -c '^[a-z]' $(VM_POOL))
+VM_ARCHES   = $(sort $(filter-out $(HOST_ARCH),$(shell sed -n 's/^vm:\([a-z0-9_]*\).*/\1/p' $(VM_POOL))))
+test-vms: deps-vm
+	@$(MAKE) --no-print-directory variants
+	@for a in $(VM_ARCHES); do for v in fixed $(VARIANTS); do \
+		$(MAKE) --no-print-directory ARCH=$$a $$([ $$v = fixed ] || echo REGRESS=$$v) lib tests scenarios || exit 1; \
+	done; done
+	@$(MAKE) --no-print-directory vm-images
+	@mkdir -p out
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u ARCH -u LIBC -u REGRESS \
+		timeout -s INT -k 60 $(VM_TIMEOUT) $(PYTHON) -m pytest -q -n $(VM_WORKERS) --dist loadgroup \
+		pytest --pool $(VM_POOL) --targets-only --junitxml=out/junit-vms.xml
+
+vm-images: deps-vm
+	@$(PYTHON) tools/vm/mkimage.py x86_64
+	@$(PYTHON) tools/vm/mkimage.py aarch64
 
 bench: deps-bench
 	@$(MAKE) --no-print-directory all

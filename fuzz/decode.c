@@ -1,24 +1,29 @@
 /*
  * decode.c: bytes -> fuzz program, and the program's text form.
  *
+ * The grammar is written once, here: opdefs[] says what each operation
+ * is (its name, its arguments' kinds and ranges, its body's context) and
+ * ctxops[] which operations each context's opcode bytes name. Decoding,
+ * printing and assembling are walks over those tables, so the assembler
+ * emits exactly the bytes the decoder reads back.
+ *
  * The decoder is total: every byte string is a program, and (unless the
  * replay asks for illegal operations on purpose) a legal one for the fixed
  * runtime. Legality is kept by construction, per context (ops.h):
  *   - an opcode byte picks from its context's table only, so callbacks are
  *     never made from a goroutine, and C that switched stacks inside an
  *     outcall never calls back;
- *   - arms that a correct runtime refuses with a fatal error become `spin`
- *     at the same site (split at a syscall-window site: "stack split at bad
- *     time"; systemstack in the signal handler: "systemstack called from
- *     signal stack"; a signal raised on every run of the signal handler: a
- *     livelock by construction);
- *   - signals are the four the runtime and the interpreter handle (SIGURG,
- *     SIGPROF, SIGUSR1, SIGUSR2). SIGUSR2 is the interpreter's "check
- *     here" signal and is only ever raised synchronously, at a known point:
- *     by the thread itself (raise, an armed site), never sent to another
- *     thread, never raised from inside the signal handler;
+ *   - an arm is judged by the runtime's contract (sq_arm_verdict): one a
+ *     correct runtime refuses with a fatal error, or one that livelocks by
+ *     construction, becomes `spin` at the same site;
+ *   - signals are the four the runtime and the interpreter handle. S_CHECK
+ *     (SIGUSR2) is the interpreter's "check here" signal and is only ever
+ *     raised synchronously, at a known point: by the thread itself (raise,
+ *     an armed site), never sent to another thread, never raised from
+ *     inside the signal handler;
  *   - sizes are bounded: FZ_MAXOPS nodes, FZ_MAXDEPTH nested bodies,
- *     FZ_MAXG goroutines, recursion of at most 32 half-KiB frames.
+ *     FZ_MAXG goroutines, FZ_MAXARMS arms, recursion of at most 32
+ *     half-KiB frames.
  * Runs on the fuzzer's thread, before anything of the program runs.
  */
 #include <ctype.h>
@@ -28,8 +33,121 @@
 #include <string.h>
 
 #include "ops.h"
-#include "sq_harness.h"
+#include "sq_contract.h"
 
+#define NELEM(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* ---- the grammar ------------------------------------------------------------ */
+
+static const char *const kindnames[K_N] = {
+	"pthread", "ucontext", "ucontext-mmap", "boost", "boost-mmap",
+};
+const char *const fz_signames[S_N] = { "SIGURG", "SIGPROF", "SIGUSR1", "SIGUSR2" };
+const int fz_sigs[S_N] = { SIGURG, SIGPROF, SIGUSR1, SIGUSR2 };
+
+/* Durations are chosen for determinism (docs/fuzz.md): inside a syscall
+ * window (syscall, and C run by an outcall) nothing lasts long enough for
+ * sysmon to see the P in Psyscall at two ticks (its tick is 20 us), and a
+ * blocking call is either instant or long against everything else. */
+static const char *const syscallnames[] = {
+	"getpid", "sched_yield", "nanosleep0", "nanosleep5us", "clock_gettime", "badwrite",
+};
+static const char *const sysblocknames[] = {
+	"getpid", "nanosleep200us", "ppoll200us", "nanosleep1ms", "settle",
+};
+static const char *const sleepnames[] = { "yield", "2us", "8us", "getpid" };
+
+/* How an argument is encoded: the bytes it takes, how the decoder reduces
+ * them to a value, how that prints and how the assembler reads it. */
+enum {
+	ARG_THREAD,	/* T0..T(n-1): byte % n */
+	ARG_NAME,	/* names[byte % n]: the first n of the list */
+	ARG_BLOCK,	/* names[byte % (n-1)]; deterministic targets: the last */
+	ARG_NUM,	/* lo + byte % n */
+	ARG_CSWITCH,	/* names[(byte & 0x7f) % n]; FZ_XBIT: an xswitch */
+	ARG_ARM,	/* 4 bytes: site, action, count - lo, every | signal << 1 */
+};
+
+typedef struct fz_arg {
+	uint8_t kind, n, lo;
+	const char *const *names;
+	const char *what;	/* for the assembler's messages */
+} fz_arg;
+
+/* An xswitch is a cswitch in XSWITCH_CTX (C run by an outcall, on g0)
+ * whose byte has FZ_XBIT, kept (illegal) by FZ_ILLEGAL or FZ_REFUSE: its
+ * body is C again, code on the switched stack that may call back, which a
+ * correct runtime refuses (SQ_F_CALLBACK_SP). Decoded legal, or in
+ * another context, the bit means nothing. */
+enum { FZ_XBIT = 0x80, XSWITCH_CTX = CTX_C };
+
+static const fz_arg a_thread = { ARG_THREAD, FZ_NTHREADS, 0, NULL, "a thread" };
+static const fz_arg a_kind = { ARG_NAME, K_N, 0, kindnames, "a stack kind" };
+/* Never S_CHECK: another thread's check signal would land anywhere. */
+static const fz_arg a_tsig = { ARG_NAME, S_CHECK, 0, fz_signames, "a signal for a thread" };
+static const fz_arg a_sig = { ARG_NAME, S_N, 0, fz_signames, "a signal" };
+static const fz_arg a_syscall = { ARG_NAME, NELEM(syscallnames), 0, syscallnames, "a syscall" };
+/* Timed and instant blocking calls race what runs while they block (who
+ * gets the P back first): race targets only. The deterministic targets
+ * block until the runtime has settled, the list's last. */
+static const fz_arg a_block = { ARG_BLOCK, NELEM(sysblocknames), 0, sysblocknames,
+				"a blocking call" };
+static const fz_arg a_sleep = { ARG_NAME, NELEM(sleepnames), 0, sleepnames, "a sleep" };
+static const fz_arg a_buffered = { ARG_NUM, 2, 0, NULL, "a channel buffer size" };
+static const fz_arg a_rounds = { ARG_NUM, 8, 1, NULL, "a number of rounds" };
+static const fz_arg a_frames = { ARG_NUM, 32, 1, NULL, "a number of frames" };
+static const fz_arg a_cswitch = { ARG_CSWITCH, K_N, 0, kindnames, "a stack kind" };
+static const fz_arg a_arm = { ARG_ARM, 8, 1, NULL, "a count" };
+
+enum {
+	FZ_NEWG = 1,	/* makes a goroutine: counts against FZ_MAXG */
+	FZ_SPLITS = 2,	/* has split checks on the C side: never on an xswitch's stack */
+};
+
+/* body: the context of the operation's body; CTX_TOP, which is never a
+ * body, for none. sync: what it is in the deterministic targets (no
+ * FZ_ASYNC); OP_NOP for itself. illname: the name of its illegal form,
+ * whose text is its own; other illegal nodes print a comment. */
+typedef struct fz_opdef {
+	const char *name, *illname;
+	const fz_arg *arg[2];
+	uint8_t body, sync, flags;
+} fz_opdef;
+
+static const fz_opdef opdefs[OP_N] = {
+	[OP_NOP] = { .name = "nop" },
+	[OP_END] = { .name = "end" },
+	[OP_CALL] = { .name = "call", .arg = { &a_thread }, .body = CTX_G },
+	/* Concurrent with the rest: real races, not reproducible run to run. */
+	[OP_GO] = { .name = "go", .arg = { &a_thread }, .body = CTX_G, .sync = OP_CALL },
+	[OP_WAIT] = { .name = "wait", .arg = { &a_thread } },
+	[OP_SWITCH] = { .name = "switch", .arg = { &a_thread, &a_kind } },
+	[OP_SIGNAL] = { .name = "signal", .arg = { &a_thread, &a_tsig } },
+	[OP_DETACH] = { .name = "detach", .arg = { &a_thread } },
+	[OP_SPAWN] = { .name = "spawn", .body = CTX_G, .flags = FZ_NEWG },
+	[OP_YIELD] = { .name = "yield" },
+	[OP_SYSCALL] = { .name = "syscall", .arg = { &a_syscall } },
+	[OP_SYSBLOCK] = { .name = "sysblock", .arg = { &a_block } },
+	[OP_OUTCALL] = { .name = "outcall", .body = CTX_C },
+	[OP_PREEMPT] = { .name = "preempt" },
+	[OP_XFER] = { .name = "xfer", .arg = { &a_buffered }, .flags = FZ_NEWG },
+	[OP_PINGPONG] = { .name = "pingpong", .arg = { &a_rounds }, .flags = FZ_NEWG },
+	[OP_SPAWNW] = { .name = "spawnw", .body = CTX_G, .flags = FZ_NEWG },
+	[OP_WAITW] = { .name = "waitw" },
+	[OP_RECURSE] = { .name = "recurse", .arg = { &a_frames } },
+	[OP_CHECK] = { .name = "check" },
+	[OP_CALLBACK] = { .name = "callback", .body = CTX_G },
+	[OP_CSWITCH] = { .name = "cswitch", .illname = "xswitch", .arg = { &a_cswitch },
+			 .body = CTX_CNOCB },
+	[OP_SLEEP] = { .name = "sleep", .arg = { &a_sleep } },
+	[OP_RETAKE] = { .name = "retake", .flags = FZ_SPLITS },
+	[OP_ARM] = { .name = "arm", .arg = { &a_arm }, .flags = FZ_SPLITS },
+	[OP_DISARM] = { .name = "disarm", .flags = FZ_SPLITS },
+	[OP_RAISE] = { .name = "raise", .arg = { &a_sig } },
+};
+
+/* Each context's opcode bytes, in byte order: append only. A body's `end`
+ * is byte 0; the top level has none (it ends with the input). */
 static const uint8_t tab_top[] = {
 	OP_CALL, OP_GO, OP_WAIT, OP_SWITCH, OP_ARM, OP_DISARM, OP_SIGNAL, OP_DETACH, OP_NOP,
 };
@@ -44,51 +162,16 @@ static const uint8_t tab_cnocb[] = {
 	OP_END, OP_CSWITCH, OP_SLEEP, OP_RAISE,
 };
 
-static const struct { const uint8_t *ops; int n; } tables[CTX_N] = {
-	[CTX_TOP]   = { tab_top, sizeof tab_top },
-	[CTX_G]     = { tab_g, sizeof tab_g },
-	[CTX_C]     = { tab_c, sizeof tab_c },
-	[CTX_CNOCB] = { tab_cnocb, sizeof tab_cnocb },
+static const struct { const uint8_t *ops; int n; const char *what; } ctxops[CTX_N] = {
+	[CTX_TOP]   = { tab_top, sizeof tab_top, "the top level" },
+	[CTX_G]     = { tab_g, sizeof tab_g, "a goroutine" },
+	[CTX_C]     = { tab_c, sizeof tab_c, "C run by an outcall" },
+	[CTX_CNOCB] = { tab_cnocb, sizeof tab_cnocb, "C on a stack an outcall switched to" },
 };
-
-static const char *const opnames[OP_N] = {
-	[OP_NOP] = "nop", [OP_END] = "end",
-	[OP_CALL] = "call", [OP_GO] = "go", [OP_WAIT] = "wait", [OP_SWITCH] = "switch",
-	[OP_SIGNAL] = "signal", [OP_DETACH] = "detach",
-	[OP_SPAWN] = "spawn", [OP_YIELD] = "yield", [OP_SYSCALL] = "syscall",
-	[OP_SYSBLOCK] = "sysblock", [OP_OUTCALL] = "outcall", [OP_PREEMPT] = "preempt",
-	[OP_XFER] = "xfer", [OP_PINGPONG] = "pingpong", [OP_SPAWNW] = "spawnw",
-	[OP_WAITW] = "waitw", [OP_RECURSE] = "recurse", [OP_CHECK] = "check",
-	[OP_CALLBACK] = "callback", [OP_CSWITCH] = "cswitch", [OP_SLEEP] = "sleep",
-	[OP_RETAKE] = "retake",
-	[OP_ARM] = "arm", [OP_DISARM] = "disarm", [OP_RAISE] = "raise",
-};
-
-static const char *const kindnames[K_N] = {
-	"pthread", "ucontext", "ucontext-mmap", "boost", "boost-mmap",
-};
-static const char *const actnames[A_N] = { "split", "yield", "spin", "signal", "systemstack" };
-const char *const fz_signames[4] = { "SIGURG", "SIGPROF", "SIGUSR1", "SIGUSR2" };
-const int fz_sigs[4] = { SIGURG, SIGPROF, SIGUSR1, SIGUSR2 };
-
-/* Argument names where a number would say little. */
-/* Durations are chosen for determinism (docs/fuzz.md): inside a syscall
- * window (syscall, and C run by an outcall) nothing lasts long enough for
- * sysmon to see the P in Psyscall at two ticks (its tick is 20 us), and a
- * blocking call is either instant or long against everything else. */
-static const char *const syscallnames[] = {
-	"getpid", "sched_yield", "nanosleep0", "nanosleep5us", "clock_gettime", "badwrite",
-};
-static const char *const sysblocknames[] = {
-	"getpid", "nanosleep200us", "ppoll200us", "nanosleep1ms", "settle",
-};
-static const char *const sleepnames[] = { "yield", "2us", "8us", "getpid" };
-
-#define NELEM(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 const char *fz_opname(int op)
 {
-	return op >= 0 && op < OP_N && opnames[op] ? opnames[op] : "?";
+	return op >= 0 && op < OP_N && opdefs[op].name ? opdefs[op].name : "?";
 }
 
 const char *fz_kindname(int k)
@@ -96,55 +179,20 @@ const char *fz_kindname(int k)
 	return k >= 0 && k < K_N ? kindnames[k] : "?";
 }
 
-/* ---- fault sites ---------------------------------------------------------- */
-
-int fz_nsites(void)
+static int argwidth(const fz_arg *g)
 {
-	static int n = -1;
-
-	if (n < 0)
-		for (n = 0; sq_fault_site(n); n++)
-			;
-	return n;
+	return !g ? 0 : g->kind == ARG_ARM ? 4 : 1;
 }
 
-const char *fz_site(int i)
+/* The context of the body of op, written as an xswitch or not. */
+static int bodyctx(int op, int xswitch)
 {
-	return sq_fault_site(i);
-}
-
-static int windowsite(const char *s)
-{
-	return !strcmp(s, "entersyscall.poisoned") || !strcmp(s, "syscall.window") ||
-	       !strcmp(s, "exitsyscall.enter") || !strcmp(s, "exitsyscall.slow");
-}
-
-/* The arms a correct runtime answers with a fatal error (1) or that make a
- * livelock (2). */
-int fz_arm_illegal(const char *site, int action, int every)
-{
-	if (action == A_SPLIT && windowsite(site))
-		return 1;
-	if (!strcmp(site, "sighandler.dispatch") && action == A_SYSTEMSTACK)
-		return 1;
-	if (!strcmp(site, "sighandler.dispatch") && action == A_SIGNAL && every)
-		return 2;
-	return 0;
+	return xswitch ? XSWITCH_CTX : opdefs[op].body;
 }
 
 const char *fz_refusal(const fz_prog *p, const fz_node *nd)
 {
-	if (!nd->illegal)
-		return NULL;
-	if (nd->op == OP_CSWITCH)
-		return "callback with sp out of bounds";
-	if (nd->op != OP_ARM)
-		return NULL;
-	if (strstr(p->spec[nd->arm], ":split:"))
-		return "stack split at bad time";
-	if (strstr(p->spec[nd->arm], ":systemstack:"))
-		return "systemstack called from signal stack";
-	return NULL;
+	return nd->illegal ? sq_fatal_message(nd->fatal) : NULL;
 }
 
 /* ---- decoding ------------------------------------------------------------- */
@@ -165,140 +213,154 @@ static uint8_t next(Dec *s)
 	return s->pos < s->n ? s->d[s->pos++] : 0;
 }
 
-static int nargs(int op)
+_Static_assert(SQ_F_N <= INT8_MAX, "fz_node.fatal holds an SQ_F_ id");
+
+static void keep_illegal(Dec *s, fz_node *nd, int fatal)
 {
-	switch (op) {
-	case OP_CALL: case OP_GO: case OP_WAIT: case OP_DETACH:
-	case OP_SYSCALL: case OP_SYSBLOCK: case OP_RAISE: case OP_XFER: case OP_PINGPONG:
-	case OP_RECURSE: case OP_CSWITCH: case OP_SLEEP:
-		return 1;
-	case OP_SWITCH: case OP_SIGNAL:
-		return 2;
-	case OP_ARM:
-		return 4;
-	}
-	return 0;
+	nd->illegal = 1;
+	nd->fatal = (int8_t)fatal;
+	s->p->illegal = 1;
 }
 
-static int childctx(int op, int ctx, int xswitch)
+/* Append s at `at`, up to end. */
+static char *put(char *at, const char *end, const char *s)
 {
-	switch (op) {
-	case OP_CALL: case OP_GO: case OP_SPAWN: case OP_SPAWNW: case OP_CALLBACK:
-		return CTX_G;
-	case OP_OUTCALL:
-		return CTX_C;
-	case OP_CSWITCH:
-		return ctx == CTX_C && xswitch ? CTX_C : CTX_CNOCB;
-	}
-	return -1;
+	while (*s && at < end)
+		*at++ = *s++;
+	return at;
 }
 
-static int mkarm(Dec *s, const uint8_t *b, fz_node *nd)
+/* Write "site:action:N[:every][:SIG]", the spec sq_fault_arm reads, cut at
+ * FZ_SPECLEN. By hand: with snprintf, arms took more of the decoder's time
+ * than all the rest (and decoding runs once per execution). */
+static void spec_arm(char *spec, int site, int act, int n, int every, const char *sig)
+{
+	char *at = spec, *end = spec + FZ_SPECLEN - 1, num[12];
+	int k = sizeof num;
+
+	num[--k] = 0;
+	do
+		num[--k] = (char)('0' + n % 10);
+	while ((n /= 10) > 0);
+	num[--k] = ':';
+	at = put(at, end, sq_site_name(site));
+	at = put(at, end, ":");
+	at = put(at, end, sq_action_name(act));
+	at = put(at, end, num + k);
+	if (every)
+		at = put(at, end, ":every");
+	if (sig) {
+		at = put(at, end, ":");
+		at = put(at, end, sig);
+	}
+	*at = 0;
+}
+
+/* An arm's four bytes: site, action, count - 1, every | signal << 1.
+ * Returns its index in p->spec, -1 to drop it (FZ_MAXARMS reached). */
+static int decode_arm(Dec *s, const uint8_t *b, fz_node *nd)
 {
 	fz_prog *p = s->p;
-	int nsites = fz_nsites();
-	const char *site;
-	int act = b[1] % A_N, n = 1 + b[2] % 8, every = b[3] & 1, sig = (b[3] >> 1) & 3, ill;
-	char *spec;
+	int site = b[0] % SQ_SITE_N, act = b[1] % SQ_ACT_N, n = a_arm.lo + b[2] % a_arm.n;
+	int every = b[3] & 1, sig = (b[3] >> 1) & 3, fatal, v;
+	int insig = sq_site_context(site) == SQ_CTX_GSIGNAL;
 
-	if (nsites == 0 || p->narm >= FZ_MAXARMS)
+	if (p->narm >= FZ_MAXARMS)
 		return -1;
-	site = fz_site(b[0] % nsites);
-	if ((ill = fz_arm_illegal(site, act, every)) != 0) {
-		if (s->allow_illegal || (s->refuse && ill == 1)) {
-			nd->illegal = 1;
-			p->illegal = 1;
-		} else {
-			act = A_SPIN;
-		}
+	/* NOOP (an ordinary call where it is made) is kept: legal, and cheap. */
+	v = sq_arm_verdict(site, act, every, &fatal);
+	if (v == SQ_VERDICT_REFUSED || v == SQ_VERDICT_LIVELOCK) {
+		if (s->allow_illegal || (s->refuse && v == SQ_VERDICT_REFUSED))
+			keep_illegal(s, nd, fatal);
+		else
+			act = SQ_ACT_SPIN;
 	}
 	/* spin (and yield, which spins wherever no G is running, i.e. at every
 	 * reachable site) only widens a window, which matters when something
 	 * runs concurrently: the race target. In the deterministic ones it
 	 * would cost 100 us a hit and change nothing: a check there instead. */
-	if ((act == A_SPIN || act == A_YIELD) && !s->async) {
-		act = A_SIGNAL;
-		sig = strcmp(site, "sighandler.dispatch") ? 3 : 2;
+	if ((act == SQ_ACT_SPIN || act == SQ_ACT_YIELD) && !s->async) {
+		act = SQ_ACT_SIGNAL;
+		sig = S_CHECK;
 		every = 0;
 	}
 	/* The check signal is synchronous by design: inside the handler it
 	 * would land wherever another signal interrupted the thread. */
-	if (act == A_SIGNAL && sig == 3 && !strcmp(site, "sighandler.dispatch"))
-		sig = 2;
-	spec = p->spec[p->narm];
-	snprintf(spec, FZ_SPECLEN, "%s:%s:%d%s%s%s", site, actnames[act], n, every ? ":every" : "",
-		act == A_SIGNAL ? ":" : "", act == A_SIGNAL ? fz_signames[sig] : "");
+	if (act == SQ_ACT_SIGNAL && sig == S_CHECK && insig)
+		sig = S_USR1;
+	spec_arm(p->spec[p->narm], site, act, n, every,
+		act == SQ_ACT_SIGNAL ? fz_signames[sig] : NULL);
 	return p->narm++;
+}
+
+/* One argument's value from its bytes b into *v. Returns 0 to drop the
+ * node. */
+static int decode_arg(Dec *s, int ctx, const fz_arg *g, const uint8_t *b, fz_node *nd, uint8_t *v)
+{
+	switch (g->kind) {
+	case ARG_THREAD: case ARG_NAME:
+		*v = (uint8_t)(b[0] % g->n);
+		break;
+	case ARG_BLOCK:
+		*v = (uint8_t)(s->async ? b[0] % (g->n - 1) : g->n - 1);
+		break;
+	case ARG_NUM:
+		*v = (uint8_t)(g->lo + b[0] % g->n);
+		break;
+	case ARG_CSWITCH:
+		*v = (uint8_t)((b[0] & ~FZ_XBIT) % g->n);
+		if (ctx == XSWITCH_CTX && (b[0] & FZ_XBIT) && (s->allow_illegal || s->refuse))
+			keep_illegal(s, nd, SQ_F_CALLBACK_SP);
+		break;
+	case ARG_ARM:
+		return (nd->arm = (int16_t)decode_arm(s, b, nd)) >= 0;
+	}
+	return 1;
 }
 
 /* Fill nd's arguments from the argument bytes b. Returns 0 if the node is
  * to be dropped (a limit was reached). */
-static int args(Dec *s, int ctx, const uint8_t *b, fz_node *nd, int *xswitch)
+static int decode_op(Dec *s, int ctx, const uint8_t *b, fz_node *nd)
 {
-	/* The C of an xswitch runs off g0's bounds: only the callback (whose
-	 * refusal is the point) may enter the runtime, nothing with a split
-	 * check (arm, disarm, retake would end in "morestack on g0"). */
-	if (s->inxswitch && ctx == CTX_C &&
-	    (nd->op == OP_ARM || nd->op == OP_DISARM || nd->op == OP_RETAKE))
-		return 0;
+	const fz_opdef *d = &opdefs[nd->op];
 	fz_prog *p = s->p;
 
-	switch (nd->op) {
-	case OP_CALL: case OP_GO: case OP_WAIT: case OP_DETACH:
-		nd->a = b[0] % FZ_NTHREADS;
-		break;
-	case OP_SWITCH:
-		nd->a = b[0] % FZ_NTHREADS;
-		nd->b = b[1] % K_N;
-		break;
-	case OP_SIGNAL:
-		nd->a = b[0] % FZ_NTHREADS;
-		nd->b = b[1] % 3;		/* never SIGUSR2: see the file comment */
-		break;
-	case OP_SYSCALL:
-		nd->a = b[0] % NELEM(syscallnames);
-		break;
-	case OP_SYSBLOCK:
-		/* Timed and instant blocking calls race what runs while they
-		 * block (who gets the P back first): race targets only. The
-		 * deterministic targets block until the runtime has settled. */
-		nd->a = s->async ? b[0] % (NELEM(sysblocknames) - 1) : NELEM(sysblocknames) - 1;
-		break;
-	case OP_SLEEP:
-		nd->a = b[0] % NELEM(sleepnames);
-		break;
-	case OP_RAISE:
-		nd->a = b[0] % 4;
-		break;
-	case OP_XFER:
-		nd->a = b[0] % 2;
-		break;
-	case OP_PINGPONG:
-		nd->a = 1 + b[0] % 8;
-		break;
-	case OP_RECURSE:
-		nd->a = 1 + b[0] % 32;
-		break;
-	case OP_CSWITCH:
-		nd->a = (b[0] & 0x7f) % K_N;
-		if (ctx == CTX_C && (b[0] & 0x80) && (s->allow_illegal || s->refuse)) {
-			*xswitch = 1;	/* callbacks from the switched stack: illegal */
-			nd->illegal = 1;
-			p->illegal = 1;
-		}
-		break;
-	case OP_ARM:
-		if ((nd->arm = (int16_t)mkarm(s, b, nd)) < 0)
-			return 0;
-		break;
-	}
-	switch (nd->op) {
-	case OP_SPAWN: case OP_SPAWNW: case OP_XFER: case OP_PINGPONG:
+	/* The C of an xswitch runs off g0's bounds: only the callback (whose
+	 * refusal is the point) may enter the runtime, nothing with a split
+	 * check (that would end in SQ_F_MORESTACK_G0 before the callback). */
+	if (s->inxswitch && (d->flags & FZ_SPLITS))
+		return 0;
+	if (d->arg[0] && !decode_arg(s, ctx, d->arg[0], b, nd, &nd->a))
+		return 0;
+	if (d->arg[1] && !decode_arg(s, ctx, d->arg[1], b + argwidth(d->arg[0]), nd, &nd->b))
+		return 0;
+	if (d->flags & FZ_NEWG) {
 		if (p->ngs >= FZ_MAXG)
 			return 0;
 		p->ngs++;
 	}
 	return 1;
+}
+
+/* The next node of a body in context ctx into nd, its argument bytes read
+ * whether it is kept or not. Returns 1 to keep it. */
+static int decode_node(Dec *s, int ctx, int keep, fz_node *nd)
+{
+	int op = ctxops[ctx].ops[next(s) % ctxops[ctx].n];
+	uint8_t b[4] = { 0 };
+	int k;
+
+	if (!s->async && opdefs[op].sync)
+		op = opdefs[op].sync;
+	k = argwidth(opdefs[op].arg[0]) + argwidth(opdefs[op].arg[1]);
+	for (int i = 0; i < k; i++)
+		b[i] = next(s);
+	memset(nd, 0, sizeof *nd);
+	nd->op = (uint8_t)op;
+	nd->ctx = (int8_t)ctx;
+	nd->body = nd->next = nd->arm = -1;
+	nd->fatal = SQ_F_NONE;
+	return keep && op != OP_NOP && op != OP_END && decode_op(s, ctx, b, nd);
 }
 
 /* Parse one body in context ctx until its end. keep = 0: parse and drop. */
@@ -308,27 +370,19 @@ static int16_t body(Dec *s, int ctx, int depth, int keep)
 	int16_t first = -1, last = -1;
 
 	while (s->pos < s->n && !s->full) {
-		uint8_t b[4], op = tables[ctx].ops[next(s) % tables[ctx].n];
-		int k = nargs(op), xswitch = 0, child, idx;
 		fz_node nd;
+		int ok = decode_node(s, ctx, keep, &nd), xswitch, child, idx = -1;
 
-		if (op == OP_END)
+		if (nd.op == OP_END)
 			break;
-		if (op == OP_GO && !s->async)
-			op = OP_CALL;
-		for (int i = 0; i < 4; i++)
-			b[i] = i < k ? next(s) : 0;
-		memset(&nd, 0, sizeof nd);
-		nd.op = op;
-		nd.ctx = (int16_t)ctx;
-		nd.body = nd.next = nd.arm = -1;
-		int ok = keep && op != OP_NOP && args(s, ctx, b, &nd, &xswitch);
-		child = childctx(op, ctx, xswitch);
+		/* Only kept nodes are xswitches: a dropped one's body is parsed
+		 * as the cswitch's, on the CNOCB table. */
+		xswitch = nd.op == OP_CSWITCH && nd.illegal;
+		child = bodyctx(nd.op, xswitch);
 		if (ok && p->nnode >= FZ_MAXOPS) {
 			s->full = 1;
 			ok = 0;
 		}
-		idx = -1;
 		if (ok) {
 			idx = p->nnode++;
 			p->node[idx] = nd;
@@ -338,13 +392,13 @@ static int16_t body(Dec *s, int ctx, int depth, int keep)
 				p->node[last].next = (int16_t)idx;
 			last = (int16_t)idx;
 		}
-		if (child >= 0) {
+		if (child != CTX_TOP) {
 			int saved = s->inxswitch;
 			int16_t bd;
 
 			if (xswitch)
 				s->inxswitch = 1;
-			else if (op == OP_CALLBACK)
+			else if (nd.op == OP_CALLBACK)
 				s->inxswitch = 0;	/* back on a G, then g0 */
 			bd = body(s, child, depth + 1, ok && depth + 1 <= FZ_MAXDEPTH);
 			s->inxswitch = saved;
@@ -364,70 +418,35 @@ void fz_decode(const uint8_t *data, size_t size, fz_prog *p, int mode)
 	p->top = -1;
 	if (size == 0)
 		return;
-	p->ncp = next(&s) & 7;
+	p->ncp = next(&s) & 7;		/* low 3 bits (ops.h) */
 	for (int i = 0; i < p->ncp; i++) {
 		p->cp[i].at = next(&s);
 		p->cp[i].choice = next(&s);
 	}
-	/* The top level has no `end`: keep reading until the input runs out. */
-	while (s.pos < s.n && !s.full) {
-		int16_t f = body(&s, CTX_TOP, 0, 1);
-
-		if (f >= 0) {
-			if (p->top < 0) {
-				p->top = f;
-			} else {
-				int16_t l = p->top;
-
-				while (p->node[l].next >= 0)
-					l = p->node[l].next;
-				p->node[l].next = f;
-			}
-		}
-	}
+	/* The top level has no `end`: one body, to the end of the input. */
+	p->top = body(&s, CTX_TOP, 0, 1);
 }
 
 /* ---- printing ------------------------------------------------------------- */
 
-static void printargs(const fz_prog *p, const fz_node *nd, FILE *f)
+static void print_arg(const fz_prog *p, const fz_node *nd, const fz_arg *g, int v, FILE *f)
 {
-	switch (nd->op) {
-	case OP_CALL: case OP_GO: case OP_WAIT: case OP_DETACH:
-		fprintf(f, " T%d", nd->a);
+	switch (g->kind) {
+	case ARG_THREAD:
+		fprintf(f, " T%d", v);
 		break;
-	case OP_SWITCH:
-		fprintf(f, " T%d %s", nd->a, kindnames[nd->b]);
+	case ARG_NAME: case ARG_BLOCK: case ARG_CSWITCH:
+		fprintf(f, " %s", g->names[v]);
 		break;
-	case OP_SIGNAL:
-		fprintf(f, " T%d %s", nd->a, fz_signames[nd->b]);
+	case ARG_NUM:
+		fprintf(f, " %d", v);
 		break;
-	case OP_SYSCALL:
-		fprintf(f, " %s", syscallnames[nd->a]);
-		break;
-	case OP_SYSBLOCK:
-		fprintf(f, " %s", sysblocknames[nd->a]);
-		break;
-	case OP_SLEEP:
-		fprintf(f, " %s", sleepnames[nd->a]);
-		break;
-	case OP_RAISE:
-		fprintf(f, " %s", fz_signames[nd->a]);
-		break;
-	case OP_XFER: case OP_PINGPONG: case OP_RECURSE:
-		fprintf(f, " %d", nd->a);
-		break;
-	case OP_CSWITCH:
-		fprintf(f, " %s", kindnames[nd->a]);
-		break;
-	case OP_ARM: {
+	case ARG_ARM:
 		/* site:action:N[:every][:SIG] -> site action N [every] [SIG] */
-		char buf[FZ_SPECLEN], *save, *t;
-
-		snprintf(buf, sizeof buf, "%s", p->spec[nd->arm]);
-		for (t = strtok_r(buf, ":", &save); t; t = strtok_r(NULL, ":", &save))
-			fprintf(f, " %s", t);
+		fputc(' ', f);
+		for (const char *c = p->spec[nd->arm]; *c; c++)
+			fputc(*c == ':' ? ' ' : *c, f);
 		break;
-	}
 	}
 }
 
@@ -435,14 +454,17 @@ static void printbody(const fz_prog *p, int16_t i, int depth, FILE *f)
 {
 	for (; i >= 0; i = p->node[i].next) {
 		const fz_node *nd = &p->node[i];
-		int child = childctx(nd->op, nd->ctx, nd->op == OP_CSWITCH && nd->illegal);
+		const fz_opdef *d = &opdefs[nd->op];
+		int ill = nd->illegal, alias = ill && d->illname;
 
-		fprintf(f, "%*s%s", 2 * depth, "", nd->op == OP_CSWITCH && nd->illegal ? "xswitch" :
-			fz_opname(nd->op));
-		printargs(p, nd, f);
-		if (nd->illegal && nd->op == OP_ARM)
+		fprintf(f, "%*s%s", 2 * depth, "", alias ? d->illname : d->name);
+		if (d->arg[0])
+			print_arg(p, nd, d->arg[0], nd->a, f);
+		if (d->arg[1])
+			print_arg(p, nd, d->arg[1], nd->b, f);
+		if (ill && !alias)
 			fprintf(f, "   # illegal");
-		if (child >= 0) {
+		if (bodyctx(nd->op, alias) != CTX_TOP) {
 			fprintf(f, " {\n");
 			printbody(p, nd->body, depth + 1, f);
 			fprintf(f, "%*s}", 2 * depth, "");
@@ -548,67 +570,120 @@ static int lookup(const char *w, const char *const *names, int n)
 	return -1;
 }
 
-static int number(Asm *a, const char *w, int lo, int hi)
+/* A token as a message quotes it. */
+static const char *got(const char *w)
+{
+	static char buf[100];
+
+	if (!*w)
+		return "nothing";
+	snprintf(buf, sizeof buf, "'%s'", w);
+	return buf;
+}
+
+/* A decimal number from lo to hi; the message names op and what it wants. */
+static int number(Asm *a, const char *op, const char *what, const char *w, long lo, long hi)
 {
 	char *end;
 	long v = strtol(w, &end, 10);
 
 	if (!*w || *end || v < lo || v > hi)
-		return fail(a, "want a number from %d to %d, got '%s'", lo, hi, w);
+		return fail(a, "%s wants %s from %ld to %ld, got %s", op, what, lo, hi, got(w));
 	return (int)v;
 }
 
-static int thread(Asm *a, const char *w)
+/* One of the first n names; the message lists them. */
+static int named(Asm *a, const char *op, const char *what, const char *w,
+		 const char *const *names, int n)
 {
-	if ((w[0] == 'T' || w[0] == 't') && w[1] >= '0' && w[1] < '0' + FZ_NTHREADS && !w[2])
-		return w[1] - '0';
-	return fail(a, "want a thread T0..T%d, got '%s'", FZ_NTHREADS - 1, w);
-}
-
-static int named(Asm *a, const char *w, const char *const *names, int n, const char *what)
-{
+	char list[512];
+	size_t k = 0;
 	int i = lookup(w, names, n);
 
-	return i >= 0 ? i : fail(a, "unknown %s '%s'", what, w);
+	if (i >= 0)
+		return i;
+	list[0] = 0;
+	for (int j = 0; j < n && k < sizeof list; j++)
+		k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", j ? ", " : "", names[j]);
+	return fail(a, "%s wants %s (%s), got %s", op, what, list, got(w));
 }
 
-static void asm_arm(Asm *a)
+/* site action [N] [every] [SIG]: the four bytes decode_arm reads. */
+static void asm_arm(Asm *a, const char *op, const fz_arg *g)
 {
-	char site[64];
-	int si = -1, act, n = 1, every = 0, sig = 0;
-	const char *w;
+	const char *sites[SQ_SITE_N], *acts[SQ_ACT_N], *w;
+	int site, act, n = g->lo, every = 0, sig = 0;
 
-	snprintf(site, sizeof site, "%s", tok(a));
-	for (int i = 0; i < fz_nsites(); i++)
-		if (!strcmp(fz_site(i), site))
-			si = i;
-	if (si < 0) {
-		fail(a, "unknown fault site '%s'", site);
-		return;
-	}
-	act = named(a, tok(a), actnames, A_N, "action");
+	for (int i = 0; i < SQ_SITE_N; i++)
+		sites[i] = sq_site_name(i);
+	for (int i = 0; i < SQ_ACT_N; i++)
+		acts[i] = sq_action_name(i);
+	site = named(a, op, "a fault site", tok(a), sites, SQ_SITE_N);
+	act = named(a, op, "an action", tok(a), acts, SQ_ACT_N);
 	for (;;) {
 		w = peek(a);
-		if (isdigit((unsigned char)w[0]))
-			n = number(a, tok(a), 1, 8);
+		if (isdigit((unsigned char)w[0]) || w[0] == '-')
+			n = number(a, op, g->what, tok(a), g->lo, g->lo + g->n - 1);
 		else if (!strcmp(w, "every"))
 			every = (tok(a), 1);
-		else if (lookup(w, fz_signames, 4) >= 0)
-			sig = lookup(tok(a), fz_signames, 4);
+		else if (lookup(w, fz_signames, S_N) >= 0)
+			sig = lookup(tok(a), fz_signames, S_N);
 		else
 			break;
 	}
-	emit(a, si);
+	emit(a, site);
 	emit(a, act);
-	emit(a, n - 1);
+	emit(a, n - g->lo);
 	emit(a, every | sig << 1);
 }
 
-static int opindex(int ctx, int op)
+/* One argument of op; xswitch: op was written as its illegal form. */
+static void asm_arg(Asm *a, const char *op, const fz_arg *g, int xswitch)
 {
-	for (int i = 0; i < tables[ctx].n; i++)
-		if (tables[ctx].ops[i] == op)
+	const char *w;
+
+	if (g->kind == ARG_ARM) {
+		asm_arm(a, op, g);
+		return;
+	}
+	w = tok(a);
+	switch (g->kind) {
+	case ARG_THREAD:
+		if ((w[0] == 'T' || w[0] == 't') && w[1] >= '0' && w[1] < '0' + g->n && !w[2])
+			emit(a, w[1] - '0');
+		else
+			fail(a, "%s wants %s T0..T%d, got %s", op, g->what, g->n - 1, got(w));
+		break;
+	case ARG_NAME: case ARG_BLOCK:
+		emit(a, named(a, op, g->what, w, g->names, g->n));
+		break;
+	case ARG_NUM:
+		emit(a, number(a, op, g->what, w, g->lo, g->lo + g->n - 1) - g->lo);
+		break;
+	case ARG_CSWITCH:
+		emit(a, named(a, op, g->what, w, g->names, g->n) | (xswitch ? FZ_XBIT : 0));
+		break;
+	}
+}
+
+/* The opcode byte of op in context ctx, -1 if ctx has no such operation. */
+static int opcode(int ctx, int op)
+{
+	for (int i = 0; i < ctxops[ctx].n; i++)
+		if (ctxops[ctx].ops[i] == op)
 			return i;
+	return -1;
+}
+
+/* The operation named w, -1 if none (`end` is written as "}"); *alias:
+ * w names its illegal form. */
+static int opbyname(const char *w, int *alias)
+{
+	for (int op = 0; op < OP_N; op++) {
+		*alias = opdefs[op].illname && !strcmp(w, opdefs[op].illname);
+		if (op != OP_END && (*alias || !strcmp(w, opdefs[op].name)))
+			return op;
+	}
 	return -1;
 }
 
@@ -616,65 +691,27 @@ static void asm_body(Asm *a, int ctx, int closing);
 
 static void asm_op(Asm *a, int ctx, const char *w)
 {
-	int op = lookup(w, opnames, OP_N), xswitch = 0, idx, child;
+	int alias, op = opbyname(w, &alias), idx = op < 0 ? -1 : opcode(ctx, op), child;
 
-	if (!strcmp(w, "xswitch")) {
-		op = OP_CSWITCH;
-		xswitch = 1;
+	if (idx < 0) {
+		fail(a, "'%s' is not an operation of %s", w, ctxops[ctx].what);
+		return;
 	}
-	if (op < 0 || (idx = opindex(ctx, op)) < 0 || op == OP_END) {
-		fail(a, "'%s' is not an operation of this context", w);
+	if (alias && ctx != XSWITCH_CTX) {
+		fail(a, "'%s' is only written in %s", w, ctxops[XSWITCH_CTX].what);
 		return;
 	}
 	emit(a, idx);
-	switch (op) {
-	case OP_CALL: case OP_GO: case OP_WAIT: case OP_DETACH:
-		emit(a, thread(a, tok(a)));
-		break;
-	case OP_SWITCH:
-		emit(a, thread(a, tok(a)));
-		emit(a, named(a, tok(a), kindnames, K_N, "stack kind"));
-		break;
-	case OP_SIGNAL:
-		emit(a, thread(a, tok(a)));
-		emit(a, named(a, tok(a), fz_signames, 3, "signal for a thread"));
-		break;
-	case OP_SYSCALL:
-		emit(a, named(a, tok(a), syscallnames, NELEM(syscallnames), "syscall"));
-		break;
-	case OP_SYSBLOCK:
-		emit(a, named(a, tok(a), sysblocknames, NELEM(sysblocknames), "blocking syscall"));
-		break;
-	case OP_SLEEP:
-		emit(a, named(a, tok(a), sleepnames, NELEM(sleepnames), "sleep"));
-		break;
-	case OP_RAISE:
-		emit(a, named(a, tok(a), fz_signames, 4, "signal"));
-		break;
-	case OP_XFER:
-		emit(a, number(a, tok(a), 0, 1));
-		break;
-	case OP_PINGPONG:
-		emit(a, number(a, tok(a), 1, 8) - 1);
-		break;
-	case OP_RECURSE:
-		emit(a, number(a, tok(a), 1, 32) - 1);
-		break;
-	case OP_CSWITCH:
-		emit(a, named(a, tok(a), kindnames, K_N, "stack kind") | (xswitch ? 0x80 : 0));
-		break;
-	case OP_ARM:
-		asm_arm(a);
-		break;
-	}
-	child = childctx(op, ctx, xswitch);
-	if (child >= 0) {
+	for (int i = 0; i < 2 && opdefs[op].arg[i]; i++)
+		asm_arg(a, w, opdefs[op].arg[i], alias);
+	child = bodyctx(op, alias);
+	if (child != CTX_TOP) {
 		if (strcmp(tok(a), "{")) {
-			fail(a, "'%s' wants a body in { }", w);
+			fail(a, "%s wants a body in { }, got %s", w, got(a->tok));
 			return;
 		}
 		asm_body(a, child, 1);
-		emit(a, opindex(child, OP_END));
+		emit(a, opcode(child, OP_END));
 	}
 }
 
@@ -682,6 +719,7 @@ static void asm_body(Asm *a, int ctx, int closing)
 {
 	for (;;) {
 		const char *w = tok(a);
+		char word[96];
 
 		if (a->failed)
 			return;
@@ -695,34 +733,45 @@ static void asm_body(Asm *a, int ctx, int closing)
 				fail(a, "unexpected '}'");
 			return;
 		}
-		char word[96];
-
 		snprintf(word, sizeof word, "%s", w);
 		asm_op(a, ctx, word);
 	}
 }
 
+/* sched at:choice ...: the change points, each number a byte. */
+static int asm_sched(Asm *a, uint8_t *cps)
+{
+	int ncp = 0;
+
+	if (strcmp(peek(a), "sched"))
+		return 0;
+	tok(a);
+	while (isdigit((unsigned char)peek(a)[0])) {
+		const char *w = tok(a);
+		char *end;
+		long at = strtol(w, &end, 10), ch = -1;
+
+		if (*end == ':' && isdigit((unsigned char)end[1]))
+			ch = strtol(end + 1, &end, 10);
+		if (ch < 0 || *end || at > 255 || ch > 255)
+			return fail(a, "sched wants pick:choice, each from 0 to 255, got %s", got(w));
+		if (ncp >= FZ_MAXCP)
+			return fail(a, "sched wants at most %d pick:choice pairs", FZ_MAXCP);
+		cps[2 * ncp] = (uint8_t)at;
+		cps[2 * ncp + 1] = (uint8_t)ch;
+		ncp++;
+	}
+	return ncp;
+}
+
 long fz_asm(const char *text, uint8_t *out, size_t max, char *err, size_t errlen)
 {
 	Asm a = { text, out, max, 0, err, errlen, 1, "", 0 };
-	int ncp = 0;
 	uint8_t cps[2 * FZ_MAXCP];
+	int ncp = asm_sched(&a, cps);
 
-	if (!strcmp(peek(&a), "sched")) {
-		tok(&a);
-		while (isdigit((unsigned char)peek(&a)[0])) {
-			const char *w = tok(&a);
-			char *colon;
-			long at = strtol(w, &colon, 10), ch;
-
-			if (*colon != ':' || ncp >= FZ_MAXCP)
-				return fail(&a, "sched wants at most %d pick:choice pairs", FZ_MAXCP);
-			ch = strtol(colon + 1, NULL, 10);
-			cps[2 * ncp] = (uint8_t)at;
-			cps[2 * ncp + 1] = (uint8_t)ch;
-			ncp++;
-		}
-	}
+	if (ncp < 0)
+		return -1;
 	emit(&a, ncp);
 	for (int i = 0; i < 2 * ncp; i++)
 		emit(&a, cps[i]);

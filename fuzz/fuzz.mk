@@ -98,7 +98,7 @@ FZ_D_$(1)   := $(FZ_OUT)/$(1)
 FZ_DEF_$(1) := $(if $(3),$(call SQ_REGRESS_DEF,$(3)))
 FZ_RTO_$(1) := $$(FZ_RT_SRCS:$(FZ_RTDIR)/src/%.c=$$(FZ_D_$(1))/rt/%.o) $$(FZ_D_$(1))/rt/asm.o \
                $$(FZ_RT_SASM:$(FZ_RTDIR)/src/%.S=$$(FZ_D_$(1))/rt/%.o)
-FZ_LIBO_$(1) := $$(addprefix $$(FZ_D_$(1))/,interp_g.o interp_c.o decode.o peek.o oracle.o)
+FZ_LIBO_$(1) := $$(addprefix $$(FZ_D_$(1))/,interp_g.o interp_c.o decode.o oracle.o)
 FZ_BIN_$(1) := $$(addprefix $$(FZ_D_$(1))/,$$(FZ_TARGETS))
 
 $$(FZ_D_$(1))/rt/%.o: $(FZ_RTDIR)/src/%.c $$(FZ_HDRS)
@@ -117,11 +117,7 @@ $$(FZ_D_$(1))/interp_g.o: fuzz/interp_g.c $$(FZ_HDRS)
 $$(FZ_D_$(1))/interp_c.o $$(FZ_D_$(1))/decode.o: $$(FZ_D_$(1))/%.o: fuzz/%.c $$(FZ_HDRS)
 	@mkdir -p $$(dir $$@)
 	$$(FZ_CCOV_$(2)) $$(FZ_CFLAGS) $$(FZ_COVF_$(2)) $$(FZ_DEF_$(1)) -c $$< -o $$@
-# peek.c is runtime code (its flags, its split checks); oracle.c must not
-# feed coverage. Neither gets the engine's coverage.
-$$(FZ_D_$(1))/peek.o: fuzz/peek.c $$(FZ_HDRS)
-	@mkdir -p $$(dir $$@)
-	$$(FZ_CC) $$(FZ_CFLAGS) $$(FZ_SPLIT) $$(FZ_DEF_$(1)) $(if $(filter asan,$(2)),-fsanitize=address) -c $$< -o $$@
+# oracle.c must not feed coverage: waits, /proc, the crash path.
 $$(FZ_D_$(1))/oracle.o: fuzz/oracle.c $$(FZ_HDRS)
 	@mkdir -p $$(dir $$@)
 	$$(FZ_CC) $$(FZ_CFLAGS) $$(FZ_DEF_$(1)) $(if $(filter asan,$(2)),-fsanitize=address) -c $$< -o $$@
@@ -181,7 +177,7 @@ $(FZ_OSS_D)/rt/asm.o: $(FZ_RT_ASM)
 $(FZ_OSS_D)/rt/split/%.o: $(FZ_RTDIR)/src/split/%.S
 	@mkdir -p $(dir $@)
 	$(CC) -c $< -o $@
-$(FZ_OSS_D)/interp_g.o $(FZ_OSS_D)/peek.o: $(FZ_OSS_D)/%.o: fuzz/%.c $(FZ_HDRS)
+$(FZ_OSS_D)/interp_g.o: $(FZ_OSS_D)/%.o: fuzz/%.c $(FZ_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(FZ_CFLAGS) $(FZ_SPLIT) -c $< -o $@
 $(FZ_OSS_D)/interp_c.o $(FZ_OSS_D)/decode.o $(FZ_OSS_D)/oracle.o: $(FZ_OSS_D)/%.o: fuzz/%.c $(FZ_HDRS)
@@ -191,7 +187,7 @@ $(FZ_OSS_D)/target-%.o: fuzz/fuzz_target.c $(FZ_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(FZ_CFLAGS) $(FZ_TFLAGS_$*) -c $< -o $@
 $(addprefix $(OUT)/,$(FZ_TARGETS)): $(OUT)/%: $(FZ_OSS_D)/target-%.o $(FZ_OSS_RTO) \
-		$(addprefix $(FZ_OSS_D)/,interp_g.o interp_c.o decode.o peek.o oracle.o)
+		$(addprefix $(FZ_OSS_D)/,interp_g.o interp_c.o decode.o oracle.o)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ $(LIB_FUZZING_ENGINE) $(FZ_LIBS) -o $@
 fuzz-oss: $(addprefix $(OUT)/,$(FZ_TARGETS))

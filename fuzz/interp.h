@@ -7,9 +7,9 @@
  * the C side: the foreign-thread pool, the top level, the C that outcalls
  * run on g0 or on switched stacks. It has no split checks: it runs on
  * stacks the runtime does not know (C_SIDE). oracle.c holds what must not
- * feed the fuzzer's coverage (waits, /proc parsing, the crash path), and
- * peek.c the few looks into the runtime's internals the interpreter needs
- * until the harness API has them (docs/fuzz.md, "Runtime requests").
+ * feed the fuzzer's coverage (waits, /proc parsing, the crash path). What
+ * the interpreter needs of the scheduler (quiet, retake, tick, sysmon held,
+ * its own M's invariants) is the runtime's harness API (sq_harness.h).
  *
  * One execution: fz_exec decodes the input, runs the top level op by op,
  * and after every step brings the runtime to a quiet point and checks it
@@ -125,6 +125,14 @@ _Noreturn void fz_fail(const char *cls, const char *fmt, ...)
  * through /proc/self/smaps, where this kernel shows it). 0 or violations. */
 int fz_check_mapstack(void);
 void fz_mapstack_init(void);
+/* Around every execution (fz_exec): leaks of what the process holds,
+ * across executions (outside.h's probe; FZ_LEAK sets how often). */
+void fz_leak_before(void);
+void fz_leak_after(const uint8_t *data, size_t size, int mode);
+/* Around every callback (interp_c.c's callin): the calling thread's signal
+ * mask and signal stack, compared once the outermost returns (outside.h). */
+void fz_callin_begin(void);
+void fz_callin_end(void);
 /* Spin, then sleep, until *addr != old (or ns elapse: returns -1). */
 int fz_wait_change(uint32_t *addr, uint32_t old, int64_t ns);
 void fz_wake(uint32_t *addr);
@@ -157,31 +165,5 @@ void fz_wait_idle(const char *after);
  * not happen) until whatever the P went on to run has parked or blocked in
  * a settle wait. */
 void fz_retake(int64_t ns);
-
-/* ---- peek.c: the runtime's internals ---- */
-int fzp_idle(void);
-/* Every P idle, nothing queued, every runtime M parked but `busy` of them. */
-int fzp_quiet(int busy);
-/* sysmon's retake of a P left in Psyscall by a foreign thread that went
- * back to C, done now: with nothing queued it goes straight to the idle
- * list. Returns the number of Ps retaken. */
-int fzp_retake(void);
-int fzp_tick(void);
-/* Is the caller a runtime M (not a foreign thread's extra M)? */
-int fzp_on_runtime_m(void);
-void fzp_sysmon_hold(void);
-void fzp_reset(void);
-void fzp_retake_mine(void);
-/* Invariants of the calling thread's M only (safe while other Ms run,
- * and from a signal handler): the documented window invariants of its
- * current G, its guard, its locks. Returns the number of violations,
- * the first described in why. from_g: called by the G itself. */
-int fzp_check_self(int from_g, char *why, int len);
-void fzp_dump(void);
-/* SIGABRT back to the handler from before the runtime (a fuzzer's): the
- * runtime's own way out of a fatal error, for fz_fail. Safe anywhere. */
-void fzp_restore_abort(void);
-/* Is the calling thread attached to the runtime (has a g)? */
-int fzp_attached(void);
 
 #endif

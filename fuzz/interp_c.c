@@ -15,14 +15,18 @@
  * level goes on, until `wait` or the end.
  *
  * Determinism. The runtime runs with one P, no timed preemption, and every
- * scheduling choice taken from the input (sq_harness_picker). Between
- * synchronous top-level steps the interpreter makes a quiet point: it does
- * sysmon's retake of the P the last callback left in Psyscall (the P goes
- * to the idle list), waits until every M is parked, and runs sq_check. So
- * every step starts from the same runtime state however long the previous
- * one took, and sysmon's timing does not decide which path the next
- * callback takes. Signals sent to an idle thread are raised by that
- * thread itself, at a known point.
+ * scheduling choice taken from the input (sq_harness_picker). sysmon is
+ * held after the warm-up (sq_harness_sysmon_hold): it never ticks again,
+ * and the interpreter does its work at points the program decides.
+ * Between synchronous top-level steps the interpreter makes a quiet point:
+ * it retakes the P the last callback left in Psyscall (sq_harness_retake:
+ * the P goes to the idle list), waits until every M is parked
+ * (sq_harness_quiet), and runs sq_check. So every step starts from the
+ * same runtime state however long the previous one took, and sysmon's
+ * timing does not decide which path the next callback takes. While `go`
+ * steps run, the fuzzer's thread ticks for sysmon (sq_harness_tick).
+ * Signals sent to an idle thread are raised by that thread itself, at a
+ * known point.
  *
  * Canonical state between executions: no goroutine alive, no site armed,
  * every pool thread bound (bound target) on its own pthread stack, i.e.
@@ -107,7 +111,7 @@ C_SIDE static void run_on(int k, void (*fn)(void *), void *arg)
 	fz_cs_prepare(s);	/* its memory, made the first time (no coverage) */
 	tls_busy[k] = 1;
 	if (cs_run(s, fn, arg) < 0)
-		fz_fail("harness", "no memory for a %s stack", fz_kindname(k));
+		fz_fail("harness-error", "no memory for a %s stack", fz_kindname(k));
 	tls_busy[k] = 0;
 }
 
@@ -135,10 +139,14 @@ C_SIDE static void nothing(void *arg)
 
 C_SIDE static void callin(int16_t i)
 {
-	int r = sq_callback(fz_cb_entry, (void *)(intptr_t)i);
+	int r;
+
+	fz_callin_begin();
+	r = sq_callback(fz_cb_entry, (void *)(intptr_t)i);
+	fz_callin_end();
 
 	if (r != (FZ_RET_MAGIC ^ i))
-		fz_fail("wrong", "callback of node %d returned %#x", i, r);
+		fz_fail("wrong-result", "callback of node %d returned %#x", i, r);
 }
 
 C_SIDE static void switched(void *arg)
@@ -213,7 +221,7 @@ C_SIDE void fz_arm(const fz_node *nd)
 		}
 	}
 	if (sq_fault_arm(spec) != 0)
-		fz_fail("harness", "cannot arm %s", spec);
+		fz_fail("harness-error", "cannot arm %s", spec);
 }
 
 C_SIDE void fz_disarm(void)
@@ -229,10 +237,10 @@ C_SIDE void fz_refuse_verdict(void)
 	for (int k = 0; k < ninforce; k++)
 		settle(k);
 	if (unrefused && unrefused->op == OP_ARM)
-		fz_fail("refusal", "%s ran and the runtime went on (expected \"%s\")",
+		fz_fail("wrong-result", "%s ran and the runtime went on (expected \"%s\")",
 			prog.spec[unrefused->arm], fz_refusal(&prog, unrefused));
 	if (unrefused)
-		fz_fail("refusal", "a callback from a switched C stack inside an outcall ran "
+		fz_fail("wrong-result", "a callback from a switched C stack inside an outcall ran "
 			"(expected \"%s\")", fz_refusal(&prog, unrefused));
 }
 
@@ -240,7 +248,7 @@ C_SIDE static void checkc(const char *after)
 {
 	char why[200];
 
-	if (fzp_check_self(0, why, sizeof why) > 0)
+	if (sq_check_self(0, why, sizeof why) > 0)
 		fz_fail("invariant", "%s (after %s in an outcall)", why, after);
 }
 
@@ -360,7 +368,7 @@ static uint32_t nexits;
 
 C_SIDE static void exited(void *arg)
 {
-	if (fzp_attached()) {
+	if (sq_harness_attached() != SQ_ATTACHED_NONE) {
 		pthread_setspecific(exitkey, arg);	/* after the runtime's dropm */
 		return;
 	}
@@ -408,7 +416,7 @@ C_SIDE static void thr_start(Thr *t)
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&t->th, &attr, thr_main, t) != 0)
-		fz_fail("harness", "pthread_create failed");
+		fz_fail("harness-error", "pthread_create failed");
 	pthread_attr_destroy(&attr);
 	fz_wait_change(&t->done, 1, -1);	/* thr_main says it is ready */
 }
@@ -435,7 +443,7 @@ C_SIDE static int64_t await_tick(void)
 		/* sysmon's pace, however often we are called (polling). */
 		now = fz_now();
 		if (now - ticked >= 20000) {
-			fzp_tick();
+			sq_harness_tick();
 			ticked = now;
 		}
 		if (!slice)
@@ -447,7 +455,7 @@ C_SIDE static int64_t await_tick(void)
 C_SIDE static void await(Thr *t, const char *what)
 {
 	if (fz_await(&t->done, &t->seq, await_tick, 4000000000LL) < 0) {
-		fzp_dump();
+		sq_harness_dump();
 		fz_fail("hang", "T%d did not finish %s in 4s", t->idx, what);
 	}
 	t->async = 0;
@@ -485,9 +493,8 @@ C_SIDE static void quiet(const char *after)
 {
 	if (anyasync())
 		return;
-	fzp_retake();
+	sq_harness_retake();
 	fz_wait_idle(after);
-	fzp_sysmon_hold();
 	if (sq_check(0) > 0)
 		fz_fail("invariant", "sq_check found violations after %s", after);
 }
@@ -607,7 +614,7 @@ C_SIDE static void on_usr2(int sig, siginfo_t *si, void *uc)
 	char why[200];
 
 	(void)sig, (void)si, (void)uc;
-	if (fzp_check_self(0, why, sizeof why) > 0)
+	if (sq_check_self(0, why, sizeof why) > 0)
 		fz_fail("invariant", "%s (at a check signal)", why);
 }
 
@@ -651,9 +658,8 @@ C_SIDE void fz_init(int bound, int onecore)
 	sq_harness_picker(pick, NULL);
 	fz_mapstack_init();
 	if (!(fz_cur.live = sq_wg_new()))
-		fz_fail("harness", "out of memory");
+		fz_fail("harness-error", "out of memory");
 	fz_g_alloc();
-	fz_nsites();		/* counted once, here */
 	pthread_key_create(&exitkey, exited);
 	for (int i = 0; i < FZ_NTHREADS; i++) {
 		thr[i].idx = i;
@@ -664,6 +670,12 @@ C_SIDE void fz_init(int bound, int onecore)
 	for (int i = 0; i < FZ_NTHREADS; i++)
 		command(&thr[i], CMD_WARM, "warm-up");
 	quiet("the warm-up");
+	/* From here on the interpreter retakes and ticks for sysmon, at points
+	 * the program decides. Not before: the warm-up's callbacks come one
+	 * after another with no quiet point between, and a fresh extra M finds
+	 * the P the callback before it left in Psyscall; sysmon retakes it. */
+	if (sq_harness_sysmon_hold() != 0)
+		fz_fail("harness-error", "cannot hold sysmon");
 	if (sq_check(1) > 0)
 		fz_fail("invariant", "sq_check(quiescent) found violations after the warm-up");
 	if (fz_check_mapstack() > 0)
@@ -673,11 +685,12 @@ C_SIDE void fz_init(int bound, int onecore)
 
 C_SIDE void fz_exec(const uint8_t *data, size_t size, int mode)
 {
+	fz_leak_before();
 	fz_decode(data, size, &prog, mode);
 	ninforce = 0;
 	unrefused = NULL;
 	fz_g_reset();
-	fzp_reset();
+	sq_harness_reset_ticks();
 	fz_cur.p = &prog;
 	fz_watchdog_arm();
 	top(prog.top);
@@ -697,6 +710,7 @@ C_SIDE void fz_exec(const uint8_t *data, size_t size, int mode)
 	}
 	fz_watchdog_disarm();
 	fz_cur.p = NULL;
+	fz_leak_after(data, size, mode);
 }
 
 C_SIDE void fz_print_input(const uint8_t *data, size_t size, int mode, FILE *f)

@@ -5,7 +5,7 @@
  * checks, like any code meant to run on Gs: a preemption request (the
  * program's `preempt`, a SIGURG from a fault site) is honoured at the next
  * call, and an overflow is caught. After every operation the G checks the
- * invariants of its own M (fzp_check_self), which is safe while other Ms
+ * invariants of its own M (sq_check_self), which is safe while other Ms
  * run; the global checks (sq_check) wait for the quiet points between
  * top-level steps (interp_c.c).
  *
@@ -80,7 +80,7 @@ static sq_wg *wgget(void)
 	int32_t k = __atomic_fetch_add(&fz_cur.nwg, 1, __ATOMIC_RELAXED);
 
 	if (k >= NWG)
-		fz_fail("harness", "out of wait groups");
+		fz_fail("harness-error", "out of wait groups");
 	return wgs[k];
 }
 
@@ -93,11 +93,11 @@ void fz_g_alloc(void)
 		chans[i][1] = sq_chan_new(0);
 		bufchans[i] = sq_chan_new(1);
 		if (!chans[i][0] || !chans[i][1] || !bufchans[i])
-			fz_fail("harness", "out of memory for channels");
+			fz_fail("harness-error", "out of memory for channels");
 	}
 	for (int i = 0; i < NWG; i++)
 		if (!(wgs[i] = sq_wg_new()))
-			fz_fail("harness", "out of memory for wait groups");
+			fz_fail("harness-error", "out of memory for wait groups");
 }
 
 static void live_add(void)
@@ -133,7 +133,7 @@ static int xfer_peer(void *arg)
 	int16_t i = (int16_t)(intptr_t)arg;
 
 	if (sq_chan_send(chan(i, 0, node(i)->a), xvalue(i, 0)) != 0)
-		fz_fail("wrong", "xfer: send failed");
+		fz_fail("wrong-result", "xfer: send failed");
 	live_done();
 	return 0;
 }
@@ -145,10 +145,10 @@ static int pong_peer(void *arg)
 
 	for (int k = 0; k < node(i)->a; k++) {
 		if (sq_chan_recv(chan(i, 0, 0), &v) != 0 || v != xvalue(i, k))
-			fz_fail("wrong", "pingpong: peer received %#lx, want %#lx",
+			fz_fail("wrong-result", "pingpong: peer received %#lx, want %#lx",
 				(unsigned long)v, (unsigned long)xvalue(i, k));
 		if (sq_chan_send(chan(i, 1, 0), v + 1) != 0)
-			fz_fail("wrong", "pingpong: peer send failed");
+			fz_fail("wrong-result", "pingpong: peer send failed");
 	}
 	live_done();
 	return 0;
@@ -169,7 +169,7 @@ __attribute__((noinline)) static int recurse(int d)
 static void wantret(const char *what, long got, long want)
 {
 	if (got != want)
-		fz_fail("wrong", "%s returned %ld, want %ld", what, got, want);
+		fz_fail("wrong-result", "%s returned %ld, want %ld", what, got, want);
 }
 
 /* Sleeps are never restarted after a signal handler (signal(7)): a signal
@@ -177,7 +177,7 @@ static void wantret(const char *what, long got, long want)
 static void wantsleep(const char *what, long got)
 {
 	if (got != 0 && got != -EINTR)
-		fz_fail("wrong", "%s returned %ld, want 0 or -EINTR", what, got);
+		fz_fail("wrong-result", "%s returned %ld, want 0 or -EINTR", what, got);
 }
 
 static void op_syscall(int w)
@@ -204,7 +204,7 @@ static void op_syscall(int w)
 		wantret("syscall clock_gettime",
 			sq_syscall(SYS_clock_gettime, CLOCK_MONOTONIC, (long)&ts, 0, 0, 0, 0), 0);
 		if (ts.tv_sec < 0)
-			fz_fail("wrong", "clock_gettime did not write the G's stack");
+			fz_fail("wrong-result", "clock_gettime did not write the G's stack");
 		break;
 	case 5:
 		wantret("syscall write(-1)", sq_syscall(SYS_write, -1, (long)&ts, 1, 0, 0, 0), -EBADF);
@@ -223,11 +223,11 @@ static void op_settle(void)
 	fz_settler *s;
 
 	if (k >= FZ_MAXSETTLE)
-		fz_fail("harness", "too many settle waits");
+		fz_fail("harness-error", "too many settle waits");
 	s = &fz_cur.settle[k];
 	s->word = 0;
 	s->back = 0;
-	s->runtime_m = fzp_on_runtime_m();
+	s->runtime_m = sq_harness_attached() == SQ_ATTACHED_M;
 	__atomic_store_n(&s->ready, 1, __ATOMIC_RELEASE);
 	fz_attention();
 	fz_settle_block(&s->word);
@@ -281,7 +281,7 @@ static void op_xfer(int16_t i)
 	live_add();
 	sq_spawn(xfer_peer, (void *)(intptr_t)i);
 	if (sq_chan_recv(chan(i, 0, node(i)->a), &v) != 0 || v != xvalue(i, 0))
-		fz_fail("wrong", "xfer: received %#lx, want %#lx", (unsigned long)v,
+		fz_fail("wrong-result", "xfer: received %#lx, want %#lx", (unsigned long)v,
 			(unsigned long)xvalue(i, 0));
 }
 
@@ -294,7 +294,7 @@ static void op_pingpong(int16_t i)
 	for (int k = 0; k < node(i)->a; k++) {
 		if (sq_chan_send(chan(i, 0, 0), xvalue(i, k)) != 0 ||
 		    sq_chan_recv(chan(i, 1, 0), &v) != 0 || v != xvalue(i, k) + 1)
-			fz_fail("wrong", "pingpong: received %#lx, want %#lx", (unsigned long)v,
+			fz_fail("wrong-result", "pingpong: received %#lx, want %#lx", (unsigned long)v,
 				(unsigned long)xvalue(i, k) + 1);
 	}
 }
@@ -303,7 +303,7 @@ static void checkself(const char *after)
 {
 	char why[200];
 
-	if (fzp_check_self(1, why, sizeof why) > 0)
+	if (sq_check_self(1, why, sizeof why) > 0)
 		fz_fail("invariant", "%s (after %s on goroutine %llu)", why, after,
 			(unsigned long long)sq_goid());
 }

@@ -16,12 +16,20 @@
  *   C      C code run by sq_ccall (an outcall) on the M's g0, inside a
  *          syscall window: it may call back, block, switch stacks
  *   CNOCB  C code on a stack the outcall switched to: it may not call back
- *          (the runtime's frames are up the other stack: "callback with sp
- *          out of bounds"), nor call anything with a split check
+ *          (the runtime's frames are up the other stack: SQ_F_CALLBACK_SP),
+ *          nor call anything with a split check
  * Operations with a body (call, go, spawn, spawnw, outcall, callback,
- * switch) are followed by the body's operations and an `end` (or the end
+ * cswitch) are followed by the body's operations and an `end` (or the end
  * of the input). Nesting stops at FZ_MAXDEPTH: deeper bodies are parsed
  * and dropped.
+ *
+ * Grammar. decode.c holds it once: a row per operation (its name, its
+ * arguments' kinds and ranges, the context of its body) and a list per
+ * context of the operations its opcode bytes name, in byte order. The
+ * decoder, the printer and the assembler all read those tables, so an
+ * argument's range is written in one place. An opcode's meaning is its
+ * index in its context's list: lists only grow at the end, or every saved
+ * input changes meaning.
  *
  * Layout: byte 0 holds the number of schedule change points d (low 3
  * bits); then d pairs (pick index, choice); then the operations, each an
@@ -70,17 +78,20 @@ enum fz_op {
 /* Stack kinds a foreign thread or an outcall can run on (harness/cstack.h). */
 enum { K_PTHREAD, K_UC_MALLOC, K_UC_MMAP, K_BOOST_MALLOC, K_BOOST_MMAP, K_N };
 
-/* Arm actions, in the runtime's order (fault.c). */
-enum { A_SPLIT, A_YIELD, A_SPIN, A_SIGNAL, A_SYSTEMSTACK, A_N };
+/* Signals, by index into fz_sigs: the four the runtime and the interpreter
+ * handle. S_CHECK (SIGUSR2) is the interpreter's "check here" signal,
+ * only ever raised synchronously (decode.c). */
+enum { S_URG, S_PROF, S_USR1, S_CHECK, S_N };
 
 typedef struct fz_node {
 	uint8_t op;
 	uint8_t a, b;		/* arguments, already reduced to their ranges */
-	uint8_t illegal;	/* only with FZ_ILLEGAL: the fixed runtime must throw */
+	uint8_t illegal;	/* only with FZ_ILLEGAL or FZ_REFUSE: kept illegal */
+	int8_t fatal;		/* an illegal node's owed fatal error (SQ_F_*), or SQ_F_NONE */
+	int8_t ctx;		/* the context the node runs in */
 	int16_t body;		/* first node of the body, -1 if none */
 	int16_t next;		/* next node in the same body, -1 at the end */
 	int16_t arm;		/* OP_ARM: index into prog.spec */
-	int16_t ctx;		/* the context the node runs in */
 } fz_node;
 
 typedef struct fz_prog {
@@ -105,7 +116,8 @@ typedef struct fz_prog {
 enum { FZ_ILLEGAL = 1, FZ_ASYNC = 2, FZ_REFUSE = 4 };
 
 /* The fatal error a correct runtime answers an illegal node with (an arm
- * or an xswitch kept by FZ_ILLEGAL or FZ_REFUSE), NULL for a legal node. */
+ * or an xswitch kept by FZ_ILLEGAL or FZ_REFUSE), as the contract words it
+ * (sq_fatal_message); NULL for a legal node or a livelocking arm. */
 const char *fz_refusal(const fz_prog *p, const fz_node *nd);
 
 /* Decode any bytes into a program. */
@@ -121,12 +133,7 @@ long fz_asm(const char *text, uint8_t *out, size_t max, char *err, size_t errlen
 /* Names, for printing and for the interpreter's messages. */
 const char *fz_opname(int op);
 const char *fz_kindname(int k);
-extern const char *const fz_signames[4];
-extern const int fz_sigs[4];
-
-/* Fault sites, by index: the runtime's table (sq_fault_site) when linked. */
-int fz_nsites(void);
-const char *fz_site(int i);
-int fz_arm_illegal(const char *site, int action, int every);
+extern const char *const fz_signames[S_N];
+extern const int fz_sigs[S_N];
 
 #endif

@@ -11,7 +11,7 @@
  * runtime's throw ends by SIGABRT (SQ_CRASH=abort) with SIGABRT handed back
  * to the handler the program had before the runtime started: libFuzzer's,
  * SIG_DFL under AFL++ and replay. The interpreter's own findings (fz_fail)
- * take the same way out (fzp_restore_abort).
+ * take the same way out (sq_harness_restore_sigabrt).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -33,6 +33,8 @@
 #include <unistd.h>
 
 #include "interp.h"
+#include "mapstack.h"
+#include "outside.h"
 #include "sq_harness.h"
 #include "cstack.h"
 
@@ -78,12 +80,105 @@ _Noreturn void fz_fail(const char *cls, const char *fmt, ...)
 		n = (int)sizeof buf - 2;
 	buf[n++] = '\n';
 	say(buf, (size_t)n);
-	fzp_restore_abort();	/* the fuzzer's handler, see above */
+	sq_harness_restore_sigabrt();	/* the fuzzer's handler, see above */
 	sigemptyset(&set);
 	sigaddset(&set, SIGABRT);
 	syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, &set, NULL, 8);
 	syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), SIGABRT);
 	_exit(134);
+}
+
+/* ---- thread state across callbacks (harness/outside.h's rule) ------------------------
+ * A pool thread's signal mask and signal stack are kept before its first
+ * callback and compared when the outermost one returns: every fourth time
+ * per thread (two system calls a look; the fuzzers run millions of
+ * callbacks, and the replay driver looks every time). */
+
+static __thread sc_tstate fz_ts;
+static __thread int fz_cbdepth;
+static __thread unsigned fz_cbn;
+static int fz_tstate_every = -1;
+
+void fz_callin_begin(void)
+{
+	if (!fz_ts.saved) {
+		sc_tstate_read(&fz_ts);
+		fz_ts.saved = 1;
+	}
+	fz_cbdepth++;
+}
+
+void fz_callin_end(void)
+{
+	char why[300];
+	sc_tstate now;
+
+	if (--fz_cbdepth > 0)
+		return;
+	if (fz_tstate_every < 0)
+		fz_tstate_every = getenv("FZ_LEAK") && atol(getenv("FZ_LEAK")) == 1 ? 1 : 4;
+	if (fz_cbn++ % (unsigned)fz_tstate_every)
+		return;
+	sc_tstate_read(&now);
+	if (sc_tstate_diff(&fz_ts, &now, fz_bound, why, sizeof why))
+		fz_fail("invariant", "thread state after a callback: %s", why);
+}
+
+/* ---- leaks across executions (harness/outside.h's probe) -----------------------------
+ * What the process holds (threads, descriptors, mappings) after an
+ * execution must be what it held before, once warm: the interpreter brings
+ * the runtime back to the same quiescent state every time. Reading /proc
+ * costs about an execution, so it is done every FZ_LEAK-th execution
+ * (default 256; 1: every one, which the replay driver asks for); when
+ * something grew since the last look, the current input is run again 16
+ * times, and growth in every run is a leak of that input's. */
+
+enum { LEAK_RERUNS = 16 };
+
+static long leak_every = -1, nexecs;
+static sc_res leak_last;
+static int leak_have, leak_busy;
+
+static int grew(const sc_res *a, const sc_res *b, long per)
+{
+	return b->threads - a->threads >= per || b->fds - a->fds >= per || b->maps - a->maps >= per;
+}
+
+void fz_leak_before(void)
+{
+	if (leak_every < 0) {
+		const char *e = getenv("FZ_LEAK");
+
+		leak_every = e && *e ? atol(e) : 256;
+	}
+	if (leak_every == 1 && !leak_busy) {
+		sc_res_read(&leak_last);
+		leak_have = 1;
+	}
+}
+
+void fz_leak_after(const uint8_t *data, size_t size, int mode)
+{
+	sc_res now, a, b;
+
+	if (leak_busy || leak_every <= 0 || ++nexecs % leak_every)
+		return;
+	sc_res_read(&now);
+	if (!leak_have || !grew(&leak_last, &now, 1)) {
+		leak_last = now, leak_have = leak_every > 1;
+		return;
+	}
+	leak_busy = 1;
+	sc_res_read(&a);
+	for (int i = 0; i < LEAK_RERUNS; i++)
+		fz_exec(data, size, mode);
+	sc_res_read(&b);
+	leak_busy = 0;
+	if (grew(&a, &b, LEAK_RERUNS))
+		fz_fail("leak", "over %d runs of this input: threads %+ld, descriptors %+ld, mappings %+ld",
+			LEAK_RERUNS, b.threads - a.threads, b.fds - a.fds, b.maps - a.maps);
+	sc_res_read(&leak_last);
+	leak_have = leak_every > 1;
 }
 
 /* ---- waiting ------------------------------------------------------------------------- */
@@ -190,7 +285,7 @@ void fz_settle_block(uint32_t *word)
 	do {
 		r = sq_syscall_block(SYS_futex, (long)word, FUTEX_WAIT_PRIVATE, 0, 0, 0, 0);
 		if (r != 0 && r != -EAGAIN && r != -EINTR)
-			fz_fail("wrong", "sysblock futex returned %ld", r);
+			fz_fail("wrong-result", "sysblock futex returned %ld", r);
 	} while (!__atomic_load_n(word, __ATOMIC_ACQUIRE));
 }
 
@@ -243,7 +338,7 @@ int fz_settle_tick(void)
 	 * seen with the count up: look again after. */
 	if (__atomic_load_n(&fz_cur.retaking, __ATOMIC_SEQ_CST))
 		return 1;
-	if ((nblocked = settle_blocked()) < 0 || !fzp_quiet(nblocked) ||
+	if ((nblocked = settle_blocked()) < 0 || !sq_harness_quiet(nblocked) ||
 	    __atomic_load_n(&fz_cur.retaking, __ATOMIC_SEQ_CST))
 		return 1;
 	__atomic_store_n(&fz_cur.settle[head].word, 1, __ATOMIC_RELEASE);
@@ -260,8 +355,9 @@ void fz_wake(uint32_t *addr)
 void fz_wait_idle(const char *after)
 {
 	int64_t deadline = 0;
+	int self = sq_harness_attached() == SQ_ATTACHED_M;
 
-	for (int i = 0; !fzp_idle(); i++) {
+	for (int i = 0; !sq_harness_quiet(self); i++) {
 		if (i < 2000) {
 			__asm__ volatile("pause" ::: "memory");
 			continue;
@@ -269,7 +365,7 @@ void fz_wait_idle(const char *after)
 		if (!deadline)
 			deadline = fz_now() + 2000000000LL;
 		if (fz_now() > deadline) {
-			fzp_dump();
+			sq_harness_dump();
 			fz_fail("hang", "the runtime did not go idle within 2s after %s", after);
 		}
 		sched_yield();
@@ -287,19 +383,19 @@ void fz_wait_idle(const char *after)
 void fz_retake(int64_t ns)
 {
 	int64_t deadline = fz_now() + ns;
-	int rm = fzp_on_runtime_m();
+	int rm = sq_harness_attached() == SQ_ATTACHED_M;
 	uint32_t me = __atomic_fetch_add(&fz_cur.nretake, 1, __ATOMIC_SEQ_CST);
 	uint64_t before = me < 64 ? (1ULL << me) - 1 : ~0ULL;
 
 	__atomic_add_fetch(&fz_cur.retaking, 1, __ATOMIC_SEQ_CST);
 	__atomic_add_fetch(&fz_cur.retaking_m, rm, __ATOMIC_SEQ_CST);
-	fzp_retake_mine();
+	sq_harness_retake_mine();
 	while (fz_now() < deadline) {
 		int nb;
 
 		if ((me >= 64 || (__atomic_load_n(&fz_cur.retake_done, __ATOMIC_ACQUIRE) & before) == before) &&
 		    (nb = settle_blocked()) >= 0 &&
-		    fzp_quiet(__atomic_load_n(&fz_cur.retaking_m, __ATOMIC_ACQUIRE) + nb))
+		    sq_harness_quiet(__atomic_load_n(&fz_cur.retaking_m, __ATOMIC_ACQUIRE) + nb))
 			break;
 		sched_yield();
 	}
@@ -325,7 +421,7 @@ static void *watchdog(void *arg)
 		nanosleep(&ts, NULL);
 		s = __atomic_load_n(&wd_start, __ATOMIC_ACQUIRE);
 		if (s && fz_now() - s > wd_limit) {
-			fzp_dump();
+			sq_harness_dump();
 			fz_fail("hang", "the execution has run for more than %llds",
 				(long long)(wd_limit / 1000000000));
 		}
@@ -355,68 +451,6 @@ void fz_watchdog_arm(void)
 void fz_watchdog_disarm(void)
 {
 	__atomic_store_n(&wd_start, 0, __ATOMIC_RELEASE);
-}
-
-/* ---- MAP_STACK -----------------------------------------------------------------------------
- * The runtime promises that every stack it hands out is MAP_STACK (OpenBSD
- * kills a thread whose sp is anywhere else at a syscall). Since Linux 6.7
- * MAP_STACK implies VM_NOHUGEPAGE, which /proc/self/smaps shows as "nh", so
- * the promise can be checked in-process. fz_mapstack_init probes whether
- * this kernel shows it; each stack is checked the first time it is seen
- * (stacks are pooled and reused, so after the warm-up this costs nothing). */
-
-enum { MAXSEEN = 4096, MAXVMA = 8192 };
-
-static int visible = -1;
-static struct { uintptr_t lo, hi; } seen[MAXSEEN];
-static int nseen;
-
-typedef struct Vma {
-	uintptr_t lo, hi;
-	int nh;
-} Vma;
-
-static Vma vmas[MAXVMA];
-
-static int readvmas(void)
-{
-	FILE *f = fopen("/proc/self/smaps", "r");
-	char line[512];
-	int n = 0;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof line, f)) {
-		unsigned long lo, hi;
-		char c;
-
-		if (sscanf(line, "%lx-%lx %c", &lo, &hi, &c) == 3 && strchr(line, '-') < strchr(line, ' ')) {
-			if (n < MAXVMA) {
-				vmas[n].lo = lo;
-				vmas[n].hi = hi;
-				vmas[n].nh = 0;
-				n++;
-			}
-		} else if (!strncmp(line, "VmFlags:", 8) && n > 0) {
-			vmas[n - 1].nh = strstr(line, " nh") != NULL;
-		}
-	}
-	fclose(f);
-	return n;
-}
-
-static int allstack(int nvma, uintptr_t lo, uintptr_t hi)
-{
-	int covered = 0;
-
-	for (int i = 0; i < nvma; i++) {
-		if (vmas[i].hi <= lo || vmas[i].lo >= hi)
-			continue;
-		if (!vmas[i].nh)
-			return 0;
-		covered = 1;
-	}
-	return covered;
 }
 
 /* ---- one CPU ----------------------------------------------------------------------------- */
@@ -480,56 +514,17 @@ int fz_one_cpu(void)
 	return sched_setaffinity(0, sizeof s, &s) == 0 ? c : -1;
 }
 
+/* MAP_STACK: harness/mapstack.h (shared with the scenarios' target). */
 void fz_mapstack_init(void)
 {
-	void *p = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE,
-		MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-	int n;
-
-	visible = 0;
-	if (p == MAP_FAILED)
-		return;
-	n = readvmas();
-	visible = n > 0 && allstack(n, (uintptr_t)p, (uintptr_t)p + 2 * 4096);
-	munmap(p, 2 * 4096);
-	if (!visible && !getenv("FZ_QUIET"))
+	if (!ms_init() && !getenv("FZ_QUIET"))
 		fprintf(stderr, "fuzz: note: this kernel does not show MAP_STACK in smaps; "
 			"the MAP_STACK invariant is checked by stackcheck only\n");
 }
 
-static int wasseen(uintptr_t lo, uintptr_t hi)
-{
-	for (int i = 0; i < nseen; i++)
-		if (seen[i].lo == lo && seen[i].hi == hi)
-			return 1;
-	return 0;
-}
-
 int fz_check_mapstack(void)
 {
-	sq_stackinfo st[512];
-	int n, m, nvma = -1, bad = 0;
-
-	if (visible <= 0)
-		return 0;
-	n = sq_stacks(st, 512);
-	m = n < 512 ? n : 512;
-	for (int i = 0; i < m; i++) {
-		if (wasseen(st[i].lo, st[i].hi))
-			continue;
-		if (nvma < 0 && (nvma = readvmas()) < 0)
-			return 0;
-		if (!allstack(nvma, st[i].lo, st[i].hi)) {
-			fprintf(stderr, "invariant: %s stack [%#lx,%#lx) is not mapped MAP_STACK\n",
-				st[i].kind, (unsigned long)st[i].lo, (unsigned long)st[i].hi);
-			bad++;
-		} else if (nseen < MAXSEEN) {
-			seen[nseen].lo = st[i].lo;
-			seen[nseen].hi = st[i].hi;
-			nseen++;
-		}
-	}
-	return bad;
+	return ms_check();
 }
 
 /* ---- sq_refuse: illegal programs, run in a child ------------------------------------ */
@@ -558,12 +553,12 @@ static int fd_with(const char *name, const void *data, size_t size)
 	const uint8_t *p = data;
 
 	if (fd < 0)
-		fz_fail("harness", "memfd_create: %s", strerror(errno));
+		fz_fail("harness-error", "memfd_create: %s", strerror(errno));
 	while (size > 0) {
 		ssize_t w = write(fd, p, size);
 
 		if (w <= 0)
-			fz_fail("harness", "writing the child's input: %s", strerror(errno));
+			fz_fail("harness-error", "writing the child's input: %s", strerror(errno));
 		p += w;
 		size -= (size_t)w;
 	}
@@ -618,7 +613,7 @@ int fz_refuse_run(const uint8_t *data, size_t size)
 	posix_spawn_file_actions_adddup2(&fa, out, 1);
 	posix_spawn_file_actions_adddup2(&fa, out, 2);
 	if ((errno = posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, child_env())) != 0)
-		fz_fail("harness", "cannot start the child: %s", strerror(errno));
+		fz_fail("harness-error", "cannot start the child: %s", strerror(errno));
 	posix_spawn_file_actions_destroy(&fa);
 	close(in);
 	/* The child's watchdog ends a hang in seconds; this is the backstop. */
@@ -655,5 +650,5 @@ int fz_refuse_run(const uint8_t *data, size_t size)
 		snprintf(what, sizeof what, "died of signal %d", WTERMSIG(status));
 	else
 		snprintf(what, sizeof what, "exited %d", WEXITSTATUS(status));
-	fz_fail("refusal", "expected \"%s\"; the child %s: %s", want[0], what, says);
+	fz_fail("wrong-result", "expected \"%s\"; the child %s: %s", want[0], what, says);
 }

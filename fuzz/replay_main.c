@@ -11,7 +11,7 @@
  *     --timeout SECONDS  per run (default 20)
  *     --verbose          show the runs' stderr
  *     --print            print the decoded programs instead of running them
- *     --asm IN OUT       assemble the text program IN into the input OUT
+ *     --asm IN OUT...    assemble each text program IN into the input OUT
  *     --one FILE         run FILE in this process (what each child does)
  *     --bench N FILE...  run the inputs N rounds in this process; executions/s
  *     --stability N FILE...  (stab build) run each input N times in one
@@ -93,7 +93,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: %s [--times N] [--expect OUTCOME] [--manifest FILE] [--allow-illegal]\n"
 		"       [--timeout S] [--verbose] [--print] FILE|DIR...\n"
-		"       %s --asm IN OUT | --one FILE\n", FZ_TARGET, FZ_TARGET);
+		"       %s --asm IN OUT [IN OUT]... | --one FILE\n", FZ_TARGET, FZ_TARGET);
 	exit(2);
 }
 
@@ -170,6 +170,7 @@ static int one(const char *path)
 	sa.sa_flags = SA_ONSTACK;
 	__sigaction(SIGABRT, &sa, NULL);
 	setenv("FZ_QUIET", "1", 0);
+	setenv("FZ_LEAK", "1", 0);	/* one execution: look at its leaks at once */
 	if (opt.allow_illegal) {
 		fz_init(!FZ_UNBOUND, !FZ_ASYNC_TARGET);
 		fz_exec(buf, (size_t)n, mode(1));
@@ -465,11 +466,11 @@ static void printone(const char *path)
 		mode(opt.allow_illegal) | (FZ_REFUSE_TARGET ? FZ_REFUSE : 0), stdout);
 }
 
-static int assemble(const char *in, const char *out)
+static int assemble_one(const char *in, const char *out)
 {
 	static uint8_t text[MAXIN], bin[4096];
 	long n = readfile(in, text, sizeof text - 1), k;
-	char err[200];
+	char err[1024];
 	FILE *f;
 
 	if (n < 0) {
@@ -486,6 +487,22 @@ static int assemble(const char *in, const char *out)
 		return 2;
 	}
 	return 0;
+}
+
+/* Assemble each pair of files (IN OUT) of argv; the worst status. Many in
+ * one process: a round-trip test assembles thousands. */
+static int assemble(int argc, char **argv)
+{
+	int rc = 0;
+
+	if (argc < 2 || argc % 2)
+		usage();
+	for (int i = 0; i < argc; i += 2) {
+		int r = assemble_one(argv[i], argv[i + 1]);
+
+		rc = r > rc ? r : rc;
+	}
+	return rc;
 }
 
 /* Run the inputs n rounds in this process, as a fuzzer does, and say how
@@ -673,8 +690,8 @@ int main(int argc, char **argv)
 			opt.verbose = 1;
 		else if (!strcmp(a, "--print"))
 			print = 1;
-		else if (!strcmp(a, "--asm") && v && i + 2 < argc)
-			return assemble(argv[i + 1], argv[i + 2]);
+		else if (!strcmp(a, "--asm"))
+			return assemble(argc - i - 1, argv + i + 1);
 		else if (!strcmp(a, "--one") && v)
 			return one(v);
 		else if (!strcmp(a, "--bench") && v && i + 2 < argc)

@@ -31,7 +31,7 @@ static int deepest(void *arg)
 
 static int cback(void *arg)
 {
-	return sqt_callback(deepest, arg);	/* C run by an outcall calls back */
+	return sc_callback(deepest, arg);	/* C run by an outcall calls back */
 }
 
 static int inside(void *arg)
@@ -63,7 +63,7 @@ static void *caller(void *arg)
 
 	sc_target(slot);
 	for (long i = 0; i < sc.iters; i++, sc_tick()) {
-		if (sqt_callback(inside, (void *)i) == 1)
+		if (sc_callback(inside, (void *)i) == 1)
 			__atomic_add_fetch(&nok, 1, __ATOMIC_RELAXED);
 		else
 			bad++;
@@ -90,14 +90,14 @@ int main(int argc, char **argv)
 	sc_storm_start();
 	feed = sqt_chan_new(0);
 	fed = sqt_wg_new();
-	sqt_callback(start_producers, (void *)(sc.iters * sc.threads));
+	sc_callback(start_producers, (void *)(sc.iters * sc.threads));
 	for (int i = 0; i < sc.threads; i++)
 		pthread_create(&t[i], NULL, caller, (void *)(long)i);
 	for (int i = 0; i < sc.threads; i++) {
 		pthread_join(t[i], &r);
 		bad += (long)r;
 	}
-	sqt_callback(wait_producers, NULL);
+	sc_callback(wait_producers, NULL);
 	sc_storm_end();
 	sc_event("CALLS ok=%ld bad=%ld", nok, bad);
 	sc_finish(bad ? SC_WRONG : SC_CLEAN, 1);

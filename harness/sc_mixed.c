@@ -29,7 +29,7 @@ static int counted(void *arg)
 
 C_SIDE static void callin(void *arg)
 {
-	sqt_callback(counted, arg);
+	sc_callback(counted, arg);
 }
 
 static void *switcher(void *arg)
@@ -46,7 +46,7 @@ static void *switcher(void *arg)
 static void *shortlived(void *arg)
 {
 	sc_target((int)(long)arg);
-	sqt_callback(counted, &nshort);
+	sc_callback(counted, &nshort);
 	sc_untarget((int)(long)arg);
 	return NULL;
 }
@@ -64,7 +64,7 @@ static void *churner(void *arg)
 
 static int cside(void *arg)
 {
-	return sqt_callback(counted, &nccall);
+	return sc_callback(counted, &nccall);
 }
 
 static int gwork(void *arg)
@@ -131,14 +131,14 @@ int main(int argc, char **argv)
 	sqt_init();
 	gs = sqt_wg_new();
 	sc_storm_start();
-	sqt_callback(start_gs, NULL);
+	sc_callback(start_gs, NULL);
 	for (i = 0; i < SWITCHERS; i++)
 		pthread_create(&t[n++], NULL, switcher, (void *)(long)i);
 	for (i = 0; i < SHORTLIVED; i++)
 		pthread_create(&t[n++], NULL, churner, (void *)(long)(SWITCHERS + i));
 	for (i = 0; i < n; i++)
 		pthread_join(t[i], NULL);
-	sqt_callback(wait_gs, NULL);
+	sc_callback(wait_gs, NULL);
 	sc_storm_end();
 	sc_event("DONE switch=%ld short=%ld syscalls=%ld ccalls=%ld", nswitch, nshort, nsys, nccall);
 	sc_finish(nswitch != SWITCHERS * sc.iters || nshort != SHORTLIVED * (sc.iters / 4) ||

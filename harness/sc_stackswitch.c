@@ -18,6 +18,14 @@ enum { NSTACKS = 6 };
 
 static long ncalls;
 
+C_SIDE static int twice(void *arg)
+{
+	return 2 * (int)(long)arg;
+}
+
+/* Now and then an outcall from inside the callback: it returns before the
+ * callback does, so the next callback, from another stack, is legal (no
+ * runtime frames are up the stack any more: the runtime must know). */
 static int work(void *arg)
 {
 	long i = (long)arg;
@@ -26,6 +34,8 @@ static int work(void *arg)
 		sqt_syscall(SYS_getpid, 0, 0, 0);
 	if (i % 64 == 0)
 		sqt_yield();
+	if (i % 8 == 3 && sqt_outcall(twice, (void *)(i & 0xffff)) != 2 * (int)(i & 0xffff))
+		return -1;
 	__atomic_add_fetch(&ncalls, 1, __ATOMIC_RELAXED);
 	return 1;
 }
@@ -39,7 +49,7 @@ C_SIDE static void callin(void *arg)
 {
 	Call *c = arg;
 
-	c->ok = sqt_callback(work, (void *)c->i) == 1;
+	c->ok = sc_callback(work, (void *)c->i) == 1;
 }
 
 static void *caller(void *arg)
@@ -71,7 +81,7 @@ static cstack other = { .kind = CS_UCONTEXT, .mapped = 1 };
 
 C_SIDE static void callback_from_other(void *arg)
 {
-	sqt_callback(work, arg);
+	sc_callback(work, arg);
 }
 
 C_SIDE static int outcall_switches(void *arg)

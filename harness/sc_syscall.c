@@ -85,7 +85,7 @@ static int cside(void *arg)
 	long v = (long)arg;
 
 	if (v % 4 == 0)
-		return sqt_callback(inner, arg);	/* back in, on the same G */
+		return sc_callback(inner, arg);	/* back in, on the same G */
 	syscall(SYS_sched_yield);
 	return (int)v + 1;
 }

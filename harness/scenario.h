@@ -47,6 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "outside.h"
 #include "record.h"
 #include "sq_contract.h"
 #include "target.h"
@@ -242,6 +243,35 @@ static void sc_on_usr1(int sig)
 {
 	(void)sig;
 	__atomic_add_fetch(&sc_nusr1, 1, __ATOMIC_RELAXED);
+}
+
+/* ---- callbacks -------------------------------------------------------------
+ * Every callback of a scenario goes through sc_callback: the thread's state
+ * is kept before its first one and compared once the outermost one returns
+ * (outside.h; a callback made from an outcall inside another is still
+ * inside the runtime when it returns). */
+
+static __thread int sc_cbdepth;
+
+__attribute__((no_instrument_function, no_split_stack, unused))
+static int sc_callback(sqt_fn fn, void *arg)
+{
+	char why[300];
+	sc_tstate now;
+	int r;
+
+	if (!sc_ts.saved) {
+		sc_tstate_read(&sc_ts);
+		sc_ts.saved = 1;
+	}
+	sc_cbdepth++;
+	r = sqt_callback(fn, arg);
+	if (--sc_cbdepth == 0) {
+		sc_tstate_read(&now);
+		if (sc_tstate_diff(&sc_ts, &now, sqt_callback_binds(), why, sizeof why))
+			sc_violation("thread-state", "after a callback", "after a callback: %s", why);
+	}
+	return r;
 }
 
 /* ---- progress ------------------------------------------------------------

@@ -42,6 +42,9 @@ int sqt_init(void);
 
 /* From a foreign C thread: run fn inside the runtime, come back. */
 int sqt_callback(sqt_fn fn, void *arg);
+/* Whether a foreign thread stays attached between callbacks (1), or the
+ * runtime detaches it after each one (0). */
+int sqt_callback_binds(void);
 /* From runtime code: run the C function fn outside the runtime. */
 int sqt_outcall(sqt_fn fn, void *arg);
 
@@ -72,5 +75,9 @@ int sqt_check(int quiescent);
  * the number of Gs still alive besides the caller. */
 int sqt_quiesce(void);
 void sqt_profile(int hz);
+/* Bytes the current G may still use before the target reports a stack
+ * overflow (its declared limit); -ENOSYS where C run by the target does not
+ * use the runtime's G stacks. */
+long sqt_stack_left(void);
 
 #endif

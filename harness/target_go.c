@@ -168,6 +168,12 @@ _Noreturn void sqt_main(sqt_fn fn, void *arg)
 
 int sqt_init(void) { return sqgoInit(); }
 int sqt_callback(sqt_fn fn, void *arg) { return sqgoCallback(fn, arg); }
+/* Go 1.19 and gccgo 12 detach a C thread (dropm) after every callback. */
+int sqt_callback_binds(void) { return 0; }
+/* C reached through cgo runs on the thread's system stack, never on a
+ * goroutine's: Go's stack limits are for Go frames, out of a C scenario's
+ * reach. */
+long sqt_stack_left(void) { return -ENOSYS; }
 int sqt_outcall(sqt_fn fn, void *arg) { return sqgoOutcall(fn, arg); }
 void sqt_spawn(sqt_fn fn, void *arg) { sqgoSpawn(fn, arg); }
 void sqt_yield(void) { sqgoYield(); }

@@ -4,6 +4,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 
+#include "mapstack.h"
 #include "target.h"
 #include "sq.h"
 #include "sq_harness.h"
@@ -34,6 +35,7 @@ const sqt_fatal *sqt_fatals(int *n)
 _Noreturn void sqt_main(sqt_fn fn, void *arg) { sq_main(fn, arg); }
 int sqt_init(void) { return sq_init(); }
 int sqt_callback(sqt_fn fn, void *arg) { return sq_callback(fn, arg); }
+int sqt_callback_binds(void) { return sq_callback_binds(); }
 int sqt_outcall(sqt_fn fn, void *arg) { return sq_ccall(fn, arg); }
 void sqt_spawn(sqt_fn fn, void *arg) { sq_spawn(fn, arg); }
 void sqt_yield(void) { sq_yield(); }
@@ -59,8 +61,14 @@ int sqt_chan_recv(sqt_chan *c, uintptr_t *v) { return sq_chan_recv((sq_chan *)c,
 int sqt_arm(const char *spec) { return sq_fault_arm(spec); }
 int64_t sqt_hits(const char *site) { return sq_fault_hits(site); }
 const char *sqt_site(int i) { return sq_fault_site(i); }
-int sqt_check(int quiescent) { return sq_check(quiescent); }
+/* The runtime's own invariants, and at a quiescent point the promise it
+ * cannot check itself: every stack it handed out is MAP_STACK. */
+int sqt_check(int quiescent)
+{
+	return sq_check(quiescent) + (quiescent && sq_harness_build() ? ms_check() : 0);
+}
 void sqt_profile(int hz) { sq_setprofile(hz); }
+long sqt_stack_left(void) { return (long)sq_stack_left(); }
 
 int sqt_quiesce(void)
 {

@@ -4,8 +4,11 @@
 # and fails. Groups: build test bench fuzz cross ssh.
 set -eu
 
-pkgs_build="clang make"
-pkgs_test="python3-pytest python3-pytest-xdist strace libboost-context-dev gdb"
+# sigpoke (make tools, part of make all) reads DWARF with elfutils' libdw and
+# decodes instructions with capstone.
+pkgs_build="clang make libdw-dev libcapstone-dev"
+# pytest/test_go.py runs the scenarios against gc and gccgo (mk/go.mk).
+pkgs_test="python3-pytest python3-pytest-xdist strace libboost-context-dev gdb golang-1.19-go gccgo-12"
 pkgs_bench="libboost-context-dev golang-1.19-go"
 # The Go targets (make go-scenarios, mk/go.mk): gc and gccgo, and the
 # Boost.Context the scenarios' stack switches link.
@@ -14,6 +17,11 @@ pkgs_fuzz="afl++ libclang-rt-14-dev zip"
 pkgs_cross="qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-riscv64-linux-gnu libc6-dev-riscv64-cross musl-tools"
 # The SSH target's test starts its own sshd on 127.0.0.1 (pytest/test_targets.py).
 pkgs_ssh="openssh-client openssh-server"
+# VM targets (pytest/sqvm.py): QEMU for both guest arches, mmdebstrap to
+# unpack the guests' Debian packages (tools/vm/mkimage.py; the kernels,
+# sshd and the rest come in as packages of the guest's arch, not here),
+# SeaBIOS and the option ROMs x86 guests boot through, procps (pgrep).
+pkgs_vm="qemu-system-x86 qemu-system-arm qemu-system-data seabios ipxe-qemu mmdebstrap openssh-client procps"
 
 want=""
 for group in "$@"; do

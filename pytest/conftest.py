@@ -8,6 +8,10 @@ test_targets.py). Tests that use `fixed` or `variant_runner` are
 parametrized over the targets (test ids end in the target's name), so
 pytest-xdist spreads them over targets and cores alike.
 
+`--pool FILE` adds the targets FILE lists, one a line (pytest/vm-pool.txt:
+the VM guests of `make test-vms`, sqlib/vm.py); all the tests of one VM or ssh
+target form one xdist group, so each worker owns one guest or host.
+
 Tests bound to the host's own build (the ptrace tools, the nosplit checker,
 the campaign driver that reads build/<variant>/) run only when the host
 target is among the --target ones, and say why they skip otherwise.
@@ -33,8 +37,13 @@ HOST_BOUND = {
     "test_nosplit.py": "nosplit-check reads the host's x86-64 runtime objects",
     "test_harness.py": "drives build/<variant>/ of the host through the campaign (sqlib); "
                        "the scenarios run on every target in test_targets.py",
+    "test_go.py": "the Go targets (gc, gccgo) are built for the host only (mk/go.mk)",
 }
 PTRACE_BOUND = {"test_stackcheck.py", "test_sigpoke.py"}
+# ---- VM and remote pools (sqlib/vm.py) ----
+# Host-bound modules that run on a VM target too: the guest is a real
+# kernel of its arch, and the module ships its tool there.
+VM_CAPABLE = {"test_stackcheck.py"}
 # Under `-n N --dist loadgroup` (make test) these run one after another on
 # one worker: the ptrace tools' sweeps wait a bounded time for a thread to
 # reach an instruction, and the fuzz engines keep a CPU busy for their whole
@@ -57,11 +66,26 @@ def pytest_addoption(parser):
                      "ssh://[user@]host[:port][?arch=A&libc=L&key=FILE] (repeatable; default: local)")
     g.addoption("--smoke-target", action="append", default=[], metavar="T",
                 help="also run the multi-arch subset on T (repeatable)")
+    g.addoption("--pool", action="append", default=[], metavar="FILE",
+                help="targets from FILE, one spec a line (# comments): a VM pool "
+                     "(pytest/vm-pool.txt) or a list of ssh:// hosts; adds to --target")
+    g.addoption("--targets-only", action="store_true",
+                help="only the tests that run on a target (make test-vms: the host's own run in make test)")
+
+
+def pool_specs(path):
+    """The target specs a pool file lists."""
+    with open(path) as f:
+        return [l.split("#", 1)[0].strip() for l in f if l.split("#", 1)[0].strip()]
 
 
 class Targets:
     def __init__(self, config):
-        full = config.getoption("--target") or ["local"]
+        try:
+            pooled = [s for p in config.getoption("--pool") for s in pool_specs(p)]
+        except OSError as e:
+            raise pytest.UsageError(f"--pool: {e}")
+        full = config.getoption("--target") + pooled or ["local"]
         smoke = [s for s in config.getoption("--smoke-target") if s not in full]
         try:
             self.full = [sqtest.target(s) for s in full]
@@ -89,6 +113,10 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("target", ts, ids=[t.name for t in ts], scope="session")
 
 
+# tryfirst: xdist's own hook (registered on a worker after this conftest,
+# so called before it) turns xdist_group marks into node ids; without it the
+# groups below were never seen and every worker took every target's tests.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     tg = config.sq_targets
     smoke = {t.name for t in tg.smoke}
@@ -97,12 +125,17 @@ def pytest_collection_modifyitems(config, items):
         mod = os.path.basename(str(item.fspath))
         cs = getattr(item, "callspec", None)
         t = cs.params.get("target") if cs else None
-        if t is not None and t.name in smoke and mod not in SMOKE_MODULES:
+        if (t is not None and t.name in smoke and mod not in SMOKE_MODULES) or \
+                (t is None and config.getoption("--targets-only")):
             drop.append(item)
             continue
-        if mod in HOST_BOUND and (not t.host_native if t is not None else not tg.host_in_full):
+        on_vm = t is not None and t.kind == "vm" and mod in VM_CAPABLE
+        if mod in HOST_BOUND and not on_vm and (not t.host_native if t is not None else not tg.host_in_full):
             item.add_marker(pytest.mark.skip(reason=host_bound_reason(mod, [t] if t else tg.full)))
-        if mod in SERIAL_GROUP[1]:
+        if t is not None and t.kind in ("vm", "ssh"):
+            # One worker owns each guest or host: all of its tests go there.
+            item.add_marker(pytest.mark.xdist_group(t.name))
+        elif mod in SERIAL_GROUP[1]:
             item.add_marker(pytest.mark.xdist_group(SERIAL_GROUP[0]))
         keep.append(item)
     if drop:
@@ -119,11 +152,23 @@ def target(request):
     yield t
 
 
+@pytest.fixture(autouse=True)
+def _junit_target(request, record_property):
+    """The junit XML names the target (guest, host) each test ran on."""
+    cs = getattr(request.node, "callspec", None)
+    t = cs.params.get("target") if cs else None
+    if t is not None:
+        record_property("target", t.name)
+        if getattr(t, "boots", None):		# a VM target: how it runs, how long it took to boot
+            record_property("target_accel", t.accel)
+            record_property("target_boot_seconds", t.boots[-1])
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _close_targets(request):
     yield
     for t in request.config.sq_targets.all:
-        if t.kind == "ssh" and not request.config.sq_targets._unusable.get(t.name):
+        if t.kind == "vm" or (t.kind == "ssh" and not request.config.sq_targets._unusable.get(t.name)):
             t.close()
 
 

@@ -5,8 +5,9 @@ returns a Result; every Result assertion failure carries the command line
 and the program's output, so a CI log alone explains the failure.
 
 Where the program runs is a Target (pytest's --target option, conftest.py;
-the targets themselves are sqlib/targets.py, shared with the campaign):
-local, musl, qemu-<arch>, ssh://[user@]host[:port][?arch=A&libc=L&key=FILE].
+the targets themselves are sqlib/targets.py and sqlib/vm.py, shared with
+the campaign): local, musl, qemu-<arch>, vm:ARCH[?cpus=N&mem=MIB&accel=A],
+ssh://[user@]host[:port][?arch=A&libc=L&key=FILE].
 A target knows which build it needs, what runs a program there, and what it
 cannot do; Runner.run skips the test with that reason.
 """
@@ -91,7 +92,7 @@ class Runner:
         cmd = list(wrapper) + [self.path(prog)] + [str(a) for a in args]
         if wrapper and not self.target.can_ptrace:
             _skip(f"{NO_PTRACE} ({os.path.basename(wrapper[0])})")
-        if wrapper and self.target.kind == "ssh":
+        if wrapper and self.target.kind in ("ssh", "vm") and not self.target.shippable(wrapper[0]):
             _skip(f"{os.path.basename(wrapper[0])} is a host tool; not run over ssh")
         t0 = time.monotonic()
         try:

@@ -171,3 +171,65 @@ def test_picker_makes_schedules_replay(fixed):
     a, b, c = schedule(11), schedule(11), schedule(12)
     assert a == b, "same picks, different schedule"
     assert a != c, "different picks, same schedule"
+
+
+# ---- the harness API (sq_harness.h): the scheduler as a harness drives it ----
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_harness_calls_exist_in_harness_builds_only(fixed, flavour):
+    r = fixed.run(f"{flavour}/rt_harness", "flavour")
+    r.assert_pass("flavour")
+    assert f"harness={1 if flavour == 'tests' else 0}" in r.stderr, r.log()
+
+
+def test_harness_retake_idles_a_p_nobody_waits_for(fixed):
+    """The P a bound thread leaves in Psyscall goes straight to the idle
+    list: quiet at once, no spinning M started to find nothing."""
+    fixed.run("tests/rt_harness", "retake").assert_pass("retake")
+
+
+@pytest.mark.parametrize("procs", [1, 2])
+def test_harness_quiet_after_gs_finish(fixed, procs):
+    r = fixed.run("tests/rt_harness", "quiet", env={"SQ_MAXPROCS": str(procs)})
+    r.assert_pass("quiet")
+    assert ["WAIT", "quiet", "after", "the", "gate"] in r.events("rt"), r.log()
+
+
+@pytest.mark.parametrize("procs", [1, 2])
+def test_harness_retake_mine_from_an_outcall(fixed, procs):
+    r = fixed.run("tests/rt_harness", "retake-mine", env={"SQ_MAXPROCS": str(procs)})
+    r.assert_pass("retake-mine")
+
+
+@pytest.mark.parametrize("procs", [1, 2])
+def test_held_sysmon_retakes_nothing(fixed, procs):
+    r = fixed.run("tests/rt_harness", "hold", env={"SQ_MAXPROCS": str(procs)})
+    r.assert_pass("hold")
+
+
+def test_harness_tick_retakes_for_work_only(fixed):
+    fixed.run("tests/rt_harness", "tick").assert_pass("tick")
+
+
+def test_check_self_sees_a_window_without_throwsplit(fixed):
+    r = fixed.run("tests/rt_harness", "check-self")
+    r.assert_pass("check-self")
+    ev = [e for e in r.events("rt") if e[0] == "CHECKSELF"]
+    assert ev and "throwsplit" in " ".join(ev[0]), r.log()
+
+
+def test_harness_attached_says_what_a_thread_is(fixed):
+    fixed.run("tests/rt_harness", "attached").assert_pass("attached")
+
+
+def test_harness_dump(fixed):
+    r = fixed.run("tests/rt_harness", "dump")
+    r.assert_pass("dump")
+    assert re.search(r"^current: M\d+ on g0", r.stderr, re.M), r.log()
+    assert re.search(r"^M\d+ tid=\d+ .*extra\(attached\)", r.stderr, re.M), r.log()
+
+
+def test_harness_restores_the_programs_sigabrt_handler(fixed):
+    r = fixed.run("tests/rt_harness", "sigabrt")
+    r.assert_pass("sigabrt")
+    assert ["ABRT", "caught"] in r.events("rt"), r.log()

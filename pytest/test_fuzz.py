@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.join(ROOT, "fuzz"))
 import run as fuzzrun  # noqa: E402
 
 TARGETS = fuzzrun.TARGETS
-VARIANTS = fuzzrun.VARIANTS
+VARIANTS = fuzzrun.variants()
 FZ = os.path.join(BUILD, "fuzz")
 MANIFEST = os.path.join(ROOT, "corpora", "MANIFEST")
 
@@ -64,6 +64,14 @@ def fuzz_built():
         goals += [f"{FZ}/afl/{t}" for t in TARGETS]
     r = make(*goals)
     assert r.returncode == 0, f"fuzz build failed:\n{r.stdout[-5000:]}"
+    return True
+
+
+@pytest.fixture(scope="session")
+def replay_built():
+    """The fixed runtime's replay builds: all the decoder's tests need."""
+    r = make(*[f"{FZ}/replay/{t}" for t in TARGETS])
+    assert r.returncode == 0, f"replay build failed:\n{r.stdout[-5000:]}"
     return True
 
 
@@ -115,7 +123,7 @@ def test_regress_reproducer_finds_its_variant(fuzz_built, fz_target, name, varia
 def test_every_variant_has_a_reproducer():
     have = {(t, v) for t, _, v, _, _ in manifest() if v != "fixed"}
     for v in VARIANTS:
-        t = fuzzrun.REGRESS_TARGET.get(v, "sq_ops")
+        t = fuzzrun.regress_target(v)
         assert (t, v) in have, f"no reproducer for {v} in corpora/{t}"
     for t in TARGETS:
         names = set(os.listdir(os.path.join(ROOT, "corpora", t)))
@@ -124,7 +132,7 @@ def test_every_variant_has_a_reproducer():
                 assert n in names, f"corpora/MANIFEST names {t}/{n}, which does not exist"
 
 
-def test_seed_corpora_match_their_sources(fuzz_built, tmp_path):
+def test_seed_corpora_match_their_sources(replay_built, tmp_path):
     """corpora/ is what fuzz/seeds.py assembles from fuzz/seeds/, and nothing
     else (an engine pointed at corpora/<target> would add its inputs there)."""
     sources = {t: set() for t in TARGETS}
@@ -148,7 +156,7 @@ def test_seed_corpora_match_their_sources(fuzz_built, tmp_path):
 
 # ---- the decoder -------------------------------------------------------------------------
 
-def test_decoder_builds_only_legal_programs(fuzz_built, tmp_path):
+def test_decoder_builds_only_legal_programs(replay_built, tmp_path):
     """Random bytes decode to programs without the arms a correct runtime
     must refuse, and print back to the same bytes' meaning."""
     rng = random.Random(5)
@@ -173,19 +181,148 @@ def test_decoder_builds_only_legal_programs(fuzz_built, tmp_path):
             pytest.fail("sq_ops decoded a `go`: " + line)
 
 
-def test_asm_print_roundtrip(fuzz_built, tmp_path):
-    """Printing a decoded program and assembling it gives a program that
-    prints the same (the text form is faithful)."""
-    rng = random.Random(9)
-    for i in range(40):
-        raw = tmp_path / f"r{i}"
-        raw.write_bytes(bytes(rng.randrange(256) for _ in range(rng.randrange(1, 120))))
-        p1 = replay("sq_ops", "fixed", "--print", raw).stdout.split("\n", 1)[1]
-        (tmp_path / f"t{i}.fz").write_text(p1)
-        r = replay("sq_ops", "fixed", "--asm", tmp_path / f"t{i}.fz", tmp_path / f"a{i}")
-        assert r.returncode == 0, r.stdout + p1
-        p2 = replay("sq_ops", "fixed", "--print", tmp_path / f"a{i}").stdout.split("\n", 1)[1]
-        assert p1 == p2
+# Every decoding mode with a text form: each target's replay prints in its
+# own mode (sq_unbound decodes as sq_ops), plain and with --allow-illegal.
+DECODE_MODES = [(t, ill) for t in ("sq_ops", "sq_race", "sq_refuse") for ill in (False, True)]
+DECODE_IDS = [t + ("-illegal" if ill else "") for t, ill in DECODE_MODES]
+PRINTED = re.compile(r"^# (.*) \((-?\d+) bytes\)$", re.M)
+
+
+def mode_name(target, illegal):
+    return f"{target} --print" + (" --allow-illegal" if illegal else "")
+
+
+def printed(target, illegal, path):
+    """{file name: program text} of every input in the folder path, as the
+    target's replay prints it."""
+    r = replay(target, "fixed", "--print", *(["--allow-illegal"] if illegal else []), path)
+    assert r.returncode == 0, r.stdout[-3000:]
+    parts = PRINTED.split(r.stdout)
+    assert not parts[0].strip(), f"--print wrote before its first program:\n{parts[0][-2000:]}"
+    return {os.path.basename(parts[i]): parts[i + 2][1:] for i in range(1, len(parts), 3)}
+
+
+def assert_roundtrip(target, illegal, inputs, tmp_path, why):
+    """bytes -> program -> text -> bytes -> the same program, for every
+    input ({name: bytes}): the reassembled bytes print as the original."""
+    raw, txt, out = tmp_path / "raw", tmp_path / "txt", tmp_path / "asm"
+    for d in (raw, txt, out):
+        d.mkdir()
+    for name, data in inputs.items():
+        (raw / name).write_bytes(data)
+    first = printed(target, illegal, raw)
+    assert sorted(first) == sorted(inputs)
+    pairs = []
+    for name, text in first.items():
+        (txt / name).write_text(text)
+        pairs += [txt / name, out / name]
+    for i in range(0, len(pairs), 500):
+        r = replay(target, "fixed", "--asm", *pairs[i:i + 500])
+        assert r.returncode == 0, f"{why}: the printed text does not assemble:\n{r.stdout[-3000:]}"
+    second = printed(target, illegal, out)
+    for name, data in inputs.items():
+        assert second[name] == first[name], \
+            f"{why}: {name} ({data.hex()}) prints differently once reassembled " \
+            f"({(out / name).read_bytes().hex()}):\n{first[name]}--- reassembled:\n{second[name]}"
+    return first
+
+
+@pytest.mark.parametrize("fz_target,illegal", DECODE_MODES, ids=DECODE_IDS)
+def test_roundtrip_corpora(replay_built, fz_target, illegal, tmp_path):
+    """Every saved input of every target, decoded in this mode, prints a
+    text that assembles to bytes that decode to the same program."""
+    inputs = {f"{t}-{n}": open(os.path.join(ROOT, "corpora", t, n), "rb").read()
+              for t in TARGETS for n in os.listdir(os.path.join(ROOT, "corpora", t))}
+    assert_roundtrip(fz_target, illegal, inputs, tmp_path, f"corpora, {mode_name(fz_target, illegal)}")
+
+
+def random_inputs(rng, n):
+    """n inputs: uniform bytes up to the fuzzers' 64-byte cap and longer;
+    small bytes (deep bodies, the FZ_MAXOPS/FZ_MAXDEPTH/FZ_MAXG limits);
+    opcode-sized bytes with and without the xswitch bit."""
+    small = list(range(18)) + list(range(128, 146))
+    shapes = [lambda: [rng.randrange(256) for _ in range(rng.randrange(1, 65))],
+              lambda: [rng.randrange(256) for _ in range(rng.randrange(1, 300))],
+              lambda: [rng.randrange(16) for _ in range(rng.randrange(50, 400))],
+              lambda: [rng.choice(small) for _ in range(rng.randrange(1, 200))]]
+    return {f"r{i:05d}": bytes(shapes[i % len(shapes)]()) for i in range(n)}
+
+
+@pytest.mark.parametrize("fz_target,illegal", DECODE_MODES, ids=DECODE_IDS)
+def test_roundtrip_random(replay_built, fz_target, illegal, tmp_path):
+    """The round trip over a few thousand random inputs. The seed is in
+    every failure; FZ_DECODE_SEED=S replays one."""
+    seed = int(os.environ.get("FZ_DECODE_SEED", "20261202"))
+    inputs = random_inputs(random.Random(seed), 3000)
+    why = f"seed {seed} (FZ_DECODE_SEED={seed}), {mode_name(fz_target, illegal)}"
+    texts = "".join(assert_roundtrip(fz_target, illegal, inputs, tmp_path, why).values())
+    if illegal or fz_target == "sq_refuse":
+        assert "xswitch" in texts and "# illegal" in texts, f"{why}: no illegal form was decoded"
+
+
+def test_asm_takes_every_bound(replay_built, tmp_path):
+    """Each argument's first and last value assembles and prints back."""
+    text = ("sched 0:0 255:255\n"
+            "arm entersyscall.poisoned split 1   # illegal\n"
+            "arm sighandler.dispatch signal 1 every SIGUSR1   # illegal\n"
+            "arm yield.queued systemstack 8\n"
+            "switch T3 boost-mmap\n"
+            "signal T0 SIGUSR1\n"
+            "call T0 {\n"
+            "  xfer 0\n  xfer 1\n  pingpong 1\n  pingpong 8\n  recurse 1\n  recurse 32\n"
+            "  syscall badwrite\n  sysblock settle\n  raise SIGUSR2\n"
+            "  outcall {\n    sleep getpid\n    xswitch boost-mmap {\n      callback {\n      }\n    }\n"
+            "    cswitch pthread {\n      raise SIGURG\n    }\n  }\n"
+            "}\n")
+    (tmp_path / "in.fz").write_text(text)
+    (tmp_path / "out").mkdir()
+    r = replay("sq_refuse", "fixed", "--asm", tmp_path / "in.fz", tmp_path / "out" / "p")
+    assert r.returncode == 0, r.stdout
+    assert printed("sq_refuse", True, tmp_path / "out")["p"] == text
+
+
+@pytest.mark.parametrize("text,message", [
+    ("call T4 { }", "line 1: call wants a thread T0..T3, got 'T4'"),
+    ("wait", "line 1: wait wants a thread T0..T3, got nothing"),
+    ("switch T0 fiber", "line 1: switch wants a stack kind (pthread, ucontext, ucontext-mmap, "
+                        "boost, boost-mmap), got 'fiber'"),
+    ("signal T1 SIGUSR2", "line 1: signal wants a signal for a thread (SIGURG, SIGPROF, SIGUSR1), "
+                          "got 'SIGUSR2'"),
+    ("call T0 {\n  pingpong 9\n}", "line 2: pingpong wants a number of rounds from 1 to 8, got '9'"),
+    ("call T0 { pingpong 0 }", "pingpong wants a number of rounds from 1 to 8, got '0'"),
+    ("call T0 { recurse 33 }", "recurse wants a number of frames from 1 to 32, got '33'"),
+    ("call T0 { xfer 2 }", "xfer wants a channel buffer size from 0 to 1, got '2'"),
+    ("call T0 { syscall fork }", "syscall wants a syscall (getpid, sched_yield, nanosleep0, "
+                                 "nanosleep5us, clock_gettime, badwrite), got 'fork'"),
+    ("call T0 { sysblock forever }", "sysblock wants a blocking call (getpid, nanosleep200us, "
+                                     "ppoll200us, nanosleep1ms, settle), got 'forever'"),
+    ("call T0 { outcall { sleep 1s } }", "sleep wants a sleep (yield, 2us, 8us, getpid), got '1s'"),
+    ("call T0 { raise SIGKILL }", "raise wants a signal (SIGURG, SIGPROF, SIGUSR1, SIGUSR2), "
+                                  "got 'SIGKILL'"),
+    ("arm nowhere split 1", "arm wants a fault site (entersyscall.poisoned, "),
+    ("arm syscall.window jump 1", "arm wants an action (split, yield, spin, signal, systemstack), "
+                                  "got 'jump'"),
+    ("arm syscall.window split 9", "arm wants a count from 1 to 8, got '9'"),
+    ("arm syscall.window split 0", "arm wants a count from 1 to 8, got '0'"),
+    ("arm syscall.window split -1", "arm wants a count from 1 to 8, got '-1'"),
+    ("sched 1:256", "sched wants pick:choice, each from 0 to 255, got '1:256'"),
+    ("sched 1", "sched wants pick:choice, each from 0 to 255, got '1'"),
+    ("sched" + " 1:2" * 8, "sched wants at most 7 pick:choice pairs"),
+    ("call T0 { callback { } }", "'callback' is not an operation of a goroutine"),
+    ("call T0 { outcall { cswitch boost { xswitch boost { } } } }",
+     "'xswitch' is only written in C run by an outcall"),
+    ("end", "'end' is not an operation of the top level"),
+    ("call T0 }", "call wants a body in { }, got '}'"),
+    ("call T0 { yield", "missing '}'"),
+])
+def test_asm_rejects(replay_built, tmp_path, text, message):
+    """Out-of-range arguments and misplaced operations fail with a message
+    that says what was wanted and what was written."""
+    (tmp_path / "in.fz").write_text(text)
+    r = replay("sq_ops", "fixed", "--asm", tmp_path / "in.fz", tmp_path / "out")
+    assert r.returncode == 1, r.stdout
+    assert message in r.stdout, r.stdout
+    assert not (tmp_path / "out").exists()
 
 
 def test_one_cpu_per_fuzz_process(fuzz_built, tmp_path):

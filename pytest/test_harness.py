@@ -177,3 +177,23 @@ def test_interrupted_campaign_writes_its_report(built, tmp_path, sig, status):
     rep = json.loads((run / "report.json").read_text())
     assert rep["interrupted"] == sig and rep["runs"], rep.get("interrupted")
     assert (run / "junit.xml").exists() and "interrupted" in (run / "report.txt").read_text()
+
+
+def test_sigpoke_job_finds_the_attach_window_open(built, tmp_path):
+    """A campaign sigpoke job (a bounded, seeded sweep of one window) is
+    clean on the fixed runtime, finds the attach window open on the
+    variant that forgot to block signals there, and its reproducer replays
+    that one poke."""
+    from sqlib import sigpoke
+    if sigpoke.check() is not None:
+        pytest.skip(sigpoke.check())
+    fixed = campaign.Under("sq", "fixed", "local")
+    rec = campaign.execute(Job("sp_window", "attach", "sigpoke", seed=5).check(fixed), fixed)
+    assert rec["class"] == "clean", rec
+    bad = campaign.Under("sq", "attachsig", "local")
+    rec = campaign.execute(Job("sp_window", "attach", "sigpoke", seed=5).check(bad), bad)
+    assert outcome.is_finding(rec["class"]), rec
+    f = tmp_path / "poke.json"
+    f.write_text(json.dumps(campaign.reproducer(rec, bad)))
+    r = sq("repro", f, "--times", 3)
+    assert "same class as recorded" in r.stdout and r.returncode == 0, r.stdout + r.stderr[-2000:]

@@ -3,7 +3,10 @@ budget and that syscall windows call nothing with a split check
 (tools/nosplit, docs/nosplit.md).
 
 Fixtures (tools/nosplit/fixtures/*.c) are compiled here with the runtime's
-own flags, taken from `make -n`, plus -fstack-usage. The runtime's objects
+own flags, taken from `make -n`, plus -fstack-usage, and checked with their
+own config (fixtures/fixtures.conf); the runtime's objects with the
+runtime's (runtime/nosplit.conf): the tool itself knows no runtime. The
+runtime's objects
 are the ones `make lib` builds; while the Makefile does not yet pass
 -fstack-usage (no X.su next to X.o), the same compile commands are replayed
 into a temporary directory with it added.
@@ -24,9 +27,10 @@ import pytest
 import sqtest
 
 TOOL = os.path.join(sqtest.ROOT, "tools", "nosplit", "nosplit-check")
-CONF = os.path.join(sqtest.ROOT, "tools", "nosplit", "runtime.conf")
+CONF = os.path.join(sqtest.ROOT, "runtime", "nosplit.conf")
 FIXTURES = os.path.join(sqtest.ROOT, "tools", "nosplit", "fixtures")
-LIBCSTACK = os.path.join(sqtest.ROOT, "tools", "nosplit", "libcstack.c")
+FIXTURE_CONF = os.path.join(FIXTURES, "fixtures.conf")
+LIBCSTACK = os.path.join(sqtest.ROOT, "runtime", "nosplit-libcstack.c")
 BUDGET = 4096
 STACK_GUARD = 16 << 10
 OK, VIOLATION, USAGE = 0, 1, 2
@@ -67,7 +71,13 @@ def run(args, timeout=120, env=None):
 
 
 def check(*args, budget=BUDGET, config=CONF):
+    """The checker on the runtime's objects, with the runtime's config."""
     return run([TOOL, "--budget", str(budget), "--config", config] + [str(a) for a in args])
+
+
+def fcheck(*args, budget=BUDGET, config=FIXTURE_CONF):
+    """The checker on fixtures, with theirs."""
+    return check(*args, budget=budget, config=config)
 
 
 # ---- output parsing -------------------------------------------------------
@@ -254,7 +264,7 @@ def runtime_objs(tmp_path_factory):
 # ---- fixtures: the acceptance cases -----------------------------------------
 
 def test_over_budget_chain_fails_with_the_chain_printed(fixture_obj):
-    r = check(fixture_obj("overbudget"))
+    r = fcheck(fixture_obj("overbudget"))
     assert r.rc == VIOLATION, "an over-budget chain must fail" + r.log()
     cs = chains(r)
     assert len(cs) == 1, "want exactly one chain reported (the longest)" + r.log()
@@ -271,14 +281,14 @@ def test_over_budget_chain_fails_with_the_chain_printed(fixture_obj):
 
 
 def test_over_budget_chain_fits_a_larger_budget(fixture_obj):
-    r = check(fixture_obj("overbudget"), budget=8192)
+    r = fcheck(fixture_obj("overbudget"), budget=8192)
     assert r.rc == OK, r.log()
     m = OK_RE.search(r.stdout)
     assert m and m[5] == "chain_a" and BUDGET < int(m[4]) <= 8192, r.log()
 
 
 def test_split_inside_a_window_fails_with_the_path_printed(fixture_obj):
-    r = check(fixture_obj("window"))
+    r = fcheck(fixture_obj("window"))
     assert r.rc == VIOLATION, "a split check in a syscall window must fail" + r.log()
     w = windows(r)
     assert list(w) == [("wakesysmon_slow", "sysmonwake")], r.log()
@@ -293,7 +303,7 @@ def test_split_inside_a_window_fails_with_the_path_printed(fixture_obj):
 def test_window_root_inlined_away_is_still_a_window(fixture_obj):
     """No symbol is named entersyscall once clang inlines it: its call sites
     in do_syscall still belong to the window."""
-    r = check(fixture_obj("window_inlined"))
+    r = fcheck(fixture_obj("window_inlined"))
     assert r.rc == VIOLATION, r.log()
     w = windows(r)
     assert list(w) == [("entersyscall", "sysmonwake")], r.log()
@@ -303,7 +313,7 @@ def test_window_root_inlined_away_is_still_a_window(fixture_obj):
 
 
 def test_report_only_prints_but_exits_0(fixture_obj):
-    r = run([TOOL, "--report-only", str(fixture_obj("window"))])
+    r = run([TOOL, "--config", FIXTURE_CONF, "--report-only", str(fixture_obj("window"))])
     assert r.rc == OK, r.log()
     assert list(windows(r)) == [("wakesysmon_slow", "sysmonwake")], r.log()
     m = FAIL_RE.search(r.stdout)
@@ -313,7 +323,7 @@ def test_report_only_prints_but_exits_0(fixture_obj):
 def test_clean_window_passes(fixture_obj):
     """Window roots calling only nosplit code, a tail call, and a slow path
     handed to a stack switch as data: nothing to report."""
-    r = check(fixture_obj("clean"))
+    r = fcheck(fixture_obj("clean"))
     assert r.rc == OK, r.log()
     m = OK_RE.search(r.stdout)
     assert m, r.log()
@@ -323,12 +333,12 @@ def test_clean_window_passes(fixture_obj):
 
 def test_indirect_call_in_nosplit_code_needs_a_reason(fixture_obj, tmp_path):
     obj = fixture_obj("indirect")
-    r = check(obj)
+    r = fcheck(obj)
     assert r.rc == VIOLATION, r.log()
     assert "indirect call in nosplit callfn" in r.stdout, r.log()
     conf = tmp_path / "indirect.conf"
     conf.write_text("indirect callfn offstack\tthe test says so\n")
-    r = check(obj, config=str(conf))
+    r = fcheck(obj, config=str(conf))
     assert r.rc == OK, r.log()
 
 
@@ -336,19 +346,51 @@ def test_indirect_call_in_nosplit_code_needs_a_reason(fixture_obj, tmp_path):
 
 def test_usage_errors(fixture_obj, tmp_path):
     assert run([TOOL]).rc == USAGE
-    assert run([TOOL, "--budget", "0", str(fixture_obj("clean"))]).rc == USAGE
-    assert run([TOOL, str(tmp_path / "missing.o")]).rc == USAGE
+    assert run([TOOL, "--config", "none", "--budget", "0", str(fixture_obj("clean"))]).rc == USAGE
+    assert run([TOOL, "--config", "none", str(tmp_path / "missing.o")]).rc == USAGE
     bad = tmp_path / "bad.conf"
     bad.write_text("frobnicate everything\n")
-    r = check(fixture_obj("clean"), config=str(bad))
+    r = fcheck(fixture_obj("clean"), config=str(bad))
     assert r.rc == USAGE and "unknown directive" in r.stderr, r.log()
+
+
+def test_config_is_required(fixture_obj):
+    """The tool knows no runtime: the config is always named ('none' for
+    none), so runtime knowledge lives with the runtime (runtime/nosplit.conf)."""
+    r = run([TOOL, str(fixture_obj("clean"))])
+    assert r.rc == USAGE and "--config" in r.stderr, r.log()
+    r = run([TOOL, "--config", "none", str(fixture_obj("clean"))])
+    assert r.rc == OK, r.log()
+    m = OK_RE.search(r.stdout)
+    assert m and m[3] == "0", "no config: no window roots" + r.log()
+
+
+def test_window_matching_no_function_is_an_error(fixture_obj):
+    """A --window that no function is or inlines would check nothing: a
+    usage error, not "0 window roots". One that names an inlined-away root
+    (window_inlined.c's entersyscall) is found through its call sites."""
+    r = run([TOOL, "--config", "none", "--window", "entersyscal", str(fixture_obj("window"))])
+    assert r.rc == USAGE and "--window entersyscal: no function" in r.stderr, r.log()
+    assert "ok:" not in r.stdout, r.log()
+    r = run([TOOL, "--config", "none", "--window", "entersyscall", str(fixture_obj("window_inlined"))])
+    assert r.rc == VIOLATION and list(windows(r)) == [("entersyscall", "sysmonwake")], r.log()
+
+
+def test_config_window_matching_no_function_warns(fixture_obj):
+    """A config's window root that no function is or inlines has gone stale
+    (a renamed root would leave its window unchecked): a warning, as for a
+    stale allow line. window.c has entersyscall but no reentersyscall."""
+    r = fcheck(fixture_obj("window"))
+    assert r.rc == VIOLATION, r.log()
+    assert "unused: window reentersyscall" in r.stderr, r.log()
+    assert "unused: window entersyscall" not in r.stderr, r.log()
 
 
 def test_missing_stack_usage_is_an_input_error(cflags, tmp_path):
     obj = tmp_path / "clean.o"
     r = run(cflags + ["-c", os.path.join(FIXTURES, "clean.c"), "-o", str(obj)])
     assert r.rc == 0, r.log()
-    r = check(obj)
+    r = fcheck(obj)
     assert r.rc == USAGE and "-fstack-usage" in r.stderr, r.log()
 
 
@@ -358,7 +400,7 @@ def test_stale_stack_usage_is_an_input_error(fixture_obj):
     su = os.path.splitext(obj)[0] + ".su"
     text = open(su).read()
     open(su, "w").write(re.sub(r"(chain_b\t)\d+", r"\g<1>16", text))
-    r = check(obj)
+    r = fcheck(obj)
     assert r.rc == USAGE and "stale" in r.stderr, r.log()
 
 
@@ -377,7 +419,7 @@ def test_fixed_runtime_passes(runtime_objs, flavour):
 
 def test_split_fault_action_is_seen_inside_the_window(runtime_objs, tmp_path):
     """The harness's "split" action calls a split-checked function inside
-    the window on purpose: the checker sees it, and only runtime.conf's
+    the window on purpose: the checker sees it, and only nosplit.conf's
     allow line, with its reason, accepts it."""
     conf = tmp_path / "noallow.conf"
     conf.write_text("".join(l for l in open(CONF) if not l.startswith("allow fire -> fault_splittable")))
@@ -417,7 +459,7 @@ def test_syscallsplit_reports_exactly_its_window_edges(runtime_objs, flavour):
     m = FAIL_RE.search(r.stdout)
     assert m and int(m[1]) == len(w), r.log()
     # What `make REGRESS=syscallsplit` runs: the same report, exit 0.
-    r2 = run([TOOL, "--report-only"] + objs)
+    r2 = run([TOOL, "--config", CONF, "--report-only"] + objs)
     assert r2.rc == OK and set(windows(r2)) == set(w), r2.log()
 
 
@@ -449,7 +491,7 @@ def externs(conf):
 
 
 def test_libc_allowances_cover_measured_use(tmp_path):
-    """Every 'extern' allowance in runtime.conf covers what libcstack
+    """Every 'extern' allowance in nosplit.conf covers what libcstack
     measures here, and the guard's reserve (STACK_GUARD - budget) covers
     the dynamic linker's lazy-binding frame."""
     cc = shutil.which("clang") or shutil.which("cc")
@@ -460,7 +502,7 @@ def test_libc_allowances_cover_measured_use(tmp_path):
     assert r.rc == 0, r.log()
     measured = {w[0]: int(w[1]) for w in (l.split() for l in r.stdout.splitlines()) if len(w) == 2}
     allow = externs(CONF)
-    assert allow, "runtime.conf has no extern entries"
+    assert allow, "nosplit.conf has no extern entries"
     for name, nbytes in allow.items():
         assert name in measured, f"libcstack does not measure {name}: add a probe" + r.log()
         assert measured[name] <= nbytes, f"{name} uses {measured[name]} bytes, allowance {nbytes}" + r.log()

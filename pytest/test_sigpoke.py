@@ -40,6 +40,7 @@ import pytest
 
 import sqtest
 from sqlib import contract, outcome, records
+from sqlib import sigpoke as injector
 
 TOOL = os.path.join(sqtest.ROOT, "tools", "sigpoke")
 # A poke's two observations (docs/sigpoke.md, "Records").
@@ -62,8 +63,9 @@ NOSIGSTACK = contract.fatal("no_sigstack")["message"]
 SA_WINDOW = "attach,detach"
 SA_BROKEN = "signal arrived with curm set but off its signal stack"
 
-TP_LOAD = re.compile(r"^mov\s+%fs:0x0,(%\w+)")      # the thread pointer into a register
-STORE = re.compile(r"^movq?\s+(\$0x0|%\w+),(%fs:\S+|\((%\w+)\))$")
+# The instruction text is capstone's AT&T syntax (docs/sigpoke.md).
+TP_LOAD = re.compile(r"^movq?\s+%fs:0(?:x0)?,\s*(%\w+)")      # the thread pointer into a register
+STORE = re.compile(r"^movq?\s+(\$0(?:x0)?|%\w+),\s*(%fs:\S+|\((%\w+)\))$")
 
 
 def read_records(path):
@@ -133,9 +135,12 @@ def sp(tmp_path_factory):
     if platform.machine() != "x86_64":
         pytest.skip(f"sigpoke runs on x86-64 only (arch/aarch64.c is not tested), "
                     f"not {platform.machine()}")
-    for tool in ("make", "objdump", "gcc"):
+    for tool in ("make", "objdump", "gcc"):    # objdump: for inside() only
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} is not installed")
+    for header, pkg in (("elfutils/libdw.h", "libdw-dev"), ("capstone/capstone.h", "libcapstone-dev")):
+        if not os.path.exists(os.path.join("/usr/include", header)):
+            pytest.skip(f"{pkg} is not installed (sh mk/deps.sh build)")
     out = os.environ.get("SIGPOKE_OUT") or str(tmp_path_factory.mktemp("sigpoke"))
     b = subprocess.run(["make", "--no-print-directory", "-C", TOOL, f"OUT={out}"],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -225,12 +230,12 @@ def safe_at(r):
 
 def writes_tls(rows, i, clear=False):
     """Does instruction i store to a %fs-relative TLS slot (the runtime's g,
-    the stand-alone's curm; initial-exec)? Either directly, mov
-    %rax,%fs:(%rcx), or through the slot's address just formed from the
-    thread pointer: mov %fs:0x0,%rcx; lea -0x28(%rcx),%rcx; mov %rax,(%rcx).
+    the stand-alone's curm; initial-exec)? Either directly, movq %rax,
+    %fs:(%rcx), or through the slot's address just formed from the thread
+    pointer: movq %fs:0, %rcx; leaq -0x28(%rcx), %rcx; movq %rax, (%rcx).
     clear: the value stored is 0."""
     m = STORE.match(re.sub(r"\s+#.*$", "", rows[i]["insn"]))
-    if not m or (m.group(1) == "$0x0") != clear:
+    if not m or (m.group(1) in ("$0", "$0x0")) != clear:
         return False
     if m.group(2).startswith("%fs:"):
         return True
@@ -243,7 +248,7 @@ def writes_tls(rows, i, clear=False):
 
 
 def calls(row, fn):
-    return re.search(rf"call\s.*<{fn}(@plt)?>", row["insn"]) is not None
+    return re.search(rf"callq?\s.*<{fn}(@plt)?>", row["insn"]) is not None
 
 
 def where(rows, i):
@@ -296,6 +301,9 @@ def test_builds_without_the_runtime(tmp_path):
     (["{prog}"], "no window"),
     ([], "no window"),
     (["-w", "attach"], "no PROGRAM"),
+    (["-w", "attach", "--seed", "3", "{prog}"], "--seed draws the sample"),
+    (["--at", "attach", "--sample", "3", "{prog}"], "no --sample or --seed"),
+    (["-w", "attach", "--max-seconds", "0", "{prog}"], "bad --max-seconds"),
 ])
 def test_usage_errors(sp, args, msg):
     prog = sp.target("sp_attach_blocked")
@@ -629,3 +637,128 @@ def test_yield_fast_path_is_signal_safe(sp, fixed, tmp_path):
     s = sp.sweep(str(tmp_path), "-w", "sq_yield", "-E", "SQ_MAXPROCS=1", prog, "yield-steal", "200000")
     assert s.summary["reached"] > 50, s.log()
     assert s.summary["unsafe"] == 0, s.log()
+
+
+# ---- bounds: --list, --max-seconds, --sample/--seed ----
+
+def test_list_prints_the_window_without_running(sp, open_sweep):
+    """--list: the window's instructions as records, the sweep's own, and
+    PROGRAM never runs (an argument it would reject is never seen)."""
+    res = sp.run("--list", "-w", SA_WINDOW, sp.target("sp_attach_open"), "not-a-mode")
+    assert res.rc == 0, res.log()
+    recs = records.parse(res.stdout)
+    insns = records.of(recs, "insn")
+    assert [(r["addr"], r["strip"], r["loc"], r["insn"]) for r in insns] == \
+        [(r["addr"], r["strip"], r["loc"], r["insn"]) for r in open_sweep.rows], res.log()
+    w = records.first(recs, "window")
+    assert w and w["instructions"] == len(insns) and w["setup_ms"] >= 0, res.log()
+
+
+def test_max_seconds_leaves_the_rest_untested(sp, tmp_path):
+    """A deadline inside the cover run (its first phase lasts --cover ms,
+    and the deadline comes as many ms after sigpoke starts): nothing is
+    poked, everything is untested, not "not reached", and the summary says
+    the sweep was cut. Exit 0: nothing unsafe was found."""
+    s = sp.sweep(str(tmp_path), "--max-seconds", "0.1", "--cover", "100", "-w", SA_WINDOW,
+                 sp.target("sp_attach_open"))
+    assert s.res.rc == 0, s.log()
+    sm = s.summary
+    assert sm["cut"] is True and sm["untested"] == sm["instructions"] == len(s.rows), s.log()
+    assert all(r["message"] == "not poked: --max-seconds ran out" for r in s.rows), s.log()
+
+
+def chosen(s):
+    return [r["loc"] for r in s.rows if not r["message"].startswith("not in the sample")]
+
+
+def test_sample_is_drawn_from_the_seed(sp, tmp_path):
+    """--sample N --seed S pokes N instructions that the seed alone picks:
+    the same seed, the same ones; the rest are untested."""
+    prog = sp.target("sp_attach_open")
+    a, b, c = (sp.sweep(str(tmp_path / d), "--sample", "8", "--seed", seed, "-w", SA_WINDOW, prog)
+               for d, seed in (("a", "5"), ("b", "5"), ("c", "6")))
+    assert len(chosen(a)) == 8 and chosen(a) == chosen(b), a.log() + b.log()
+    assert chosen(a) != chosen(c), "another seed, another sample" + c.log()
+    assert a.summary["sample"] == 8 and a.summary["seed"] == 5, a.log()
+    assert a.summary["untested"] == len(a.rows) - 8, a.log()
+    assert all(r["loc"] in chosen(a) for r in a.rows if r["delivery"] not in ("untested", "notreached")), a.log()
+
+
+# ---- the campaign's injector: sqlib/sigpoke.py ----
+
+BUDGET = 20	# seconds per sweep: a whole window takes 1-5 here (docs/sigpoke.md)
+
+
+def injector_bin(sp):
+    return os.path.join(sp.out, "sigpoke")
+
+
+def test_windows_are_the_contracts(sp, sp_window):
+    """The injector's windows are the contract's (SQ_WINDOWS); each one's
+    functions are in the runtime's window program, and its mode runs."""
+    ws = injector.windows()
+    assert list(ws) == [w["name"] for w in contract.windows()]
+    assert {"attach", "detach", "syscall", "sighandler"} <= set(ws)
+    prog = sp_window("fixed")
+    for w in ws.values():
+        res = sp.run("--list", "-w", ",".join(w.functions), prog)
+        assert res.rc == 0 and records.of(records.parse(res.stdout), "insn"), w.name + res.log()
+        argv = injector.program(os.path.dirname(os.path.dirname(prog)), w)
+        assert argv == [prog, w.mode], argv
+        sqtest.Runner("fixed").run(os.path.join("ntests", "sp_window"), w.mode, 200).assert_pass()
+
+
+@pytest.mark.parametrize("name", list(injector.windows()))
+def test_fixed_bounded_sweep_finds_nothing(sp, sp_window, tmp_path, name):
+    """A bounded sweep of each window of the fixed runtime: no finding, and
+    the sweep did poke (it is no sweep of nothing)."""
+    bdir = os.path.dirname(os.path.dirname(sp_window("fixed")))
+    f = injector.sweep(injector.program(bdir, name), {}, name, BUDGET, str(tmp_path),
+                       sigpoke=injector_bin(sp))
+    log = f"\n{' '.join(f.command)}\n{f.run.stderr[-3000:]}"
+    assert f == [], "\n".join(x.command() + f"  # {x.cls}: {x.message}" for x in f) + log
+    assert f.summary["reached"] > 0 and f.summary["unsafe"] == 0, f.summary
+    assert "--max-seconds" in f.command, f.command
+
+
+def test_attachsig_attach_finding_replays(sp, sp_window, tmp_path):
+    """The attach window of attachsig: findings, each an unsafe instruction
+    of needm or minit with its class and message, and a reproducer, the one
+    sigpoke command (--at LOC) that pokes it again: unsafe again."""
+    bdir = os.path.dirname(os.path.dirname(sp_window("attachsig")))
+    argv = injector.program(bdir, "attach")
+    f = injector.sweep(argv, {}, "attach", BUDGET, str(tmp_path), sigpoke=injector_bin(sp))
+    assert f, f"no finding\n{' '.join(f.command)}\n{f.run.stderr[-3000:]}"
+    for x in f:
+        assert (x.cls, x.message) == ("unexpected-fatal", NOSIGSTACK), x
+        assert x.func in ("needm", "minit") and x.loc.split("+")[0] in ("needm", "minit"), x
+        assert x.reproducer == [injector_bin(sp), "--at", x.loc, "--signal", "SIGURG",
+                                "--comm", "sp-callback", "--"] + argv, x.reproducer
+        assert x.addr.startswith("0x") and x.insn and os.path.exists(x.log), x
+    x = f[len(f) // 2]
+    assert injector.replay(x) == ("unexpected-fatal", NOSIGSTACK), x.command()
+    rec = x.record()
+    assert rec["class"] == x.cls and rec["command"] == x.command() and "fatal error: " in rec["stderr"], rec
+    assert rec["signature"] == x.signature() and x.loc in rec["label"], rec
+
+
+def test_sweep_failure_is_one_harness_error(sp, tmp_path):
+    """sigpoke that cannot sweep (no such program) is a finding too: class
+    harness-error, the sweep's own command its reproducer."""
+    f = injector.sweep(["/nonexistent/program"], {}, "attach", BUDGET, str(tmp_path),
+                       sigpoke=injector_bin(sp))
+    assert len(f) == 1 and f[0].cls == "harness-error", f
+    assert "program not found" in f[0].message and f[0].reproducer == f.command, f[0]
+
+
+def test_seeded_injector_sweep(sp, tmp_path):
+    """A seeded sweep through the injector pokes a sample drawn from the
+    caller's seed; the environment goes to the program with -E, so the
+    reproducers stand alone."""
+    w = injector.Window("sa", ("attach", "detach"), "", "", "the stand-alone target")
+    prog = [sp.target("sp_attach_open")]
+    f = injector.sweep(prog, {"SA_NOTHING": "1"}, w, BUDGET, str(tmp_path), seed=11, sample=35,
+                       sigpoke=injector_bin(sp))
+    assert f and f.summary["seed"] == 11 and f.summary["sample"] == 35, f.summary
+    assert all(x.message == SA_BROKEN for x in f), f
+    assert all(x.reproducer[-4:] == ["-E", "SA_NOTHING=1", "--", prog[0]] for x in f), f[0].reproducer

@@ -4,8 +4,8 @@
  * `make` writes it to build/contract.json, which is how everything that is
  * not C (the Python harness, the docs generator, the tests) reads the
  * tables: variants, fatal errors and their classes, contexts, fault sites,
- * actions, verdicts and the arm rules. Built for the host; the tables do not
- * depend on the target arch or C library.
+ * actions, verdicts, the signal windows and the arm rules. Built for the
+ * host; the tables do not depend on the target arch or C library.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -34,6 +34,23 @@ static void key(const char *id)
 	for (; *id; id++)
 		putchar(tolower((unsigned char)*id));
 	putchar('"');
+}
+
+/* A comma-separated list as a JSON array of strings. */
+static void list(const char *s)
+{
+	char item[128];
+
+	putchar('[');
+	for (const char *p = s; *p;) {
+		size_t n = strcspn(p, ",");
+		snprintf(item, sizeof item, "%.*s", (int)n, p);
+		if (p != s)
+			printf(", ");
+		str(item);
+		p += n + (p[n] == ',');
+	}
+	putchar(']');
 }
 
 static const char *sep(int *first)
@@ -109,6 +126,16 @@ int main(void)
 	printf("%s{\"name\": ", sep(&first)); str(name); \
 	printf(", \"doc\": "); str(doc); putchar('}');
 	SQ_VERDICTS(VERDICT_)
+
+	printf("\n],\n\"windows\": [");
+	first = 1;
+#define WINDOW_(id, name, fns, mode, comm, doc) \
+	printf("%s{\"name\": ", sep(&first)); str(name); \
+	printf(", \"functions\": "); list(fns); \
+	printf(", \"mode\": "); str(mode); \
+	printf(", \"comm\": "); str(comm); \
+	printf(", \"doc\": "); str(doc); putchar('}');
+	SQ_WINDOWS(WINDOW_)
 
 	/* The rules as a table over every site x action x once/every, so that
 	 * readers need not know how rows match. */

@@ -10,6 +10,8 @@
   outcome    the oracle: one vocabulary of outcome classes and how a run
              lands in one; finding signatures
   campaign   the `stackquake` command: run, regress, repro, list
+  sigpoke    sigpoke as an injector: time-bounded sweeps of the runtime's
+             signal windows, findings with their reproducers
 
 Standard library only.
 """

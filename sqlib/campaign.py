@@ -30,20 +30,25 @@ detected (regress); 1 findings / a variant not detected; 2 bad usage;
 130 / 143 interrupted by SIGINT / SIGTERM (the partial report is written).
 """
 import argparse
+import fcntl
 import json
 import os
 import random
 import shlex
 import shutil
 import signal
+import subprocess
 import sys
+import tempfile
 import time
 from xml.sax.saxutils import escape, quoteattr
 
-from . import BUILD, ROOT, Usage, contract, duration, findings, outcome, records, targets
+from . import BUILD, ROOT, Usage, contract, duration, findings, outcome, records, sigpoke, targets
 
 RUNTIMES = ("sq", "go", "gccgo")
-INJECTORS = ["none", "storm", "sites", "stackcheck"]
+INJECTORS = ["none", "storm", "sites", "pct", "stackcheck", "sigpoke"]
+SIGPOKE_SECONDS = 10	# a sigpoke job's sweep: at most this long,
+SIGPOKE_SAMPLE = 24	# and this many instructions drawn from its seed
 STACKCHECK = os.path.join(BUILD, "tools", "stackcheck")
 PID1 = os.path.join(ROOT, "harness", "sq-pid1")
 WATCHDOG = 20	# seconds per run
@@ -85,8 +90,12 @@ class Under:
                   "".join(f" {v}" for v in self.platform.make_vars() if v not in
                           (f"ARCH={targets.HOST_ARCH}", "LIBC=glibc"))
         else:
-            self.bdir = os.path.join(BUILD, runtime + self.platform.suffix)
+            if not self.platform.host_native:
+                raise Usage(f"target {runtime} runs on the host only (mk/go.mk builds for it), "
+                            f"not on {self.platform.name}")
+            self.bdir = os.path.join(BUILD, runtime)
             how = "make go-scenarios"
+            build_go(runtime)
         self.hdir = os.path.join(self.bdir, "harness")
         if not os.path.isdir(self.hdir):
             raise Usage(f"{self.hdir} not built: run {how}")
@@ -105,6 +114,11 @@ class Under:
         is not Go's to keep: stackcheck is for stackquake's runtime."""
         return self.runtime == "sq" and self.platform.host_native and os.path.exists(STACKCHECK)
 
+    def can_sigpoke(self):
+        """sigpoke sweeps the runtime's own windows (runtime/tests/sp_window)
+        in the host's build: stackquake's runtime only."""
+        return self.runtime == "sq" and self.platform.host_native and sigpoke.check(self.bdir) is None
+
     def axes(self):
         """The environment axes the scenarios offer (envaxes.h) that this
         platform can set up (pid1 needs a local unshare as root), as their
@@ -122,10 +136,42 @@ class Under:
         env = {"SQ_MAXPROCS": procs}
         if rng.random() < 0.5:
             env["SQ_CALLBACK_BIND"] = rng.choice(["0", "1"])
+        if rng.random() < 0.2:
+            env["SQ_STACKSIZE"] = str(rng.choice([64 << 10, 128 << 10, 1 << 20]))
         return env
+
+    def draw_load(self, rng, scenario):
+        """Pressure, now and then: more foreign threads than CPUs, and runs
+        four times as long (sysmon retakes, the global queue fills). None
+        leaves the scenario's own numbers."""
+        d = self.scenarios[scenario]
+        threads = rng.choice([2, 4, 8, 16]) if d.threads and rng.random() < 0.3 else None
+        iters = d.campaign_iters * 4 if rng.random() < 0.1 else None
+        return threads, iters
 
     def modes(self):
         return [(s, m) for s, d in self.scenarios.items() for m in d.modes]
+
+
+def build_go(runtime):
+    """Bring build/<runtime>/ (the scenarios against gc or gccgo, mk/go.mk)
+    up to date, installing the toolchain first where it is missing
+    (mk/deps.sh go: apt-get as root, the exact command otherwise), so that
+    `stackquake run --target go` works after a plain `make`. One make at a
+    time: pytest's workers share build/ (the lock pytest/sqtest.py takes)."""
+    goal = {"go": "go-gc-scenarios", "gccgo": "go-gccgo-scenarios"}[runtime]
+    if not os.path.isdir(os.path.join(BUILD, runtime, "harness")):
+        print(f"stackquake: building the {runtime} scenarios (make deps-go {goal}; a minute or two)",
+              file=sys.stderr, flush=True)
+    os.makedirs(BUILD, exist_ok=True)
+    with open(os.path.join(BUILD, ".lock"), "w") as lk:
+        fcntl.flock(lk, fcntl.LOCK_EX)
+        r = subprocess.run(["make", "--no-print-directory", "-C", ROOT, "deps-go", goal],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           env={k: v for k, v in os.environ.items()
+                                if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")})
+    if r.returncode != 0:
+        raise Usage(f"cannot build the {runtime} scenarios (make deps-go {goal}):\n{r.stdout[-2000:]}")
 
 
 # ---- one run -----------------------------------------------------------------------
@@ -134,16 +180,22 @@ class Job:
     """Everything that determines a run: replaying a Job replays the run."""
 
     def __init__(self, scenario, mode, injector, seed=1, arms=(), env=None, iters=None,
-                 timeout=WATCHDOG, axes=""):
+                 timeout=WATCHDOG, axes="", threads=None):
         if injector not in INJECTORS:
             raise Usage(f"unknown injector {injector!r}; one of: {', '.join(INJECTORS)}")
         self.scenario, self.mode, self.injector = scenario, mode, injector
         self.seed, self.arms = int(seed), list(arms)
         self.env = dict(env or {})
         self.iters, self.timeout = iters, timeout
-        self.axes = axes
+        self.axes, self.threads = axes, threads
 
     def check(self, under):
+        if self.injector == "sigpoke":
+            if not under.can_sigpoke():
+                raise Usage(f"sigpoke cannot sweep {under.label()}: "
+                            f"{sigpoke.check(under.bdir) or 'not the host build of stackquake'}")
+            sigpoke.window(self.mode)
+            return self
         d = under.scenarios.get(self.scenario)
         if d is None:
             raise Usage(f"unknown scenario {self.scenario!r}; one of: {', '.join(under.scenarios)}")
@@ -165,13 +217,14 @@ class Job:
     def to_json(self):
         return {"scenario": self.scenario, "mode": self.mode, "injector": self.injector,
                 "seed": self.seed, "arms": self.arms, "env": self.env, "iters": self.iters,
-                "timeout": self.timeout, "axes": self.axes}
+                "timeout": self.timeout, "axes": self.axes, "threads": self.threads}
 
     @classmethod
     def from_json(cls, d):
         try:
             return cls(d["scenario"], d["mode"], d["injector"], d.get("seed", 1), d.get("arms", []),
-                       d.get("env", {}), d.get("iters"), d.get("timeout", WATCHDOG), d.get("axes", ""))
+                       d.get("env", {}), d.get("iters"), d.get("timeout", WATCHDOG), d.get("axes", ""),
+                       d.get("threads"))
         except (KeyError, TypeError, ValueError) as e:
             raise Usage(f"malformed reproducer: {e}") from None
 
@@ -179,6 +232,8 @@ class Job:
         inj = "storm" if self.injector == "storm" else ("sites" if self.arms else "none")
         cmd = [os.path.join(under.hdir, self.scenario), "--seed", str(self.seed),
                "--iters", str(self.iters), "--mode", self.mode, "--injector", inj]
+        if self.threads:
+            cmd += ["--threads", str(self.threads)]
         if self.axes:
             cmd += ["--env", self.axes]
         if "pid1" in self.axes.split(","):
@@ -211,6 +266,8 @@ def is_progress(line):
 
 def execute(job, under):
     """Run a job on its platform and judge it. Nothing of it survives."""
+    if job.injector == "sigpoke":
+        return execute_sigpoke(job, under)
     t0 = time.monotonic()
     rc, out, err, timed_out = under.platform.run(job.argv(under), job.environ(),
                                                  job.timeout * under.platform.slowdown,
@@ -223,6 +280,25 @@ def execute(job, under):
             "signature": outcome.signature(cls, msg, err), "rc": rc,
             "seconds": round(time.monotonic() - t0, 3), "hits": hits, "command": job.command(under),
             "stdout": out, "stderr": err}
+
+
+def execute_sigpoke(job, under):
+    """A bounded sigpoke sweep of one window (job.mode) of the runtime's
+    window program, instructions drawn from job.seed: one record, clean or
+    the first unsafe instruction (its reproducer replays that one poke)."""
+    t0 = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="sq-sigpoke-") as tmp:
+        found = sigpoke.sweep(sigpoke.program(under.bdir, job.mode), job.env, job.mode, SIGPOKE_SECONDS,
+                              tmp, seed=job.seed, sample=SIGPOKE_SAMPLE)
+    base = {"job": job.to_json(), "label": job.label(), "rc": found.run.rc if found.run else None,
+            "seconds": round(time.monotonic() - t0, 3), "hits": {}, "command": " ".join(found.command),
+            "stdout": "", "stderr": found.run.stderr[-4000:] if found.run else ""}
+    if not found:
+        return dict(base, **{"class": "clean", "message": f"{found.summary.get('instructions', 0)} "
+                                                            f"instructions, none unsafe", "signature": ""})
+    rec = found[0].record()
+    base["job"].update(argv=rec["job"]["argv"], loc=rec["job"]["loc"])
+    return dict(base, **{k: rec[k] for k in ("class", "message", "signature", "command", "stderr")})
 
 
 def reproducer(rec, under):
@@ -267,8 +343,13 @@ def plan(rng, under, dry):
     and stackcheck, interleaved with fault-site ladders: every reached site
     x action armed on every hit first (the most telling pairs first), then
     hit N for N = 1, 2, 3, ... until N passes the hits the dry run saw."""
-    injectors = ["none", "storm"] + (["stackcheck"] if under.can_stackcheck() else [])
+    injectors = ["none", "storm"] + (["stackcheck"] if under.can_stackcheck() else []) \
+        + (["pct"] if under.runtime == "sq" else [])
     base = [(s, m, inj) for s, m in under.modes() for inj in injectors + ["env"]]
+    if under.can_sigpoke():	# one sweep of each window per round, spread out
+        step = max(1, len(base) // len(sigpoke.windows()))
+        for i, w in enumerate(sigpoke.windows()):
+            base.insert(min(len(base), (i + 1) * step + i), ("sp_window", w, "sigpoke"))
     axes = under.axes()
     ladders = []
     for s, m in under.modes():
@@ -292,8 +373,17 @@ def plan(rng, under, dry):
             if axes and not declares_fatal(dry.get((s, m), {}).get("_expect")):
                 yield Job(s, m, "none", seed=rng.randrange(1, 2**31), env=under.draw_env(rng),
                           axes=draw_axes(rng, axes))
+        elif inj == "sigpoke":
+            yield Job(s, m, "sigpoke", seed=rng.randrange(1, 2**31))
+        elif inj == "pct":
+            arms = pct_arms(rng, dry.get((s, m), {}))
+            if arms:
+                env = dict(under.draw_env(rng), SQ_MAXPROCS=str(rng.choice([2, 4, 8])))
+                yield Job(s, m, "pct", seed=rng.randrange(1, 2**31), arms=arms, env=env)
         else:
-            yield Job(s, m, inj, seed=rng.randrange(1, 2**31), env=under.draw_env(rng))
+            threads, iters = under.draw_load(rng, s)
+            yield Job(s, m, inj, seed=rng.randrange(1, 2**31), env=under.draw_env(rng), threads=threads,
+                      iters=iters)
         for _ in range(3):
             live = [l for l in ladders if l["rung"] <= l["hits"]]
             if not live:
@@ -304,6 +394,19 @@ def plan(rng, under, dry):
             yield Job(s, m, "sites", seed=rng.randrange(1, 2**31), arms=[spec(site, a, lad["rung"])],
                       env=under.draw_env(rng))
             lad["rung"] += 1
+
+
+def pct_arms(rng, hits):
+    """Schedule perturbation (PCT style): one to three of the sites the mode
+    reaches, each yielding or spinning at a hit drawn from the ones the dry
+    run saw, so the interleavings around them change run to run."""
+    sites = sorted(k for k in hits if not k.startswith("_") and hits[k] > 0)
+    arms = []
+    for site in rng.sample(sites, min(len(sites), rng.randint(1, 3))):
+        action = rng.choice(["yield", "spin"])
+        if contract.verdict(site, action)[0] == "ok":
+            arms.append(f"{site}:{action}:{rng.randint(1, hits[site])}")
+    return arms
 
 
 def declares_fatal(expect):
@@ -356,7 +459,13 @@ class Report:
         self.records.append(rec)
         if not outcome.is_finding(rec["class"]):
             return None
-        key = rec["signature"]
+        # Every run is matched against the written-up findings, not just the
+        # first of a signature: a run that looks like a known one (the same
+        # fatal message) but is not (another axis, another scenario) is a
+        # finding of its own, and a new one.
+        k = findings.recognise(self.under.runtime, rec["class"], rec["message"], rec["label"])
+        rec["known"] = k["name"] if k else None
+        key = (rec["signature"], rec["known"])
         first = key not in self.findings
         if first:
             n = len(self.findings) + 1
@@ -368,7 +477,6 @@ class Report:
                 f.write(f"# {rec['command']}\n# {self.under.label()} {self.under.version}\n"
                         f"# {rec['class']}: {rec['message']}\n\n--- stdout\n"
                         f"{rec['stdout']}\n--- stderr\n{rec['stderr']}")
-            k = findings.recognise(self.under.runtime, rec["class"], rec["message"], rec["label"])
             self.findings[key] = {"class": rec["class"], "message": rec["message"], "count": 0,
                                   "repro": repro, "log": log, "command": rec["command"],
                                   "label": rec["label"], "known": k["name"] if k else None,
@@ -620,19 +728,48 @@ def cmd_repro(a):
     job = Job.from_json(d)
     under = Under(d.get("target", "sq"), d.get("variant", "fixed"), a.on or d.get("on", "local"))
     job.check(under)
+    if job.injector == "sigpoke" and d.get("argv"):
+        return repro_sigpoke(d, a)
     want = d.get("class")
+    # A written-up finding may show more than one face (docs/findings/: gc's
+    # callback from a switched stack is "morestack on g0" or silent, as the
+    # stack lands below or above the thread's): a replay that is the same
+    # finding replays it, whatever its class.
+    known = want and findings.recognise(under.runtime, want, d.get("message", ""), job.label())
     print(f"replaying on {under.label()}: {job.command(under)}", file=sys.stderr)
-    got = []
+    same = same_finding = 0
     for i in range(a.times):
         rec = execute(job, under)
-        got.append(rec["class"])
-        print(f"replay {i + 1}/{a.times}: {rec['class']}: {rec['message']} ({rec['seconds']:.2f}s)")
+        k = outcome.is_finding(rec["class"]) and findings.recognise(under.runtime, rec["class"],
+                                                                     rec["message"], rec["label"])
+        same += rec["class"] == want
+        same_finding += bool(k and k["name"] == known["name"]) if known else rec["class"] == want
+        print(f"replay {i + 1}/{a.times}: {rec['class']}: {rec['message']} ({rec['seconds']:.2f}s)"
+              + (f" [docs/findings/{k['name']}]" if k else ""))
         if i == 0 and a.times == 1 and outcome.is_finding(rec["class"]):
             print(rec["stderr"][-3000:], file=sys.stderr)
     if want:
-        same = got.count(want)
         print(f"same class as recorded ({want}): {same}/{a.times}")
-        return 0 if same == a.times else 1
+        if known:
+            print(f"same finding (docs/findings/{known['name']}): {same_finding}/{a.times}")
+        return 0 if same_finding == a.times else 1
+    return 0
+
+
+def repro_sigpoke(d, a):
+    """Replay one unsafe instruction: the poke's own command line."""
+    f = sigpoke.Finding(d["mode"], d.get("class", ""), d.get("message", ""), "", "", d["loc"], "", "", "",
+                        "", d["argv"])
+    print(f"replaying: {f.command()}", file=sys.stderr)
+    got = []
+    for i in range(a.times):
+        cls, msg = sigpoke.replay(f)
+        got.append(cls)
+        print(f"replay {i + 1}/{a.times}: {cls}: {msg}")
+    want = d.get("class")
+    if want:
+        print(f"same class as recorded ({want}): {got.count(want)}/{a.times}")
+        return 0 if got.count(want) == a.times else 1
     return 0
 
 

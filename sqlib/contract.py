@@ -32,7 +32,7 @@ def _stale():
 @functools.lru_cache(maxsize=None)
 def load():
     """The contract as a dict (variants, fatals, contexts, sites, actions,
-    verdicts, arms)."""
+    verdicts, windows, arms)."""
     if _stale():
         r = subprocess.run(["make", "--no-print-directory", "-C", ROOT, "contract"],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -71,6 +71,12 @@ def actions():
 
 def fatals():
     return load()["fatals"]
+
+
+def windows():
+    """The runtime's signal windows (SQ_WINDOWS): name, functions, the
+    sp_window mode that runs them, the thread to poke (comm), doc."""
+    return load()["windows"]
 
 
 def fatal(key):

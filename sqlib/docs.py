@@ -88,6 +88,9 @@ def contract_page():
             f = f1 or f2
             cells.append(cell + (f" `{contract.fatal(f)['message']}`" if f else ""))
         rules.append(f"| {x['name']} | " + " | ".join(cells) + " |")
+    windows = "\n".join(f"| `{w['name']}` | {', '.join(w['functions'])} | `{w['mode']}` | "
+                        f"{'`' + w['comm'] + '`' if w['comm'] else 'any'} | {_cell(w['doc'])} |"
+                        for w in c["windows"])
     head = " | ".join(a["name"] for a in c["actions"])
     return f"""{GENERATED}
 # The runtime's contract
@@ -140,6 +143,18 @@ What a correct runtime owes for each action, by the site's context
 | context | {head} |
 |---|{'---|' * len(c['actions'])}
 {chr(10).join(rules)}
+
+## Signal windows
+
+The windows a precise injector sweeps instruction by instruction (sigpoke,
+through `sqlib/sigpoke.py`: docs/sigpoke.md): a signal may arrive at any
+instruction of these functions, and of their inlined copies, and a correct
+runtime survives it. `runtime/tests/sp_window.c` runs each window over and
+over in the mode given, on the thread named (`--comm`).
+
+| window | functions | sp_window mode | thread | what it is |
+|---|---|---|---|---|
+{windows}
 """
 
 

@@ -32,6 +32,11 @@ SHORT = {"clean": "clean", "expected-fatal": "exp", "unexpected-fatal": "fatal",
 
 KILL_RE = re.compile(r"^stackcheck: KILL .*$", re.M)
 DETAIL_RE = re.compile(r"^runtime: (.*)$", re.M)
+# A scenario's event line for people ("[sc] ...", harness/scenario.h): one
+# write, so always whole, but it may land inside a fatal error that the
+# runtime writes in pieces (Go prints "fatal error: " and the message with
+# separate writes): "fatal error: [sc] CALLS ok=600 bad=0\nunexpected signal...".
+EVENT_RE = re.compile(r"\[sc\] [^\n]*\n")
 
 
 def is_finding(cls):
@@ -83,8 +88,10 @@ class FatalTable:
         return None
 
     def find(self, stderr):
-        """The first fatal error in stderr: (row or None, message), or None."""
-        for line in (stderr or "").splitlines():
+        """The first fatal error in stderr: (row or None, message), or None.
+        The scenario's own event lines are taken out first, wherever they
+        landed."""
+        for line in EVENT_RE.sub("", stderr or "").splitlines():
             m = self.match(line)
             if m:
                 return m
@@ -166,6 +173,11 @@ def classify(rc, stdout, stderr, timed_out, fatals, owed=(), armed=False, timeou
         return "crash", "killed by " + signame(-rc)
     if rc >= 128 and under_stackcheck:
         return "crash", "killed by " + signame(rc - 128)
+    v = records.first(recs, "violation")
+    if v and rc == 3:	# an outside oracle (harness/outside.h)
+        if v["oracle"] == "leak":
+            return "leak", v["detail"]
+        return "invariant", f"{v['oracle']}: {v['detail']}"
     inv = records.first(recs, "invariant")
     if rc == 3 or inv or "invariant: " in (stderr or ""):
         line = next((l for l in stderr.splitlines() if l.startswith("invariant: ")), "exit status 3")

@@ -5,6 +5,9 @@
                      run directly
   qemu-<arch>        a cross build (build/<variant>-<arch>/, static), run as
                      `qemu-<arch> prog` (aarch64, riscv64)
+  vm:ARCH[?cpus=N&mem=MIB&accel=A&name=N]
+                     a guest booted here from Debian packages (sqlib/vm.py),
+                     reached like an ssh target
   ssh://[user@]host[:port][?arch=A&libc=L&key=FILE]
                      a build for arch/libc (default: the host's, glibc), its
                      binaries copied to the remote machine over ssh and run
@@ -163,7 +166,8 @@ class SshTarget(Target):
             raise ValueError(f"bad ssh target {spec!r}: unknown {', '.join(sorted(bad))}")
         super().__init__(spec, q.get("arch", HOST_ARCH), q.get("libc", "glibc"))
         self.host, self.port, self.user, self.key = u.hostname, u.port or 22, u.username, q.get("key")
-        ident = hashlib.sha1(f"{os.uname().nodename}:{ROOT}:{os.getpid()}".encode()).hexdigest()[:12]
+        # One control socket per target: two hosts must not share a master.
+        ident = hashlib.sha1(f"{os.uname().nodename}:{ROOT}:{os.getpid()}:{spec}".encode()).hexdigest()[:12]
         self.rdir = f"/tmp/sqtest-{ident}"
         self.shipped = {}
         self.ctl = f"/tmp/sqssh-{ident}"
@@ -195,6 +199,13 @@ class SshTarget(Target):
         rel = os.path.relpath(path, ROOT)
         rel = rel if not rel.startswith("..") else "abs" + os.path.abspath(path)
         return f"{self.rdir}/{rel}"
+
+    @staticmethod
+    def shippable(c):
+        """A local file the program needs copied over: the remote system's
+        own programs (/bin/true, /usr/bin/...) are its own."""
+        return (os.path.isabs(c) and os.path.isfile(c)
+                and not c.startswith(("/bin/", "/sbin/", "/usr/", "/lib/", "/etc/")))
 
     def ship(self, paths):
         """Copy local files there (again if they changed since)."""
@@ -235,17 +246,20 @@ class SshTarget(Target):
         """Over ssh the watchdog is the remote timeout(1): with progress it
         gets the whole run's limit (10 x timeout), since lines arrive here
         in bursts, not as the program prints them."""
-        if preexec is not None:
+        # A preexec hook runs here; one that says what it does in sh
+        # (hook.sq_shell = "ulimit -c 0") is done there instead.
+        shell = getattr(preexec, "sq_shell", None)
+        if preexec is not None and shell is None:
             raise Unsupported("a preexec hook (setrlimit, ...) runs on the local host only, not over ssh")
         if progress is not None:
             timeout *= 10
-        local = [c for c in cmd if os.path.isabs(c) and os.path.isfile(c)]
+        local = [c for c in cmd if self.shippable(c)]
         self.ship(local)
         argv = [self.remote(c) if c in local else c for c in cmd]
         envs = " ".join(shlex.quote(f"{k}={v}") for k, v in sorted((env or {}).items()))
         t = max(1, int(timeout))
-        ulimit = "" if limit_as is None else f"ulimit -v {limit_as // 1024} && "
-        script = (f"cd {self.rdir} && {ulimit}env {envs} timeout -s ABRT -k 5 {t} "
+        ulimit = ("" if limit_as is None else f"ulimit -v {limit_as // 1024} && ") + (f"{shell} && " if shell else "")
+        script = (f"mkdir -p {self.rdir} && cd {self.rdir} && {ulimit}env {envs} timeout -s ABRT -k 5 {t} "
                   f"{' '.join(shlex.quote(a) for a in argv)}; printf '\\nSQTEST-EXIT %d\\n' $?")
         rc, out, err, local_to = _popen(self.ssh_argv() + [script], dict(os.environ), t + 30)
         head, sep, tail = out.rpartition("\nSQTEST-EXIT ")
@@ -290,8 +304,12 @@ def target(spec):
         return QemuTarget(spec[5:])
     if spec.startswith("ssh://"):
         return SshTarget(spec)
+    if spec.startswith("vm:"):	# guests booted here (sqlib/vm.py: QEMU, images)
+        from . import vm
+        return vm.VmTarget(spec)
     raise ValueError(f"unknown target {spec!r}: local, musl, "
-                     f"{', '.join('qemu-' + a for a in ARCHES if a != HOST_ARCH)}, or ssh://[user@]host[:port]")
+                     f"{', '.join('qemu-' + a for a in ARCHES if a != HOST_ARCH)}, vm:ARCH, "
+                     f"or ssh://[user@]host[:port]")
 
 
 LOCAL = LocalTarget("local")

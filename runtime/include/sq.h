@@ -47,6 +47,11 @@ int sq_maxprocs(void);
 /* The current G's id, 0 when not on a G. */
 uint64_t sq_goid(void);
 
+/* Bytes of stack the current G may still use below its sp before its split
+ * checks report an overflow (the declared limit: its stack's low end plus
+ * the guard reserved for nosplit chains). 0 when not on a G. [G] */
+size_t sq_stack_left(void);
+
 /* Run fn(arg) on the calling foreign C thread as runtime code: attach the
  * thread (needm) if it is not already bound to an M, run fn on a G that is
  * locked to this thread, and come back. By default the M stays bound to the
@@ -54,6 +59,10 @@ uint64_t sq_goid(void);
  * call. Also legal from C code run by sq_ccall (a callback inside an
  * outcall). Returns fn's return value. */
 int sq_callback(int (*fn)(void *), void *arg);
+
+/* 1 if a foreign thread keeps its M between callbacks (the default), 0 if
+ * every callback attaches and detaches (SQ_CALLBACK_BIND=0). */
+int sq_callback_binds(void);
 
 /* Run the C function fn(arg) on the M's system stack (g0) inside a syscall
  * window: fn may block, make system calls, switch stacks and call back in

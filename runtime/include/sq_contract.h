@@ -16,6 +16,8 @@
  *   SQ_ARM_RULES   what a correct runtime owes for an action at a context:
  *                  a refusal (a named fatal error), nothing worth testing,
  *                  or a livelock by construction
+ *   SQ_WINDOWS     the signal windows a precise injector (sigpoke) sweeps
+ *                  instruction by instruction, and how sp_window runs each
  *
  * The text columns marked "doc" are for people (docs/contract.md and
  * docs/fatal-errors.md are generated from them); the runtime's own
@@ -205,6 +207,23 @@
 	X(GSIGNAL, SYSTEMSTACK, ANY,   REFUSED,  SYSTEMSTACK_GSIGNAL) \
 	X(ANY,     SYSTEMSTACK, ANY,   NOOP,     NONE) \
 	X(GSIGNAL, SIGNAL,      EVERY, LIVELOCK, NONE)
+
+/* X(ID, name, functions, mode, comm, doc): the runtime's signal windows,
+ * named for the precise injector (sigpoke, driven by sqlib/sigpoke.py),
+ * which sends a signal at every instruction of the functions (and of their
+ * inlined copies). functions: comma-separated, the runtime's own names;
+ * mode: the mode of the window program runtime/tests/sp_window.c that runs
+ * them over and over; comm: the name of the thread to poke there ("" for
+ * any). A correct runtime survives a signal at every one of them. */
+#define SQ_WINDOWS(X) \
+	X(ATTACH, "attach", "needm,minit", "unbound", "sp-callback", \
+	  "a foreign thread attaching: g installed, g0 bounds set, the signal stack installed, its mask restored") \
+	X(DETACH, "detach", "dropm,unminit", "unbound", "sp-callback", \
+	  "a foreign thread detaching: signals blocked, the signal stack removed, g cleared, the M given back") \
+	X(SYSCALL, "syscall", "entersyscall,reentersyscall,exitsyscall,entersyscallblock", "unbound", "", \
+	  "a G entering and leaving a system call: guard poisoned, throwsplit set, its P released and taken back") \
+	X(SIGHANDLER, "sighandler", "sighandler,badsignal", "signals", "", \
+	  "the runtime's signal handler from its first instruction: finding g, checking the signal stack, dispatching")
 
 /* ---- expansions every C user shares ------------------------------------- */
 

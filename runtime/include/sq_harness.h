@@ -1,7 +1,8 @@
 /*
  * sq_harness.h: the runtime's harness interface. Present in every build;
  * in normal builds (without SQ_HARNESS) the fault sites do not exist, arming
- * returns -ENOSYS and sq_check only checks what it can cheaply.
+ * returns -ENOSYS and sq_check only checks what it can cheaply; every
+ * sq_harness_* call but sq_harness_build returns -ENOSYS and does nothing.
  *
  * The contract it serves (variants, fatal errors, fault sites, actions and
  * the rules for arming them) is sq_contract.h, included here: one table
@@ -77,8 +78,81 @@ void sq_harness_picker(int (*pick)(void *ctx, int n), void *ctx);
  *   syscall-bounds  the G's recorded stack no longer contains its sp,
  *                   then it enters a syscall
  *   dump-fault      a throw whose dump faults (a waiting G's reason points
- *                   nowhere): the fault must end the process, not hang */
+ *                   nowhere): the fault must end the process, not hang
+ *   window-throwsplit  from C run by sq_ccall: the G in the window loses
+ *                   throwsplit; nothing throws, sq_check_self reports it */
 int sq_harness_misuse(const char *what);
+
+/* The invariants of the calling thread's own M: safe while other Ms run,
+ * and from a signal handler. from_g: the caller is the running G itself
+ * (its M's curg, with a P, no runtime locks, its own or a poisoned guard,
+ * no throwsplit); else C on g0 must run inside g0's bounds. Either way, a
+ * G of this M in a syscall window must have throwsplit, a poisoned guard,
+ * and its entry sp saved inside its stack. Returns how many violations
+ * there are and describes the first in why (len bytes; why may be NULL).
+ * Every build, like sq_check. */
+int sq_check_self(int from_g, char *why, int len);
+
+/* ---- the scheduler, driven by a harness --------------------------------------
+ * What a deterministic harness (the fuzz interpreter) needs to step the
+ * scheduler from one known state to the next, done by the scheduler's own
+ * code (proc.c). Harness builds only. */
+
+/* Quiet: every P idle, nothing runnable, no M spinning, every M the runtime
+ * started parked but `busy` of them (the caller's own, if it is one; Ms
+ * blocked in calls the caller will release), and the scheduler's lock
+ * free. Foreign threads' extra Ms are not counted. 1 if quiet, 0 if not:
+ * a snapshot read without locks, for polling. Any thread. */
+int sq_harness_quiet(int busy);
+
+/* Take back every P left in Psyscall (a foreign thread back in C after a
+ * callback leaves its P there), as sysmon's next ticks would: to an M if
+ * work waits for it, else straight to the idle list (no spinning M that
+ * finds nothing). Returns how many it took. Any thread. */
+int sq_harness_retake(void);
+
+/* The same for the caller's own P, from C run by sq_ccall (on g0, its G
+ * in the window): the call has outlasted sysmon's patience. 1 if taken, 0
+ * if it was gone already, -EINVAL outside such C. */
+int sq_harness_retake_mine(void);
+
+/* Hold sysmon: once this returns, sysmon is parked and stays parked until
+ * released. It does not tick (no retake, no preemption) and nothing the
+ * program does wakes it. Blocks the calling thread until sysmon has
+ * finished the tick it may be in (at most one tick, 10 ms). Idempotent.
+ * 0, or -EINVAL before the runtime has started. */
+int sq_harness_sysmon_hold(void);
+/* Let sysmon tick again, from its quickest pace. 0. */
+int sq_harness_sysmon_release(void);
+
+/* One tick of sysmon on the calling thread, while sysmon is held (-EBUSY
+ * otherwise): a P seen in the same system call at two ticks in a row is
+ * taken back if work waits for it, a G that has run 10 ms is asked to
+ * yield (unless SQ_DEBUG=preempt=off). Unlike sysmon, a P no work waits
+ * for is left in its call. Returns how many Ps it took. */
+int sq_harness_tick(void);
+
+/* Start each P's schedtick over (every 64th schedule looks at the global
+ * queue first), so that a run's schedule does not depend on the runs
+ * before it. At a quiet point: -EBUSY if a P is not idle. */
+int sq_harness_reset_ticks(void);
+
+/* What the calling thread is to the runtime. */
+enum {
+	SQ_ATTACHED_NONE,	/* no g: a foreign thread not attached, sysmon */
+	SQ_ATTACHED_EXTRA,	/* a foreign thread on an extra M */
+	SQ_ATTACHED_M,		/* an M the runtime started (sq_harness_quiet counts it) */
+};
+int sq_harness_attached(void);
+
+/* Print the M and G dump a fatal error prints, on stderr. 0. */
+int sq_harness_dump(void);
+
+/* Give SIGABRT back to the handler the program had before the runtime
+ * (SIG_DFL if none), as a fatal error does under SQ_CRASH=abort, so that a
+ * harness's own findings die the same way (a fuzzer's crash handler sees
+ * them). Async-signal-safe and nosplit: any thread, any stack. 0. */
+int sq_harness_restore_sigabrt(void);
 
 #ifdef __cplusplus
 }

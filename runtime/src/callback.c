@@ -30,12 +30,14 @@
  * sq_ccall, below the frames it left on its stack (g->ccallsp).
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "runtime.h"
 #include "os.h"
+#include "sq_harness.h"
 
 enum {
 	G0_ESTIMATE = 64 << 10,	/* assumed C stack below sp when pthread cannot say */
@@ -72,6 +74,20 @@ int32_t extram_count(void)
 int32_t extram_attached(void)
 {
 	return __atomic_load_n(&nattached, __ATOMIC_ACQUIRE);
+}
+
+/* g, and whose M it is: no g is a foreign thread not attached (or
+ * sysmon, or a thread mid attach/detach); an extra M is a foreign
+ * thread's; any other M the runtime started. */
+int sq_harness_attached(void)
+{
+	G *gp = getg();
+
+	if (!SQ_HARNESS)
+		return -ENOSYS;
+	if (!gp || !gp->m)
+		return SQ_ATTACHED_NONE;
+	return gp->m->isextra ? SQ_ATTACHED_EXTRA : SQ_ATTACHED_M;
 }
 
 /* A new extra M and its callback G. Runs with signals blocked, g NULL. */
@@ -322,7 +338,6 @@ NOSPLIT int sq_callback(int (*fn)(void *), void *arg)
 	if (attached) {
 		if (sq_settings.callback_bind) {
 			mp->inC = true;
-			mp->boundtid = os_gettid();
 			pthread_setspecific(bindkey, mp);
 		} else {
 			dropm();

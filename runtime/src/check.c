@@ -13,6 +13,11 @@
  *   - a G in a syscall still describes where it entered;
  *   - a thread attached to the runtime runs inside its g0's bounds;
  *   - the extra-M list is as long as its count says.
+ *
+ * sq_check_self looks at the calling thread's own M only, so it is safe
+ * while other Ms run and from a signal handler: runtime.h's invariants of
+ * a running G and of a G in a syscall window, and C on g0 inside g0's
+ * bounds. The fuzz interpreter runs it after every operation.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -91,6 +96,98 @@ int sq_check(int quiescent)
 	if (getg() && getg() == getg()->m->g0 && (sp <= getg()->stack.lo || sp > getg()->stack.hi))
 		bad += violation("g0 bounds do not contain sp", (int64_t)sp, (int64_t)getg()->stack.lo);
 	return bad;
+}
+
+/* ---- the calling M's own invariants ---------------------------------------- */
+
+typedef struct Why {
+	char *buf;
+	int len;
+	int n;
+} Why;
+
+/* Count a violation; describe the first. */
+static void bad(Why *w, const char *fmt, unsigned long a, unsigned long b)
+{
+	if (w->n++ == 0 && w->buf && w->len > 0)
+		snprintf(w->buf, (size_t)w->len, fmt, a, b);
+}
+
+/* One moment breaks a window's entry sp legitimately: a split check failed
+ * in the window, morestack saved the G's context at the split (a few
+ * frames below moresp), and newstack, on g0, is about to throw "stack
+ * split at bad time" for it (a check signal at newstack.enter sees that
+ * from gsignal). */
+static bool refusing_split(G *cg, G *gp, M *mp)
+{
+	return cg->throwsplit && gp != cg && mp->moresp &&
+	       cg->sched.sp < mp->moresp && mp->moresp - cg->sched.sp < 512;
+}
+
+/* runtime.h's window invariants of cg, a G in Gsyscall: throwsplit set,
+ * guard poisoned, saved sp = syscallsp and inside its stack. */
+static void check_window(Why *w, G *cg, G *gp, M *mp)
+{
+	if (cg->sched.sp != cg->syscallsp && !refusing_split(cg, gp, mp))
+		bad(w, "goroutine in a syscall window lost its entry sp: sched.sp=%#lx syscallsp=%#lx",
+			cg->sched.sp, cg->syscallsp);
+	if (!cg->throwsplit)
+		bad(w, "goroutine %lu in a syscall window without throwsplit%.0lu", cg->goid, 0);
+	if (cg->stackguard != STACK_PREEMPT)
+		bad(w, "goroutine %lu in a syscall window with an unpoisoned guard %#lx",
+			cg->goid, cg->stackguard);
+	if (cg->syscallsp < cg->stack.lo || cg->syscallsp >= cg->stack.hi)
+		bad(w, "goroutine in a syscall window entered at sp=%#lx outside its stack (lo %#lx)",
+			cg->syscallsp, cg->stack.lo);
+}
+
+/* gp runs code of its own: it is its M's curg, running, with a P, no
+ * runtime locks, its own or a poisoned guard, and no throwsplit. */
+static void check_running(Why *w, G *gp, M *mp)
+{
+	uintptr sp = arch_getsp();
+
+	if (gp != mp->curg)
+		bad(w, "running goroutine %lu is not its M's curg (%#lx)", gp->goid,
+			(uintptr)mp->curg);
+	if (atomic_load32(&gp->status) != Grunning)
+		bad(w, "running goroutine %lu has status %lu", gp->goid, gp->status);
+	if (gp->throwsplit)
+		bad(w, "goroutine %lu has throwsplit set outside a syscall window%.0lu", gp->goid, 0);
+	if (gp->stackguard != STACK_PREEMPT && gp->stackguard != gp->stack.lo + STACK_GUARD)
+		bad(w, "goroutine %lu has a guard %#lx that is neither its own nor poisoned",
+			gp->goid, gp->stackguard);
+	if (sp < gp->stack.lo + STACK_GUARD || sp >= gp->stack.hi)
+		bad(w, "goroutine runs at sp=%#lx outside its stack (lo %#lx)", sp, gp->stack.lo);
+	if (mp->locks != 0)
+		bad(w, "goroutine %lu runs program code with m->locks=%ld", gp->goid,
+			(unsigned long)mp->locks);
+	if (!mp->p || mp->p->m != mp || atomic_load32(&mp->p->status) != Prunning)
+		bad(w, "goroutine %lu runs on an M without a running P (%#lx)", gp->goid,
+			(uintptr)mp->p);
+}
+
+int sq_check_self(int from_g, char *why, int len)
+{
+	G *gp = getg();
+	Why w = { why, len, 0 };
+	M *mp;
+	G *cg;
+
+	if (!gp || !(mp = gp->m))
+		return 0;
+	cg = mp->curg;
+	if (from_g) {
+		check_running(&w, gp, mp);
+	} else if (gp == mp->g0) {
+		uintptr sp = arch_getsp();
+
+		if (sp <= gp->stack.lo || sp > gp->stack.hi)
+			bad(&w, "C on g0 at sp=%#lx outside g0's bounds (lo %#lx)", sp, gp->stack.lo);
+	}
+	if (cg && cg != gp && atomic_load32(&cg->status) == Gsyscall)
+		check_window(&w, cg, gp, mp);
+	return w.n;
 }
 
 void sq_check_or_throw(int quiescent)

@@ -74,6 +74,21 @@ static int misuse_dumpfault(void)
 	throwf(F_INVARIANT, "misuse: a fault inside the dump follows");
 }
 
+/* From C run by sq_ccall: the G waiting in its window loses throwsplit, as
+ * REGRESS=syscallsplit leaves it. Nothing throws for this one:
+ * sq_check_self reports it, and exitsyscall clears the flag on the way out
+ * anyway. */
+static int misuse_window_throwsplit(void)
+{
+	G *gp = getg();
+	M *mp = gp ? gp->m : NULL;
+
+	if (!mp || gp != mp->g0 || !mp->curg || atomic_load32(&mp->curg->status) != Gsyscall)
+		return -EINVAL;
+	mp->curg->throwsplit = false;
+	return 0;
+}
+
 int sq_harness_misuse(const char *what)
 {
 	G *gp = getg();
@@ -86,6 +101,8 @@ int sq_harness_misuse(const char *what)
 		misuse_failnewm = true;
 		return 0;
 	}
+	if (strcmp(what, "window-throwsplit") == 0)
+		return misuse_window_throwsplit();
 	if (!gp || !gp->m || gp != gp->m->curg)
 		return -EINVAL;	/* the rest break a running G's rules */
 	if (strcmp(what, "gstatus") == 0)

@@ -23,6 +23,11 @@
  * Gs in syscalls (so a blocking read does not stall the other Gs) and asks
  * Gs that have run for more than 10 ms to yield, by poisoning their stack
  * guard and, once signals are up, by sending the M a preemption signal.
+ *
+ * Harness builds let a harness drive the scheduler with the same code
+ * (sq_harness.h): hold sysmon (parked until released, woken by nothing
+ * else), tick or retake in its place, and wait for the quiet state that
+ * deterministic runs step from.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -585,15 +590,24 @@ void wakep(void)
 	startm(NULL, true);
 }
 
-/* p's M is going away (blocking syscall, locked M parking): find p a new M
- * if there is work for it, else put it on the idle list. */
-void handoffp(P *p)
+/* Work waits for p: on its own queue, or on the global one. */
+static inline bool haswork(P *p)
 {
-	if (!runqempty(p) || sched.runqsize) {
+	return !runqempty(p) || sched.runqsize != 0;
+}
+
+/* p's M is going away (blocking syscall, locked M parking, a retake): find
+ * p a new M if there is work for it, else put it on the idle list. With
+ * spinning, when no M spins and no P is idle, p goes to a spinning M
+ * instead, for work that may come while p's M is away (Go's rule). The
+ * harness's retakes leave that out (sq_harness_retake). */
+static void handoff(P *p, bool spinning)
+{
+	if (haswork(p)) {
 		startm(p, false);
 		return;
 	}
-	if (atomic_load32(&sched.nmspinning) + atomic_load32(&sched.npidle) == 0 &&
+	if (spinning && atomic_load32(&sched.nmspinning) + atomic_load32(&sched.npidle) == 0 &&
 	    cas32(&sched.nmspinning, 0, 1)) {
 		startm(p, true);
 		return;
@@ -606,6 +620,25 @@ void handoffp(P *p)
 	}
 	pidleput(p);
 	unlock(&sched.lock);
+}
+
+void handoffp(P *p)
+{
+	handoff(p, true);
+}
+
+/* Take p back from the M that left it in Psyscall, and hand it off. The
+ * status goes first, by CAS: that M, back from its call, races for p with
+ * the same CAS (exitsyscallfast). syscalltick moves after, so that a look
+ * that saw the old tick (sysmon's) knows that call is over. Returns whether
+ * p was ours to take. */
+static bool retakep(P *p, bool spinning)
+{
+	if (!cas32(&p->status, Psyscall, Pidle))
+		return false;
+	xadd32(&p->syscalltick, 1);
+	handoff(p, spinning);
+	return true;
 }
 
 static void checkdead(void);
@@ -1164,6 +1197,8 @@ typedef struct Sysmontick {
 	int64_t syscallwhen;
 } Sysmontick;
 
+/* What sysmon saw of each P at its last tick. sysmon's alone, but for
+ * sq_harness_tick, which runs only while sysmon is held. */
 static Sysmontick *pdesc;
 
 static void preemptone(P *p)
@@ -1183,8 +1218,29 @@ static void preemptone(P *p)
 	preemptm(mp);
 }
 
-/* Returns how many Ps it took back from system calls. */
-static int retake(int64_t now)
+/* A P in the same system call at two ticks in a row is taken back if work
+ * waits for it. With unwaited (sysmon's rule) it is taken anyway when no M
+ * spins and no P is idle (nobody would run work that comes) or once the
+ * call has gone on for 10 ms; without (sq_harness_tick) it is left. */
+static bool syscalloverdue(P *p, Sysmontick *pd, int64_t now, bool unwaited)
+{
+	uint32_t t = atomic_load32(&p->syscalltick);
+
+	if (pd->syscalltick != t) {
+		pd->syscalltick = t;
+		pd->syscallwhen = now;
+		return false;
+	}
+	if (haswork(p))
+		return true;
+	return unwaited &&
+	       (atomic_load32(&sched.nmspinning) + atomic_load32(&sched.npidle) == 0 ||
+		pd->syscallwhen + FORCE_PREEMPT_NS <= now);
+}
+
+/* One tick: take back the Ps of overdue system calls, ask Gs that have run
+ * for 10 ms to yield. Returns how many Ps it took back. */
+static int retake(int64_t now, bool unwaited)
 {
 	int32_t i, n = 0;
 	P *p;
@@ -1196,23 +1252,8 @@ static int retake(int64_t now)
 		pd = &pdesc[i];
 		switch (atomic_load32(&p->status)) {
 		case Psyscall:
-			t = atomic_load32(&p->syscalltick);
-			if (pd->syscalltick != t) {
-				pd->syscalltick = t;
-				pd->syscallwhen = now;
-				break;
-			}
-			/* Leave it if nothing waits for it and help is around,
-			 * unless the syscall has gone on for long. */
-			if (runqempty(p) && sched.runqsize == 0 &&
-			    atomic_load32(&sched.nmspinning) + atomic_load32(&sched.npidle) > 0 &&
-			    pd->syscallwhen + FORCE_PREEMPT_NS > now)
-				break;
-			if (cas32(&p->status, Psyscall, Pidle)) {
-				xadd32(&p->syscalltick, 1);
-				handoffp(p);
+			if (syscalloverdue(p, pd, now, unwaited) && retakep(p, true))
 				n++;
-			}
 			break;
 		case Prunning:
 			t = atomic_load32(&p->schedtick);
@@ -1229,31 +1270,83 @@ static int retake(int64_t now)
 	return n;
 }
 
+/* Harness builds: sysmon held (sq_harness_sysmon_hold). Both words change
+ * under sched.lock; sysmonheld is also the holder's futex word. */
+static uint32_t sysmonhold;	/* a harness wants sysmon parked */
+static uint32_t sysmonheld;	/* sysmon is parked for it, and stays while sysmonhold */
+static Note sysmonholdnote;
+
+/* Sleep while every P is idle: there is nothing to retake or preempt until
+ * someone takes a P or enters a system call, and they wake it (sysmonwait).
+ * Not while a harness holds it: a hold wakes it from here to park in
+ * sysmon_held instead, where nothing the program does wakes it. Returns
+ * whether it slept. */
+static bool sysmon_idle(void)
+{
+	bool slept = false;
+
+	if (atomic_load32(&sched.npidle) != (uint32_t)sq_nprocs)
+		return false;
+	lock(&sched.lock);
+	if (atomic_load32(&sched.npidle) == (uint32_t)sq_nprocs &&
+	    !(SQ_HARNESS && sysmonhold)) {
+		atomic_store32(&sched.sysmonwait, 1);
+		unlock(&sched.lock);
+		notetsleep(&sched.sysmonnote, 1000LL * 1000 * 1000);
+		lock(&sched.lock);
+		atomic_store32(&sched.sysmonwait, 0);
+		noteclear(&sched.sysmonnote);
+		slept = true;
+	}
+	unlock(&sched.lock);
+	return slept;
+}
+
+/* Park while a harness holds sysmon. sysmonheld goes up under the lock
+ * that saw sysmonhold up, and down only under the lock that saw it down:
+ * so a holder that sets sysmonhold and then sees sysmonheld knows sysmon
+ * is parked here, not on its way out to a tick. Returns whether it parked. */
+static bool sysmon_held(void)
+{
+	if (!atomic_load32(&sysmonhold))
+		return false;
+	lock(&sched.lock);
+	while (sysmonhold) {
+		atomic_store32(&sysmonheld, 1);
+		unlock(&sched.lock);
+		os_futexwakeup(&sysmonheld, 1 << 30);
+		notesleep(&sysmonholdnote);
+		lock(&sched.lock);
+		noteclear(&sysmonholdnote);	/* sysmonhold is looked at again after */
+	}
+	atomic_store32(&sysmonheld, 0);
+	unlock(&sched.lock);
+	return true;
+}
+
 static void *sysmon(void *arg)
 {
 	int64_t delay = SYSMON_MIN_US;
 	int idle = 0;
+	bool slept;
 
 	(void)arg;
 	for (;;) {
 		os_usleep(delay);
-		if (atomic_load32(&sched.npidle) == (uint32_t)sq_nprocs) {
-			lock(&sched.lock);
-			if (atomic_load32(&sched.npidle) == (uint32_t)sq_nprocs) {
-				atomic_store32(&sched.sysmonwait, 1);
-				unlock(&sched.lock);
-				notetsleep(&sched.sysmonnote, 1000LL * 1000 * 1000);
-				lock(&sched.lock);
-				atomic_store32(&sched.sysmonwait, 0);
-				noteclear(&sched.sysmonnote);
-				idle = 0;
-				delay = SYSMON_MIN_US;
-			}
-			unlock(&sched.lock);
+		/* The hold is looked at after the idle sleep, which a hold
+		 * ends: sysmon parks before it ticks again. */
+		slept = sysmon_idle();
+		if (SQ_HARNESS && sysmon_held())
+			slept = true;
+		/* Back off while there is nothing to do: after 50 quiet ticks
+		 * the pace halves, down to one tick in 10 ms. A long sleep, or
+		 * a P taken back from a system call (there is work about), puts
+		 * it back at 20 us, as Go's sysmon does. */
+		if (slept) {
+			idle = 0;
+			delay = SYSMON_MIN_US;
 		}
-		/* Back off while there is nothing to do; a P taken back from a
-		 * system call means there is, so look again soon. */
-		if (retake(os_nanotime()) > 0) {
+		if (retake(os_nanotime(), true) > 0) {
 			idle = 0;
 			delay = SYSMON_MIN_US;
 		} else if (++idle > 50 && delay < SYSMON_MAX_US) {
@@ -1279,6 +1372,126 @@ void sysmon_start(void)
 		throw(F_NEWM);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
+}
+
+/* ---- the scheduler, driven by a harness (harness builds) -------------------
+ * What a deterministic harness needs from the scheduler, done by the code
+ * that does it for the runtime: quiet is the scheduler's own idea of idle,
+ * a retake is sysmon's (retakep), a tick is sysmon's tick, and a held
+ * sysmon is parked by sysmon itself. In normal builds each call returns
+ * -ENOSYS, and the hold costs sysmon nothing (SQ_HARNESS is a constant). */
+
+int sq_harness_quiet(int busy)
+{
+	int32_t i;
+
+	if (!SQ_HARNESS)
+		return -ENOSYS;
+	if (atomic_load32(&sched.npidle) != (uint32_t)sq_nprocs ||
+	    atomic_load32(&sched.nmspinning) != 0 ||
+	    __atomic_load_n(&sched.runqsize, __ATOMIC_ACQUIRE) != 0)
+		return 0;
+	for (i = 0; i < sq_nprocs; i++)
+		if (!runqempty(&allp[i]))
+			return 0;
+	/* An M counts as idle once stopm has queued it (mput), with the lock
+	 * still held; it is only still (no more runtime code running, no more
+	 * coverage counted) once it has dropped the lock to go to sleep. */
+	return __atomic_load_n(&sched.nmidle, __ATOMIC_ACQUIRE) + busy ==
+	       __atomic_load_n(&sched.mcount, __ATOMIC_ACQUIRE) &&
+	       __atomic_load_n(&sched.lock.key, __ATOMIC_ACQUIRE) == 0;
+}
+
+/* A P in Psyscall here belongs to a foreign thread back in C after its
+ * callback, or to a G in a long call. Without work it goes straight to the
+ * idle list: handoffp's spinning M would find nothing and park again, the
+ * same state later, at a time the machine chose. */
+int sq_harness_retake(void)
+{
+	int32_t i;
+	int n = 0;
+
+	if (!SQ_HARNESS)
+		return -ENOSYS;
+	for (i = 0; i < sq_nprocs; i++)
+		if (atomic_load32(&allp[i].status) == Psyscall && retakep(&allp[i], false))
+			n++;
+	return n;
+}
+
+/* From C that sq_ccall runs: g is g0, curg the G in its window, and oldp
+ * the P it left in Psyscall. */
+int sq_harness_retake_mine(void)
+{
+	G *gp = getg();
+	M *mp = gp ? gp->m : NULL;
+
+	if (!SQ_HARNESS)
+		return -ENOSYS;
+	if (!mp || gp != mp->g0 || !mp->curg || !mp->oldp ||
+	    atomic_load32(&mp->curg->status) != Gsyscall)
+		return -EINVAL;
+	return retakep(mp->oldp, false);
+}
+
+int sq_harness_sysmon_hold(void)
+{
+	if (!SQ_HARNESS)
+		return -ENOSYS;
+	if (!atomic_load32(&started))
+		return -EINVAL;		/* no sysmon yet */
+	if (atomic_load32(&sysmonhold) && atomic_load32(&sysmonheld))
+		return 0;
+	/* Up under the lock, where sysmon_idle looks before it sleeps: either
+	 * it sees the hold, or it is asleep and we wake it. */
+	lock(&sched.lock);
+	atomic_store32(&sysmonhold, 1);
+	if (atomic_load32(&sched.sysmonwait)) {
+		atomic_store32(&sched.sysmonwait, 0);
+		notewakeup(&sched.sysmonnote);
+	}
+	unlock(&sched.lock);
+	while (!atomic_load32(&sysmonheld))
+		os_futexsleep(&sysmonheld, 0, -1);
+	return 0;
+}
+
+int sq_harness_sysmon_release(void)
+{
+	if (!SQ_HARNESS)
+		return -ENOSYS;
+	lock(&sched.lock);
+	atomic_store32(&sysmonhold, 0);
+	unlock(&sched.lock);
+	notewakeup(&sysmonholdnote);
+	return 0;
+}
+
+/* sysmon's tick, on the caller's thread: pdesc is the caller's while
+ * sysmon is held. Unlike sysmon it leaves a P that no work waits for:
+ * retaken, it would go to a spinning M that finds nothing. */
+int sq_harness_tick(void)
+{
+	if (!SQ_HARNESS)
+		return -ENOSYS;
+	if (!atomic_load32(&sysmonhold) || !atomic_load32(&sysmonheld))
+		return -EBUSY;
+	return retake(os_nanotime(), false);
+}
+
+/* Every FAIRNESS-th schedule looks at the global queue first (schedtick):
+ * a count carried over from the runs before would change this one's. */
+int sq_harness_reset_ticks(void)
+{
+	int32_t i;
+
+	if (!SQ_HARNESS)
+		return -ENOSYS;
+	if (atomic_load32(&sched.npidle) != (uint32_t)sq_nprocs)
+		return -EBUSY;
+	for (i = 0; i < sq_nprocs; i++)
+		atomic_store32(&allp[i].schedtick, 0);
+	return 0;
 }
 
 /* ---- start-up ------------------------------------------------------------ */

@@ -103,7 +103,6 @@ struct G {
 	int (*fn)(void *);
 	void *arg;
 	const char *waitreason;
-	uintptr param;		/* value handed over by whoever readies it */
 	void *asanfake;		/* ASan builds: the G's fake stack while it is switched out */
 };
 
@@ -133,10 +132,8 @@ struct M {
 	sigset_t sigmask;	/* extra M: the thread's mask before attach */
 	uint64_t nprof;		/* SIGPROF samples taken on this M */
 	uint64_t npreempt;	/* preemption signals received */
-	uintptr g0top;		/* extra M: g0->sched.sp outside callbacks */
 	uintptr *splitword;	/* runtime M: its thread's split guard word, for sysmon (NULL: none) */
 	pthread_t thread;
-	int32_t boundtid;	/* extra M: the foreign thread it is bound to */
 };
 
 struct P {
@@ -157,7 +154,6 @@ typedef struct Sched {
 	int32_t nmidle;
 	int32_t nmidlelocked;
 	int32_t mcount;
-	int32_t nmsys;		/* Ms not counted by checkdead (sysmon) */
 	P *pidle;
 	uint32_t npidle;
 	uint32_t nmspinning;

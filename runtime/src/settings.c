@@ -81,6 +81,11 @@ static const char *env(const char *name)
 	return s && *s ? s : NULL;
 }
 
+int sq_callback_binds(void)
+{
+	return sq_settings.callback_bind;
+}
+
 void settings_init(void)
 {
 	const char *s;

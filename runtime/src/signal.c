@@ -33,6 +33,7 @@
 
 #include "runtime.h"
 #include "os.h"
+#include "sq_harness.h"
 
 enum { SIGSTACK_SIZE = 64 << 10, NSIG_MAX = 65 };
 
@@ -281,6 +282,16 @@ NOSPLIT void sig_restore_abort(void)
 	if (!(sa->sa_flags & SA_SIGINFO) && sa->sa_handler == SIG_IGN)
 		sa = &dfl;
 	sigaction(SIGABRT, sa, NULL);	/* libc's: no split check on the way out */
+}
+
+/* The same for a harness's own findings (a fuzzer's crash path): they die
+ * by SIGABRT the way a fatal error does. NOSPLIT: any thread, any stack. */
+NOSPLIT int sq_harness_restore_sigabrt(void)
+{
+	if (!SQ_HARNESS)
+		return -ENOSYS;
+	sig_restore_abort();
+	return 0;
 }
 
 /* Runs on the creating thread, for every M: give it a signal stack. */

@@ -98,3 +98,15 @@ NOSPLIT void morestack(G *gp, uintptr sp)
 	mp->moresp = sp;
 	mcall(newstack);
 }
+
+/* Bytes of stack the calling G has left above its guard (0 off a G). */
+size_t sq_stack_left(void)
+{
+	G *gp = getg();
+	uintptr sp = arch_getsp(), limit;
+
+	if (!gp || !gp->m || gp != gp->m->curg)
+		return 0;
+	limit = gp->stack.lo + STACK_GUARD;
+	return sp > limit ? sp - limit : 0;
+}

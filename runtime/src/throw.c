@@ -12,11 +12,13 @@
  * Everything here is NOSPLIT: throw runs on Gs that have just overflowed
  * their guard, on gsignal, and inside syscall windows.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 
 #include "runtime.h"
 #include "os.h"
+#include "sq_harness.h"
 
 #define MESSAGE_(id, msg, ...) [F_##id] = msg,
 static const char *const fatals[F_NFATAL] = { SQ_FATALS(MESSAGE_) };
@@ -132,6 +134,17 @@ NOSPLIT void dumpall(void)
 	for (gp = __atomic_load_n(&allg, __ATOMIC_ACQUIRE); gp; gp = gp->alllink)
 		if (gp->status != Gdead)
 			dumpg(gp);
+}
+
+/* The dump alone, for a harness reporting a hang. */
+int sq_harness_dump(void)
+{
+	if (!SQ_HARNESS)
+		return -ENOSYS;
+	printlock();
+	dumpall();
+	printunlock();
+	return 0;
 }
 
 NOSPLIT NORETURN static void die(void)

@@ -19,6 +19,10 @@
  *                calls in a loop through sq_syscall (entersyscall,
  *                exitsyscall), every 16th through sq_syscall_block
  *                (entersyscallblock), yielding every 64th.
+ * Mode "signals" is "unbound" with profiling on (sq_setprofile, PROF_HZ of
+ * CPU time): SIGPROF keeps arriving, so the runtime's signal handler runs
+ * over and over too (the window "sighandler" of SQ_WINDOWS), on runtime Ms
+ * and, between callbacks, on the foreign main thread (badsignal).
  * In mode "bound" (SQ_CALLBACK_BIND=1 forced) the main thread instead starts
  * one thread after another, each named sp-callback, that calls in twice and
  * exits: the M stays bound between the calls and is given back at thread
@@ -29,10 +33,13 @@
  * creator's name, and the runtime's Ms start from here).
  *
  * The runtime's timed preemption is off (SQ_DEBUG=preempt=off unless
- * SQ_DEBUG is set): no SIGURG but sigpoke's.
+ * SQ_DEBUG is set): no SIGURG but sigpoke's, and no SIGPROF but in mode
+ * "signals". The modes and the thread name are the ones the contract's
+ * SQ_WINDOWS names for each window (pytest/test_sigpoke.py runs them all).
  *
- * usage: sp_window [unbound|bound] [N]    N callbacks (bound: threads), then
- *                                         exit 0 (default 0: forever)
+ * usage: sp_window [unbound|bound|signals] [N]
+ *                  N callbacks (bound: threads), then exit 0 (default 0:
+ *                  forever)
  * stderr: "[sp_window] START pid=P tid=T mode=M n=N" first, and
  * "[sp_window] DONE n=N" at a normal end. Exit 0, or 64 on a usage error, 1
  * if a callback returned the wrong value.
@@ -47,7 +54,7 @@
 
 #include "sq.h"
 
-enum { MAGIC = 42, USAGE = 64 };
+enum { MAGIC = 42, USAGE = 64, PROF_HZ = 1000 };
 
 static int syscaller(void *arg)
 {
@@ -87,7 +94,7 @@ static void *bound(void *arg)
 
 static int usage(const char *prog)
 {
-	fprintf(stderr, "usage: %s [unbound|bound] [N]  (N callbacks or threads, 0 = forever)\n",
+	fprintf(stderr, "usage: %s [unbound|bound|signals] [N]  (N callbacks or threads, 0 = forever)\n",
 	    prog);
 	return USAGE;
 }
@@ -99,7 +106,8 @@ int main(int argc, char **argv)
 	long n = 0;
 	int arg = 1;
 
-	if (arg < argc && (strcmp(argv[arg], "unbound") == 0 || strcmp(argv[arg], "bound") == 0))
+	if (arg < argc && (strcmp(argv[arg], "unbound") == 0 || strcmp(argv[arg], "bound") == 0 ||
+	    strcmp(argv[arg], "signals") == 0))
 		mode = argv[arg++];
 	if (arg < argc && ((n = strtol(argv[arg++], &end, 10)) < 0 || *end))
 		return usage(argv[0]);
@@ -114,6 +122,8 @@ int main(int argc, char **argv)
 	fprintf(stderr, "[sp_window] START pid=%d tid=%d mode=%s n=%ld\n",
 	    (int)getpid(), (int)gettid(), mode, n);
 	sq_init();
+	if (strcmp(mode, "signals") == 0 && sq_setprofile(PROF_HZ) != 0)
+		return 1;
 	if (sq_callback(first, NULL) != MAGIC)
 		return 1;
 	// Named only now: a new thread inherits its creator's name, and the

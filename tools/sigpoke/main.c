@@ -27,7 +27,8 @@
 static const char shortusage[] =
     "usage: sigpoke (-w FUNCS | -a LOC) [-s SIGNAL] [-c COMM] [-E VAR=VAL]... [-o DIR]\n"
     "               [--records FILE] [-t MS] [--reach MS] [--settle MS] [--cover MS]\n"
-    "               [--no-inline] [-qv] [--binary PROGRAM | PROGRAM] [ARGS...]\n";
+    "               [--max-seconds S] [--sample N [--seed S]] [--no-inline] [--list] [-qv]\n"
+    "               [--binary PROGRAM | PROGRAM] [ARGS...]\n";
 
 static const char usage[] =
     "Run PROGRAM under ptrace; stop a thread at each instruction of the window in\n"
@@ -55,9 +56,16 @@ static const char usage[] =
     "      --settle MS      let PROGRAM run MS after each handler returns (5; 300\n"
     "                       with --at)\n"
     "      --cover MS       length of each of the two coverage phases (100)\n"
+    "      --max-seconds S  start no poke S seconds after sigpoke started (the poke\n"
+    "                       under way finishes); what is left is untested\n"
+    "      --sample N       poke N instructions of the window drawn at random from\n"
+    "                       --seed; the others are untested\n"
+    "      --seed S         the seed of --sample (default: from the clock; printed)\n"
     "      --binary PROG    PROGRAM, when it is more convenient as an option\n"
     "      --no-inline      only the functions' out-of-line copies, not the copies\n"
     "                       inlined into other functions (found through DWARF)\n"
+    "      --list           print the window (records: one insn per instruction,\n"
+    "                       then window) on stdout and exit 0; PROGRAM is not run\n"
     "  -q, --quiet          no per-instruction table on stdout\n"
     "  -v, --verbose        a line per poke on stderr\n"
     "\n"
@@ -70,6 +78,26 @@ static void die(const char *fmt, const char *arg)
 	fprintf(stderr, fmt, arg);
 	fprintf(stderr, "\n%s(sigpoke -h for help)\n", shortusage);
 	exit(XUSAGE);
+}
+
+static double secondsarg(const char *s)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (*s == 0 || *end != 0 || !(v > 0) || v > 86400 * 7)
+		die("bad --max-seconds %s: want seconds, more than 0", s);
+	return v;
+}
+
+static long longarg(const char *s, const char *what, long min)
+{
+	char *end;
+	long long v = strtoll(s, &end, 10);
+
+	if (*s == 0 || *end != 0 || v < min)
+		die("bad %s: want a whole number", what);
+	return (long)v;
 }
 
 static int intarg(const char *s, const char *what)
@@ -183,7 +211,8 @@ static void writeout(const char *out, const struct window *w, const struct confi
 struct args {
 	struct config c;
 	const char *win, *loc, *out, *records;
-	int quiet, inl;
+	int quiet, inl, list, seeded;
+	double maxseconds;
 };
 
 static const struct option longopts[] = {
@@ -200,6 +229,10 @@ static const struct option longopts[] = {
 	{ "reach", required_argument, NULL, 'R' },
 	{ "binary", required_argument, NULL, 'b' },
 	{ "no-inline", no_argument, NULL, 'I' },
+	{ "list", no_argument, NULL, 'L' },
+	{ "max-seconds", required_argument, NULL, 'M' },
+	{ "sample", required_argument, NULL, 'N' },
+	{ "seed", required_argument, NULL, 'D' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -240,6 +273,10 @@ static char **parse(int argc, char **argv, struct args *a)
 		case 'R': a->c.reach = intarg(optarg, "--reach"); break;
 		case 'b': binary = optarg; break;
 		case 'I': a->inl = 0; break;
+		case 'L': a->list = 1; break;
+		case 'M': a->maxseconds = secondsarg(optarg); break;
+		case 'N': a->c.sample = longarg(optarg, "--sample", 1); break;
+		case 'D': a->c.seed = longarg(optarg, "--seed", 0); a->seeded = 1; break;
 		case 'q': a->quiet = 1; break;
 		case 'v': a->c.verbose = 1; break;
 		case 'h': fputs(shortusage, stdout); fputs(usage, stdout); exit(0);
@@ -252,6 +289,10 @@ static char **parse(int argc, char **argv, struct args *a)
 		die("%s", "-w and --at exclude each other");
 	if (a->win == NULL && a->loc == NULL)
 		die("%s", "no window: name its functions with -w FUNCS, or one instruction with --at");
+	if (a->loc != NULL && (a->c.sample || a->seeded))
+		die("%s", "--at pokes one instruction: no --sample or --seed");
+	if (a->seeded && !a->c.sample)
+		die("%s", "--seed draws the sample: give --sample N too");
 	if (binary == NULL && optind >= argc)
 		die("%s", "no PROGRAM");
 	if (a->c.settle < 0)
@@ -273,29 +314,34 @@ static char **parse(int argc, char **argv, struct args *a)
 // it returns; else (size_t)-1).
 static size_t mkwindow(struct window *w, const struct elfsyms *e, const struct args *a)
 {
-	const char *prog = a->c.prog;
 	char err[512];
-	struct dis d;
 
 	if (a->loc != NULL) {
-		const struct sym *s;
-		uintptr_t addr;
-		long i;
-		if (windowloc(e, a->loc, &s, &addr, err, sizeof err) < 0)
-			die("%s", err);
-		if (disasm(prog, s, &d) < 0)
-			die("cannot disassemble %s (is objdump installed? see $SIGPOKE_OBJDUMP)", s->name);
-		if ((i = windowat(w, e, &d, a->loc, err, sizeof err)) < 0)
+		long i = windowat(w, e, a->loc, err, sizeof err);
+		if (i < 0)
 			die("%s", err);
 		return (size_t)i;
 	}
 	size_t n;
 	char **names = splitnames(strdup(a->win), &n);
-	if (disasm(prog, NULL, &d) < 0)
-		die("cannot disassemble %s (is objdump installed? see $SIGPOKE_OBJDUMP)", prog);
-	if (windowbuild(w, e, &d, names, n, a->inl, err, sizeof err) < 0)
+	if (windowbuild(w, e, a->c.prog, names, n, a->inl, err, sizeof err) < 0)
 		die("%s", err);
 	return (size_t)-1;
+}
+
+// bound applies --max-seconds (counted from t0, sigpoke's start) and
+// --sample; a seed not given comes from the clock, and is printed so the
+// same sample can be drawn again.
+static void bound(struct args *a, struct window *w, int64_t t0)
+{
+	if (a->maxseconds > 0)
+		a->c.deadline = t0 + (int64_t)(a->maxseconds * 1e9);
+	if (a->c.sample && !a->seeded)
+		a->c.seed = (now() ^ (int64_t)getpid() << 16) & 0x7fffffff;
+	windowsample(w, a->c.sample, a->c.seed);
+	if (a->c.sample)
+		fprintf(stderr, "[sigpoke] SAMPLE n=%ld of=%zu seed=%lld\n", a->c.sample, w->nin,
+		    (long long)a->c.seed);
 }
 
 // logdir makes the folder for the runs' output: DIR/logs, or a temporary
@@ -324,11 +370,20 @@ int main(int argc, char **argv)
 	struct config *c = &a.c;
 	size_t only;
 	int tmplogs, ret;
+	int64_t t0 = now();
 
 	c->spawn.argv = parse(argc, argv, &a);
 	if (elfload(c->prog, &syms, err, sizeof err) < 0)
 		die("%s", err);
 	only = mkwindow(&w, &syms, &a);
+	st.setupseconds = (now() - t0) / 1e9;
+	fprintf(stderr, "[sigpoke] WINDOW instructions=%zu strips=%zu setup_ms=%.1f\n",
+	    w.nin, w.nfn, st.setupseconds * 1000);
+	bound(&a, &w, t0);
+	if (a.list) {
+		recordwindow(1, &w, st.setupseconds);
+		return XCLEAN;
+	}
 	tmplogs = logdir(a.out, logs, sizeof logs);
 	if (realpath("/proc/self/exe", self) == NULL)
 		snprintf(self, sizeof self, "%s", argv[0]);

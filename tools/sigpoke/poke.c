@@ -36,6 +36,11 @@
 //
 // Other threads are never stopped by sigpoke except when they hit a
 // breakpoint themselves; every signal they get is delivered unchanged.
+//
+// Bounds: only the instructions chosen (--sample) are armed, ever. Past the
+// deadline (--max-seconds) no phase of the cover run and no poke starts; a
+// poke under way finishes, since half a poke says nothing. What was not
+// poked then is untested, not "not reached".
 
 #include <errno.h>
 #include <stdio.h>
@@ -56,11 +61,25 @@ struct sweeper {
 	long last;              // last insn poked in r, -1 for none
 	int nruns;
 	size_t left;            // reached instructions not yet poked
+	int covercut;           // the deadline fell inside the cover run
 };
 
 static int64_t ms(int m)
 {
 	return (int64_t)m * 1000000;
+}
+
+static int expired(const struct config *c)
+{
+	return c->deadline != 0 && now() >= c->deadline;
+}
+
+// until returns the earlier of now + m ms and the sweep's deadline.
+static int64_t until(const struct config *c, int m)
+{
+	int64_t t = now() + ms(m);
+
+	return c->deadline != 0 && c->deadline < t ? c->deadline : t;
 }
 
 // endrun ends the run, whose end has been accounted for.
@@ -356,15 +375,15 @@ static int cover(struct sweeper *s)
 	unsigned char *seen = calloc(w->nin ? w->nin : 1, 1);
 
 	for (size_t i = 0; i < w->nin; i++)
-		w->in[i].reached = 1;
+		w->in[i].reached = w->in[i].chosen;
 	if (seen == NULL || newrun(s) < 0) {
 		free(seen);
 		return -1;
 	}
-	for (int phase = 1; phase <= 2 && s->live; phase++) {
+	for (int phase = 1; phase <= 2 && s->live && !expired(s->c); phase++) {
 		if (phase == 2)
 			armall(s);
-		int64_t deadline = now() + ms(s->c->cover);
+		int64_t deadline = until(s->c, s->c->cover);
 		for (;;) {
 			runnext(&s->r, &ev, deadline);
 			if (ev.kind == EV_END) {
@@ -387,6 +406,7 @@ static int cover(struct sweeper *s)
 			other(s, &ev);
 		}
 	}
+	s->covercut = expired(s->c);
 	retire(s);
 	for (size_t i = 0; i < w->nin; i++) {
 		w->in[i].reached = seen[i] != 0;
@@ -426,7 +446,7 @@ static size_t left(struct sweeper *s, int startup)
 // says which and who), 0 the run ended, -1 timeout.
 static int hit(struct sweeper *s, struct event *ev)
 {
-	int64_t deadline = now() + ms(s->c->reach);
+	int64_t deadline = until(s->c, s->c->reach);
 
 	for (;;) {
 		runnext(&s->r, ev, deadline);
@@ -457,7 +477,7 @@ static int pokeall(struct sweeper *s)
 	int early = 0;  // the last poke came within cover ms of its run's exec
 	struct event ev;
 
-	while (s->left > 0 && idle < 2) {
+	while (s->left > 0 && idle < 2 && !expired(s->c)) {
 		if (s->live && s->poked > 0 &&
 		    ((left(s, 1) > 0 && (rare || left(s, 0) == 0)) || (rare && early)))
 			retire(s);
@@ -495,8 +515,27 @@ static int pokeall(struct sweeper *s)
 	return 0;
 }
 
-// sweep pokes every instruction of w (or only w->in[only] when only is not
-// (size_t)-1, without a cover run). -1 if PROGRAM could not be run.
+// unpoked sets what became of an instruction that was not poked: untested
+// when the sample left it out or the deadline came first (the cover run's
+// verdict too, when the deadline cut it), else not reached.
+static void unpoked(const struct sweeper *s, struct insn *in, int cut)
+{
+	in->swept = 1;
+	in->cls = C_SKIPPED;
+	in->delivery = D_UNTESTED;
+	if (!in->chosen)
+		snprintf(in->detail, sizeof in->detail, "not in the sample (--seed %lld)",
+		    (long long)s->c->seed);
+	else if (in->reached ? cut : s->covercut)
+		snprintf(in->detail, sizeof in->detail, "not poked: --max-seconds ran out");
+	else
+		in->delivery = D_NOTREACHED;
+	if (in->delivery == D_NOTREACHED && in->reached)
+		snprintf(in->detail, sizeof in->detail, "not hit within %d ms, twice", s->c->reach);
+}
+
+// sweep pokes every chosen instruction of w (or only w->in[only] when only
+// is not (size_t)-1, without a cover run). -1 if PROGRAM could not be run.
 int sweep(const struct config *c, struct window *w, size_t only, struct sweepstats *st)
 {
 	struct sweeper s = { .c = c, .w = w, .last = -1 };
@@ -523,18 +562,50 @@ int sweep(const struct config *c, struct window *w, size_t only, struct sweepsta
 	}
 	int ret = pokeall(&s);
 	retire(&s);
-	for (size_t i = 0; i < w->nin; i++) {
-		struct insn *in = &w->in[i];
-		if (in->swept || (only != (size_t)-1 && i != only))
-			continue;
-		in->swept = 1;
-		in->delivery = D_NOTREACHED;
-		in->cls = C_SKIPPED;
-		if (in->reached)
-			snprintf(in->detail, sizeof in->detail,
-			    "not hit within %d ms, twice", c->reach);
-	}
+	st->cut = s.covercut || (s.left > 0 && expired(c));
+	for (size_t i = 0; i < w->nin; i++)
+		if (!w->in[i].swept && (only == (size_t)-1 || i == only))
+			unpoked(&s, &w->in[i], st->cut);
 	st->runs = s.nruns;
 	st->seconds = (now() - t0) / 1e9;
 	return ret;
+}
+
+// ---- the sample ----
+
+// splitmix64: a small generator whose whole state is the seed.
+static uint64_t next(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+// windowsample chooses n instructions of w, drawn from seed alone (not from
+// what a run happens to reach), so the same seed picks the same ones; n <= 0
+// chooses all.
+void windowsample(struct window *w, long n, int64_t seed)
+{
+	size_t *idx = malloc((w->nin ? w->nin : 1) * sizeof *idx);
+	uint64_t x = (uint64_t)seed;
+
+	for (size_t i = 0; i < w->nin; i++) {
+		w->in[i].chosen = n <= 0 || idx == NULL;
+		if (idx != NULL)
+			idx[i] = i;
+	}
+	if (n <= 0 || idx == NULL) {
+		free(idx);
+		return;
+	}
+	// A partial Fisher-Yates shuffle: the first n of idx are the sample.
+	for (size_t i = 0; i < w->nin && i < (size_t)n; i++) {
+		size_t j = i + next(&x) % (w->nin - i), t = idx[i];
+		idx[i] = idx[j];
+		idx[j] = t;
+		w->in[idx[i]].chosen = 1;
+	}
+	free(idx);
 }

@@ -9,7 +9,8 @@
 //    "loc":"sq_callback+0x2b9","sym":"sq_callback","off":697,
 //    "delivery":"at","class":"unexpected-fatal","unsafe":true,"late":false,
 //    "delivered_at":"sq_callback+0x2b9","run":12,"message":"...","insn":"..."}
-//   {"rec":"summary","signal":"SIGURG","prog":"...","instructions":N, ...}
+//   {"rec":"summary","signal":"SIGURG","instructions":N, ...,"cut":false,
+//    "sample":0,"seed":0,"prog":"..."}
 //
 // One poke record per instruction of the window, in window order (strips,
 // then addresses), written once the sweep is over: a failure that shows up
@@ -32,6 +33,32 @@ static void hex(sq_rec *r, const char *key, uintptr_t v)
 static int64_t ms(double seconds)
 {
 	return (int64_t)(seconds * 1000 + 0.5);
+}
+
+// recordwindow: the window itself, for --list: one "insn" record per
+// instruction in window order, then a "window" record with the counts and
+// how long finding them took (setup_ms: ELF, disassembly, DWARF).
+void recordwindow(int fd, const struct window *w, double setup)
+{
+	char loc[128];
+	sq_rec r;
+
+	for (size_t i = 0; i < w->nin; i++) {
+		const struct insn *in = &w->in[i];
+		locname(w, in, loc, sizeof loc);
+		rec_begin(&r, "insn");
+		hex(&r, "addr", in->addr);
+		rec_str(&r, "func", w->fn[in->fn].of);
+		rec_str(&r, "strip", w->fn[in->fn].name);
+		rec_str(&r, "loc", loc);
+		rec_str(&r, "insn", in->text);
+		rec_end(&r, fd);
+	}
+	rec_begin(&r, "window");
+	rec_int(&r, "instructions", (int64_t)w->nin);
+	rec_int(&r, "strips", (int64_t)w->nfn);
+	rec_int(&r, "setup_ms", ms(setup));
+	rec_end(&r, fd);
 }
 
 // recordcover: what the cover run saw (nothing without one: --at).
@@ -70,7 +97,7 @@ static void recordpoke(int fd, const struct window *w, const struct insn *in)
 	rec_str(&r, "delivered_at", delivered(in->delivery) && in->dwhere[0] ? in->dwhere : NULL);
 	rec_int(&r, "run", in->run);
 	rec_str(&r, "message", in->detail);
-	// Last: objdump's text is the longest member, and record.h cuts a
+	// Last: the instruction's text is the longest member, and record.h cuts a
 	// record that would not fit its buffer (it still closes it).
 	rec_str(&r, "insn", in->text);
 	rec_end(&r, fd);
@@ -113,6 +140,10 @@ void recordsummary(int fd, const struct window *w, const struct config *c,
 	rec_int(&r, "unsafe", (int64_t)nunsafe);
 	rec_int(&r, "runs", st->runs);
 	rec_int(&r, "ms", ms(st->seconds));
+	rec_int(&r, "setup_ms", ms(st->setupseconds));
+	rec_bool(&r, "cut", st->cut);
+	rec_int(&r, "sample", c->sample);
+	rec_int(&r, "seed", c->seed);
 	rec_str(&r, "prog", c->prog);
 	rec_end(&r, fd);
 }

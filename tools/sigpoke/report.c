@@ -402,8 +402,8 @@ void reportsummary(FILE *f, const struct window *w, const struct sweepstats *st)
 		nunsafe += unsafe(w->in[i].cls);
 	}
 	fprintf(f, "sigpoke: summary instructions=%zu reached=%zu at=%zu deferred=%zu "
-	    "undelivered=%zu notreached=%zu unsafe=%zu runs=%d seconds=%.2f\n",
+	    "undelivered=%zu notreached=%zu untested=%zu unsafe=%zu runs=%d seconds=%.2f\n",
 	    swept, swept - count[D_NOTREACHED] - count[D_UNTESTED], count[D_AT],
-	    count[D_DEFERRED], count[D_UNDELIVERED], count[D_NOTREACHED], nunsafe, st->runs,
-	    st->seconds);
+	    count[D_DEFERRED], count[D_UNDELIVERED], count[D_NOTREACHED], count[D_UNTESTED],
+	    nunsafe, st->runs, st->seconds);
 }

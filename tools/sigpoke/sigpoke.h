@@ -9,7 +9,9 @@
 //
 // Concepts:
 //   window    the functions to sweep and their instructions, at link-time
-//             addresses, from the ELF symbol table and objdump.
+//             addresses: out-of-line copies from the ELF symbol table,
+//             inlined copies from DWARF (libdw), instruction boundaries and
+//             text from a disassembler (capstone).
 //   run       one traced process of PROGRAM. Its load bias (PIE) turns a
 //             link-time address into a run-time one. Runs are numbered; each
 //             writes its output to logs/run-<n>.log.
@@ -27,6 +29,9 @@
 //   delivery  what became of the signal of one poke (enum delivery): at the
 //             instruction, deferred (blocked there, delivered later),
 //             undelivered, or no poke at all (notreached, untested).
+//   bounds    --max-seconds starts no poke after a deadline, --sample N
+//             pokes N instructions drawn from --seed: the rest are
+//             untested, so a driver can spend a fixed time per sweep.
 //   class     how the program went on after it (enum runclass), in the
 //             project's one vocabulary of outcome classes (the oracle's):
 //             clean, unexpected-fatal, crash, hang, wrong-result; skipped
@@ -52,6 +57,8 @@
 // message already printed for the user); main.c turns failures into exit
 // statuses.
 
+#include <capstone/capstone.h>
+#include <elf.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -69,7 +76,7 @@ enum {
 // and delivered later can still end in a crash, and a run can fail before
 // its signal arrives.
 enum delivery {
-	D_UNTESTED,     // not swept (only when the sweep was cut short); zero
+	D_UNTESTED,     // not poked: not in the sample, or time ran out; zero
 	D_NOTREACHED,   // no (matching) thread executed it
 	D_AT,           // delivered right at the instruction
 	D_DEFERRED,     // blocked there; delivered later (at dwhere)
@@ -106,49 +113,67 @@ static inline int delivered(int d)
 const char *deliveryname(int d);
 const char *classname(int c);
 
-// ---- elf.c: symbols of the program ----
+// ---- elf.c: symbols, code and GOT slots of the program ----
 
 struct sym {
-	char *name;
+	const char *name;       // in the mapped file
 	uintptr_t addr, size;
 	int global;
+	int func;               // STT_FUNC; else a data symbol (annotations only)
+};
+
+struct gotname {
+	uintptr_t slot;         // a GOT slot a dynamic relocation fills ...
+	const char *name;       // ... with this symbol
 };
 
 struct elfsyms {
-	struct sym *s;          // function symbols, sorted by address
+	struct sym *s;          // function and data symbols, sorted by address
 	size_t n;
 	uintptr_t entry;        // e_entry
 	int pie;                // ET_DYN: load bias added at run time
+	const uint8_t *img;     // the file, mapped read-only for good
+	size_t len;
+	const Elf64_Shdr *sh;
+	size_t nsh, shstrndx;
+	struct gotname *got;
+	size_t ngot;
 };
 
 int elfload(const char *path, struct elfsyms *e, char *err, size_t errlen);
 int elffind(const struct elfsyms *e, const char *name, const struct sym **out);
+const struct sym *elfholder(const struct elfsyms *e, uintptr_t addr, int data);
 void elfwhere(const struct elfsyms *e, uintptr_t addr, char *buf, size_t n);
+const uint8_t *elfcode(const struct elfsyms *e, uintptr_t addr, size_t *n);
+const char *elfsecname(const struct elfsyms *e, uintptr_t addr);
+int elfhas(const struct elfsyms *e, const char *section);
+const char *elfgot(const struct elfsyms *e, uintptr_t slot);
 
-// ---- disasm.c: instruction boundaries and inline chains, through objdump ----
-
-enum { MAXCHAIN = 8 };
+// ---- disasm.c: instruction boundaries and text, through capstone ----
 
 struct dinsn {
 	uintptr_t addr;         // link-time address
-	char *text;             // objdump's text for it
-	int fn;                 // containing symbol (index in dis.names)
-	int chain[MAXCHAIN];    // innermost function first, then its callers
-	int nchain;
+	char *text;             // the disassembler's text, branch targets named
 };
 
-struct dis {
+struct dfunc {                  // one function, decoded
+	const struct sym *s;
 	struct dinsn *in;       // sorted by address
 	size_t n;
-	char **names;
-	size_t nnames;
-	int *htab;
-	size_t hcap;
 };
 
-int disasm(const char *path, const struct sym *only, struct dis *d);
-size_t disfind(const struct dis *d, uintptr_t addr);
-int disname(const struct dis *d, const char *name);
+const struct dfunc *disfunc(const struct elfsyms *e, const struct sym *s);
+size_t disfind(const struct dfunc *f, uintptr_t addr);
+
+// ---- dwarf.c: the inlined copies of the window's functions (libdw) ----
+
+struct inlrange {
+	uintptr_t lo, hi;       // [lo, hi), link-time
+	int name;               // index of the window function inlined there
+};
+
+int dwarfinlined(const struct elfsyms *e, const char *path, char **names, size_t n,
+    struct inlrange **out, size_t *nout, int *seen);
 
 // ---- window.c: the instructions to sweep ----
 
@@ -157,7 +182,8 @@ struct insn {
 	uint32_t fn;            // index in window.fn
 	const char *sym;        // containing symbol ...
 	uint32_t off;           // ... and the offset in it: sym+off names it
-	const char *text;       // objdump's text for it
+	const char *text;       // the disassembler's text for it
+	unsigned chosen : 1;    // to be poked: in the sample (all without --sample)
 	unsigned reached : 1;   // hit in the cover run
 	unsigned startup : 1;   // hit in cover phase 1 only
 	unsigned swept : 1;
@@ -185,10 +211,10 @@ struct window {
 	size_t nin;
 };
 
-int windowbuild(struct window *w, const struct elfsyms *e, const struct dis *d,
+int windowbuild(struct window *w, const struct elfsyms *e, const char *path,
     char **names, size_t n, int inl, char *err, size_t errlen);
-long windowat(struct window *w, const struct elfsyms *e, const struct dis *d,
-    const char *loc, char *err, size_t errlen);
+long windowat(struct window *w, const struct elfsyms *e, const char *loc, char *err,
+    size_t errlen);
 int windowloc(const struct elfsyms *e, const char *loc, const struct sym **s, uintptr_t *addr,
     char *err, size_t errlen);
 
@@ -275,6 +301,9 @@ struct config {
 	int timeout;            // ms: a delivery, a handler's return
 	int settle;             // ms after the handler returned
 	int cover;              // ms per cover phase
+	int64_t deadline;       // --max-seconds: no new poke from then on (0: none)
+	long sample;            // --sample N: poke N instructions at most (0: all)
+	int64_t seed;           // --seed: draws the sample
 	int verbose;
 	struct spawnopts spawn;
 	const char *prog;
@@ -286,9 +315,12 @@ struct sweepstats {
 	int covered;            // a cover run was made (not --at)
 	size_t reached, startup;        // by the cover run
 	double seconds, coverseconds;
+	double setupseconds;    // the window: ELF, disassembly, DWARF
+	int cut;                // --max-seconds ran out before the sweep's end
 };
 
 int sweep(const struct config *c, struct window *w, size_t only, struct sweepstats *st);
+void windowsample(struct window *w, long n, int64_t seed);
 
 // ---- report.c: what the user sees ----
 
@@ -302,6 +334,7 @@ void reportsummary(FILE *f, const struct window *w, const struct sweepstats *st)
 
 // ---- record.c: the records drivers read (harness/record.h's shape) ----
 
+void recordwindow(int fd, const struct window *w, double setup);
 void recordcover(int fd, const struct window *w, const struct sweepstats *st);
 void recordpokes(int fd, const struct window *w);
 void recordsummary(int fd, const struct window *w, const struct config *c,
@@ -310,11 +343,16 @@ void locname(const struct window *w, const struct insn *in, char *buf, size_t n)
 const char *signame(int sig, char *buf, size_t n);
 int sigparse(const char *s);
 
-// ---- arch/<arch>.c: breakpoints and registers ----
+// ---- arch/<arch>.c: breakpoints, registers, decoding ----
 
 extern const uint8_t archbrk[];
 extern const size_t archbrklen;
 extern const int archelf;                       // e_machine
+extern const unsigned archjumpslot, archglobdat; // relocations that fill GOT slots
 int archregs(pid_t tid, uintptr_t *pc, uintptr_t *sp);
 int archsetpc(pid_t tid, uintptr_t pc);
 int archbpaddr(const siginfo_t *si, uintptr_t pc, uintptr_t *addr);
+int archcsopen(csh *h);
+uintptr_t archtarget(csh h, const cs_insn *in);
+uintptr_t archdataref(const cs_insn *in);
+uintptr_t archgotslot(csh h, const cs_insn *in, size_t n);

@@ -3,14 +3,17 @@
 // For each function name of the window, in the order given:
 //   - its out-of-line copy, found by ELF symbol: every instruction of
 //     [st_value, st_value + st_size);
-//   - every copy inlined into another function (DWARF, through objdump's
-//     inline chains): the instructions whose chain names it. An instruction
-//     inside several window functions' copies (minit inlined into needm
-//     inlined into X) belongs to the outermost: it is poked once.
-// A name with neither is an unknown symbol.
+//   - every copy inlined into another function (DWARF, dwarf.c): the
+//     instructions of its outermost copies that lie in no window function's
+//     out-of-line copy. An instruction inside several window functions'
+//     copies (minit inlined into needm inlined into X) belongs to the
+//     outermost: it is poked once.
+// A name with neither is an unknown symbol, unless DWARF shows it inlined
+// only into other window functions, which cover it.
 //
 // Each copy is a strip of the picture; strips of out-of-line copies come
-// first, in the order the names were given, then the inlined copies.
+// first, in the order the names were given, then the inlined copies, by
+// name, then address.
 
 #include <errno.h>
 #include <stdio.h>
@@ -47,7 +50,7 @@ static int addstrip(struct window *w, const char *of, const char *in)
 	return (int)w->nfn - 1;
 }
 
-static int addinsn(struct window *w, const struct dinsn *di, const char *sym, uintptr_t symaddr)
+static int addinsn(struct window *w, const struct dinsn *di, const struct sym *s)
 {
 	struct insn *in;
 
@@ -61,112 +64,157 @@ static int addinsn(struct window *w, const struct dinsn *di, const char *sym, ui
 	memset(in, 0, sizeof *in);
 	in->addr = di->addr;
 	in->fn = (uint32_t)(w->nfn - 1);
-	in->sym = sym;
-	in->off = (uint32_t)(di->addr - symaddr);
+	in->sym = s->name;
+	in->off = (uint32_t)(di->addr - s->addr);
 	in->text = di->text;
 	w->fn[w->nfn - 1].n++;
 	return 0;
 }
 
 // outofline adds the strip of symbol s: 1 if it has instructions.
-static int outofline(struct window *w, const struct dis *d, const struct sym *s)
+static int outofline(struct window *w, const struct elfsyms *e, const struct sym *s)
 {
-	size_t i = disfind(d, s->addr);
+	const struct dfunc *f = disfunc(e, s);
 
-	if (i >= d->n || d->in[i].addr >= s->addr + s->size)
+	if (f == NULL)
 		return 0;
 	if (addstrip(w, s->name, NULL) < 0)
 		return -1;
-	for (; i < d->n && d->in[i].addr < s->addr + s->size; i++)
-		if (addinsn(w, &d->in[i], s->name, s->addr) < 0)
+	for (size_t i = 0; i < f->n; i++)
+		if (addinsn(w, &f->in[i], s) < 0)
 			return -1;
 	return 1;
 }
 
-// owner returns the window name (index in names) whose inlined copy di is
-// part of, or -1: the outermost window function on its inline chain.
-static int owner(const struct dinsn *di, const int *ids, size_t n)
+// The window being built from DWARF's inlined copies.
+struct build {
+	struct window *w;
+	const struct elfsyms *e;
+	char **names;
+	const uintptr_t (*own)[2];      // each name's out-of-line copy, or 0-0
+	size_t n;
+	int curname;                    // the strip being filled: its name ...
+	const struct sym *curin;        // ... and the function it is inlined in
+};
+
+static int owned(const struct build *b, uintptr_t a)
 {
-	for (int k = di->nchain - 1; k >= 0; k--) {
-		if (di->chain[k] == di->fn)
-			continue;
-		for (size_t j = 0; j < n; j++)
-			if (ids[j] >= 0 && di->chain[k] == ids[j])
-				return (int)j;
-	}
-	return -1;
+	for (size_t k = 0; k < b->n; k++)
+		if (a >= b->own[k][0] && a < b->own[k][1])
+			return 1;
+	return 0;
 }
 
-// inlined adds the strips of name j's copies inlined into other functions.
-static int inlined(struct window *w, const struct elfsyms *e, const struct dis *d,
-    const int *ids, size_t n, size_t j, const uintptr_t (*own)[2])
+// copyinsns adds the instructions of the inlined copy r that lie in
+// function s, from a on; 1 if any.
+static int copyinsns(struct build *b, const struct inlrange *r, const struct sym *s, uintptr_t a)
 {
-	int cur = -1, found = 0;
-	const struct sym *s = NULL;
+	const struct dfunc *f = disfunc(b->e, s);
+	int found = 0;
 
-	for (size_t i = 0; i < d->n; i++) {
-		const struct dinsn *di = &d->in[i];
-		int inown = 0;
-		for (size_t k = 0; k < n; k++)
-			inown |= di->addr >= own[k][0] && di->addr < own[k][1];
-		if (inown || owner(di, ids, n) != (int)j)
+	for (size_t i = f ? disfind(f, a) : 0; f && i < f->n && f->in[i].addr < r->hi; i++) {
+		if (owned(b, f->in[i].addr))
 			continue;
-		if (di->fn != cur) {
-			cur = di->fn;
-			if (elffind(e, d->names[cur], &s) < 0)
-				s = NULL;
-			if (addstrip(w, d->names[ids[j]], d->names[cur]) < 0)
+		if (b->curname != r->name || b->curin != s) {
+			if (addstrip(b->w, b->names[r->name], s->name) < 0)
 				return -1;
-			found = 1;
+			b->curname = r->name;
+			b->curin = s;
 		}
-		if (addinsn(w, di, d->names[cur], s ? s->addr : di->addr) < 0)
+		if (addinsn(b->w, &f->in[i], s) < 0)
 			return -1;
+		found = 1;
 	}
 	return found;
 }
 
-int windowbuild(struct window *w, const struct elfsyms *e, const struct dis *d,
-    char **names, size_t n, int inl, char *err, size_t errlen)
+// inlined adds the strips of the inlined copies r[0..nr); have[j] is set
+// for every name that got an instruction.
+static int inlined(struct build *b, const struct inlrange *r, size_t nr, int *have)
 {
-	int *ids = calloc(n + 1, sizeof *ids), *have = calloc(n + 1, sizeof *have);
-	uintptr_t (*own)[2] = calloc(n + 1, sizeof *own);
-	const struct sym *s;
-	int r;
+	for (size_t i = 0; i < nr; i++) {
+		// A copy may run across functions (a hot part and a cold one).
+		for (uintptr_t a = r[i].lo; a < r[i].hi;) {
+			const struct sym *s = elfholder(b->e, a, 0);
+			int got;
+			if (s == NULL)
+				break;
+			if ((got = copyinsns(b, &r[i], s, a)) < 0)
+				return -1;
+			have[r[i].name] |= got;
+			a = s->addr + s->size;
+		}
+	}
+	return 0;
+}
 
-	memset(w, 0, sizeof *w);
-	if (ids == NULL || have == NULL || own == NULL)
+// copies finds the names' inlined copies in DWARF and adds their strips.
+static int copies(struct build *b, const char *path, int *have, int *seen)
+{
+	struct inlrange *r;
+	size_t nr;
+	int ret = dwarfinlined(b->e, path, b->names, b->n, &r, &nr, seen);
+
+	if (ret == 1)
+		fprintf(stderr, "sigpoke: note: %s has no DWARF: only out-of-line copies are "
+		    "swept (build it with -g)\n", path);
+	if (ret < 0)
 		return -1;
+	ret = inlined(b, r, nr, have);
+	free(r);
+	return ret;
+}
+
+// ownsyms finds each name's out-of-line copy, adds its strip and notes its
+// range in own; have[j] says it has instructions.
+static int ownsyms(struct window *w, const struct elfsyms *e, char **names, size_t n,
+    uintptr_t (*own)[2], int *have, char *err, size_t errlen)
+{
+	const struct sym *s;
+
 	for (size_t j = 0; j < n; j++) {
-		ids[j] = disname(d, names[j]);
-		r = elffind(e, names[j], &s);
+		int r = elffind(e, names[j], &s);
 		if (r == -EEXIST) {
 			snprintf(err, errlen, "ambiguous symbol %s: several local functions have that name",
 			    names[j]);
 			return -1;
 		}
-		if (r == 0) {
-			for (size_t k = 0; k < j; k++) {
-				if (own[k][0] == s->addr) {
-					snprintf(err, errlen, "%s is in the window twice", names[j]);
-					return -1;
-				}
-			}
-			own[j][0] = s->addr;
-			own[j][1] = s->addr + s->size;
-			if ((r = outofline(w, d, s)) < 0)
-				return -1;
-			have[j] |= r;
-		}
-	}
-	for (size_t j = 0; inl && j < n; j++) {
-		if (ids[j] < 0)
+		if (r < 0)
 			continue;
-		if ((r = inlined(w, e, d, ids, n, j, (const uintptr_t (*)[2])own)) < 0)
+		for (size_t k = 0; k < j; k++) {
+			if (own[k][0] == s->addr) {
+				snprintf(err, errlen, "%s is in the window twice", names[j]);
+				return -1;
+			}
+		}
+		own[j][0] = s->addr;
+		own[j][1] = s->addr + s->size;
+		if ((r = outofline(w, e, s)) < 0)
 			return -1;
-		have[j] |= r;
+		have[j] = r;
+	}
+	return 0;
+}
+
+int windowbuild(struct window *w, const struct elfsyms *e, const char *path,
+    char **names, size_t n, int inl, char *err, size_t errlen)
+{
+	int *have = calloc(n + 1, sizeof *have), *seen = calloc(n + 1, sizeof *seen);
+	uintptr_t (*own)[2] = calloc(n + 1, sizeof *own);
+	struct build b = { .w = w, .e = e, .names = names, .n = n, .curname = -1 };
+
+	memset(w, 0, sizeof *w);
+	if (have == NULL || seen == NULL || own == NULL)
+		return -1;
+	b.own = (const uintptr_t (*)[2])own;
+	if (ownsyms(w, e, names, n, own, have, err, errlen) < 0)
+		return -1;
+	if (inl && copies(&b, path, have, seen) < 0) {
+		snprintf(err, errlen, "cannot read the DWARF of %s", path);
+		return -1;
 	}
 	for (size_t j = 0; j < n; j++) {
-		if (!have[j]) {
+		if (!have[j] && !seen[j]) {
 			snprintf(err, errlen, "unknown symbol %s: no such function in PROGRAM", names[j]);
 			return -1;
 		}
@@ -175,19 +223,19 @@ int windowbuild(struct window *w, const struct elfsyms *e, const struct dis *d,
 		snprintf(err, errlen, "no function of the window is in PROGRAM");
 		return -1;
 	}
-	free(ids);
 	free(have);
+	free(seen);
 	free(own);
 	return 0;
 }
 
 // windowat makes the one-strip window of --at LOC (FUNC+OFF, FUNC, or a
-// link-time 0xADDR) from d, the disassembly of the function that holds it;
-// returns the instruction's index or -1 with err set. The strip is the
-// containing symbol, so an instruction of an inlined copy is named by where
-// it really is (sq_callback+0x245).
-long windowat(struct window *w, const struct elfsyms *e, const struct dis *d,
-    const char *loc, char *err, size_t errlen)
+// link-time 0xADDR): the function that holds it, disassembled; returns the
+// instruction's index or -1 with err set. The strip is the containing
+// symbol, so an instruction of an inlined copy is named by where it really
+// is (sq_callback+0x245).
+long windowat(struct window *w, const struct elfsyms *e, const char *loc, char *err,
+    size_t errlen)
 {
 	const struct sym *s;
 	uintptr_t addr;
@@ -195,7 +243,7 @@ long windowat(struct window *w, const struct elfsyms *e, const struct dis *d,
 	if (windowloc(e, loc, &s, &addr, err, errlen) < 0)
 		return -1;
 	memset(w, 0, sizeof *w);
-	if (outofline(w, d, s) <= 0) {
+	if (outofline(w, e, s) <= 0) {
 		snprintf(err, errlen, "cannot disassemble %s", s->name);
 		return -1;
 	}

@@ -32,19 +32,25 @@ struct tracer tr = {
 	.rootstatus = -1,
 };
 
+#define SHORTUSAGE "usage: stackcheck [-lq] [-o REPORT_FILE] [-m MODE] [--] PROGRAM [ARGS...]"
+
 static const char usage[] =
-    "usage: stackcheck [-q] [-o REPORT_FILE] [-m MODE] [--] PROGRAM [ARGS...]\n"
+    SHORTUSAGE "\n"
     "\n"
     "Run PROGRAM under ptrace, following every thread, fork and exec, and kill\n"
     "it as OpenBSD does when a syscall is made, or a signal handler is entered,\n"
     "with the stack pointer outside memory mapped with MAP_STACK.\n"
     "\n"
-    "  -o FILE   also write the KILL lines (and the summary) to FILE\n"
-    "  -q        print nothing but KILL lines\n"
-    "  -m MODE   seccomp  stop at syscall entries only (default)\n"
-    "            syscall  stop at every syscall entry and exit\n"
-    "            regs     as syscall, reading registers instead of\n"
-    "                     PTRACE_GET_SYSCALL_INFO\n"
+    "  -o, --output FILE   also write the KILL lines (and the summary) to FILE\n"
+    "  -q, --quiet         print nothing but KILL lines\n"
+    "  -m, --mode MODE     seccomp  stop at syscall entries only (default)\n"
+    "                      syscall  stop at every syscall entry and exit\n"
+    "                      regs     as syscall, reading registers instead of\n"
+    "                               PTRACE_GET_SYSCALL_INFO\n"
+    "  -l, --openbsd-libc  model OpenBSD's libc too: pthread_attr_setstack\n"
+    "                      remaps the stack it is given as MAP_STACK (a shim,\n"
+    "                      preloaded into dynamically linked programs)\n"
+    "  -h, --help          this text\n"
     "\n"
     "Exit status: PROGRAM's own; 128+N if PROGRAM was killed by signal N;\n"
     "3 if stackcheck killed a traced process for a MAP_STACK violation;\n"
@@ -54,8 +60,7 @@ static void die(const char *fmt, const char *arg)
 {
 	fprintf(stderr, "stackcheck: ");
 	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\nusage: stackcheck [-q] [-o REPORT_FILE] [-m MODE] [--] PROGRAM [ARGS...]"
-	    " (stackcheck -h for help)\n");
+	fprintf(stderr, "\n" SHORTUSAGE " (stackcheck -h for help)\n");
 	exit(XUSAGE);
 }
 
@@ -89,6 +94,20 @@ static int parsemode(const char *s)
 		return MODE_REGS;
 	die("unknown mode '%s'", s);
 	return -1;
+}
+
+// libcshim finds the shim -l preloads: built next to stackcheck itself.
+static const char *libcshim(void)
+{
+	static char path[4096];
+	char *slash;
+
+	if (realpath("/proc/self/exe", path) == NULL || (slash = strrchr(path, '/')) == NULL)
+		die("%s", "cannot find stackcheck's own path for -l");
+	snprintf(slash + 1, sizeof path - (slash + 1 - path), "stackcheck-libc.so");
+	if (access(path, R_OK) != 0)
+		die("-l: %s is missing (make -C tools/stackcheck builds it)", path);
+	return path;
 }
 
 static volatile sig_atomic_t nforwarded;
@@ -138,13 +157,22 @@ static int exitstatus(int errfd)
 	return WEXITSTATUS(tr.rootstatus);
 }
 
+static const struct option longopts[] = {
+	{ "output", required_argument, NULL, 'o' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "mode", required_argument, NULL, 'm' },
+	{ "openbsd-libc", no_argument, NULL, 'l' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
 int main(int argc, char **argv)
 {
 	const char *outpath = NULL;
 	int c, errfd, err;
 	pid_t pid;
 
-	while ((c = getopt(argc, argv, "+o:qm:h")) != -1) {
+	while ((c = getopt_long(argc, argv, "+o:qm:lh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			outpath = optarg;
@@ -154,6 +182,9 @@ int main(int argc, char **argv)
 			break;
 		case 'm':
 			tr.mode = parsemode(optarg);
+			break;
+		case 'l':
+			tr.preload = libcshim();
 			break;
 		case 'h':
 			fputs(usage, stdout);

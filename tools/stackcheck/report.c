@@ -20,7 +20,7 @@
 
 #include "stackcheck.h"
 
-static void emit(const char *line)
+void emit(const char *line)
 {
 	fputs(line, stderr);
 	fflush(stderr);
@@ -59,18 +59,20 @@ static void what(struct violation *v, char *buf, size_t n)
 		snprintf(buf, n, "syscall=%s%ld", v->compat ? "i386:" : "", v->nr);
 }
 
-void report(struct violation *v)
+// report counts a violation and writes its KILL line into line, for emit
+// once the process is stopped (signal.c). The mapping is read now, while
+// it is what the thread ran on.
+void report(struct violation *v, char *line, size_t n)
 {
-	char line[768], ev[64], in[320];
+	char ev[64], in[320];
 
 	tr.nviolations++;
 	what(v, ev, sizeof ev);
 	describe(v->t->tid, v->sp, in, sizeof in);
-	snprintf(line, sizeof line,
+	snprintf(line, n,
 	    "stackcheck: KILL pid=%d tid=%d %s pc=0x%lx sp=0x%lx in=%s reason=%s\n",
 	    (int)v->t->tgid, (int)v->t->tid, ev, (unsigned long)v->pc,
 	    (unsigned long)v->sp, in, v->reason);
-	emit(line);
 }
 
 void note(const char *fmt, ...)

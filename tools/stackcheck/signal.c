@@ -11,19 +11,21 @@
 //   any other handler                the interrupted SP must be MAP_STACK: the
 //                                    frame goes just below it, on that stack.
 //
-// The kill mirrors OpenBSD's SIGSEGV: the offending syscall is skipped, SIGSEGV
-// is unblocked and queued for the thread, and delivered at its delivery stop
-// with the default action, so the process dies of SIGSEGV and no user
-// instruction runs in between. When SIGSEGV is caught or ignored a handler
-// could let the process live on, so the process gets SIGKILL instead. Any
-// unexpected stop of a doomed thread also earns SIGKILL: the result is always
-// a dead process.
+// The kill mirrors OpenBSD's SIGSEGV: every other thread of the process is
+// stopped first, then the offending syscall is skipped, SIGSEGV is unblocked
+// and queued for the thread, and delivered at its delivery stop with the
+// default action, so the process dies of SIGSEGV and no user instruction
+// runs in between. When SIGSEGV is caught or ignored a handler could let the
+// process live on, so the process gets SIGKILL instead. Any unexpected stop
+// of a doomed thread also earns SIGKILL: the result is always a dead
+// process. See "the kill" below for the order of the steps.
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "stackcheck.h"
@@ -116,7 +118,7 @@ int sigdeliver(struct thread *t, int sig)
 {
 	struct violation v = { .t = t, .sig = sig };
 	struct sigact *a;
-	int alt, ok, rsig = sig;
+	int alt, ok;
 
 	if (!t->armed || t->sh == NULL || sig < 1 || sig > 64)
 		return sig;
@@ -135,9 +137,8 @@ int sigdeliver(struct thread *t, int sig)
 		v.reason = "not MAP_STACK";
 	}
 	if (!ok && !doomed(t->tgid)) {
-		report(&v);
-		doom(t, 0, &rsig);
-		return rsig;
+		doom(t, &v, 0);
+		return 0;
 	}
 	if (a->flags & SA_RESETHAND)
 		*a = (struct sigact){ 0, 0 };
@@ -145,21 +146,49 @@ int sigdeliver(struct thread *t, int sig)
 }
 
 // ---- the kill ----
+//
+// OpenBSD decides in the kernel, at the syscall entry (or trap) of the
+// thread that broke the rule, and the SIGSEGV it sends ends the whole
+// process there: no other thread of it gets another system call through.
+// Here the other threads run on while the tracer decides, so the kill
+// takes three steps:
+//   1. doom: the offender stays stopped where it is (its syscall skipped),
+//      the KILL line is written but not printed, and every other thread of
+//      the process is asked to stop (PTRACE_INTERRUPT);
+//   2. each of them is frozen at its next stop, whatever it is: resume
+//      leaves it stopped (doomhold), so a syscall it was entering never
+//      runs, and one it was inside returns before the freeze;
+//   3. doomsweep, once no thread of the process runs: print the KILL line,
+//      then kill the offender (SIGSEGV, or SIGKILL) and resume it alone.
+//      The process dies with no other thread resumed, and nothing it wrote
+//      can come after the KILL line.
 
-static pid_t *doomlist;
+enum { DSTOPPING, DKILLING };
+
+struct doomrec {
+	pid_t tgid, tid;        // the process, and the thread that broke the rule
+	int state;              // DSTOPPING, then DKILLING once the line is out
+	int atentry;            // the offender stands at a syscall entry
+	char line[768];         // its KILL line
+};
+
+static struct doomrec *doomlist;
 static size_t ndoom, capdoom;
+
+static struct doomrec *doomfind(pid_t tgid)
+{
+	for (size_t i = 0; i < ndoom; i++)
+		if (doomlist[i].tgid == tgid)
+			return &doomlist[i];
+	return NULL;
+}
 
 int doomed(pid_t tgid)
 {
-	size_t i;
-
-	for (i = 0; i < ndoom; i++)
-		if (doomlist[i] == tgid)
-			return 1;
-	return 0;
+	return doomfind(tgid) != NULL;
 }
 
-static void doomadd(pid_t tgid)
+static struct doomrec *doomadd(pid_t tgid)
 {
 	if (ndoom == capdoom) {
 		capdoom = capdoom ? 2 * capdoom : 8;
@@ -167,17 +196,40 @@ static void doomadd(pid_t tgid)
 		if (doomlist == NULL)
 			abort();
 	}
-	doomlist[ndoom++] = tgid;
+	doomlist[ndoom] = (struct doomrec){ .tgid = tgid };
+	return &doomlist[ndoom++];
 }
 
-// undoom forgets a process once its leader is reaped: the tgid may be reused.
-void undoom(pid_t tgid)
+// doomhold reports whether t must stay stopped: a thread of a doomed
+// process other than the one being killed. Called by every resume.
+int doomhold(struct thread *t)
 {
-	size_t i;
+	struct doomrec *d = ndoom ? doomfind(t->tgid) : NULL;
 
-	for (i = 0; i < ndoom; i++)
-		if (doomlist[i] == tgid)
-			doomlist[i] = doomlist[--ndoom];
+	return d != NULL && d->tid != t->tid;
+}
+
+static void doomline(struct doomrec *d)
+{
+	if (d->state == DSTOPPING)
+		emit(d->line);
+	d->state = DKILLING;
+}
+
+// undoom forgets a process once its leader is reaped (the tgid may be
+// reused). If it died before all its threads stopped (another thread's
+// exit_group or execve was already under way), its line is printed now.
+void undoom(pid_t tgid, int status)
+{
+	struct doomrec *d = doomfind(tgid);
+	char buf[16];
+
+	if (d == NULL)
+		return;
+	doomline(d);
+	if (WIFSIGNALED(status))
+		note("pid=%d killed by %s", (int)tgid, signame(WTERMSIG(status), buf, sizeof buf));
+	*d = doomlist[--ndoom];
 }
 
 static int unblocksegv(pid_t tid)
@@ -198,34 +250,68 @@ static void sigkill(struct thread *t)
 	t->doom = DOOM_KILL;
 }
 
-// doom starts killing t's process. atentry says t is stopped at a syscall
-// entry (the call must not run); otherwise it is at a signal-delivery-stop.
-// *resumesig gets the signal to resume t with.
-void doom(struct thread *t, int atentry, int *resumesig)
+// doom starts killing t's process for violation v (step 1 above). atentry
+// says t is stopped at a syscall entry (the call must not run); otherwise
+// it is at a signal-delivery-stop. t is left stopped.
+void doom(struct thread *t, struct violation *v, int atentry)
+{
+	struct doomrec *d = doomadd(t->tgid);
+
+	d->tid = t->tid;
+	d->atentry = atentry;
+	report(v, d->line, sizeof d->line);
+	if (atentry)
+		archskip(t->tid);
+	t->frozen = 1;
+	threadinterrupt(t->tgid, t->tid);
+}
+
+// killsig arms the kill of the offender t (step 3) and returns the signal
+// to resume it with.
+static int killsig(struct thread *t, int atentry)
 {
 	int dfl = t->sh == NULL || t->sh->act[SIGSEGV].handler == (unsigned long)SIG_DFL;
 
-	doomadd(t->tgid);
-	*resumesig = 0;
-	if (atentry)
-		archskip(t->tid);
 	if (!dfl || unblocksegv(t->tid) < 0) {
 		sigkill(t);
-		return;
+		return 0;
 	}
 	if (!atentry) {
 		// Replace the signal being delivered: it dies with SIGSEGV now.
-		*resumesig = SIGSEGV;
 		t->doom = DOOM_SENT;
-		return;
+		return SIGSEGV;
 	}
 	// A seccomp stop ignores a signal passed to the resume, so queue it;
 	// it is delivered on the way back to user space, before any instruction.
 	if (syscall(SYS_tgkill, t->tgid, t->tid, SIGSEGV) < 0) {
 		sigkill(t);
-		return;
+		return 0;
 	}
 	t->doom = DOOM_SEGV;
+	return 0;
+}
+
+// doomsweep kills each doomed process whose other threads are all frozen
+// (step 3). The stop loop calls it after every stop.
+void doomsweep(void)
+{
+	for (size_t i = 0; i < ndoom; i++) {
+		struct doomrec *d = &doomlist[i];
+		struct thread *t;
+
+		if (d->state != DSTOPPING || !threadsfrozen(d->tgid, d->tid))
+			continue;
+		doomline(d);
+		t = threadfind(d->tid);
+		if (t == NULL || t->tgid != d->tgid) {
+			// The offender died first: an exit_group or execve of a
+			// sibling, already under way, is taking the process.
+			kill(d->tgid, SIGKILL);
+			continue;
+		}
+		t->frozen = 0;
+		resume(t, killsig(t, d->atentry));
+	}
 }
 
 // doomstop handles a stop of a doomed thread and returns the signal to

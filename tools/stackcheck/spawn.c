@@ -24,6 +24,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -51,6 +52,20 @@ static void installfilter(void)
 		syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
 }
 
+// preload puts the libc shim of -l first in LD_PRELOAD; the environment
+// carries it to every program the tree execs.
+static void preload(const char *shim)
+{
+	const char *old = getenv("LD_PRELOAD");
+	char buf[8192];
+
+	if (old != NULL && *old != 0) {
+		snprintf(buf, sizeof buf, "%s:%s", shim, old);
+		shim = buf;
+	}
+	setenv("LD_PRELOAD", shim, 1);
+}
+
 // child runs in the forked child; never returns.
 static void child(char **argv, int mode, int go, int err)
 {
@@ -59,6 +74,8 @@ static void child(char **argv, int mode, int go, int err)
 
 	if (read(go, &c, 1) != 1)
 		_exit(127);
+	if (tr.preload != NULL)
+		preload(tr.preload);
 	if (mode == MODE_SECCOMP)
 		installfilter();
 	execvp(argv[0], argv);

@@ -18,8 +18,12 @@
 //   altstack a thread's own sigaltstack; per thread, never shared.
 //   armed    a thread is checked only once it (or an ancestor) has execve'd
 //            the program: the pre-exec child is stackcheck's own code.
-//   doomed   a process that violated the rule: one KILL line was printed and
-//            it is being killed; its other threads are no longer reported.
+//   doomed   a process that violated the rule. Its KILL line waits until
+//            every other thread of it is stopped (frozen): OpenBSD kills it
+//            at the violation, so none of them may complete another
+//            syscall. Then the line is printed and the thread that broke
+//            the rule is killed; no other thread runs again.
+//   frozen   a thread left stopped for its process's kill: never resumed.
 //
 // Invariants:
 //   - ranges in a stkset are page aligned, non-empty, sorted, and never touch
@@ -122,11 +126,14 @@ void sighandexec(struct sighand *sh, pid_t pid);
 void sigaction_apply(struct sighand *sh, int sig, const struct sigact *sa);
 
 struct thread;
+struct violation;
 int sigdeliver(struct thread *t, int sig);
 int doomstop(struct thread *t, int sig);
-void doom(struct thread *t, int atentry, int *resumesig);
+void doom(struct thread *t, struct violation *v, int atentry);
+void doomsweep(void);
+int doomhold(struct thread *t);
 int doomed(pid_t tgid);
-void undoom(pid_t tgid);
+void undoom(pid_t tgid, int status);
 const char *signame(int sig, char *buf, size_t n);
 
 // ---- thread.c: the thread table and thread lifecycle ----
@@ -164,6 +171,7 @@ struct thread {
 	int armed;
 	int insyscall;
 	int doom;
+	int frozen;             // stopped for its process's kill: stays stopped
 	struct space *space;
 	struct sighand *sh;
 	struct altstack alt;
@@ -180,6 +188,8 @@ struct thread *threadhold(pid_t tid);
 void threadlink(struct thread *parent, struct thread *held, unsigned long flags);
 struct thread *threadorphan(pid_t parent);
 struct thread *threadexec(pid_t tid, pid_t former);
+void threadinterrupt(pid_t tgid, pid_t except);
+int threadsfrozen(pid_t tgid, pid_t except);
 
 // ---- syscall.c: syscall entry checks and exit effects ----
 
@@ -213,6 +223,7 @@ int spawnerror(int errfd);
 // ---- trace.c: the stop loop ----
 
 int traceloop(pid_t root);
+void resume(struct thread *t, int sig);
 
 // ---- report.c: what the user sees ----
 
@@ -225,7 +236,8 @@ struct violation {
 	const char *reason;
 };
 
-void report(struct violation *v);
+void report(struct violation *v, char *line, size_t n);
+void emit(const char *line);
 void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void summary(void);
 
@@ -236,6 +248,7 @@ struct tracer {
 	int filter;             // a seccomp stop proved the filter is in place
 	int sysinfo;            // PTRACE_GET_SYSCALL_INFO works
 	int quiet;
+	const char *preload;    // -l: the libc shim PROGRAM gets in LD_PRELOAD
 	FILE *out;              // -o REPORT_FILE, or NULL
 	uintptr_t pagesz;
 	pid_t root;

@@ -1,10 +1,11 @@
 // syscall: the check at every syscall entry, and what the tracked calls do
 // to the model at their exit.
 //
-// Entry: SP must be MAP_STACK memory of the thread's space, else the thread
-// is reported and its process doomed (the call never runs). Then the calls
-// that change the model save their arguments, and any tracee memory they
-// point at, for the exit stop: the kernel copies that memory at entry too.
+// Entry: SP must be MAP_STACK memory of the thread's space, else the
+// thread's process is doomed (signal.c: the call never runs, the process is
+// stopped, reported and killed). Then the calls that change the model save
+// their arguments, and any tracee memory they point at, for the exit stop:
+// the kernel copies that memory at entry too.
 //
 // Exit: only a successful call changes the model, and its result (the new
 // address of mmap and mremap) is known only there. Tracked calls:
@@ -92,8 +93,7 @@ int sysenter(struct thread *t, struct sysregs *r, int *resumesig)
 	tr.nsyscalls++;
 	if (!spacecheck(t->space, t->tid, r->sp) && !doomed(t->tgid)) {
 		v.reason = "not MAP_STACK";
-		report(&v);
-		doom(t, 1, resumesig);
+		doom(t, &v, 1);
 		return 0;
 	}
 	if (r->compat || !saved(r->nr))

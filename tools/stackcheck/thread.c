@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ptrace.h>
 
 #include "stackcheck.h"
 
@@ -246,4 +247,34 @@ struct thread *threadorphan(pid_t gone)
 		}
 	}
 	return NULL;
+}
+
+// ---- stopping a process for its kill (signal.c) ----
+
+// threadinterrupt asks every running thread of process tgid but except to
+// stop. PTRACE_INTERRUPT makes a seized thread stop at once (a blocking
+// syscall is interrupted, to be restarted; one that is copying returns
+// first); its stop then reaches the loop like any other, and resume
+// freezes it there. A thread already stopped keeps its stop. One that
+// cannot be interrupted (ESRCH) cannot run either.
+void threadinterrupt(pid_t tgid, pid_t except)
+{
+	for (size_t b = 0; b < NBUCKET; b++)
+		for (struct thread *t = buckets[b]; t != NULL; t = t->hnext)
+			if (t->tgid == tgid && t->tid != except && t->state == TLIVE && !t->frozen &&
+			    ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0)
+				t->frozen = 1;  // gone: a leader that exited alone is a zombie
+				                // whose report waits for the other threads
+}
+
+// threadsfrozen reports whether no thread of process tgid but except can
+// run: each is frozen, or has not had its first stop yet (TNEW: it will be
+// frozen there; THELD: held stopped).
+int threadsfrozen(pid_t tgid, pid_t except)
+{
+	for (size_t b = 0; b < NBUCKET; b++)
+		for (struct thread *t = buckets[b]; t != NULL; t = t->hnext)
+			if (t->tgid == tgid && t->tid != except && t->state == TLIVE && !t->frozen)
+				return 0;
+	return 1;
 }

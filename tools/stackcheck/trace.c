@@ -16,7 +16,9 @@
 //
 // Resume: PTRACE_SYSCALL when the exit stop is wanted or no seccomp filter
 // is in place, PTRACE_CONT otherwise, so a seccomp-mode tracee stops once per
-// syscall and twice only for the few calls that change the model.
+// syscall and twice only for the few calls that change the model. A thread
+// of a process being killed for a violation is not resumed at all (frozen),
+// and after every stop doomsweep kills the processes that are all stopped.
 //
 // Births race: the kernel queues the new thread's first stop and its parent's
 // clone event together and waitpid may report either first. The first one
@@ -33,10 +35,16 @@
 
 #include "stackcheck.h"
 
-static void resume(struct thread *t, int sig)
+// resume answers t's stop, unless t is frozen for its process's kill
+// (signal.c): a thread of a doomed process stays stopped until it dies.
+void resume(struct thread *t, int sig)
 {
 	int req = (t->insyscall || !tr.filter) ? PTRACE_SYSCALL : PTRACE_CONT;
 
+	if (!t->frozen && doomhold(t))
+		t->frozen = 1;
+	if (t->frozen)
+		return;
 	// ESRCH: killed while stopped (SIGKILL, exit_group); its exit report follows.
 	ptrace(req, t->tid, 0, sig);
 }
@@ -141,8 +149,8 @@ static void execed(pid_t tid)
 	release(tid);
 	t = threadexec(tid, (pid_t)former);
 	if (doomed(tid)) {
-		// A sibling exec'd after a violation, and the exec killed the
-		// thread SIGSEGV was queued for: the new image must not live on.
+		// A sibling's execve, under way at the violation, killed the
+		// thread that broke the rule: the new image must not live on.
 		kill(tid, SIGKILL);
 	}
 	if (!tr.filter && tr.mode == MODE_SECCOMP) {
@@ -159,7 +167,11 @@ static void execed(pid_t tid)
 // eventstop handles PTRACE_EVENT_STOP of a live thread.
 static void eventstop(struct thread *t, int sig)
 {
-	if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
+	int group = sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+
+	// A group-stop is left listening, unless the thread is to be frozen
+	// (resume keeps it stopped and counts it).
+	if (group && !doomhold(t))
 		ptrace(PTRACE_LISTEN, t->tid, 0, 0);
 	else
 		resume(t, 0);
@@ -189,13 +201,8 @@ static void died(struct thread *t, pid_t tid, int st)
 		return;
 	if (t->tid == t->tgid)
 		release(t->tgid);
-	if (t->tid == t->tgid && doomed(t->tgid)) {
-		char buf[16];
-		if (WIFSIGNALED(st))
-			note("pid=%d killed by %s", (int)t->tgid,
-			    signame(WTERMSIG(st), buf, sizeof buf));
-		undoom(t->tgid);
-	}
+	if (t->tid == t->tgid)
+		undoom(t->tgid, st);
 	threadfree(t);
 }
 
@@ -281,5 +288,6 @@ int traceloop(pid_t root)
 			return -errno;
 		}
 		stopped(tid, st);
+		doomsweep();
 	}
 }

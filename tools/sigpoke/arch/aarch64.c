@@ -66,3 +66,50 @@ int archbpaddr(const siginfo_t *si, uintptr_t pc, uintptr_t *addr)
 	*addr = pc;
 	return 1;
 }
+
+// ---- disassembly (capstone) and dynamic linking ----
+//
+// Written for the port, not run (see above). A PLT stub is
+//   adrp x16, PAGE; ldr x17, [x16, #OFF]; add x16, x16, #OFF; br x17
+// and its GOT slot is PAGE + OFF. adrp and literal loads are the only
+// pc-relative data references; adrp alone gives a page, not a symbol, so
+// none is annotated.
+
+const unsigned archjumpslot = R_AARCH64_JUMP_SLOT;
+const unsigned archglobdat = R_AARCH64_GLOB_DAT;
+
+int archcsopen(csh *h)
+{
+	if (cs_open(CS_ARCH_ARM64, CS_MODE_ARM, h) != CS_ERR_OK)
+		return -1;
+	cs_option(*h, CS_OPT_DETAIL, CS_OPT_ON);
+	return 0;
+}
+
+uintptr_t archtarget(csh h, const cs_insn *in)
+{
+	const cs_arm64 *a = &in->detail->arm64;
+
+	if (!cs_insn_group(h, in, CS_GRP_JUMP) && !cs_insn_group(h, in, CS_GRP_CALL))
+		return 0;
+	if (a->op_count < 1 || a->operands[a->op_count - 1].type != ARM64_OP_IMM)
+		return 0;
+	return (uintptr_t)a->operands[a->op_count - 1].imm;
+}
+
+uintptr_t archdataref(const cs_insn *in)
+{
+	(void)in;
+	return 0;
+}
+
+uintptr_t archgotslot(csh h, const cs_insn *in, size_t n)
+{
+	(void)h;
+	if (n < 2 || in[0].id != ARM64_INS_ADRP || in[1].id != ARM64_INS_LDR)
+		return 0;
+	const cs_arm64 *adrp = &in[0].detail->arm64, *ldr = &in[1].detail->arm64;
+	if (adrp->op_count != 2 || ldr->op_count != 2 || ldr->operands[1].type != ARM64_OP_MEM)
+		return 0;
+	return (uintptr_t)adrp->operands[1].imm + (uintptr_t)ldr->operands[1].mem.disp;
+}

@@ -1,8 +1,9 @@
 /*
- * libcstack.c: how much stack the libc functions that the runtime's nosplit
- * code calls really use, so that the "extern" allowances in runtime.conf are
- * measured rather than guessed. nosplit-check cannot see into libc; this
- * program measures it on the machine (and libc) at hand.
+ * nosplit-libcstack.c: how much stack the libc functions that the runtime's
+ * nosplit code calls really use, so that the "extern" allowances in
+ * nosplit.conf (beside this file) are measured rather than guessed.
+ * nosplit-check cannot see into libc; this program measures it on the
+ * machine (and libc) at hand. pytest/test_nosplit.py builds and runs it.
  *
  * Method: paint 64 KiB below the caller's sp with a pattern, make the call,
  * and find the lowest byte the call overwrote. A result counts from the sp at
