@@ -17,6 +17,8 @@
 #   make fuzz            both fuzz engines for FUZZ_TIME (10m), then triage
 #   make go-scenarios    the scenarios against Go 1.19 and gccgo 12 through cgo,
 #                        in build/go/ and build/gccgo/ (mk/go.mk, docs/targets.md)
+#   make cov             the scenarios again with source-based coverage, in
+#                        build/cov-<variant>/ (mk/coverage.mk; make run uses it)
 #
 # make test / run / bench install missing Debian packages first (mk/deps.sh).
 
@@ -50,6 +52,8 @@ LDLIBS  := -lpthread
 
 # Target arch and C library: B, CC, CFLAGS, LDFLAGS, EMU (docs/arch.md).
 include mk/arch.mk
+# COVERAGE=1: B is build/cov-<variant>, CFLAGS get clang's coverage (mk/coverage.mk).
+include mk/coverage.mk
 
 # Runtime code, and everything that runs on G stacks, gets the split check:
 # an inline compare with a TCB word on x86-64 glibc, an entry hook elsewhere
@@ -90,9 +94,9 @@ NOSPLIT_BUDGET := 4096
 NOSPLIT_CONF   := runtime/nosplit.conf
 NOSPLIT_CHECK  := $(PYTHON) tools/nosplit/nosplit-check --budget $(NOSPLIT_BUDGET) \
                   --config $(NOSPLIT_CONF) $(if $(REGRESS),--report-only)
-NOSPLIT_OK     := $(if $(filter x86_64,$(ARCH)),$(B)/nosplit.ok)
+NOSPLIT_OK     := $(if $(COVERAGE),,$(if $(filter x86_64,$(ARCH)),$(B)/nosplit.ok))
 
-.PHONY: test-vms vm-images deps-vm deps-go deps-fuzz all lib tests scenarios variants run regress test bench clean deps-build deps-test deps-bench tools contract docs selftest
+.PHONY: test-vms vm-images deps-vm deps-go deps-fuzz all lib tests scenarios variants run regress test bench clean deps-build deps-test deps-bench tools contract docs selftest cov
 all: lib tests scenarios $(SQ_TOOLS) contract
 lib: $(LIB) $(HLIB) $(NOSPLIT_OK)
 tests: $(TESTS)
@@ -107,6 +111,10 @@ build/describe: runtime/describe.c runtime/include/sq_contract.h
 	clang -O1 -Wall -Wextra -Werror -Iruntime/include $< -o $@
 $(CONTRACT_JSON): build/describe
 	build/describe > $@.tmp && mv $@.tmp $@
+
+# The coverage build of the scenarios (mk/coverage.mk), beside the normal one.
+cov:
+	@$(MAKE) --no-print-directory COVERAGE=1 scenarios
 
 variants:
 	@$(MAKE) --no-print-directory all
@@ -193,7 +201,7 @@ tools:
 deps-build:
 	@sh mk/deps.sh build
 deps-test:
-	@sh mk/deps.sh build test cross ssh fuzz vm
+	@sh mk/deps.sh build test cross ssh fuzz vm coverage
 deps-fuzz:
 	@sh mk/deps.sh build fuzz
 deps-go:
@@ -208,9 +216,15 @@ fuzz-build: | deps-fuzz
 deps-bench:
 	@sh mk/deps.sh build bench
 
+# The campaign runs the coverage build of the runtime (make cov) and writes
+# out/<run>/coverage/index.html; COVERAGE_RUN=off runs the normal build only.
+COV_RUN = $(if $(filter sq,$(TARGET)),$(if $(filter local,$(TEST_TARGET)),$(or $(COVERAGE_RUN),on),off),off)
+
 run: deps-test
 	@$(MAKE) --no-print-directory all
-	@./stackquake run --target $(TARGET) --variant $(VARIANT) --on $(TEST_TARGET) --budget $(BUDGET)
+	$(if $(filter on,$(COV_RUN)),@$(MAKE) --no-print-directory cov)
+	@./stackquake run --target $(TARGET) --variant $(VARIANT) --on $(TEST_TARGET) --budget $(BUDGET) \
+		--coverage $(COV_RUN)
 
 regress: deps-test
 	@$(MAKE) --no-print-directory variants

@@ -7,6 +7,8 @@
 #                  fixed runtime, and the replay build of every REGRESS variant
 #   fuzz-variants  libFuzzer and AFL++ builds of every REGRESS variant (time to finding)
 #   fuzz-asan      the ASan/UBSan libFuzzer build (see docs/fuzz.md on ASan)
+#   fuzz-cov       the replay driver with source-based coverage (build/fuzz/cov/),
+#                  for `stackquake coverage RUN --fuzz`
 #   fuzz           both engines for FUZZ_TIME in all (default 10m), AFL++ as one
 #                  main and secondaries over FUZZ_JOBS cores, then triage
 #   fuzz-smoke     a short run of both engines (FUZZ_SMOKE_TIME, default 20s each)
@@ -84,6 +86,13 @@ FZ_COVF_stab      := -fsanitize-coverage=inline-8bit-counters,pc-table \
 FZ_LINK_stab      := $(FZ_CC)
 FZ_MAIN_stab      := replay_main
 FZ_MAINF_stab     := -DFZ_STAB=1
+# cov: the replay driver with clang's source-based coverage (mk/coverage.mk's
+# flags), for the coverage page's fuzzer section (stackquake coverage --fuzz).
+FZ_CCOV_cov       := $(FZ_CC)
+FZ_COVF_cov       := -fprofile-instr-generate -fcoverage-mapping -mllvm -runtime-counter-relocation \
+                     -mllvm -disable-vp
+FZ_LINK_cov       := $(FZ_CC) -fprofile-instr-generate
+FZ_MAIN_cov       := replay_main
 
 
 # What makes each target (fuzz/fuzz_target.c).
@@ -132,21 +141,22 @@ $$(FZ_D_$(1))/replay_main-%.o: fuzz/replay_main.c $$(FZ_HDRS)
 	$$(FZ_CC) $$(FZ_CFLAGS) $$(FZ_MAINF_$(2)) -DFZ_TARGET='"$$*"' $$(FZ_TFLAGS_$$*) -c $$< -o $$@
 
 $$(FZ_BIN_$(1)): $$(FZ_D_$(1))/%: $$(FZ_D_$(1))/target-%.o $$(FZ_RTO_$(1)) $$(FZ_LIBO_$(1)) \
-		$$(if $$(FZ_MAIN_$(2)),$$(FZ_D_$(1))/$$(FZ_MAIN_$(2))$$(if $$(filter replay stab,$(2)),-%).o)
+		$$(if $$(FZ_MAIN_$(2)),$$(FZ_D_$(1))/$$(FZ_MAIN_$(2))$$(if $$(filter replay stab cov,$(2)),-%).o)
 	$$(FZ_LINK_$(2)) $$^ $$(FZ_LIBS) -o $$@
 .PRECIOUS: $$(FZ_D_$(1))/%.o
 endef
 
-FZ_BUILDS := libfuzzer:libfuzzer: afl:afl: replay:replay: asan:asan: stab:stab: \
+FZ_BUILDS := libfuzzer:libfuzzer: afl:afl: replay:replay: asan:asan: stab:stab: cov:cov: \
              $(foreach v,$(FZ_VARIANTS),replay-$(v):replay:$(v) libfuzzer-$(v):libfuzzer:$(v) afl-$(v):afl:$(v))
 $(foreach b,$(FZ_BUILDS),$(eval $(call FZ_BUILD,$(word 1,$(subst :, ,$(b))),$(word 2,$(subst :, ,$(b))),$(word 3,$(subst :, ,$(b))))))
 
-.PHONY: fuzz-build fuzz-variants fuzz-asan fuzz-stab fuzz fuzz-smoke fuzz-replay fuzz-oss fuzz-seeds
+.PHONY: fuzz-build fuzz-variants fuzz-asan fuzz-stab fuzz-cov fuzz fuzz-smoke fuzz-replay fuzz-oss fuzz-seeds
 fuzz-build: $(FZ_BIN_libfuzzer) $(FZ_BIN_afl) $(FZ_BIN_replay) \
             $(foreach v,$(FZ_VARIANTS),$(FZ_BIN_replay-$(v)))
 fuzz-variants: $(foreach v,$(FZ_VARIANTS),$(FZ_BIN_libfuzzer-$(v)) $(FZ_BIN_afl-$(v)))
 fuzz-asan: $(FZ_BIN_asan)
 fuzz-stab: $(FZ_BIN_stab)
+fuzz-cov: $(FZ_BIN_cov)
 
 # The seed corpora are assembled from their text form (fuzz/seeds/<target>/*.fz).
 fuzz-seeds: $(FZ_BIN_replay)

@@ -33,7 +33,7 @@
 #include <unistd.h>
 
 #include "interp.h"
-#include "mapstack.h"
+#include "stackmaps.h"
 #include "outside.h"
 #include "sq_harness.h"
 #include "cstack.h"
@@ -514,7 +514,7 @@ int fz_one_cpu(void)
 	return sched_setaffinity(0, sizeof s, &s) == 0 ? c : -1;
 }
 
-/* MAP_STACK: harness/mapstack.h (shared with the scenarios' target). */
+/* MAP_STACK: harness/stackmaps.h (shared with the scenarios' target). */
 void fz_mapstack_init(void)
 {
 	if (!ms_init() && !getenv("FZ_QUIET"))

@@ -1,10 +1,19 @@
 /*
  * target_sq.c: the target interface over stackquake's own runtime.
+ *
+ * One harness setting of its own: SC_SCHED=N draws the schedule from N.
+ * With one P (SQ_MAXPROCS=1, and SQ_DEBUG=preempt=off so that sysmon adds
+ * no choices of its own) the runtime offers every choice of the next G to
+ * a picker (sq_harness_picker); this one takes candidate rand() % n from
+ * an xorshift seeded with N, so a schedule replays from its number
+ * (`stackquake derandomize` searches them). Unset: the runtime's order.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/syscall.h>
 #include <time.h>
 
-#include "mapstack.h"
+#include "stackmaps.h"
 #include "target.h"
 #include "sq.h"
 #include "sq_harness.h"
@@ -32,8 +41,50 @@ const sqt_fatal *sqt_fatals(int *n)
 	*n = SQ_F_N;
 	return fatals;
 }
-_Noreturn void sqt_main(sqt_fn fn, void *arg) { sq_main(fn, arg); }
-int sqt_init(void) { return sq_init(); }
+static uint64_t schedrng;
+
+/* Runs on g0 in the scheduler: no split check (this file has none), no libc. */
+static int schedpick(void *ctx, int n)
+{
+	uint64_t x = schedrng;
+
+	(void)ctx;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	schedrng = x;
+	return (int)(x % (uint64_t)n);
+}
+
+/* SC_SCHED: a positive number, or unset; anything else is a usage error. */
+static void sched_init(void)
+{
+	const char *s = getenv("SC_SCHED");
+	char *end;
+	unsigned long long v;
+
+	if (!s || !*s)
+		return;
+	v = strtoull(s, &end, 0);
+	if (*end || v == 0) {
+		fprintf(stderr, "SC_SCHED=%s: want a positive number (the schedule's seed)\n", s);
+		exit(64);
+	}
+	schedrng = v;
+	sq_harness_picker(schedpick, NULL);
+}
+
+_Noreturn void sqt_main(sqt_fn fn, void *arg)
+{
+	sched_init();
+	sq_main(fn, arg);
+}
+
+int sqt_init(void)
+{
+	sched_init();
+	return sq_init();
+}
 int sqt_callback(sqt_fn fn, void *arg) { return sq_callback(fn, arg); }
 int sqt_callback_binds(void) { return sq_callback_binds(); }
 int sqt_outcall(sqt_fn fn, void *arg) { return sq_ccall(fn, arg); }

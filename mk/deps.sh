@@ -1,7 +1,7 @@
 #!/bin/sh
 # deps.sh GROUP...: make sure the Debian packages a make target needs are
 # installed. As root it runs apt-get; otherwise it prints the exact command
-# and fails. Groups: build test bench fuzz cross ssh.
+# and fails. Groups: build test bench fuzz cross ssh vm coverage.
 set -eu
 
 # sigpoke (make tools, part of make all) reads DWARF with elfutils' libdw and
@@ -15,6 +15,8 @@ pkgs_bench="libboost-context-dev golang-1.19-go"
 pkgs_go="golang-1.19-go gccgo-12 libboost-context-dev"
 pkgs_fuzz="afl++ libclang-rt-14-dev zip"
 pkgs_cross="qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-riscv64-linux-gnu libc6-dev-riscv64-cross musl-tools"
+# Source-based coverage (make run's coverage page): llvm-profdata-14, llvm-cov-14.
+pkgs_coverage="llvm-14"
 # The SSH target's test starts its own sshd on 127.0.0.1 (pytest/test_targets.py).
 pkgs_ssh="openssh-client openssh-server"
 # VM targets (pytest/sqvm.py): QEMU for both guest arches, mmdebstrap to

@@ -37,6 +37,8 @@ HOST_BOUND = {
     "test_nosplit.py": "nosplit-check reads the host's x86-64 runtime objects",
     "test_harness.py": "drives build/<variant>/ of the host through the campaign (sqlib); "
                        "the scenarios run on every target in test_targets.py",
+    "test_repro_tools.py": "derandomize, emit-c, bisect and coverage drive build/<variant>/ of the host "
+                           "(emit-c builds host programs; llvm-cov reads host binaries)",
     "test_go.py": "the Go targets (gc, gccgo) are built for the host only (mk/go.mk)",
 }
 PTRACE_BOUND = {"test_stackcheck.py", "test_sigpoke.py"}

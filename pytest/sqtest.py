@@ -162,6 +162,14 @@ def scenario_modes():
     return out
 
 
+def owes_fatal(rec):
+    """Whether the run declared that it must end in a fatal error (its
+    expect record): such a mode must end so, every other mode clean."""
+    from sqlib import records
+    e = records.first(records.parse(rec["stdout"]), "expect") or {}
+    return e.get("outcome") == "fatal"
+
+
 def under(runner, runtime="sq"):
     """The campaign's view of a runner's build (sqlib.campaign.Under), made
     once per runner."""

@@ -48,10 +48,8 @@ def test_scenario_on_fixed_runtime(built, scenario, mode, injector):
     rec = execute(job)
     assert rec["class"] in outcome.GOOD, f"{rec['class']}: {rec['message']}\n{rec['command']}\n{rec['stderr'][-3000:]}"
     # Declared expectations are honoured both ways.
-    if scenario == "sc_sigstack" or mode == "outcall":
-        assert rec["class"] == "expected-fatal", rec["stderr"][-2000:]
-    else:
-        assert rec["class"] == "clean", rec["stderr"][-2000:]
+    want = "expected-fatal" if sqtest.owes_fatal(rec) else "clean"
+    assert rec["class"] == want, rec["stderr"][-2000:]
     assert '{"rec":"seed","seed":12345}' in rec["stdout"]
 
 
@@ -79,8 +77,10 @@ def test_regression_variants_are_detected_and_replay(built, tmp_path):
     for v, row in rows.items():
         assert row["detected"] and outcome.is_finding(row["class"]), row
         assert int(row["replays"].split("/")[0]) >= 9, row
-    # MAP_STACK is invisible on Linux but to stackcheck.
-    assert rows["mapstack"]["class"] == "stackcheck-kill", rows["mapstack"]
+    # MAP_STACK is invisible to a program on Linux: stackcheck sees it, and
+    # so does the quiescent check that reads the kernel's flags (stackmaps.h).
+    m = rows["mapstack"]
+    assert m["class"] in ("stackcheck-kill", "invariant") and "MAP_STACK" in m["message"], m
     assert "median time to detection" in r.stdout
 
 

@@ -95,7 +95,7 @@ def test_scenario_on_target(target, scenario, mode, injector, tmp_path):
         pytest.skip("test_harness.py runs the scenarios on the host's own build")
     job = Job(scenario, mode, injector, seed=12345, env={"SQ_MAXPROCS": "2"})
     rec = sqtest.run_job(job, scenarios("fixed", target), str(tmp_path))
-    want = "expected-fatal" if scenario == "sc_sigstack" or mode == "outcall" else "clean"
+    want = "expected-fatal" if sqtest.owes_fatal(rec) else "clean"
     assert rec["class"] == want, f"{rec['class']}: {rec['message']}\n{rec['command']}\n{rec['stderr'][-3000:]}"
     assert '{"rec":"seed","seed":12345}' in rec["stdout"]
 

@@ -20,7 +20,7 @@ import time
 import pytest
 
 import sqtest
-from sqlib import vm as sqvm
+from sqlib import proc, vm as sqvm
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # Under xdist, one worker runs the module: one smoke guest, not one per worker.
@@ -78,7 +78,7 @@ def test_stale_guest_swept(tmp_path):
         assert p.wait(timeout=10) == -signal.SIGKILL
         assert sorted(os.listdir(tmp_path)) == [f"mine-{os.getpid()}.json"]
     finally:
-        sqtest._killgroup(p.pid, signal.SIGKILL)
+        proc.killgroup(p.pid, signal.SIGKILL)
 
 
 # ---- the smoke: one x86-64 guest -------------------------------------------------
@@ -158,4 +158,4 @@ def test_no_guest_outlives_its_owner():
         else:
             pytest.fail("the child outlived its owner")
     finally:
-        sqtest._killgroup(owner.pid, signal.SIGKILL)
+        proc.killgroup(owner.pid, signal.SIGKILL)

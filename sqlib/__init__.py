@@ -10,6 +10,10 @@
   outcome    the oracle: one vocabulary of outcome classes and how a run
              lands in one; finding signatures
   campaign   the `stackquake` command: run, regress, repro, list
+  derand     a finding -> a deterministic, minimized reproducer (derandomize)
+  emitc      a finding -> a stand-alone C program (repro --emit-c; templates/)
+  gitbisect  the first commit at which a finding reproduces (bisect)
+  coverage   what a campaign (and the fuzzers) reached: the coverage page
   sigpoke    sigpoke as an injector: time-bounded sweeps of the runtime's
              signal windows, findings with their reproducers
 

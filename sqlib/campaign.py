@@ -567,12 +567,13 @@ def cmd_run(a):
     rng = random.Random(seed)
     outdir = os.path.join(a.out, time.strftime("run-%Y%m%d-%H%M%S-") + str(os.getpid()))
     rep = Report(outdir, under)
+    runs_under = runs_on(a, under, outdir)
     tty = sys.stderr.isatty()
     print(f"stackquake run: {under.label()} ({under.version}) seed={seed} budget={budget:.0f}s "
           f"out={outdir}", file=sys.stderr)
     t0, interrupted, last = time.monotonic(), "", 0.0
     try:
-        for rec in campaign_runs(rng, under):
+        for rec in campaign_runs(rng, runs_under):
             now = time.monotonic() - t0
             rec["at"] = round(now, 3)
             new = rep.add(rec)
@@ -593,9 +594,29 @@ def cmd_run(a):
             "seed": seed, "budget": budget, "elapsed": time.monotonic() - t0, "interrupted": interrupted}
     print(rep.write(meta), end="")
     print(f"report: {outdir}/report.txt, report.json, junit.xml")
+    after_campaign(a, rep, runs_under, outdir, meta, interrupted)
     if interrupted:
         return 143 if interrupted == "SIGTERM" else 130
     return 1 if rep.new_findings() else 0
+
+
+# ---- the reproducer tools' hooks (sqlib/coverage.py, sqlib/derand.py) ----------------
+
+def runs_on(a, under, outdir):
+    """The build the campaign's runs use: the coverage build of under's
+    variant when coverage is on (sqlib/coverage.py), else under itself."""
+    from . import coverage
+    return coverage.runs_on(a.coverage, under, outdir)
+
+
+def after_campaign(a, rep, runs_under, outdir, meta, interrupted):
+    """After the report: the coverage page, then each finding turned into a
+    deterministic, minimized reproducer where one exists."""
+    if interrupted:
+        return
+    from . import coverage, derand
+    coverage.after_campaign(outdir, rep.records, runs_under, dict(meta, label=runs_under.label()))
+    derand.after_campaign(outdir, list(rep.findings.values()), duration.parse(a.derandomize), a.on)
 
 
 # ---- regressions ---------------------------------------------------------------------
@@ -799,6 +820,12 @@ def main(argv=None):
     r.add_argument("--seed", type=int)
     r.add_argument("--out", default=os.path.join(ROOT, "out"))
     r.add_argument("--stop-on-first", action="store_true", help="end at the first finding")
+    r.add_argument("--derandomize", default="60s", metavar="TIME",
+                   help="after the campaign, search deterministic reproducers for its findings "
+                        "for at most TIME in all (sqlib/derand.py); 0: off")
+    r.add_argument("--coverage", choices=("auto", "on", "off"), default="auto",
+                   help="run the coverage build (make cov) and write out/<run>/coverage/ "
+                        "(sqlib/coverage.py); auto: when it is built and up to date")
     g = sub.add_parser("regress", help="time to detection of each regression variant")
     g.add_argument("--variants")
     g.add_argument("--on", default="local")
@@ -821,6 +848,15 @@ def main(argv=None):
     li = sub.add_parser("list", help="scenarios, injectors, variants, targets")
     li.add_argument("--target", default="sq")
     li.add_argument("--on", default="local")
+    # The reproducer tools (sqlib/derand.py, emitc.py, gitbisect.py): subcommands and options
+    # of their own modules.
+    from . import coverage, derand, emitc, gitbisect
+    tools = {"derandomize": derand.cmd_derandomize, "bisect": gitbisect.cmd_bisect,
+             "coverage": coverage.cmd_coverage}
+    derand.add_parser(sub)
+    gitbisect.add_parser(sub)
+    coverage.add_parser(sub)
+    emitc.add_arguments(p)
     old = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM,)}
     try:
         a = ap.parse_args(argv)
@@ -830,6 +866,10 @@ def main(argv=None):
         if a.cmd == "mutate":
             from .mutate import cmd_mutate
             return cmd_mutate(a)
+        if a.cmd in tools:
+            return tools[a.cmd](a)
+        if a.cmd == "repro" and a.emit_c:
+            return emitc.cmd_emit(a)
         return {"run": cmd_run, "regress": cmd_regress, "repro": cmd_repro, "list": cmd_list}[a.cmd](a)
     except Usage as e:
         print(f"stackquake: {e}", file=sys.stderr)

@@ -1,5 +1,5 @@
 /*
- * mapstack.h: stackquake's runtime promises that every stack it hands out
+ * stackmaps.h: stackquake's runtime promises that every stack it hands out
  * is MAP_STACK (OpenBSD kills a thread whose sp is anywhere else at a
  * syscall). Since Linux 6.7 MAP_STACK implies VM_NOHUGEPAGE, which
  * /proc/self/smaps shows as "nh", so the promise can be checked
@@ -12,8 +12,8 @@
  * check on stackquake's runtime (harness/target_sq.c). Not signal-safe:
  * stdio. Prints "invariant: ..." for every stack that is not MAP_STACK.
  */
-#ifndef SQ_MAPSTACK_H
-#define SQ_MAPSTACK_H
+#ifndef SQ_STACKMAPS_H
+#define SQ_STACKMAPS_H
 
 #include <stdint.h>
 #include <stdio.h>
