@@ -272,8 +272,12 @@ NOSPLIT static void cgocallbackg(void *arg)
 	asan_switch_back(&gp->asanfake, &cb->asan);
 }
 
-/* On g0 (the C stack), bounds already good. Pick the G, then switch. */
-static void callback_g0(Cb *cb)
+/* On g0 (the C stack), bounds already good. Pick the G, then switch.
+ * Never inlined: its split check is the first look at g0's bounds after
+ * g0_update (inlined into the nosplit sq_callback, it would lose it, and a
+ * bound M whose g0 bounds were not re-derived, the stackswitch variant,
+ * would end in the harness's bounds check rather than morestack on g0). */
+__attribute__((noinline)) static void callback_g0(Cb *cb)
 {
 	M *mp = cb->mp;
 	G *g0 = mp->g0;

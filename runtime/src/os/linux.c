@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
@@ -47,22 +48,51 @@ void os_mem_release(void *p, size_t size)
 
 /* Linux 6.13's lightweight guard regions: the pages fault like PROT_NONE
  * ones but stay part of the mapping, so a chunk of stacks with a guard
- * under each is one mapping, not two per stack (see stack.c). Older
- * kernels say EINVAL, once: from then on mprotect. */
+ * under each is one mapping, not two per stack (see stack.c).
+ *
+ * They are used only once one has been seen in place: the first guard
+ * installed is looked up in /proc/self/pagemap (bit 58, Linux 6.14). An
+ * older kernel says EINVAL; qemu-user says 0 to any madvise advice it does
+ * not know and does nothing, and a guard that is not there lets an
+ * overflow run into the stack below. Either way, from then on mprotect. */
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
 #endif
 
-static int noguardregions;
+enum { GUARD_UNKNOWN, GUARD_REGIONS, GUARD_MPROTECT };
+enum { PM_GUARD_REGION = 58 };
+
+static int guardmode = GUARD_UNKNOWN;
+
+static bool guardseen(void *p)
+{
+	uint64_t e = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	if (pread(fd, &e, sizeof e, (off_t)((uintptr_t)p / PAGE * sizeof e)) != sizeof e)
+		e = 0;
+	close(fd);
+	return (e >> PM_GUARD_REGION) & 1;
+}
 
 int os_mem_guard(void *p, size_t size)
 {
-	if (!__atomic_load_n(&noguardregions, __ATOMIC_RELAXED)) {
-		if (madvise(p, size, MADV_GUARD_INSTALL) == 0)
-			return 0;
-		if (errno != EINVAL)
+	int mode = __atomic_load_n(&guardmode, __ATOMIC_RELAXED);
+
+	if (mode != GUARD_MPROTECT) {
+		if (madvise(p, size, MADV_GUARD_INSTALL) == 0) {
+			if (mode == GUARD_REGIONS)
+				return 0;
+			if (guardseen(p)) {
+				__atomic_store_n(&guardmode, GUARD_REGIONS, __ATOMIC_RELAXED);
+				return 0;
+			}
+		} else if (errno != EINVAL) {
 			return -errno;
-		__atomic_store_n(&noguardregions, 1, __ATOMIC_RELAXED);
+		}
+		__atomic_store_n(&guardmode, GUARD_MPROTECT, __ATOMIC_RELAXED);
 	}
 	return neg_errno(mprotect(p, size, PROT_NONE));
 }
@@ -84,7 +114,8 @@ int os_mem_guards(void *base, size_t stride, int32_t n)
 	for (done = 0; done < n; done += k) {
 		k = n - done < GUARDS_PER_CALL ? n - done : GUARDS_PER_CALL;
 		r = -1;
-		if (selfpidfd >= 0 && !__atomic_load_n(&noguardregions, __ATOMIC_RELAXED)) {
+		if (selfpidfd >= 0 &&
+		    __atomic_load_n(&guardmode, __ATOMIC_RELAXED) == GUARD_REGIONS) {
 			for (i = 0; i < k; i++) {
 				iov[i].iov_base = (char *)base + stride * (size_t)(done + i);
 				iov[i].iov_len = PAGE;
@@ -94,8 +125,9 @@ int os_mem_guards(void *base, size_t stride, int32_t n)
 		}
 		if (r == (long)k * PAGE)
 			continue;
-		/* Not all of them (or no process_madvise): one at a time. A
-		 * guard installed twice is still one guard. */
+		/* Not all of them (or no process_madvise, or guard regions
+		 * not known to work yet): one at a time. A guard installed
+		 * twice is still one guard. */
 		for (i = 0; i < k; i++) {
 			e = os_mem_guard((char *)base + stride * (size_t)(done + i), PAGE);
 			if (e < 0)
