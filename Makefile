@@ -14,6 +14,7 @@
 #   make test-vms        the suite on a pool of guests (VM_POOL; docs/vm.md)
 #   make vm-images       build the guests' kernels and root file systems
 #   make bench           performance tables, ratios against anchors run alongside
+#   make bench-split     the split check's cost on this ARCH/LIBC/SQ_SPLIT alone
 #   make fuzz            both fuzz engines for FUZZ_TIME (10m), then triage
 #   make go-scenarios    the scenarios against Go 1.19 and gccgo 12 through cgo,
 #                        in build/go/ and build/gccgo/ (mk/go.mk, docs/targets.md)
@@ -96,7 +97,7 @@ NOSPLIT_CHECK  := $(PYTHON) tools/nosplit/nosplit-check --budget $(NOSPLIT_BUDGE
                   --config $(NOSPLIT_CONF) $(if $(REGRESS),--report-only)
 NOSPLIT_OK     := $(if $(COVERAGE),,$(if $(filter x86_64,$(ARCH)),$(B)/nosplit.ok))
 
-.PHONY: test-vms vm-images deps-vm deps-go deps-fuzz all lib tests scenarios variants run regress test bench clean deps-build deps-test deps-bench tools contract docs selftest cov
+.PHONY: test-vms vm-images deps-vm deps-go deps-fuzz all lib tests scenarios variants run regress test bench bench-split clean deps-build deps-test deps-bench tools contract docs selftest cov
 all: lib tests scenarios $(SQ_TOOLS) contract
 lib: $(LIB) $(HLIB) $(NOSPLIT_OK)
 tests: $(TESTS)
@@ -282,6 +283,13 @@ bench: deps-bench
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory -f bench/bench.mk B=$(B) CC=$(CC) CFLAGS="$(CFLAGS)" SPLIT_CFLAGS="$(SPLIT_CFLAGS)" LDFLAGS="$(LDFLAGS)"
 	@$(PYTHON) bench/run.py --build $(B)
+
+# The split check's cost on this build's target (ARCH, LIBC, SQ_SPLIT):
+# sq_bench alone (the anchors need Boost and Go, which only the host's
+# glibc build has), under qemu-user for a cross ARCH (docs/bench.md).
+bench-split: lib
+	@$(MAKE) --no-print-directory -f bench/bench.mk B=$(B) CC="$(CC)" CFLAGS="$(CFLAGS)" SPLIT_CFLAGS="$(SPLIT_CFLAGS)" LDFLAGS="$(LDFLAGS)" $(B)/bench/sq_bench
+	$(EMU) $(B)/bench/sq_bench splitcheck -r 9
 
 clean:
 	rm -rf build out
