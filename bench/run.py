@@ -56,6 +56,8 @@ PROGRAMS = {"sq": "sq_bench", "c": "anchors", "go": "go_anchors", "base": "sq_be
 # minutes); "slow": a longer timeout.
 RUNS = [
     ("sq", "yield", ["yield"], ""),
+    ("sq", "yield-samesite", ["yield-samesite"], ""),
+    ("sq", "ctxswap", ["ctxswap"], ""),
     ("sq", "chan", ["chan"], ""),
     ("sq", "ccall", ["ccall"], ""),
     ("sq", "getpid-sq", ["getpid-sq"], ""),
@@ -95,6 +97,9 @@ R = lambda x: ("ratio", x)	# noqa: E731
 TABLES = [
     ("G switch (ns per switch; chan: per round trip)", [
         ("sq_yield ping-pong", "sq:yield", "Boost jump_fcontext", "c:boost-jump", R(2.0), "≤ 2× Boost jump"),
+        ("sq_yield ping-pong", "sq:yield", "sq_ctx_swap alone", "sq:ctxswap", None, ""),
+        ("sq_yield, one resume pc", "sq:yield-samesite", "Boost jump_fcontext", "c:boost-jump", None, ""),
+        ("sq_ctx_swap alone", "sq:ctxswap", "Boost jump_fcontext", "c:boost-jump", None, ""),
         ("sq_yield ping-pong", "sq:yield", "Go Gosched", "go:gosched", None, ""),
         ("sq_yield ping-pong", "sq:yield", "glibc swapcontext", "c:swapcontext", None, ""),
         ("sq_chan round trip", "sq:chan", "Go chan round trip", "go:chan", None, ""),

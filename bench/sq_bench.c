@@ -12,6 +12,14 @@
  * SQ_MAXPROCS=1, so the two Gs of the ping-pong alternate on one P, as the
  * Go anchors do with GOMAXPROCS=1; -pN sets N; the others keep the default):
  *   yield             two Gs ping-pong with sq_yield; ns per switch
+ *   yield-samesite    the same, both Gs yielding from one loop function, so
+ *                     that every switch resumes at the same pc (the
+ *                     indirect jump that resumes a G always goes to one
+ *                     place); ns per switch
+ *   ctxswap           the runtime's context switch alone (arch.h's
+ *                     sq_ctx_swap: callee-saved registers, fp control words,
+ *                     resume by indirect jump), main G <-> a bare context
+ *                     on a malloc'd stack, no scheduler; ns per switch
  *   chan              two Gs ping-pong through unbuffered sq_chans; ns per
  *                     round trip (two sends, two receives, two switches)
  *   ccall             sq_ccall of an empty C function; ns per call
@@ -54,6 +62,7 @@
 #include <unistd.h>
 
 #include "sq.h"
+#include "arch.h"
 #include "bench.h"
 
 /* leaf.c, compiled with and without the split check; cside.c. */
@@ -94,6 +103,71 @@ static int bench_yield(long n, int rounds)
 {
 	yield_wg = sq_wg_new();
 	bench_measure("yield", body_yield, n, 2, rounds);
+	return 0;
+}
+
+/* Both Gs run this one loop: every switch resumes at the same pc. */
+__attribute__((noinline)) static void yield_loop(long n)
+{
+	long i;
+
+	for (i = 0; i < n; i++)
+		sq_yield();
+}
+
+static int samesite_partner(void *arg)
+{
+	yield_loop((long)arg);
+	sq_wg_done(yield_wg);
+	return 0;
+}
+
+static void body_yield_samesite(long n)
+{
+	sq_wg_add(yield_wg, 1);
+	sq_spawn(samesite_partner, (void *)n);
+	yield_loop(n);
+	sq_wg_wait(yield_wg);
+}
+
+static int bench_yield_samesite(long n, int rounds)
+{
+	yield_wg = sq_wg_new();
+	bench_measure("yield-samesite", body_yield_samesite, n, 2, rounds);
+	return 0;
+}
+
+/* ---- the switch alone ----------------------------------------------------- */
+
+enum { CTX_STACK = 64 << 10 };
+
+static uintptr_t ctx_main, ctx_other;
+
+/* Switch straight back, forever (as the Boost anchor's fiber does). Plain
+ * C on a stack that is no G's: no split check. */
+__attribute__((no_instrument_function, no_split_stack)) static void ctx_entry(void)
+{
+	for (;;)
+		sq_ctx_swap(&ctx_other, ctx_main);
+}
+
+/* One iteration: two switches. */
+static void body_ctxswap(long n)
+{
+	long i;
+
+	for (i = 0; i < n; i++)
+		sq_ctx_swap(&ctx_main, ctx_other);
+}
+
+static int bench_ctxswap(long n, int rounds)
+{
+	char *stack = malloc(CTX_STACK);
+
+	if (!stack)
+		return 1;
+	ctx_other = sq_ctx_make(((uintptr_t)stack + CTX_STACK) & ~(uintptr_t)15, ctx_entry);
+	bench_measure("ctxswap", body_ctxswap, n, 2, rounds);
 	return 0;
 }
 
@@ -477,6 +551,8 @@ typedef struct Bench {
 
 static const Bench benches[] = {
 	{ "yield",               bench_yield,      NULL, 500000,   "1", 0 },
+	{ "yield-samesite",      bench_yield_samesite, NULL, 500000, "1", 0 },
+	{ "ctxswap",             bench_ctxswap,    NULL, 5000000,  "1", 0 },
 	{ "chan",                bench_chan,       NULL, 200000,   "1", 0 },
 	{ "chan-p2",             bench_chan,       NULL, 100000,   "2", 0 },
 	{ "chan-p4",             bench_chan,       NULL, 100000,   "4", 0 },
