@@ -181,7 +181,15 @@ $(B)/harness/target_sq.o: harness/target_sq.c harness/target.h runtime/include/s
 
 $(B)/harness/%: harness/%.c $(SC_HDRS) $(B)/harness/target_sq.o $(HLIB) $(CTX_DEPS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SPLIT_CFLAGS) -Iharness $< $(B)/harness/target_sq.o $(HLIB) $(LDFLAGS) $(LDLIBS) $(CTX_LIBS) -o $@
+	$(CC) $(CFLAGS) $(SPLIT_CFLAGS) -Iharness -Iharness/arch/$(ARCH) $< $(SC_ARCH_OBJS) $(B)/harness/target_sq.o $(HLIB) $(LDFLAGS) $(LDLIBS) $(CTX_LIBS) -o $@
+
+# Per-arch harness code (harness/arch/<arch>/): sc_preempt's register loop.
+SC_ARCH_HDRS := $(wildcard harness/arch/$(ARCH)/*.h)
+$(B)/harness/regloop.o: harness/arch/$(ARCH)/regloop.S
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@
+$(B)/harness/sc_preempt: $(B)/harness/regloop.o $(SC_ARCH_HDRS)
+$(B)/harness/sc_preempt: SC_ARCH_OBJS := $(B)/harness/regloop.o
 
 # The same scenarios against real Go runtimes: make go-scenarios.
 include mk/go.mk

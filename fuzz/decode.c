@@ -144,6 +144,12 @@ static const fz_opdef opdefs[OP_N] = {
 	[OP_ARM] = { .name = "arm", .arg = { &a_arm }, .flags = FZ_SPLITS },
 	[OP_DISARM] = { .name = "disarm", .flags = FZ_SPLITS },
 	[OP_RAISE] = { .name = "raise", .arg = { &a_sig } },
+	[OP_LOCK] = { .name = "lock" },
+	[OP_UNLOCK] = { .name = "unlock" },
+	[OP_GOEXIT] = { .name = "goexit" },
+	/* A loop with no call, every register class full (regloop.h), until
+	 * the G has been preempted: asynchronously, where the runtime can. */
+	[OP_TIGHT] = { .name = "tight" },
 };
 
 /* Each context's opcode bytes, in byte order: append only. A body's `end`
@@ -154,6 +160,7 @@ static const uint8_t tab_top[] = {
 static const uint8_t tab_g[] = {
 	OP_END, OP_SPAWN, OP_YIELD, OP_SYSCALL, OP_SYSBLOCK, OP_OUTCALL, OP_PREEMPT, OP_RAISE,
 	OP_XFER, OP_PINGPONG, OP_SPAWNW, OP_WAITW, OP_RECURSE, OP_ARM, OP_DISARM, OP_CHECK,
+	OP_LOCK, OP_UNLOCK, OP_GOEXIT, OP_TIGHT,
 };
 static const uint8_t tab_c[] = {
 	OP_END, OP_CALLBACK, OP_CSWITCH, OP_SLEEP, OP_RAISE, OP_ARM, OP_DISARM, OP_RETAKE,
@@ -206,6 +213,7 @@ typedef struct Dec {
 	int full;
 	int refuse;
 	int inxswitch;	/* in the C of an xswitch: sp is off g0 */
+	int inspawn;	/* in a spawned G's own body (not a callback's) */
 } Dec;
 
 static uint8_t next(Dec *s)
@@ -330,6 +338,12 @@ static int decode_op(Dec *s, int ctx, const uint8_t *b, fz_node *nd)
 	 * check (that would end in SQ_F_MORESTACK_G0 before the callback). */
 	if (s->inxswitch && (d->flags & FZ_SPLITS))
 		return 0;
+	/* A callback's G stands for its thread's call: it may not end itself. */
+	if (nd->op == OP_GOEXIT && !s->inspawn) {
+		if (!s->allow_illegal && !s->refuse)
+			return 0;
+		keep_illegal(s, nd, SQ_F_GOEXIT_CALLBACK);
+	}
 	if (d->arg[0] && !decode_arg(s, ctx, d->arg[0], b, nd, &nd->a))
 		return 0;
 	if (d->arg[1] && !decode_arg(s, ctx, d->arg[1], b + argwidth(d->arg[0]), nd, &nd->b))
@@ -393,15 +407,19 @@ static int16_t body(Dec *s, int ctx, int depth, int keep)
 			last = (int16_t)idx;
 		}
 		if (child != CTX_TOP) {
-			int saved = s->inxswitch;
+			int saved = s->inxswitch, savedspawn = s->inspawn;
 			int16_t bd;
 
 			if (xswitch)
 				s->inxswitch = 1;
 			else if (nd.op == OP_CALLBACK)
 				s->inxswitch = 0;	/* back on a G, then g0 */
+			/* A new G's body, or a callback's (the G of a call, or the
+			 * outcall's own G again). */
+			s->inspawn = nd.op == OP_SPAWN || nd.op == OP_SPAWNW;
 			bd = body(s, child, depth + 1, ok && depth + 1 <= FZ_MAXDEPTH);
 			s->inxswitch = saved;
+			s->inspawn = savedspawn;
 			if (idx >= 0)
 				p->node[idx].body = bd;
 		}

@@ -46,11 +46,13 @@ FZ_RT_BASE := $(wildcard $(FZ_RTDIR)/src/*.c) $(FZ_RTDIR)/src/os/linux.c
 FZ_RT_ASM  := $(FZ_RTDIR)/src/arch/$(FZ_ARCH)/asm.S
 FZ_HDRS    := $(wildcard $(FZ_RTDIR)/src/*.h $(FZ_RTDIR)/include/*.h $(FZ_RTDIR)/src/arch/$(FZ_ARCH)/*.h \
                 $(FZ_RTDIR)/src/split/*/*.h) \
+              $(wildcard harness/arch/$(FZ_ARCH)/*.h) \
               $(wildcard fuzz/*.h) harness/cstack.h harness/fcontext.h fuzz/nocov.txt
 FZ_CFLAGS  := -std=gnu11 -O1 -g -fno-omit-frame-pointer -fno-stack-protector \
               -Wall -Wextra -Wno-unused-parameter \
-              -I$(FZ_RTDIR)/include -I$(FZ_RTDIR)/src -I$(FZ_RTDIR)/src/arch/$(FZ_ARCH) \
-              -Iharness -Ifuzz -DSQ_HARNESS=1
+              -I$(FZ_RTDIR)/include -I$(FZ_RTDIR)/src -I$(FZ_RTDIR)/src/arch/$(FZ_ARCH) -Iharness \
+              -Iharness/arch/$(FZ_ARCH) -Ifuzz \
+              -DSQ_HARNESS=1
 FZ_MODE_asan := hook
 FZ_MODE_oss  := hook
 # $(call FZ_MODE,engine): the split mode of an engine's builds.
@@ -116,7 +118,7 @@ FZ_SP_$(1)  := $$(SQ_SPLIT_CFLAGS_$$(FZ_M_$(1)))
 FZ_RTO_$(1) := $$(patsubst $(FZ_RTDIR)/src/%.c,$$(FZ_D_$(1))/rt/%.o,$$(call FZ_RT_SRCS,$$(FZ_M_$(1)))) \
                $$(FZ_D_$(1))/rt/asm.o \
                $$(patsubst $(FZ_RTDIR)/src/%.S,$$(FZ_D_$(1))/rt/%.o,$$(call FZ_RT_SASM,$$(FZ_M_$(1))))
-FZ_LIBO_$(1) := $$(addprefix $$(FZ_D_$(1))/,interp_g.o interp_c.o decode.o oracle.o)
+FZ_LIBO_$(1) := $$(addprefix $$(FZ_D_$(1))/,interp_g.o interp_c.o decode.o oracle.o regloop.o)
 FZ_BIN_$(1) := $$(addprefix $$(FZ_D_$(1))/,$$(FZ_TARGETS))
 
 $$(FZ_D_$(1))/rt/%.o: $(FZ_RTDIR)/src/%.c $$(FZ_HDRS)
@@ -126,6 +128,10 @@ $$(FZ_D_$(1))/rt/asm.o: $$(FZ_RT_ASM)
 	@mkdir -p $$(dir $$@)
 	$$(FZ_CC) -c $$< -o $$@
 $$(FZ_D_$(1))/rt/split/%.o: $(FZ_RTDIR)/src/split/%.S
+	@mkdir -p $$(dir $$@)
+	$$(FZ_CC) -c $$< -o $$@
+# `tight`'s register loop (harness/arch/<arch>/regloop.S, sc_preempt's).
+$$(FZ_D_$(1))/regloop.o: harness/arch/$(FZ_ARCH)/regloop.S
 	@mkdir -p $$(dir $$@)
 	$$(FZ_CC) -c $$< -o $$@
 # G side: split checks and coverage. C side and decoder: coverage only.
@@ -198,6 +204,9 @@ $(FZ_OSS_D)/rt/asm.o: $(FZ_RT_ASM)
 $(FZ_OSS_D)/rt/split/%.o: $(FZ_RTDIR)/src/split/%.S
 	@mkdir -p $(dir $@)
 	$(CC) -c $< -o $@
+$(FZ_OSS_D)/regloop.o: harness/arch/$(FZ_ARCH)/regloop.S
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@
 $(FZ_OSS_D)/interp_g.o: $(FZ_OSS_D)/%.o: fuzz/%.c $(FZ_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(FZ_CFLAGS) $(call FZ_SPLITF,$(FZ_OSS_M)) -c $< -o $@
@@ -208,7 +217,7 @@ $(FZ_OSS_D)/target-%.o: fuzz/fuzz_target.c $(FZ_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(FZ_CFLAGS) -I$(FZ_RTDIR)/src/split/$(FZ_OSS_M) $(FZ_TFLAGS_$*) -c $< -o $@
 $(addprefix $(OUT)/,$(FZ_TARGETS)): $(OUT)/%: $(FZ_OSS_D)/target-%.o $(FZ_OSS_RTO) \
-		$(addprefix $(FZ_OSS_D)/,interp_g.o interp_c.o decode.o oracle.o)
+		$(addprefix $(FZ_OSS_D)/,interp_g.o interp_c.o decode.o oracle.o regloop.o)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ $(LIB_FUZZING_ENGINE) $(call FZ_LIBS,$(FZ_OSS_M)) -o $@
 fuzz-oss: $(addprefix $(OUT)/,$(FZ_TARGETS))

@@ -44,6 +44,19 @@ typedef struct fz_settler {
 	int32_t back;		/* woken and out of the call, P in hand */
 } fz_settler;
 
+/* A goroutine in a `tight` loop (interp_g.c): no call, so only an
+ * asynchronous preemption interrupts it. The fuzzer's thread asks its M
+ * once (sq_harness_preempt), waits until that M has honoured one more
+ * preemption, and releases the loop, which checks its registers one last
+ * time and ends. Where async preemption is off it is released at once. */
+typedef struct fz_tight {
+	uint32_t ready;		/* spinning on M mid */
+	int32_t release;	/* released (its halt word set) */
+	volatile uint32_t *halt;	/* the loop's halt word */
+	int64_t mid;
+	int64_t base;		/* that M's preemptions when asked; -1: not asked yet */
+} fz_tight;
+
 /* The current execution. */
 typedef struct fz_state {
 	const fz_prog *p;
@@ -59,6 +72,8 @@ typedef struct fz_state {
 	uint32_t nretake;	/* `retake` operations begun (their order) */
 	uint64_t retake_done;	/* bit k: the k-th has gone on */
 	fz_settler settle[FZ_MAXSETTLE];
+	uint32_t ntight;	/* tight loops not released yet */
+	fz_tight tight[FZ_MAXOPS];	/* by node */
 } fz_state;
 
 extern fz_state fz_cur;
@@ -148,6 +163,8 @@ int fz_await(uint32_t *done, uint32_t *seq, int64_t (*tick)(void), int64_t ns);
 /* The fuzzer's side of `sysblock settle`: wake the first blocked settler if
  * the runtime has settled. Returns whether settlers are still waiting. */
 int fz_settle_tick(void);
+/* Ask, watch and release the tight loops (fz_tight); 1 while one spins. */
+int fz_tight_tick(void);
 /* Wait until *count reaches want (counted up with fz_attention). */
 int fz_await_count(uint32_t *count, uint32_t want, int64_t ns);
 void fz_settle_block(uint32_t *word);

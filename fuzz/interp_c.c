@@ -437,7 +437,7 @@ C_SIDE static int64_t await_tick(void)
 	static int64_t ticked;
 	int64_t slice = 0, now;
 
-	if (fz_settle_tick())
+	if (fz_settle_tick() || fz_tight_tick())
 		slice = FZ_POLL;
 	if (anyasync()) {
 		/* sysmon's pace, however often we are called (polling). */
@@ -699,8 +699,9 @@ C_SIDE void fz_exec(const uint8_t *data, size_t size, int mode)
 		sq_stats st;
 
 		sq_stats_get(&st);
-		fprintf(stderr, "ms=%lld extram=%lld gs=%lld\n", (long long)st.mcount,
-			(long long)st.extram_total, (long long)st.gfree);
+		fprintf(stderr, "ms=%lld extram=%lld gs=%lld preempt=%lld async=%lld picks=%u\n",
+			(long long)st.mcount, (long long)st.extram_total, (long long)st.gfree,
+			(long long)st.npreempt, (long long)st.nasyncpreempt, fz_cur.npick);
 	}
 	if (getenv("FZ_DEBUG_PICKS")) {
 		fprintf(stderr, "picks=%u:", fz_cur.npick);

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "interp.h"
+#include "regloop.h"
 #include "sq_harness.h"
 
 enum { RET_MAGIC = FZ_RET_MAGIC, NWG = FZ_MAXG + 8 };
@@ -66,6 +67,7 @@ void fz_g_reset(void)
 	fz_cur.retaking = fz_cur.retaking_m = 0;
 	fz_cur.nretake = 0;
 	fz_cur.retake_done = 0;
+	fz_cur.ntight = 0;
 	if (!mypid)
 		mypid = getpid();
 }
@@ -112,14 +114,24 @@ static void live_done(void)
 	sq_wg_done(fz_cur.live);
 }
 
-static int g_entry(void *arg)
+/* What a spawned G owes the others when it ends, by returning or by
+ * `goexit` (a cleanup, so sq_goexit runs it). */
+static void g_done(void *arg)
 {
 	SpawnArg *s = arg;
 
-	fz_run_g(node(s->node)->body);
 	if (s->wg)
 		sq_wg_done(s->wg);
 	live_done();
+}
+
+static int g_entry(void *arg)
+{
+	sq_defer d;
+
+	sq_defer_push(&d, g_done, arg);
+	fz_run_g(node(((SpawnArg *)arg)->node)->body);
+	sq_defer_pop(&d, 1);
 	return 0;
 }
 
@@ -299,6 +311,43 @@ static void op_pingpong(int16_t i)
 	}
 }
 
+/* `tight`: registers full of values derived from the node (every class
+ * the arch has: regloop.h), in a loop with no call until the fuzzer's
+ * thread has seen the G preempted once; then they must all still hold. */
+static sc_regs tregs[FZ_MAXOPS];
+
+static void op_tight(int16_t i)
+{
+	fz_tight *t = &fz_cur.tight[i];
+	uint64_t bad;
+	char reg[64];
+
+	/* One round, no reload: the values loaded once are checked once, when
+	 * the loop is halted; a preemption lands in the spin, with every value
+	 * in place. */
+	sc_regs_init(&tregs[i], 0x71647400u + (uint64_t)i * 1009, UINT64_MAX);
+	tregs[i].left = UINT64_MAX;
+	t->halt = &tregs[i].halt;
+	t->release = 0;
+	t->ready = 0;
+	t->base = -1;
+	t->mid = sq_mid();
+	/* The fuzzer's thread polls while ntight counts a loop, and asks only
+	 * once the loop says it is ready (regloop's live word, stored with the
+	 * vector registers already loaded): so the request finds the G in the
+	 * loop, the program's code, never in libc or the runtime, where it
+	 * would be left for a split check the loop never makes; and another
+	 * loop preempted first finds these values when it resumes. */
+	tregs[i].live = &t->ready;
+	__atomic_add_fetch(&fz_cur.ntight, 1, __ATOMIC_ACQ_REL);
+	fz_attention();
+	bad = sc_regloop(&tregs[i]);
+	__atomic_store_n(&t->ready, 0, __ATOMIC_RELEASE);
+	if (bad)
+		fz_fail("wrong-result", "tight: %s changed while the goroutine was preempted",
+			sc_regname(bad - 1, reg, sizeof reg));
+}
+
 static void checkself(const char *after)
 {
 	char why[200];
@@ -360,6 +409,17 @@ static void step(int16_t i, GFrame *f)
 		break;
 	case OP_CHECK:
 		break;		/* every step checks; this one is only a point */
+	case OP_LOCK:
+		sq_lockosthread();
+		break;
+	case OP_UNLOCK:
+		sq_unlockosthread();
+		break;
+	case OP_GOEXIT:
+		sq_goexit();	/* a spawned G's own body only (decode.c) */
+	case OP_TIGHT:
+		op_tight(i);
+		break;
 	}
 	__atomic_add_fetch(&fz_cur.ngsteps, 1, __ATOMIC_RELAXED);
 	checkself(fz_opname(nd->op));

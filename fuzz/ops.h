@@ -18,6 +18,9 @@
  *   CNOCB  C code on a stack the outcall switched to: it may not call back
  *          (the runtime's frames are up the other stack: SQ_F_CALLBACK_SP),
  *          nor call anything with a split check
+ * A G body is a spawned G's own, or a callback's (call, go, callback): only
+ * a spawned G may end itself (goexit); in a callback's G that is the
+ * refusal SQ_F_GOEXIT_CALLBACK.
  * Operations with a body (call, go, spawn, spawnw, outcall, callback,
  * cswitch) are followed by the body's operations and an `end` (or the end
  * of the input). Nesting stops at FZ_MAXDEPTH: deeper bodies are parsed
@@ -72,6 +75,8 @@ enum fz_op {
 	OP_CALLBACK, OP_CSWITCH, OP_SLEEP, OP_RETAKE,
 	/* several contexts */
 	OP_ARM, OP_DISARM, OP_RAISE,
+	/* G, later */
+	OP_LOCK, OP_UNLOCK, OP_GOEXIT, OP_TIGHT,
 	OP_N
 };
 

@@ -254,6 +254,9 @@ static pthread_mutex_t sc_env_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sc_env_cv = PTHREAD_COND_INITIALIZER;
 static int sc_env_up;			/* the runtime has started */
 static volatile int sc_env_stop;	/* exit has begun */
+static long sc_env_incall;		/* env callbacks in flight */
+static volatile int sc_env_fired;	/* the fault axis fired, at sc_env_fired_at */
+static struct timespec sc_env_fired_at;
 static volatile int sc_env_profiling;
 /* SIGPROF is the runtime's while the scenario profiles: a send and the start
  * of profiling are ordered by this lock, and a SIGPROF sent before profiling
@@ -287,8 +290,10 @@ static int sc_env_nop(void *arg)
 SC_ENV_FN_ void sc_env_callin(long n, long *counter, long pause_us)
 {
 	for (long i = 0; i < n && !sc_env_stop; i++) {
-		if (sqt_callback(sc_env_nop, (void *)i) != i + 1)
+		__atomic_add_fetch(&sc_env_incall, 1, __ATOMIC_ACQ_REL);
+		if (!sc_env_stop && sqt_callback(sc_env_nop, (void *)i) != i + 1)
 			__atomic_add_fetch(&sc_env_wrong, 1, __ATOMIC_RELAXED);
+		__atomic_sub_fetch(&sc_env_incall, 1, __ATOMIC_ACQ_REL);
 		__atomic_add_fetch(counter, 1, __ATOMIC_RELAXED);
 		if (pause_us)
 			sc_env_sleep_us(pause_us);
@@ -468,8 +473,6 @@ static void *sc_env_prober_main(void *arg)
 static int *volatile sc_env_null;	/* a NULL the compiler cannot see */
 static volatile int32_t sc_env_victim;
 static volatile int sc_env_release;
-static volatile int sc_env_fired;	/* the fault axis fired, at sc_env_fired_at */
-static struct timespec sc_env_fired_at;
 
 SC_ENV_FN_ void sc_env_fire(const char *how)
 {
@@ -589,17 +592,36 @@ SC_ENV_FN_ int sc_env_recent(const struct timespec *t, long ns)
 	return (now.tv_sec - t->tv_sec) * 1000000000L + (now.tv_nsec - t->tv_nsec) < ns;
 }
 
+/* Sleep where the runtime may run other work meanwhile: a scenario's main
+ * routine holds a P (a foreign thread's callback may need it). */
+SC_ENV_FN_ void sc_env_nap(void)
+{
+	struct timespec ms = { 0, 1000 * 1000 };
+
+	sqt_syscall_block(SYS_nanosleep, (long)&ms, 0, 0);
+}
+
+/* Before a quiescent check (sc_finish): the axes' threads stop calling in,
+ * and the callbacks in flight end (at most about two seconds), so the
+ * check counts the scenario's own goroutines only. */
+SC_ENV_FN_ void sc_env_quiesce(void)
+{
+	sc_env_stop = 1;
+	for (int i = 0; i < 2000 && __atomic_load_n(&sc_env_incall, __ATOMIC_ACQUIRE); i++)
+		sc_env_nap();
+}
+
 /* A scenario can be done before the fault axis's thread has even run: a
  * process that exits then has not "gone on" after the fault. Wait until it
- * fired (5 s at most), and until 200 ms after, time for the death it owes
- * to land (a fatal error's dump, a forced unwind). The exiting thread is in
- * C (on Go, inside a cgo call, so it holds no P). */
+ * fired (5 s at most), and until 500 ms after, time for the death it owes
+ * to land (a fatal error's dump, a forced unwind, a key destructor). The
+ * naps are blocking system calls: the waiting G gives up its P. */
 SC_ENV_FN_ void sc_env_await_fault(void)
 {
 	for (int i = 0; i < 5000 && !__atomic_load_n(&sc_env_fired, __ATOMIC_ACQUIRE); i++)
-		sc_env_sleep_us(1000);
-	while (sc_env_fired && sc_env_recent(&sc_env_fired_at, 200000000))
-		sc_env_sleep_us(1000);
+		sc_env_nap();
+	while (sc_env_fired && sc_env_recent(&sc_env_fired_at, 500000000))
+		sc_env_nap();
 }
 
 /* At exit: what the axes saw. A failed check turns the exit status to 1. */
@@ -607,6 +629,8 @@ static void sc_env_atexit(void)
 {
 	int h = sc_env_handlers();
 
+	if (sc_env_fault >= 0 && sc_env_expect[sc_env_fault] != SC_ENV_CLEAN && !sc_env_has(SC_ENV_PID1))
+		sc_env_await_fault();
 	sc_env_stop = 1;
 	if (h >= 0) {
 		for (int i = 0; i < 4; i++) {

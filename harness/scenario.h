@@ -492,6 +492,8 @@ static inline _Noreturn void sc_finish(int status, int quiescent)
 			rec_end(&r, 1);
 		}
 	}
+	if (quiescent && sc_env_on)
+		sc_env_quiesce();
 	if (quiescent && sqt_quiesce() > 0)
 		sc_event("QUIESCE goroutines still alive after waiting");
 	bad = sqt_check(quiescent);

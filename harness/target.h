@@ -75,6 +75,10 @@ int sqt_check(int quiescent);
  * the number of Gs still alive besides the caller. */
 int sqt_quiesce(void);
 void sqt_profile(int hz);
+/* How many times the runtime has preempted a G asynchronously (by signal,
+ * at an arbitrary instruction) so far; -ENOSYS if it does not, or cannot
+ * say (a scenario then cannot wait for preemption to happen). */
+long sqt_async_preempts(void);
 /* Bytes the current G may still use before the target reports a stack
  * overflow (its declared limit); -ENOSYS where C run by the target does not
  * use the runtime's G stacks. */

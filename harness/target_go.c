@@ -205,6 +205,11 @@ const char *sqt_site(int i) { return NULL; }
 int sqt_check(int quiescent) { return 0; }
 void sqt_profile(int hz) { sqgoProfile(hz); }
 
+/* Go preempts goroutines asynchronously (since 1.14), but never a C loop
+ * a scenario runs (C runs in a cgo call, which Go never preempts), and it
+ * keeps no count a program can read. */
+long sqt_async_preempts(void) { return -ENOSYS; }
+
 /* NumGoroutine counts a callback in flight as a goroutine: the caller's
  * own (whether it is a foreign thread or a scenario function already in
  * Go, the callback runs on one goroutine), plus sqt_main's parked one. */

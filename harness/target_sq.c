@@ -8,6 +8,7 @@
  * an xorshift seeded with N, so a schedule replays from its number
  * (`stackquake derandomize` searches them). Unset: the runtime's order.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
@@ -120,6 +121,16 @@ int sqt_check(int quiescent)
 }
 void sqt_profile(int hz) { sq_setprofile(hz); }
 long sqt_stack_left(void) { return (long)sq_stack_left(); }
+
+long sqt_async_preempts(void)
+{
+	sq_stats st;
+
+	if (!sq_harness_asyncpreempt())
+		return -ENOSYS;
+	sq_stats_get(&st);
+	return (long)st.nasyncpreempt;
+}
 
 int sqt_quiesce(void)
 {

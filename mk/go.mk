@@ -25,7 +25,7 @@ GO_ENV    = GO111MODULE=on GOFLAGS=-mod=readonly GOPROXY=off GOWORK=off GOTOOLCH
 
 # Scenario C: the harness flags without the runtime's split check (the
 # code that runs on Go's stacks is C to Go, and Go has no split hook).
-GO_SC_CFLAGS := $(filter-out -Iruntime/src -Iruntime/src/%,$(CFLAGS)) -Iharness
+GO_SC_CFLAGS := $(filter-out -Iruntime/src -Iruntime/src/%,$(CFLAGS)) -Iharness -Iharness/arch/$(ARCH)
 GO_SC_LIBS   := -lpthread -lboost_context
 
 .PHONY: go-scenarios go-gc-scenarios go-gccgo-scenarios
@@ -59,10 +59,19 @@ build/go/harness/target_go.o build/gccgo/harness/target_go.o: harness/target_go.
 	$(CC) $(GO_SC_CFLAGS) -c $< -o $@
 
 build/go/harness/%: harness/%.c $(SC_HDRS) build/go/harness/target_go.o build/go/libsqgo.a
-	$(CC) $(GO_SC_CFLAGS) $< build/go/harness/target_go.o build/go/libsqgo.a $(GO_SC_LIBS) -o $@
+	$(CC) $(GO_SC_CFLAGS) $< $(GO_SC_ARCH_OBJS) build/go/harness/target_go.o build/go/libsqgo.a $(GO_SC_LIBS) -o $@
 
 # gccgo's archive needs libgo, which gccgo's driver knows where to find.
 build/gccgo/harness/%: harness/%.c $(SC_HDRS) build/gccgo/harness/target_go.o build/gccgo/libsqgo.a
 	$(CC) $(GO_SC_CFLAGS) -c $< -o $@.o
-	$(GCCGO) $@.o build/gccgo/harness/target_go.o build/gccgo/libsqgo.a $(GO_SC_LIBS) -o $@
+	$(GCCGO) $@.o $(GO_SC_ARCH_OBJS) build/gccgo/harness/target_go.o build/gccgo/libsqgo.a $(GO_SC_LIBS) -o $@
 	@rm -f $@.o
+
+# sc_preempt's register loop (harness/arch/<arch>/regloop.S), per toolchain dir.
+build/go/harness/regloop.o build/gccgo/harness/regloop.o: harness/arch/$(ARCH)/regloop.S
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@
+build/go/harness/sc_preempt: build/go/harness/regloop.o $(SC_ARCH_HDRS)
+build/go/harness/sc_preempt: GO_SC_ARCH_OBJS := build/go/harness/regloop.o
+build/gccgo/harness/sc_preempt: build/gccgo/harness/regloop.o $(SC_ARCH_HDRS)
+build/gccgo/harness/sc_preempt: GO_SC_ARCH_OBJS := build/gccgo/harness/regloop.o

@@ -82,7 +82,8 @@ def test_arm_systemstack_curg_is_invisible_elsewhere(spec):
 def text_sections(obj):
     """The bytes of every executable section of an object file."""
     out = subprocess.run(["objdump", "-h", obj], stdout=subprocess.PIPE, text=True, check=True).stdout
-    names = re.findall(r"^\s*\d+\s+(\.text\S*)\s", out, re.M)
+    # The runtime's code is in its own section (sq_rt_text, runtime.h); asm.S too.
+    names = re.findall(r"^\s*\d+\s+(\.text\S*|sq_rt_text)\s", out, re.M)
     data = {}
     for n in names:
         dump = subprocess.run(["objdump", "-s", "-j", n, obj], stdout=subprocess.PIPE, text=True,
@@ -104,6 +105,7 @@ def test_arm_systemstack_curg_is_the_fixed_code_on_x86_64(flavour):
     assert "proc.o" in objs
     for o in objs:
         a = text_sections(os.path.join(fixed.dir, flavour, o))
+        assert a, f"{flavour}/{o}: no code sections found"
         b = text_sections(os.path.join(arm.dir, flavour, o))
         assert a == b, f"{flavour}/{o}: the {ARM} build's code differs from fixed on x86-64"
 

@@ -1,4 +1,7 @@
 """Signals, signal stacks, and foreign threads calling in (attach/detach)."""
+import re
+import signal
+
 import pytest
 
 
@@ -80,6 +83,104 @@ def test_attach_storm_regress_attachsig_is_caught(variant_runner):
 UNSAFE = ["needm.after_setg", "needm.before_minit", "dropm.after_unminit"]
 # g and the signal stack are both whole (or both gone) here.
 SAFE = ["needm.after_minit", "dropm.before_unminit", "dropm.after_clearg"]
+
+
+BINDS = pytest.mark.parametrize("bind", ["1", "0"], ids=["bound", "unbound"])
+
+
+@BINDS
+@pytest.mark.parametrize("how", ["ccall", "direct"])
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_no_false_deadlock_while_a_c_thread_may_call_in(fixed, bind, how, flavour):
+    """The main G starts a C thread (from sq_ccall's C, or straight from the
+    G) that calls in a moment later, and blocks on a channel until it does:
+    every M is idle meanwhile, but a thread the runtime does not own exists,
+    so no deadlock (the other direction is test_fatal.py's
+    deadlock-after-callback: once that thread is gone, it is one)."""
+    r = fixed.run(f"{flavour}/rt_callback", "late-caller", how, env={"SQ_CALLBACK_BIND": bind, "SQ_MAXPROCS": "1"})
+    r.assert_pass("late-caller")
+
+
+@BINDS
+@pytest.mark.parametrize("procs", [1, 2])
+def test_callback_g_is_locked_to_its_thread(fixed, bind, procs):
+    """A callback's G that blocks comes back on its thread's M; a lock count
+    it leaves behind ends with the callback (as Go's cgocallbackg locks and
+    unlocks around the call)."""
+    r = fixed.run("tests/rt_callback", "callback-lock", env={"SQ_CALLBACK_BIND": bind, "SQ_MAXPROCS": str(procs)})
+    r.assert_pass("callback-lock")
+
+
+@BINDS
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_threads_keep_their_own_signal_stacks(fixed, bind, flavour):
+    """Threads with signal stacks of their own call in under SIGPROF and
+    SIGURG, and put in new ones between callbacks: after each callback the
+    one they installed last is in place, and no signal lands on a stack the
+    runtime does not accept."""
+    r = fixed.run(f"{flavour}/rt_callback", "own-sigstack", 2000, env={"SQ_CALLBACK_BIND": bind}, timeout=120)
+    r.assert_pass("own-sigstack")
+
+
+@BINDS
+@pytest.mark.parametrize("how", [(), ("reinstall",)], ids=["adopted", "reinstalled"])
+def test_gsignal_follows_the_threads_own_stack(fixed, bind, how):
+    """A program's handler recursing without end on a thread's own signal
+    stack: "morestack on gsignal" with exactly that stack's bounds, whether
+    the stack was there at attach (adopted) or put in between callbacks
+    (adjusted for the signal)."""
+    r = fixed.run("tests/rt_callback", "own-sigstack-bounds", *how, env={"SQ_CALLBACK_BIND": bind})
+    r.assert_fatal("morestack on gsignal")
+    alt = [e for e in r.events("rt") if e[0] == "ALTSTACK"][0]
+    m = re.search(r"runtime: morestack on gsignal: sp=\S+ stack=\[(0x[0-9a-f]+),(0x[0-9a-f]+)\)", r.stderr)
+    assert m and (int(m.group(1), 16), int(m.group(2), 16)) == (int(alt[1], 16), int(alt[2], 16)), r.log()
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_check_holds_while_threads_attach(fixed, flavour):
+    """sq_check(0) from a thread of its own, 20000 times, while four threads
+    attach and detach: extra Ms between states are accounted for."""
+    r = fixed.run(f"{flavour}/rt_callback", "check-attach", 20000, timeout=120)
+    r.assert_pass("check-attach")
+
+
+def test_sigprof_on_c_only_threads_is_counted(fixed):
+    r = fixed.run("tests/rt_callback", "prof-external", timeout=60)
+    r.assert_pass("prof-external")
+
+
+@BINDS
+def test_host_sigurg_and_sigprof_handlers_are_chained(fixed, bind):
+    """Handlers installed before the runtime get SIGURG (not the runtime's
+    own requests) and SIGPROF (while the runtime does not profile) on a
+    thread attached to the runtime, as they would on any other; while the
+    runtime profiles, SIGPROF is its own."""
+    r = fixed.run("tests/rt_callback", "host-handlers", env={"SQ_CALLBACK_BIND": bind}, timeout=60)
+    r.assert_pass("host-handlers")
+
+
+@BINDS
+def test_fault_in_a_bound_threads_own_c_goes_to_the_host(fixed, bind):
+    r = fixed.run("tests/rt_callback", "fault-bound", env={"SQ_CALLBACK_BIND": bind})
+    assert r.rc == 7 and "[rt] HOST SIGSEGV" in r.stderr and r.fatal is None, r.log()
+
+
+@BINDS
+def test_fault_in_a_bound_threads_own_c_without_host_handler(fixed, bind):
+    r = fixed.run("tests/rt_callback", "fault-bound", "nohandler", env={"SQ_CALLBACK_BIND": bind})
+    assert r.rc == -signal.SIGSEGV and r.fatal is None, r.log()
+    if bind == "1":	# unbound, the thread has no g: the runtime does not look
+        assert "in code the runtime does not run" in r.stderr, r.log()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGSEGV, signal.SIGBUS], ids=["SIGSEGV", "SIGBUS"])
+def test_sent_crash_signal_is_not_a_fault(fixed, sig):
+    """A crash signal sent with tgkill: no "fatal error" claiming a fault,
+    a line saying who sent it and the dump, then death by the signal."""
+    r = fixed.run("tests/rt_callback", "sent-crash", int(sig))
+    assert r.rc == -sig and r.fatal is None, r.log()
+    assert re.search(rf"runtime: signal {sig.name} sent by pid \d+ uid \d+ \(si_code -6\)", r.stderr), r.log()
+    assert "goroutine 1 [running]" in r.stderr, "no dump" + r.log()
 
 
 @pytest.mark.parametrize("site", UNSAFE + SAFE)

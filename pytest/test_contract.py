@@ -18,7 +18,8 @@ from sqlib import ROOT, contract, docs, outcome
 # (harness/target_<runtime>.c: Go's texts, some the same words as ours).
 ALLOWED = re.compile(r"^(runtime/include/sq_contract\.h|runtime/src/|runtime/tests/|pytest/|harness/target_go\.c|"
                      r"tools/[^/]+/tests/|tools/nosplit/fixtures/|tools/cross/selftest\.sh|"
-                     r"corpora/|fuzz/seeds/|" + "|".join(re.escape(p) for p in docs.PAGES) + ")")
+                     r"corpora/|fuzz/seeds/|docs/findings/[^/]+/|" + "|".join(re.escape(p) for p in docs.PAGES) + ")")
+# docs/findings/*/ record what a runtime printed, word for word.
 # Prose for people: a page may name a variant, site or message where it
 # explains or reports one; every such name is checked against the table
 # below instead (test_prose_names_exist).

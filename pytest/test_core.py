@@ -133,13 +133,81 @@ def test_every_runtime_stack_is_map_stack(variant_runner, have, tmp_path, varian
 def test_overflow_is_reported_not_segv(fixed):
     r = fixed.run("tests/rt_fatal", "overflow")
     r.assert_fatal("stack overflow")
-    assert "goroutine stack exceeds its size" in r.stderr, r.log()
+    assert "runtime: goroutine 1 stack exceeds 262144-byte limit" in r.stderr, r.log()
 
 
 def test_overflow_into_guard_page(fixed):
     r = fixed.run("tests/rt_fatal", "overflow-guardpage")
     r.assert_fatal("stack overflow")
     assert "ran into its guard page" in r.stderr, r.log()
+    assert "runtime: goroutine 1 stack exceeds 262144-byte limit" in r.stderr, r.log()
+
+
+@pytest.mark.parametrize("size,limit", [(128 << 10, 128 << 10), (1000000, 1003520)])
+def test_overflow_names_the_gs_own_size(fixed, size, limit):
+    """A G spawned with its own stack size overflows at that size, and the
+    message says so (Go: "goroutine stack exceeds N-byte limit"), the size
+    rounded up to pages."""
+    r = fixed.run("tests/rt_fatal", "overflow-spawned", size)
+    r.assert_fatal("stack overflow")
+    assert f"runtime: goroutine 2 stack exceeds {limit}-byte limit" in r.stderr, r.log()
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+@pytest.mark.parametrize("procs", [1, 2])
+def test_deep_recursion_on_a_larger_per_spawn_stack(fixed, procs, flavour):
+    r = fixed.run(f"{flavour}/rt_sched", "spawn-stack", env={"SQ_MAXPROCS": str(procs)})
+    r.assert_pass("spawn-stack")
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+@pytest.mark.parametrize("procs", [1, 2])
+def test_sleep_parks_the_g_not_the_m(fixed, procs, flavour):
+    r = fixed.run(f"{flavour}/rt_sched", "sleep", env={"SQ_MAXPROCS": str(procs)})
+    r.assert_pass("sleep")
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+@pytest.mark.parametrize("procs", [1, 2])
+def test_mutex_excludes_and_parks(fixed, procs, flavour):
+    r = fixed.run(f"{flavour}/rt_sched", "mutex", env={"SQ_MAXPROCS": str(procs)}, timeout=60)
+    r.assert_pass("mutex")
+
+
+def test_mid_names_the_m(fixed):
+    r = fixed.run("tests/rt_sched", "mid")
+    r.assert_pass("mid")
+
+
+def _skipped(r):
+    m = __import__("re").search(r"^SKIP \S+: (.*)$", r.stdout, __import__("re").M)
+    if m and r.rc == 0:
+        pytest.skip(m.group(1))
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+@pytest.mark.parametrize("procs", [1, 2])
+def test_tight_loop_is_preempted_asynchronously(fixed, procs, flavour):
+    """A loop with no calls (so no split check) gives way with one P: only
+    a signal can preempt it (Go's TestAsyncPreempt shape)."""
+    r = fixed.run(f"{flavour}/rt_sched", "preempt-tight", env={"SQ_MAXPROCS": str(procs)}, timeout=60)
+    _skipped(r)
+    r.assert_pass("preempt-tight")
+
+
+# sq_lockosthread / sq_goexit, in the shapes of Go's own tests (rt_lock.c).
+@pytest.mark.parametrize("flavour", FLAVOURS)
+@pytest.mark.parametrize("procs", [1, 2])
+@pytest.mark.parametrize("test", ["lock-main", "lock-other", "nesting", "exit-thread", "goexit"])
+def test_lockosthread_and_goexit(fixed, test, procs, flavour):
+    r = fixed.run(f"{flavour}/rt_lock", test, env={"SQ_MAXPROCS": str(procs)}, timeout=120)
+    r.assert_pass(test)
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_locked_g_exiting_on_the_main_thread(fixed, flavour):
+    r = fixed.run(f"{flavour}/rt_lock", "exit-main", env={"SQ_MAXPROCS": "1"})
+    r.assert_pass("exit-main")
 
 
 def test_stacksize_is_configurable(fixed):

@@ -753,7 +753,7 @@ def cmd_repro(a):
         return repro_sigpoke(d, a)
     want = d.get("class")
     # A written-up finding may show more than one face (docs/findings/: gc's
-    # callback from a switched stack is "morestack on g0" or silent, as the
+    # callback from a switched stack is a fatal error or silent, as the
     # stack lands below or above the thread's): a replay that is the same
     # finding replays it, whatever its class.
     known = want and findings.recognise(under.runtime, want, d.get("message", ""), job.label())

@@ -100,7 +100,7 @@ def det_path(path):
 def same_as(want_cls, want_msg, target=None, label=None):
     """A predicate on run records: the finding's class and message, or,
     for a finding written up in docs/findings/, any run recognised as that
-    one (gc's callback from a switched stack is "morestack on g0" or a
+    one (gc's callback from a switched stack is a fatal error or a
     wrong result, as the address-space layout falls: one finding)."""
     key = outcome.blank(want_msg or "")
     known = target and findings.recognise(target, want_cls, want_msg or "", label or "")

@@ -38,6 +38,11 @@ int sq_init(void);
  * inside a callback. The G's return value is discarded. */
 void sq_spawn(int (*fn)(void *), void *arg);
 
+/* The same with a stack of size bytes (rounded up to pages; 0: the
+ * default, SQ_STACKSIZE) instead of the default. 0, or -EINVAL for a size
+ * below 64 KiB or above 1 TiB. [G] */
+int sq_spawn_stack(int (*fn)(void *), void *arg, size_t size);
+
 /* Put the current G at the back of its P's run queue and run another. [G] */
 void sq_yield(void);
 
@@ -51,6 +56,45 @@ uint64_t sq_goid(void);
  * checks report an overflow (the declared limit: its stack's low end plus
  * the guard reserved for nosplit chains). 0 when not on a G. [G] */
 size_t sq_stack_left(void);
+
+/* The id of the current thread's M, -1 on a thread with none (a foreign
+ * thread not attached). Any thread. */
+int64_t sq_mid(void);
+
+/* Wire the calling G to its M, as Go's runtime.LockOSThread: until as
+ * many sq_unlockosthread calls as sq_lockosthread ones, the G runs only
+ * on this M and the M runs no other G. A G that ends while locked takes
+ * its thread with it: the M exits instead of going back to the pool (on
+ * the main thread the M is parked for good instead). A callback's G is
+ * locked to its foreign thread for the callback's duration whatever it
+ * calls; a count it leaves behind ends with the callback. [G] */
+void sq_lockosthread(void);
+void sq_unlockosthread(void);
+
+/* Cleanups for sq_goexit, like pthread_cleanup_push/pop: a record on the
+ * caller's stack, pushed and popped in nested order. sq_defer_pop(d, run)
+ * removes the innermost record, which must be d, and runs it if run is
+ * nonzero. [G] */
+typedef struct sq_defer {
+	void (*fn)(void *);
+	void *arg;
+	struct sq_defer *next;
+} sq_defer;
+void sq_defer_push(sq_defer *d, void (*fn)(void *), void *arg);
+void sq_defer_pop(sq_defer *d, int run);
+
+/* End the calling G from any depth, as Go's runtime.Goexit: its pushed
+ * cleanups run, innermost first, then the G exits (its thread too, if it
+ * is locked). From the main G the program goes on without it, and ends
+ * with a fatal error once no other G is left. Inside a callback it is a
+ * fatal error: the callback's G stands for the foreign thread's own call,
+ * whose C frames the runtime cannot end (Go: "runtime.Goexit called in a
+ * thread that was not created by the Go runtime"). [G] */
+_Noreturn void sq_goexit(void);
+
+/* Park the calling G for at least ns nanoseconds; its M runs other Gs
+ * meanwhile. ns <= 0 is sq_yield. [G] */
+void sq_sleep(int64_t ns);
 
 /* Run fn(arg) on the calling foreign C thread as runtime code: attach the
  * thread (needm) if it is not already bound to an M, run fn on a G that is
@@ -87,6 +131,17 @@ int sq_chan_recv(sq_chan *c, uintptr_t *v);
 void sq_chan_close(sq_chan *c);
 void sq_chan_free(sq_chan *c);
 
+/* A mutex for Gs: a G that waits for it is parked, not its M. Unlocked
+ * mutexes are handed to waiters in the order they came (no barging). Any G
+ * may unlock it; unlocking an unlocked mutex is a fatal error. trylock
+ * returns 1 when it took the mutex, 0 otherwise. [G] */
+typedef struct sq_mutex sq_mutex;
+sq_mutex *sq_mutex_new(void);
+void sq_mutex_lock(sq_mutex *mu);
+int sq_mutex_trylock(sq_mutex *mu);
+void sq_mutex_unlock(sq_mutex *mu);
+void sq_mutex_free(sq_mutex *mu);
+
 /* A wait group: add n, done, wait until the count is zero. [G] for wait. */
 typedef struct sq_wg sq_wg;
 sq_wg *sq_wg_new(void);
@@ -96,7 +151,11 @@ void sq_wg_wait(sq_wg *w);
 void sq_wg_free(sq_wg *w);
 
 /* Deliver SIGPROF every 1/hz seconds of process CPU time; each M counts the
- * samples that land on it (sq_stats.nprof). 0 stops it. 0 or -errno. */
+ * samples that land on it (sq_stats.nprof), and samples on threads running
+ * code the runtime did not start (threads that never called in, bound
+ * threads between callbacks) count as external (sq_stats.nprofext). 0
+ * stops it. While it is off, SIGPROF goes to the handler the program had
+ * before the runtime, if any. 0 or -errno. */
 int sq_setprofile(int hz);
 
 /* Signals that arrived on a thread with no g and were forwarded. */
@@ -112,6 +171,8 @@ typedef struct sq_stats {
 	int64_t stacks_inuse;	/* stacks handed out and not freed */
 	int64_t nprof;		/* SIGPROF samples over all Ms */
 	int64_t npreempt;	/* preemption requests honoured */
+	int64_t nasyncpreempt;	/* of which asynchronously, by signal */
+	int64_t nprofext;	/* SIGPROF samples in code the runtime did not start */
 } sq_stats;
 void sq_stats_get(sq_stats *st);
 

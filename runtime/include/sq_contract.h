@@ -41,7 +41,9 @@
 	X(GSIGNAL_SYSTEMSTACK, "gsignal-systemstack", "", \
 	  "systemstack does not reject the signal stack") \
 	X(ARM_SYSTEMSTACK_CURG, "arm-systemstack-curg", "aarch64", \
-	  "the aarch64 arch layer's \"is g curg?\" test compares against m->g0")
+	  "the aarch64 arch layer's \"is g curg?\" test compares against m->g0") \
+	X(ASYNCPREEMPT_FXSAVE, "asyncpreempt-fxsave", "x86_64", \
+	  "the asynchronous preemption routine saves the vector state with fxsave whatever the CPU has: x87 and the low halves of XMM0-15 only, so the upper halves of YMM/ZMM, ZMM16-31 and the opmask registers are whatever ran in between")
 
 /* Classes of fatal errors:
  *   REFUSAL    the runtime refusing something illegal a program (or an
@@ -97,7 +99,7 @@
 	  "stackfree of a range the allocator never handed out", \
 	  "misuse stackfree") \
 	X(DEADLOCK, "all goroutines are asleep - deadlock!", REFUSAL, \
-	  "in an sq_main program, every M is idle and every G waits, and no foreign thread can call in", \
+	  "in an sq_main program, every M is idle, every G waits, no timer is pending, and no thread the runtime does not own exists (any such thread could call in)", \
 	  "the main G receives on a channel nobody sends on") \
 	X(SCHEDULE_LOCKS, "schedule: holding locks", INVARIANT, \
 	  "an M entered the scheduler with runtime locks held", \
@@ -109,8 +111,8 @@
 	  "the runtime's handler ran on a thread that has a g but no sigaltstack: non-runtime code disabled it, or a signal landed in the attach/detach window", \
 	  "sigaltstack(SS_DISABLE) on a runtime thread, then a signal") \
 	X(NOT_ON_SIGSTACK, "signal handler not running on the signal stack", INVARIANT, \
-	  "the thread has a signal stack, but the handler is not running on it", \
-	  "a signal stack replaced under the runtime, then a signal") \
+	  "the thread has a signal stack, but the handler is not running on it: a handler installed without SA_ONSTACK called the runtime's (a signal stack the thread put in itself is used, as Go's adjustSignalStack does)", \
+	  "a handler without SA_ONSTACK, installed after the runtime, that calls the runtime's") \
 	X(UNEXPECTED_SIGNAL, "unexpected signal", CRASH, \
 	  "a synchronous SIGSEGV, SIGBUS, SIGILL or SIGFPE (or SIGABRT) in runtime-attached code", \
 	  "a null dereference in a G") \
@@ -134,7 +136,16 @@
 	  "sq_yield on a foreign thread") \
 	X(INVARIANT, "invariant violated", INVARIANT, \
 	  "sq_check_or_throw found a broken invariant (each printed as \"invariant: ...\" first)", \
-	  "a G left alive at a quiescent check; misuse dump-fault (a fault inside the dump then ends the process at once)")
+	  "a G left alive at a quiescent check; misuse dump-fault (a fault inside the dump then ends the process at once)") \
+	X(THREAD_EXIT, "thread exited with runtime frames on its stack", REFUSAL, \
+	  "a thread ended (pthread_exit, cancellation) while a callback ran on it, or an M's thread ended inside C run by sq_ccall: the runtime's frames up its stack, its G and its P cannot be unwound, and would be lost without a word", \
+	  "pthread_exit inside a callback") \
+	X(GOEXIT_CALLBACK, "goexit inside a callback", REFUSAL, \
+	  "sq_goexit on a G that is running a callback: that G stands for the foreign thread's own call, whose C frames cannot be ended (Go: \"runtime.Goexit called in a thread that was not created by the Go runtime\")", \
+	  "sq_goexit in a callback from a foreign thread, and in one from C run by sq_ccall") \
+	X(NO_GOROUTINES, "no goroutines (main called sq_goexit) - deadlock!", REFUSAL, \
+	  "in an sq_main program the main G ended with sq_goexit and every other G has exited: nothing is left to run and nothing can call in (Go's \"no goroutines (main called runtime.Goexit) - deadlock!\")", \
+	  "sq_goexit from the main G, locked to the main thread, after its other Gs")
 
 /* X(ID, name, doc). Where a site runs decides what an action there means. */
 #define SQ_CONTEXTS(X) \
@@ -181,7 +192,13 @@
 	X(SIGHANDLER_DISPATCH, "sighandler.dispatch", GSIGNAL, \
 	  "in the signal handler, on gsignal, before dispatch") \
 	X(YIELD_QUEUED, "yield.queued", G, \
-	  "yield's fast path: the G is back on its queue, its context not yet saved")
+	  "yield's fast path: the G is back on its queue, its context not yet saved") \
+	X(ASYNCPREEMPT_INJECT, "asyncpreempt.inject", GSIGNAL, \
+	  "in the signal handler, a G at a safe point about to be diverted into the preemption routine") \
+	X(ASYNCPREEMPT_SAVED, "asyncpreempt.saved", G, \
+	  "on an asynchronously preempted G, every register saved on its stack, before it yields") \
+	X(ASYNCPREEMPT_RESUME, "asyncpreempt.resume", G, \
+	  "on an asynchronously preempted G running again (maybe on another M), before its registers are restored")
 
 /* X(ID, name, doc). */
 #define SQ_ACTIONS(X) \

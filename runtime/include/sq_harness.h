@@ -58,6 +58,24 @@ typedef struct sq_stackinfo {
 } sq_stackinfo;
 int sq_stacks(sq_stackinfo *out, int max);
 
+/* 1 when this process preempts Gs asynchronously (x86-64, a dynamically
+ * linked executable, no ASan, SQ_DEBUG without asyncpreempt=off), 0 when
+ * preemption waits for split checks. */
+int sq_harness_asyncpreempt(void);
+
+/* How many preemptions M mid has honoured so far (asynchronous ones and
+ * ones at a split check), counted before anything this call does; with
+ * ask, it also asks the G running there to yield, as sysmon asks one that
+ * has run 10 ms, whatever SQ_DEBUG=preempt says: at once if it is at a
+ * safe point, else at its next split check. A harness asks once and waits
+ * for the count to grow. -ESRCH if there is no such M. Harness builds; any
+ * thread. */
+int64_t sq_harness_preempt(int64_t mid, int ask);
+
+/* The calling G's sq_lockosthread nesting (0: not locked by the
+ * program), as Go's runtime.LockOSCounts for its tests. -1 off a G. */
+int sq_harness_lockcount(void);
+
 /* Deterministic scheduling (harness builds, SQ_MAXPROCS=1): from now on
  * the scheduler offers every runnable G to pick(ctx, n), which returns the
  * index (0..n-1) of the one to run; the rest keep their order. NULL turns

@@ -28,6 +28,21 @@
  *
  * A callback from C run by sq_ccall (on any M) runs on the G that made the
  * sq_ccall, below the frames it left on its stack (g->ccallsp).
+ *
+ * Extra M states (m->extrastate), changed only under extralock, so that a
+ * check holding it sees the list and the states agree at any time:
+ *   NEW        made by newextram, not yet on the list
+ *   FREE       on the list (and only then)
+ *   ATTACHED   taken by needm: from that moment a foreign thread's, bound
+ *              or in a callback (nattached counts them)
+ *   DETACHING  dropm under way: g being cleared, the M not yet back
+ *
+ * A thread that dies inside a callback (pthread_exit from the callback's
+ * C, or a cancellation) leaves runtime frames, a running G and maybe a P
+ * behind, which nothing can unwind. The attach key's destructor runs at
+ * every thread exit while the thread holds an M (bound or in a callback):
+ * between callbacks it detaches; inside one it is the fatal "thread exited
+ * with runtime frames on its stack".
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -90,30 +105,35 @@ int sq_harness_attached(void)
 	return gp->m->isextra ? SQ_ATTACHED_EXTRA : SQ_ATTACHED_M;
 }
 
-/* A new extra M and its callback G. Runs with signals blocked, g NULL. */
+/* A new extra M and its callback G, in EXTRA_NEW. Runs with signals
+ * blocked, g NULL. The callback G is locked to the M for good (lockedint):
+ * it is the foreign thread's, dead between callbacks. */
 static M *newextram(void)
 {
 	M *mp = allocm(true);
-	G *gp = gnew();
+	G *gp = gnew(0);
 
 	gp->status = Gdead;	/* first state of a callback G, not a transition */
 	gp->goid = __atomic_add_fetch(&sched.goidgen, 1, __ATOMIC_RELAXED);
 	gp->lockedm = mp;
 	mp->lockedg = gp;
+	mp->lockedint = 1;
 	return mp;
 }
 
+/* Give mp back to the list (from NEW or DETACHING). */
 static void extram_put(M *mp)
 {
 	lock(&extralock);
+	mp->extrastate = EXTRA_FREE;
 	mp->schedlink = extram;
 	extram = mp;
 	__atomic_add_fetch(&nextram, 1, __ATOMIC_RELEASE);
 	unlock(&extralock);
 }
 
-/* Take an M, and keep one spare on the list for the next thread. */
-static M *extram_get(void)
+/* The list's head, now ATTACHED, or NULL. */
+static M *extram_pop(void)
 {
 	M *mp;
 
@@ -122,13 +142,45 @@ static M *extram_get(void)
 	if (mp) {
 		extram = mp->schedlink;
 		__atomic_sub_fetch(&nextram, 1, __ATOMIC_RELEASE);
+		mp->extrastate = EXTRA_ATTACHED;
+		__atomic_add_fetch(&nattached, 1, __ATOMIC_RELEASE);
 	}
 	unlock(&extralock);
-	if (!mp)
-		mp = newextram();
+	return mp;
+}
+
+/* Take an M, and keep one spare on the list for the next thread. */
+static M *extram_get(void)
+{
+	M *mp;
+
+	while ((mp = extram_pop()) == NULL)
+		extram_put(newextram());
 	if (extram_count() == 0)
 		extram_put(newextram());
 	return mp;
+}
+
+/* The extra Ms as one consistent picture, taken under extralock (for
+ * sq_check): how many are in each state, how many are on the list and how
+ * many of those are not FREE, and the two counters. Any thread. */
+void extram_census(Extracensus *c)
+{
+	M *mp;
+
+	memset(c, 0, sizeof *c);
+	lock(&extralock);
+	for (mp = extram; mp; mp = mp->schedlink) {
+		c->listlen++;
+		if (mp->extrastate != EXTRA_FREE)
+			c->listbad++;
+	}
+	for (mp = __atomic_load_n(&allm, __ATOMIC_ACQUIRE); mp; mp = mp->alllink)
+		if (mp->isextra && mp->extrastate <= EXTRA_DETACHING)
+			c->nstate[mp->extrastate]++;
+	c->count = extram_count();
+	c->attached = extram_attached();
+	unlock(&extralock);
 }
 
 /* g0 covers the C stack around sp: the thread's own bounds when the
@@ -166,7 +218,6 @@ NOSPLIT void needm(void)
 	FAULT(NEEDM_BEFORE_MINIT);
 	minit();
 	FAULT(NEEDM_AFTER_MINIT);
-	__atomic_add_fetch(&nattached, 1, __ATOMIC_RELEASE);
 	if (!REGRESS(ATTACHSIG))
 		os_sigprocmask(SIG_SETMASK, &mp->sigmask, NULL);
 }
@@ -183,23 +234,41 @@ NOSPLIT void dropm(void)
 	}
 	mask = mp->sigmask;
 	mp->inC = false;
+	lock(&extralock);
+	mp->extrastate = EXTRA_DETACHING;
+	__atomic_sub_fetch(&nattached, 1, __ATOMIC_RELEASE);
+	unlock(&extralock);
 	FAULT(DROPM_BEFORE_UNMINIT);
 	unminit();
 	FAULT(DROPM_AFTER_UNMINIT);
 	clearg();
 	FAULT(DROPM_AFTER_CLEARG);
 	mp->procid = 0;
-	__atomic_sub_fetch(&nattached, 1, __ATOMIC_RELEASE);
 	extram_put(mp);
 	if (!REGRESS(ATTACHSIG))
 		os_sigprocmask(SIG_SETMASK, &mask, NULL);
 }
 
-/* Thread exit with a bound M. */
-static void unbind(void *arg)
+/* The attach key's destructor: the thread is exiting while it holds an M.
+ * Between callbacks (bound) it detaches. Inside a callback the thread is
+ * dying under the runtime's frames (pthread_exit from the callback's C,
+ * cancellation): nothing can unwind them, and the callback's G, its P and
+ * the M would be lost without a word. NOSPLIT: g may be the callback's G
+ * while sp is wherever the threads library runs destructors. */
+NOSPLIT static void unbind(void *arg)
 {
 	M *mp = arg;
 
+	if (mp->incallback) {
+		printlock();
+		prints("runtime: thread ");
+		printi(os_gettid());
+		prints(" exited inside a callback on M");
+		printi(mp->id);
+		printnl();
+		printunlock();
+		throw(F_THREAD_EXIT);
+	}
 	if (getg() != mp->g0)
 		setg(mp->g0);
 	dropm();
@@ -244,8 +313,7 @@ NOSPLIT static void cgocallbackg(void *arg)
 	M *mp = cb->mp;
 	bool fresh = gp->status == Gdead;
 	uintptr pc = gp->syscallpc, sp = gp->syscallsp;
-	G *oldlockedg = mp->lockedg;
-	M *oldlockedm = gp->lockedm;
+	int32_t lockedext = mp->lockedext;
 
 	asan_switch_finish_from(gp->asanfake, &cb->asan);
 	if (fresh) {
@@ -258,15 +326,22 @@ NOSPLIT static void cgocallbackg(void *arg)
 		gp->sched.pc = gp->syscallpc = pc;
 		casgstatus(gp, Gdead, Gsyscall);
 	}
-	/* The G must come back to this thread, whatever it does in between. */
+	/* The G must come back to this thread, whatever it does in between:
+	 * locked for the callback's duration (the runtime's own count). */
+	mp->lockedint++;
 	gp->lockedm = mp;
 	mp->lockedg = gp;
 	exitsyscall();
 	cb->ret = callback_run(cb);
 	reentersyscall(pc, sp);
 	mp = gp->m;
-	mp->lockedg = oldlockedg;
-	gp->lockedm = oldlockedm;
+	/* A count the callback left behind ends with it. */
+	mp->lockedext = lockedext;
+	mp->lockedint--;
+	if (mp->lockedint == 0 && mp->lockedext == 0) {
+		mp->lockedg = NULL;
+		gp->lockedm = NULL;
+	}
 	if (fresh)
 		casgstatus(gp, Gsyscall, Gdead);
 	asan_switch_back(&gp->asanfake, &cb->asan);
@@ -318,11 +393,14 @@ NOSPLIT int sq_callback(int (*fn)(void *), void *arg)
 	bool attached = false, incb;
 	M *mp;
 
+	bool incgo;
+
 	if (!gp) {
 		schedinit();
 		needm();
 		attached = true;
 		gp = getg();
+		pthread_setspecific(bindkey, mp = gp->m);	/* from here, exit is noticed */
 	}
 	mp = gp->m;
 	if (gp != mp->g0)
@@ -330,22 +408,25 @@ NOSPLIT int sq_callback(int (*fn)(void *), void *arg)
 	if (!attached)
 		g0_update(mp);
 	incb = mp->incallback;
+	incgo = mp->incgo;
 	mp->incallback = true;
+	mp->incgo = false;
+	mp->inC = false;
 	/* Between callbacks an extra M's g0 guard is 0: its thread runs its
 	 * own C, on whatever stack it likes, and that is not ours to check. */
 	setguard_running(mp->g0, mp->g0->stack.lo + STACK_GUARD);
 	cb.mp = mp;
 	callback_g0(&cb);
 	mp->incallback = incb;
-	if (mp->isextra && !incb)
+	mp->incgo = incgo;
+	if (mp->isextra && !incb) {
 		setguard_running(mp->g0, 0);
-	if (attached) {
-		if (sq_settings.callback_bind) {
-			mp->inC = true;
-			pthread_setspecific(bindkey, mp);
-		} else {
-			dropm();
-		}
+		mp->inC = true;
+	}
+	/* Bound, the M stays until the key's destructor detaches at exit. */
+	if (attached && !sq_settings.callback_bind) {
+		pthread_setspecific(bindkey, NULL);
+		dropm();
 	}
 	return cb.ret;
 }

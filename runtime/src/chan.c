@@ -1,7 +1,8 @@
 /*
- * chan.c: channels and wait groups, the runtime's blocking primitives.
+ * chan.c: channels, wait groups and mutexes, the runtime's blocking
+ * primitives for Gs.
  *
- * Both are a runtime Lock plus queues of parked Gs. A waiter is a record on
+ * Each is a runtime Lock plus queues of parked Gs. A waiter is a record on
  * the waiting G's own stack (its stack does not move, so the pointer stays
  * good). The waker fills in the record and readies the G after dropping the
  * lock; gopark releases the lock only once the G is fully parked, so a
@@ -38,6 +39,16 @@ struct sq_chan {
 struct sq_wg {
 	Lock lock;
 	int64_t count;
+	WaitQ waiters;
+};
+
+/* A mutex for Gs. Unlock hands it straight to the first waiter (locked
+ * stays true), so waiters get it in the order they came and a G that
+ * keeps locking cannot starve them (Go's sync.Mutex starvation mode,
+ * always on). */
+struct sq_mutex {
+	Lock lock;
+	bool locked;
 	WaitQ waiters;
 };
 
@@ -249,4 +260,63 @@ void sq_wg_wait(sq_wg *w)
 	me.ok = false;
 	enqueue(&w->waiters, &me);
 	gopark(&w->lock, "wait group");
+}
+
+sq_mutex *sq_mutex_new(void)
+{
+	return calloc(1, sizeof(sq_mutex));
+}
+
+void sq_mutex_free(sq_mutex *mu)
+{
+	free(mu);
+}
+
+int sq_mutex_trylock(sq_mutex *mu)
+{
+	int took;
+
+	curg("sq_mutex_trylock: not called from a goroutine");
+	lock(&mu->lock);
+	took = !mu->locked;
+	mu->locked = true;
+	unlock(&mu->lock);
+	return took;
+}
+
+void sq_mutex_lock(sq_mutex *mu)
+{
+	Waiter me;
+
+	curg("sq_mutex_lock: not called from a goroutine");
+	lock(&mu->lock);
+	if (!mu->locked) {
+		mu->locked = true;
+		unlock(&mu->lock);
+		return;
+	}
+	me.g = getg();
+	me.ok = false;
+	enqueue(&mu->waiters, &me);
+	gopark(&mu->lock, "mutex");	/* woken owning it */
+}
+
+void sq_mutex_unlock(sq_mutex *mu)
+{
+	Waiter *w;
+
+	curg("sq_mutex_unlock: not called from a goroutine");
+	lock(&mu->lock);
+	if (!mu->locked) {
+		unlock(&mu->lock);
+		throwf(F_BAD_ARG, "sq_mutex_unlock: unlock of unlocked mutex");
+	}
+	w = dequeue(&mu->waiters);
+	if (!w)
+		mu->locked = false;
+	unlock(&mu->lock);
+	if (w) {
+		w->ok = true;
+		goready(w->g);
+	}
 }

@@ -9,10 +9,14 @@
  *   - every stack handed out belongs to a G, a runtime M's g0 or an M's
  *     gsignal (dead Gs keep their stacks for reuse);
  *   - every extra M is on the extra-M list or bound to a live thread.
- * The others hold at any time:
+ * The others hold at any time, whatever other threads are doing:
  *   - a G in a syscall still describes where it entered;
  *   - a thread attached to the runtime runs inside its g0's bounds;
- *   - the extra-M list is as long as its count says.
+ *   - the extra-M list is as long as its count says, holds only FREE Ms,
+ *     and every FREE M is on it; the attached count is the number of
+ *     ATTACHED Ms (one picture, taken under extralock: an M between
+ *     states is NEW or DETACHING, never "neither");
+ *   - a G locked to an M and the M agree (lockedm / lockedg).
  *
  * sq_check_self looks at the calling thread's own M only, so it is safe
  * while other Ms run and from a signal handler: runtime.h's invariants of
@@ -52,11 +56,32 @@ static int check_gs(bool quiescent, G *self, int64_t *ngs)
 	return bad;
 }
 
+static int check_extram(bool quiescent)
+{
+	Extracensus c;
+	int bad = 0;
+
+	extram_census(&c);
+	if (c.listlen != c.count)
+		bad += violation("extra-M list length vs its count", c.listlen, c.count);
+	if (c.listbad)
+		bad += violation("extra Ms on the list but not free", c.listbad, 0);
+	if (c.nstate[EXTRA_FREE] != c.listlen)
+		bad += violation("free extra Ms vs the list", c.nstate[EXTRA_FREE], c.listlen);
+	if (c.nstate[EXTRA_ATTACHED] != c.attached)
+		bad += violation("attached extra Ms vs the attached count", c.nstate[EXTRA_ATTACHED],
+			c.attached);
+	if (quiescent && c.nstate[EXTRA_NEW] + c.nstate[EXTRA_DETACHING])
+		bad += violation("extra Ms half attached or detached", c.nstate[EXTRA_NEW],
+			c.nstate[EXTRA_DETACHING]);
+	return bad;
+}
+
 static int check_ms(bool quiescent, int64_t *nstacks)
 {
 	int bad = 0;
-	int64_t extra = 0, attached = 0;
 	M *mp;
+	G *lg;
 
 	*nstacks = 0;
 	for (mp = __atomic_load_n(&allm, __ATOMIC_ACQUIRE); mp; mp = mp->alllink) {
@@ -66,18 +91,13 @@ static int check_ms(bool quiescent, int64_t *nstacks)
 			(*nstacks)++;	/* g0 from stackalloc (M0's is the thread's) */
 		if (mp == &m0)
 			(*nstacks)--;
-		if (mp->isextra) {
-			extra++;
-			if (mp->procid)
-				attached++;
-		}
+		/* Only the M's own thread changes its lock, and only while it
+		 * runs the G: a quiescent caller sees them settled. */
+		lg = __atomic_load_n(&mp->lockedg, __ATOMIC_ACQUIRE);
+		if (quiescent && lg && lg->lockedm != mp)
+			bad += violation("locked M and G disagree", mp->id, (int64_t)lg->goid);
 	}
-	if (extra - attached != extram_count())
-		bad += violation("extra Ms neither free nor attached", extra - attached,
-			extram_count());
-	if (quiescent && attached != extram_attached())
-		bad += violation("attached extra M count", attached, extram_attached());
-	return bad;
+	return bad + check_extram(quiescent);
 }
 
 int sq_check(int quiescent)
@@ -226,7 +246,7 @@ int sq_stacks(sq_stackinfo *out, int max)
 		if (!mp->isextra && mp != &m0)
 			n = addstack(out, max, n, mp->g0->stack, "g0");
 		if (mp->gsignal)
-			n = addstack(out, max, n, mp->gsignal->stack, "gsignal");
+			n = addstack(out, max, n, mp->sigstack, "gsignal");
 	}
 	return n;
 }

@@ -51,8 +51,12 @@ long os_write(int fd, const void *buf, size_t n);
 _Noreturn void os_exit(int code);
 
 /* Start a thread running fn(mp) on the given stack (from stackalloc). The
- * stack is the new M's g0. May allocate (pthread). */
+ * stack is the new M's g0. The thread is joinable: an M whose thread has
+ * ended is reused once os_threadgone says so. May allocate (pthread). */
 int os_newthread(struct M *mp, void *(*fn)(void *), uintptr_t lo, uintptr_t hi);
+/* Whether the thread of an M that ended (its start function returned) is
+ * gone, stack and all; reaps it if so. Never blocks. */
+int os_threadgone(struct M *mp);
 
 /* Bounds of the calling thread's own stack, as the threads library knows
  * them. 0 on success. May allocate (pthread_getattr_np). */
@@ -61,6 +65,19 @@ int os_thread_stack(uintptr_t *lo, uintptr_t *hi);
 /* Install or disable (lo == 0) the calling thread's signal stack; the old one
  * is stored in *old when non-NULL. Signal-safe. */
 int os_sigaltstack(uintptr_t lo, uintptr_t hi, stack_t *old);
+/* sigaltstack(2) as it is: install st unless NULL, old one to *old unless
+ * NULL. Signal-safe. */
+int os_sigaltstack_raw(const stack_t *st, stack_t *old);
+
+/* How many threads the process has now, or -errno when the OS cannot say.
+ * Any stack, no allocation; not signal-safe (a file read). */
+int os_nthreads(void);
+
+/* The bounds of the main executable's code, if the C library and every
+ * other library are outside it (a dynamically linked executable): the
+ * code there is the program's own or the runtime's. -ENOSYS for a static
+ * executable (libc inside). Once, at start-up; may allocate. */
+int os_exec_text(uintptr_t *lo, uintptr_t *hi);
 int os_sigprocmask(int how, const sigset_t *set, sigset_t *old);
 int os_sigaction(int sig, const struct sigaction *sa, struct sigaction *old);
 

@@ -12,9 +12,25 @@
  * spinning M that finds work wakes another spinner before it runs it, so
  * work fans out without thundering herds.
  *
- * A G locked to an M (a callback G, locked to its foreign thread) runs only
- * there: the M that dequeues it hands over its P (startlockedm) and the
- * locked M, parked in stoplockedm, runs it.
+ * A G locked to an M (sq_lockosthread, or a callback G, locked to its
+ * foreign thread) runs only there: the M that dequeues it hands over its P
+ * (startlockedm) and the locked M, parked in stoplockedm, runs it. A G that
+ * exits while locked takes its M with it (mexit): the thread may be in a
+ * state nobody else should inherit, so it ends; its M waits on sched.freem
+ * until the thread is gone and is then reused. M0, the main thread, cannot
+ * end that way (the process would go on without its main thread): it is
+ * parked for good instead.
+ *
+ * Deadlock (sq_main programs, checkdead): declared when no M runs, no G
+ * can run, no timer is pending, and no thread exists that the runtime does
+ * not own. A thread the runtime does not own may call in at any moment: a
+ * C thread started by the program (from sq_ccall or straight from a G), a
+ * bound thread between callbacks. Go's rule is coarser: in a program that
+ * can receive callbacks (any cgo program) the extra M counts as running,
+ * so a cgo program never deadlocks. Counting the threads keeps the check
+ * where nothing can call in, and drops it while something might. It is
+ * made whenever an M goes idle, and by sysmon while every P is idle (a
+ * foreign thread's exit is not otherwise an event the scheduler sees).
  *
  * Everything that switches Gs runs on g0, reached through mcall. Those
  * continuations are named *_m and never return.
@@ -53,6 +69,7 @@ static G *maing;
 static uint32_t started;
 static Lock startlock;
 static pthread_key_t mkey;
+static Note wedge;	/* M0 parks here for good when its locked G exits */
 
 enum {
 	SYSMON_MIN_US   = 20,
@@ -493,23 +510,29 @@ static void nameM(M *mp)
 	pthread_setname_np(pthread_self(), name);
 }
 
-/* The first code on a runtime M's thread, on its g0 stack. */
-static void *mstart(void *arg)
+/* A runtime M's thread is ending while mkey still names its M: the thread
+ * exited under the runtime (pthread_exit from C that sq_ccall ran). Its
+ * G, its P and the runtime frames up its stack would be lost. */
+NOSPLIT static void mkey_exit(void *arg)
 {
 	M *mp = arg;
-	G *g0 = mp->g0;
 
-	g0->stackguard = g0->stack.lo + STACK_GUARD;
-	setg(g0);
-	mp->procid = os_gettid();
-	/* A runtime M's thread lives as long as the process: sysmon may poison
-	 * its split guard word (an extra M's thread may be gone by then). */
-	mp->splitword = split_wordaddr();
-	nameM(mp);
-	/* mstart's frame is never returned to: g0 work starts just below it. */
-	g0->sched.sp = (arch_getsp() - 256) & ~(uintptr)(ARCH_STACK_ALIGN - 1);
-	pthread_setspecific(mkey, mp);
-	minit();
+	printlock();
+	prints("runtime: thread ");
+	printi(os_gettid());
+	prints(" of M");
+	printi(mp->id);
+	prints(" exited under the runtime\n");
+	printunlock();
+	throw(F_THREAD_EXIT);
+}
+
+/* schedule's first call on a runtime M, on a fresh context below mstart's
+ * frame (mstart stays resumable, for mexit). */
+static void mstart1(void)
+{
+	M *mp = getg()->m;
+
 	if (mp->nextp) {
 		acquirep(mp->nextp);
 		mp->nextp = NULL;
@@ -517,11 +540,88 @@ static void *mstart(void *arg)
 	schedule();
 }
 
+/* The M's locked G exited and mexit came back here: every signal blocked,
+ * signal stack and g gone, then the M waits on sched.freem for its thread
+ * to be gone (os_threadgone) and someone to reuse it. */
+static void mdestroy(M *mp)
+{
+	sigset_t all;
+
+	sigfillset(&all);
+	os_sigprocmask(SIG_SETMASK, &all, NULL);
+	unminit();
+	mp->procid = 0;
+	/* Its TCB goes with the thread: sysmon must not poison the word. */
+	__atomic_store_n(&mp->splitword, NULL, __ATOMIC_RELEASE);
+	clearg();
+	pthread_setspecific(mkey, NULL);
+	lock(&sched.lock);
+	mp->freelink = sched.freem;
+	sched.freem = mp;
+	unlock(&sched.lock);
+}
+
+/* The first code on a runtime M's thread, on its g0 stack. Returns (and
+ * the thread ends) only when mexit resumes it. */
+static void *mstart(void *arg)
+{
+	M *mp = arg;
+	G *g0 = mp->g0;
+	uintptr top;
+
+	g0->stackguard = g0->stack.lo + STACK_GUARD;
+	setg(g0);
+	mp->procid = os_gettid();
+	/* The thread's split guard word, for sysmon to poison (preemptone),
+	 * until mdestroy takes it back as the thread ends. */
+	__atomic_store_n(&mp->splitword, split_wordaddr(), __ATOMIC_RELEASE);
+	nameM(mp);
+	pthread_setspecific(mkey, mp);
+	minit();
+	/* g0 work starts below mstart's frame, which stays for the way out. */
+	top = (arch_getsp() - 256) & ~(uintptr)(ARCH_STACK_ALIGN - 1);
+	g0->sched.sp = top;
+	sq_ctx_swap(&mp->exitsp, sq_ctx_make(top, mstart1));
+	mdestroy(mp);
+	return NULL;
+}
+
+/* An M from sched.freem whose thread is gone, made ready for a new
+ * thread, or NULL. Its g0 and signal stacks are reused as they are. */
+static M *mreuse(void)
+{
+	M **pp, *mp;
+
+	lock(&sched.lock);
+	for (pp = &sched.freem; (mp = *pp) != NULL; pp = &mp->freelink)
+		if (os_threadgone(mp)) {
+			*pp = mp->freelink;
+			break;
+		}
+	if (mp) {
+		mp->id = sched.mnext++;
+		sched.mcount++;
+	}
+	unlock(&sched.lock);
+	if (!mp)
+		return NULL;
+	mp->p = mp->nextp = mp->oldp = NULL;
+	mp->curg = mp->lockedg = NULL;
+	mp->locks = mp->ncgo = mp->lockedext = mp->lockedint = 0;
+	mp->spinning = mp->incgo = mp->incallback = mp->throwing = mp->exiting = false;
+	mp->preemptreq = 0;
+	mp->freelink = NULL;
+	noteclear(&mp->park);
+	return mp;
+}
+
 static void newm(P *p, bool spinning)
 {
-	M *mp = allocm(false);
+	M *mp = mreuse();
 	int r;
 
+	if (!mp)
+		mp = allocm(false);
 	mp->nextp = p;
 	mp->spinning = spinning;
 	if (SQ_HARNESS && misuse_failnewm)
@@ -671,13 +771,15 @@ void stoplockedm(void)
 	if (mp->p)
 		handoffp(releasep());
 	lock(&sched.lock);
-	sched.nmidlelocked++;
+	if (!mp->isextra)	/* extra Ms are not in mcount: their threads are foreign */
+		sched.nmidlelocked++;
 	checkdead();
 	unlock(&sched.lock);
 	notesleep(&mp->park);
 	noteclear(&mp->park);
 	lock(&sched.lock);
-	sched.nmidlelocked--;
+	if (!mp->isextra)
+		sched.nmidlelocked--;
 	unlock(&sched.lock);
 	acquirep(mp->nextp);
 	mp->nextp = NULL;
@@ -694,26 +796,36 @@ static void startlockedm(G *gp)
 	stopm();
 }
 
-/* sq_main programs deadlock when every M is idle and every G waits. Ms of
- * foreign threads are not counted: a C thread may still call in. */
+/* The deadlock check (see the file comment): sched.lock held; throws
+ * with it released. */
 static void checkdead(void)
 {
-	int32_t run;
+	int32_t run, nthreads;
+	bool waiting = false;
 	G *gp;
 
-	if (!sched.mainstarted || extram_attached() > 0)
+	if (!sched.mainstarted)
 		return;
-	run = sched.mcount - sched.nmidle - sched.nmidlelocked;
+	run = sched.mcount - sched.nmidle - sched.nmidlelocked - sched.nmsys;
 	if (run > 0)
 		return;
 	for (gp = allg; gp; gp = gp->alllink) {
-		if (gp->lockedm && gp->lockedm->isextra)
+		uint32_t st = atomic_load32(&gp->status);
+
+		if (st == Grunnable || st == Grunning || st == Gsyscall)
 			return;
-		if (gp->status == Grunnable || gp->status == Grunning ||
-		    gp->status == Gsyscall)
-			return;
+		waiting |= st == Gwaiting;
 	}
+	if (timers_pending())
+		return;
+	/* Every thread the runtime owns is an M in mcount, or sysmon. Any
+	 * other may call in; an OS that cannot say counts as "maybe". */
+	nthreads = os_nthreads();
+	if (nthreads < 0 || nthreads > sched.mcount + 1)
+		return;
 	unlock(&sched.lock);
+	if (!waiting && sched.goexitmain)
+		throw(F_NO_GOROUTINES);
 	throw(F_DEADLOCK);
 }
 
@@ -775,6 +887,8 @@ top:
 		return gp;
 	if ((gp = runqget(p)) != NULL)
 		return gp;
+	if (UNLIKELY(timers_pending()))
+		timer_run(nanotime());
 	if (sched.runqsize) {
 		lock(&sched.lock);
 		gp = globrunqget(p, 0);
@@ -928,34 +1042,57 @@ NOSPLIT static void dropg(M *mp, G *gp)
 
 /* ---- G life cycle -------------------------------------------------------- */
 
+/* Put a dead G on the free list for its stack's size: sched.gfree for the
+ * default size, sched.gfreesized for the rest (sq_spawn_stack). */
 static void gfput(G *gp)
 {
+	G **list;
+
 	lock(&sched.lock);
-	gp->schedlink = sched.gfree;
-	sched.gfree = gp;
+	list = gp->stack.hi - gp->stack.lo == stack_gsize() ? &sched.gfree : &sched.gfreesized;
+	gp->schedlink = *list;
+	*list = gp;
 	sched.ngfree++;
 	unlock(&sched.lock);
 }
 
-/* A G with a stack, status Gidle (new) or Gdead (reused).
+/* A dead G whose stack is size bytes, taken off its free list, or NULL.
+ * The default size's list holds that size only: its first G serves. */
+static G *gfget(size_t size)
+{
+	G **pp, *gp;
+
+	lock(&sched.lock);
+	pp = size == stack_gsize() ? &sched.gfree : &sched.gfreesized;
+	while ((gp = *pp) != NULL && gp->stack.hi - gp->stack.lo != size)
+		pp = &gp->schedlink;
+	if (gp) {
+		*pp = gp->schedlink;
+		sched.ngfree--;
+	}
+	unlock(&sched.lock);
+	return gp;
+}
+
+/* A G with a stack of size bytes (0: the default), status Gidle (new) or
+ * Gdead (reused).
  *
  * A G lives in the top bytes of its own stack, and its frames start just
  * below it (gstacktop): a G and its stack are made together and never freed
  * (dead Gs are reused whole), and the stack's top page is the one its first
  * frames touch anyway, so an idle G costs that page and nothing from
- * malloc. stack.[lo, hi) stays the whole stack, as SQ_STACKSIZE says. */
-G *gnew(void)
+ * malloc. stack.[lo, hi) stays the whole stack, as SQ_STACKSIZE or
+ * sq_spawn_stack says. So a dead G cannot trade its stack for one of
+ * another size (the G would go with it): it waits for a spawn that asks
+ * for its size (gfget), and a size nobody has left gets a new G. */
+G *gnew(size_t size)
 {
 	G *gp;
 	Stack st;
 
-	lock(&sched.lock);
-	gp = sched.gfree;
-	if (gp) {
-		sched.gfree = gp->schedlink;
-		sched.ngfree--;
-	}
-	unlock(&sched.lock);
+	if (size == 0)
+		size = stack_gsize();
+	gp = gfget(size);
 	if (gp) {
 		/* ASan: its old frames were abandoned, and its fake stack
 		 * freed when it exited (mcall(goexit0)). */
@@ -964,7 +1101,7 @@ G *gnew(void)
 			gp->asanfake = NULL;
 		return gp;
 	}
-	st = stackalloc(stack_gsize());
+	st = stackalloc(size);
 	gp = (G *)((st.hi - sizeof *gp) & ~(uintptr)63);
 	memset(gp, 0, sizeof *gp);
 	gp->stack = st;
@@ -976,17 +1113,32 @@ G *gnew(void)
 	return gp;
 }
 
+static NORETURN void mexit(M *mp);
+
+/* The G is done, on g0. A G that was locked to its M takes the M with it. */
 static void goexit0(G *gp)
 {
 	M *mp = gp->m;
+	bool locked = gp->lockedm != NULL;
 
+	if (gp == maing) {	/* sq_goexit from the main G: the program goes on */
+		maing = NULL;
+		sched.goexitmain = true;
+	}
 	casgstatus(gp, Grunning, Gdead);
 	dropg(mp, gp);
+	if (mp->lockedint)
+		throwf(F_INVARIANT, "goexit0: a G exited locked by the runtime (a callback's)");
 	gp->lockedm = NULL;
+	mp->lockedg = NULL;
+	mp->lockedext = 0;
+	gp->defer = NULL;	/* records of frames that are gone */
 	gp->fn = NULL;
 	gp->arg = NULL;
 	gp->waitreason = NULL;
 	gfput(gp);
+	if (locked)
+		mexit(mp);
 	schedule();
 }
 
@@ -1004,9 +1156,9 @@ ASAN_NOSPLIT static void gstart(void)
 	mcall(goexit0);
 }
 
-static G *newproc(int (*fn)(void *), void *arg)
+static G *newproc(int (*fn)(void *), void *arg, size_t size)
 {
-	G *gp = gnew();
+	G *gp = gnew(size);
 	uint32_t old = gp->status;
 
 	gp->fn = fn;
@@ -1015,6 +1167,8 @@ static G *newproc(int (*fn)(void *), void *arg)
 	gp->throwsplit = false;
 	gp->preempt = false;
 	gp->lockedm = NULL;
+	gp->defer = NULL;
+	gp->asyncpc = 0;
 	gp->sched.sp = sq_ctx_make(gstacktop(gp), gstart);
 	gp->sched.pc = (uintptr)gstart;
 	gsetguard(gp);
@@ -1022,22 +1176,155 @@ static G *newproc(int (*fn)(void *), void *arg)
 	return gp;
 }
 
-void sq_spawn(int (*fn)(void *), void *arg)
+static void spawn(int (*fn)(void *), void *arg, size_t size)
 {
 	G *gp = getg();
 	G *newg;
-
 	M *mp;
 
 	if (!atomic_load32(&started))
 		throw(F_NOT_INIT);
 	if (!gp || !gp->m || !gp->m->p)
 		throwf(F_BAD_ARG, "sq_spawn: not called from a goroutine");
-	newg = newproc(fn, arg);
+	newg = newproc(fn, arg, size);
 	mp = acquirem();
 	runqput(mp->p, newg);
 	releasem(mp);
 	wakep();
+}
+
+void sq_spawn(int (*fn)(void *), void *arg)
+{
+	spawn(fn, arg, 0);
+}
+
+enum { MIN_SPAWN_STACK = 64 << 10 };
+
+int sq_spawn_stack(int (*fn)(void *), void *arg, size_t size)
+{
+	if (size != 0 && (size < MIN_SPAWN_STACK || size > ((size_t)1 << 40)))
+		return -EINVAL;
+	spawn(fn, arg, (size + PAGE - 1) & ~(size_t)(PAGE - 1));
+	return 0;
+}
+
+/* ---- wiring a G to its M, and ending a G from any depth -------------------
+ * Runtime code is never preempted asynchronously, and these are NOSPLIT:
+ * a G must not move to another M between reading its M and wiring itself
+ * to it. */
+
+NOSPLIT static G *runningg(const char *who)
+{
+	G *gp = getg();
+
+	if (!atomic_load32(&started))
+		throw(F_NOT_INIT);
+	if (!gp || !gp->m || gp != gp->m->curg)
+		throwf(F_BAD_ARG, who);
+	return gp;
+}
+
+NOSPLIT void sq_lockosthread(void)
+{
+	G *gp = runningg("sq_lockosthread: not called from a goroutine");
+	M *mp = gp->m;
+
+	if (mp->lockedext == INT32_MAX)
+		throwf(F_BAD_ARG, "sq_lockosthread: nesting overflow");
+	mp->lockedext++;
+	mp->lockedg = gp;
+	gp->lockedm = mp;
+}
+
+/* As Go's UnlockOSThread: a call with no lock to undo does nothing. */
+NOSPLIT void sq_unlockosthread(void)
+{
+	G *gp = runningg("sq_unlockosthread: not called from a goroutine");
+	M *mp = gp->m;
+
+	if (mp->lockedext == 0)
+		return;
+	mp->lockedext--;
+	if (mp->lockedext == 0 && mp->lockedint == 0) {
+		mp->lockedg = NULL;
+		gp->lockedm = NULL;
+	}
+}
+
+int sq_harness_lockcount(void)
+{
+	G *gp = getg();
+
+	if (!gp || !gp->m || gp != gp->m->curg)
+		return -1;
+	return gp->lockedm ? gp->m->lockedext : 0;
+}
+
+void sq_defer_push(sq_defer *d, void (*fn)(void *), void *arg)
+{
+	G *gp = runningg("sq_defer_push: not called from a goroutine");
+
+	d->fn = fn;
+	d->arg = arg;
+	d->next = gp->defer;
+	gp->defer = d;
+}
+
+void sq_defer_pop(sq_defer *d, int run)
+{
+	G *gp = runningg("sq_defer_pop: not called from a goroutine");
+
+	if (gp->defer != d)
+		throwf(F_BAD_ARG, "sq_defer_pop: not the innermost cleanup");
+	gp->defer = d->next;
+	if (run)
+		d->fn(d->arg);
+}
+
+/* Whether gp is running a callback: its M is in one, and gp is the G the
+ * callback locked (the M runs nothing else meanwhile). */
+NOSPLIT static bool incallback(G *gp)
+{
+	return gp->m->incallback && gp->m->lockedg == gp;
+}
+
+_Noreturn void sq_goexit(void)
+{
+	G *gp = runningg("sq_goexit: not called from a goroutine");
+	sq_defer *d;
+
+	/* Each record is off the list before it runs: a cleanup that calls
+	 * sq_goexit goes on with the rest. */
+	while ((d = gp->defer) != NULL) {
+		gp->defer = d->next;
+		d->fn(d->arg);
+	}
+	gp = getg();	/* the cleanups may have moved it */
+	if (incallback(gp))
+		throwf(F_GOEXIT_CALLBACK, "sq_goexit: the G is running a callback; return from it instead");
+	mcall(goexit0);
+	throw(F_MCALL_RETURNED);
+}
+
+/* The M's locked G has exited (on g0, holding the G's P): give the P away
+ * and end the thread, back through mstart. M0 is parked for good instead:
+ * the process must keep its main thread. */
+static NORETURN void mexit(M *mp)
+{
+	handoffp(releasep());
+	lock(&sched.lock);
+	if (mp == &m0) {
+		sched.nmsys++;
+		checkdead();
+		unlock(&sched.lock);
+		for (;;)
+			notesleep(&wedge);
+	}
+	sched.mcount--;
+	mp->exiting = true;
+	checkdead();
+	unlock(&sched.lock);
+	sq_gogo_switch(mp->exitsp);
 }
 
 static void goyield_m_impl(G *gp)
@@ -1201,6 +1488,24 @@ typedef struct Sysmontick {
  * sq_harness_tick, which runs only while sysmon is held. */
 static Sysmontick *pdesc;
 
+/* Poison the split guard word of mp's thread, for a preemption request
+ * made from another thread: in tcb mode the checks read the word, not the
+ * G's guard (splitword.h). The M may have moved on to another G, g0 or
+ * gsignal by now; a failed check there finds its word out of line with its
+ * g and corrects it (split_miss). An extra M has no word here: its thread
+ * may be gone; the preemption signal's handler rewrites the word from the
+ * G's poisoned guard as it puts g back (signal.c, sighandler). An M that
+ * ends takes its word back first (mdestroy); one caught between the load
+ * here and its thread's end is the same race as preemptm's tgkill, and
+ * the thread's TCB stays until the thread is joined (mreuse). Any thread. */
+void splitpoison(M *mp)
+{
+	uintptr *w = __atomic_load_n(&mp->splitword, __ATOMIC_ACQUIRE);
+
+	if (w && !__atomic_load_n(&mp->exiting, __ATOMIC_ACQUIRE))
+		__atomic_store_n(w, STACK_PREEMPT, __ATOMIC_RELAXED);
+}
+
 static void preemptone(P *p)
 {
 	M *mp = p->m;
@@ -1210,11 +1515,7 @@ static void preemptone(P *p)
 		return;
 	gp->preempt = true;
 	gp->stackguard = STACK_PREEMPT;
-	/* tcb mode: the check reads the thread's word, not gp's guard. The M
-	 * may have moved on to another G, g0 or gsignal by now; a failed check
-	 * there finds its word out of line with its g and corrects it. */
-	if (mp->splitword)
-		__atomic_store_n(mp->splitword, STACK_PREEMPT, __ATOMIC_RELAXED);
+	splitpoison(mp);
 	preemptm(mp);
 }
 
@@ -1270,6 +1571,14 @@ static int retake(int64_t now, bool unwaited)
 	return n;
 }
 
+/* How long sysmon may sleep: at most max, and not past the next timer. */
+static int64_t sysmon_until(int64_t max, int64_t now)
+{
+	int64_t next = timer_next();
+
+	return next - now < max ? (next > now ? next - now : 0) : max;
+}
+
 /* Harness builds: sysmon held (sq_harness_sysmon_hold). Both words change
  * under sched.lock; sysmonheld is also the holder's futex word. */
 static uint32_t sysmonhold;	/* a harness wants sysmon parked */
@@ -1277,22 +1586,29 @@ static uint32_t sysmonheld;	/* sysmon is parked for it, and stays while sysmonho
 static Note sysmonholdnote;
 
 /* Sleep while every P is idle: there is nothing to retake or preempt until
- * someone takes a P or enters a system call, and they wake it (sysmonwait).
+ * someone takes a P or enters a system call, and they wake it (sysmonwait),
+ * or the next timer is due. First it looks for a deadlock: a foreign
+ * thread's exit, say, is no event the scheduler would see otherwise.
  * Not while a harness holds it: a hold wakes it from here to park in
  * sysmon_held instead, where nothing the program does wakes it. Returns
  * whether it slept. */
 static bool sysmon_idle(void)
 {
 	bool slept = false;
+	int64_t ns;
 
 	if (atomic_load32(&sched.npidle) != (uint32_t)sq_nprocs)
 		return false;
 	lock(&sched.lock);
 	if (atomic_load32(&sched.npidle) == (uint32_t)sq_nprocs &&
 	    !(SQ_HARNESS && sysmonhold)) {
+		/* Nothing runs: is anything left that can? (checkdead) */
+		checkdead();
+		ns = sysmon_until(1000LL * 1000 * 1000, os_nanotime());
 		atomic_store32(&sched.sysmonwait, 1);
 		unlock(&sched.lock);
-		notetsleep(&sched.sysmonnote, 1000LL * 1000 * 1000);
+		if (ns > 0)
+			notetsleep(&sched.sysmonnote, ns);
 		lock(&sched.lock);
 		atomic_store32(&sched.sysmonwait, 0);
 		noteclear(&sched.sysmonnote);
@@ -1332,7 +1648,7 @@ static void *sysmon(void *arg)
 
 	(void)arg;
 	for (;;) {
-		os_usleep(delay);
+		os_usleep(sysmon_until(delay * 1000, os_nanotime()) / 1000);
 		/* The hold is looked at after the idle sleep, which a hold
 		 * ends: sysmon parks before it ticks again. */
 		slept = sysmon_idle();
@@ -1346,6 +1662,7 @@ static void *sysmon(void *arg)
 			idle = 0;
 			delay = SYSMON_MIN_US;
 		}
+		timer_run(os_nanotime());
 		if (retake(os_nanotime(), true) > 0) {
 			idle = 0;
 			delay = SYSMON_MIN_US;
@@ -1513,7 +1830,7 @@ void schedinit(void)
 	}
 	settings_init();
 	os_init();
-	pthread_key_create(&mkey, NULL);
+	pthread_key_create(&mkey, mkey_exit);
 	sq_nprocs = sq_settings.maxprocs ? sq_settings.maxprocs : os_ncpu();
 	fault_init();
 	allp = calloc((size_t)sq_nprocs, sizeof *allp);
@@ -1524,6 +1841,7 @@ void schedinit(void)
 		pidleput(&allp[i]);
 		unlock(&sched.lock);
 	}
+	preempt_init();
 	signal_init();
 	callback_init();
 	sysmon_start();
@@ -1540,6 +1858,13 @@ int sq_init(void)
 int sq_maxprocs(void)
 {
 	return sq_nprocs;
+}
+
+int64_t sq_mid(void)
+{
+	G *gp = getg();
+
+	return gp && gp->m ? gp->m->id : -1;
 }
 
 uint64_t sq_goid(void)
@@ -1589,7 +1914,7 @@ _Noreturn void sq_main(int (*fn)(void *), void *arg)
 	lock(&sched.lock);
 	acquirep(pidleget());
 	unlock(&sched.lock);
-	maing = newproc(fn, arg);
+	maing = newproc(fn, arg, 0);
 	runqput(m0.p, maing);
 	sched.mainstarted = true;
 	schedule();
@@ -1611,7 +1936,9 @@ void sq_stats_get(sq_stats *st)
 			st->mcount++;
 		st->nprof += (int64_t)mp->nprof;
 		st->npreempt += (int64_t)mp->npreempt;
+		st->nasyncpreempt += (int64_t)mp->nasyncpreempt;
 	}
+	st->nprofext = (int64_t)sig_nprofext();
 	st->gfree = sched.ngfree;
 	st->extram = extram_count();
 	st->stacks_inuse = stack_inuse();

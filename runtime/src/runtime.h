@@ -16,7 +16,13 @@
  *  - g->stackguard is either lo + STACK_GUARD or STACK_PREEMPT (poisoned);
  *  - a G in Gsyscall has throwsplit set, a poisoned guard, and its saved
  *    sched.sp equals syscallsp and lies inside its stack;
- *  - every stack handed out by stackalloc is mapped MAP_STACK.
+ *  - every stack handed out by stackalloc is mapped MAP_STACK;
+ *  - an extra M is in exactly one extrastate, changed under extralock, and
+ *    is on the extra-M list exactly when it is EXTRA_FREE;
+ *  - a G locked to an M (lockedm) runs on no other M, and that M runs no
+ *    other G: m->lockedg == g exactly when g->lockedm == m;
+ *  - while gsignal runs, its bounds are those of the signal stack the
+ *    handler is actually on (the runtime's own, or the thread's, adopted).
  *
  * Split checks: every function compiled into the runtime gets one (split.c;
  * how, per arch and libc, is runtime/src/split/<mode>/). NOSPLIT functions
@@ -39,6 +45,10 @@
 #include "arch.h"
 #include "splitword.h"
 #include "regress.h"
+
+/* The runtime's code goes in a section of its own, so that the signal
+ * handler can tell it from the program's (preempt.c). */
+#pragma clang section text = "sq_rt_text"
 
 typedef uintptr_t uintptr;
 typedef struct G G;
@@ -65,10 +75,18 @@ enum {
 
 enum { Pidle, Prunning, Psyscall };
 
+/* Extra M states (m->extrastate). NEW: being made or handed out; FREE: on
+ * the extra-M list; ATTACHED: a foreign thread's (attaching counts from
+ * the moment needm takes it); DETACHING: dropm under way. */
+enum { EXTRA_NEW, EXTRA_FREE, EXTRA_ATTACHED, EXTRA_DETACHING };
+
 typedef struct Stack {
 	uintptr lo;	/* lowest usable byte; the guard page lies below it */
 	uintptr hi;	/* one past the highest byte */
 } Stack;
+
+/* A cleanup record (sq_defer in sq.h), on its G's stack. */
+typedef struct sq_defer Defer;
 
 /* A saved context: sp points at the frame laid out by the arch's switch code. */
 typedef struct Gobuf {
@@ -104,6 +122,8 @@ struct G {
 	void *arg;
 	const char *waitreason;
 	void *asanfake;		/* ASan builds: the G's fake stack while it is switched out */
+	Defer *defer;		/* cleanups sq_goexit runs, innermost first */
+	uintptr asyncpc;	/* pc an asynchronous preemption interrupted (0: none) */
 };
 
 struct M {
@@ -119,9 +139,16 @@ struct M {
 	int32_t ncgo;		/* sq_ccall frames up the stack */
 	bool spinning;
 	bool isextra;		/* lent to foreign threads */
-	bool incallback;	/* extra M: a callback is running */
+	bool incallback;	/* a callback is running (extra M, or a nested one) */
 	bool inC;		/* extra M: attached, between callbacks */
+	bool incgo;		/* C run by sq_ccall is running on g0, no callback inside it */
 	bool throwing;
+	bool newsigstack;	/* minit installed gsignal (else: adopted the thread's own) */
+	bool exiting;		/* leaving for good: its locked G exited */
+	uint32_t extrastate;	/* extra M: EXTRA_*, under extralock */
+	uint32_t preemptreq;	/* a preemption signal from sysmon is on its way */
+	int32_t lockedext;	/* sq_lockosthread nesting */
+	int32_t lockedint;	/* the runtime's own locks (callbacks) */
 	G *lockedg;
 	void (*mcallfn)(G *);	/* what mcall runs on g0 */
 	Lock *waitlock;		/* released by park_m once the G is parked */
@@ -131,7 +158,11 @@ struct M {
 	M *alllink;
 	sigset_t sigmask;	/* extra M: the thread's mask before attach */
 	uint64_t nprof;		/* SIGPROF samples taken on this M */
-	uint64_t npreempt;	/* preemption signals received */
+	uint64_t npreempt;	/* preemptions honoured */
+	uint64_t nasyncpreempt;	/* of which asynchronous */
+	Stack sigstack;		/* the runtime's own signal stack (gsignal's at rest) */
+	uintptr exitsp;		/* runtime M: mstart's context, resumed to end the thread */
+	M *freelink;		/* on sched.freem: exited, waiting to be reused */
 	uintptr *splitword;	/* runtime M: its thread's split guard word, for sysmon (NULL: none) */
 	pthread_t thread;
 };
@@ -154,16 +185,20 @@ typedef struct Sched {
 	int32_t nmidle;
 	int32_t nmidlelocked;
 	int32_t mcount;
+	int32_t nmsys;		/* Ms not counted by checkdead (a wedged M0) */
+	M *freem;		/* Ms whose threads exited, for reuse */
 	P *pidle;
 	uint32_t npidle;
 	uint32_t nmspinning;
 	G *runqhead;
 	G *runqtail;
 	int32_t runqsize;
-	G *gfree;		/* dead Gs with their stacks, for reuse */
-	int32_t ngfree;
+	G *gfree;		/* dead Gs with default-size stacks, for reuse */
+	G *gfreesized;		/* dead Gs with stacks of other sizes (sq_spawn_stack) */
+	int32_t ngfree;		/* on either list */
 	uint32_t sysmonwait;
 	Note sysmonnote;
+	bool goexitmain;	/* the main G ended with sq_goexit */
 	uint64_t goidgen;
 	int64_t mnext;
 	bool mainstarted;	/* sq_main mode: checkdead applies */
@@ -219,6 +254,7 @@ typedef struct Settings {
 	bool callback_bind;	/* SQ_CALLBACK_BIND */
 	bool maymorestack;	/* SQ_DEBUG=maymorestack=yield */
 	bool nopreempt;		/* SQ_DEBUG=preempt=off */
+	bool noasyncpreempt;	/* SQ_DEBUG=asyncpreempt=off: preemption at split checks only */
 	bool crash_abort;	/* SQ_CRASH=abort */
 	const char *fault;	/* SQ_FAULT, armed by fault_init */
 } Settings;
@@ -254,12 +290,18 @@ void g0_setstack(G *g0, uintptr lo, uintptr hi);
 int64_t nanotime(void);
 void sysmon_start(void);
 void schedinit(void);
-G *gnew(void);
+G *gnew(size_t size);
 uintptr gguard(G *gp);
 void gsetguard(G *gp);
+void splitpoison(M *mp);
 
 /* split.c: a failed split check (from the mode's hook or __morestack) */
 void morestack(G *gp, uintptr sp);
+
+/* timer.c */
+int64_t timer_next(void);
+bool timers_pending(void);
+int timer_run(int64_t now);
 
 /* syscall.c */
 void entersyscall(void);
@@ -275,7 +317,12 @@ void minit(void);
 void unminit(void);
 void mpreinit(M *mp);
 void preemptm(M *mp);
+uint64_t sig_nprofext(void);
 extern bool sq_signals_ready;
+
+/* preempt.c: asynchronous preemption */
+void preempt_init(void);
+bool preempt_async(G *gp, void *uc);
 
 /* misuse.c */
 extern bool misuse_failnewm;
@@ -286,6 +333,14 @@ void needm(void);
 void dropm(void);
 int32_t extram_count(void);
 int32_t extram_attached(void);
+typedef struct Extracensus {
+	int32_t nstate[EXTRA_DETACHING + 1];	/* extra Ms per EXTRA_* state */
+	int32_t listlen;	/* Ms on the extra-M list */
+	int32_t listbad;	/* of which not EXTRA_FREE */
+	int32_t count;		/* the list's counter */
+	int32_t attached;	/* the attached counter */
+} Extracensus;
+void extram_census(Extracensus *c);
 
 /* fault.c: named fault sites, compiled only into harness builds */
 #include "fault.h"

@@ -6,7 +6,8 @@
  *   SQ_STACKSIZE      bytes of a G stack, >= 64 KiB, rounded up to pages
  *   SQ_CALLBACK_BIND  1 (default): a foreign thread keeps its M between
  *                     callbacks; 0: attach and detach on every callback
- *   SQ_DEBUG          comma-separated: maymorestack=yield, preempt=off
+ *   SQ_DEBUG          comma-separated: maymorestack=yield, preempt=off,
+ *                     asyncpreempt=off
  *   SQ_FAULT          fault sites to arm at start-up (fault.c parses it)
  *   SQ_CRASH          abort: fatal errors end by SIGABRT, not exit(2)
  *
@@ -68,8 +69,11 @@ static void debugvars(const char *s)
 			sq_settings.maymorestack = true;
 		else if (n == 11 && !strncmp(p, "preempt=off", n))
 			sq_settings.nopreempt = true;
+		else if (n == 16 && !strncmp(p, "asyncpreempt=off", n))
+			sq_settings.noasyncpreempt = true;
 		else if (n > 0)
-			bad("SQ_DEBUG", s, "want a comma-separated list of maymorestack=yield, preempt=off");
+			bad("SQ_DEBUG", s, "want a comma-separated list of maymorestack=yield, preempt=off, "
+				"asyncpreempt=off");
 		p += n + (p[n] == ',');
 	}
 }

@@ -5,22 +5,47 @@
  * while it runs, for the signals the runtime uses (SIGURG preemption,
  * SIGPROF sampling, the crash signals) and for SIGUSR1/SIGUSR2, which it
  * forwards to whatever handler the program installed before the runtime
- * started. Each M has a signal stack, gsignal, from the stack allocator (so
- * MAP_STACK), installed with sigaltstack by minit and removed by unminit.
+ * started. Each M owns a signal stack from the stack allocator (m->sigstack,
+ * so MAP_STACK). minit installs it with sigaltstack, unless the thread has
+ * a signal stack of its own already (a foreign thread, or a main thread
+ * whose program set one up): then that one is used as it is, and unminit
+ * leaves it installed, as Go's minitSignalStack does.
  *
  * The handler trusts nothing until it has checked it:
  *   1. g (TLS) NULL: not a runtime thread, or one mid attach/detach with g
- *      cleared. Forward to the handler installed before the runtime.
- *   2. sp outside g->m->gsignal: the kernel did not switch to our signal
- *      stack. Either the thread has none (a thread whose g is set but whose
- *      sigaltstack is not: exactly the attach/detach window signals must be
- *      blocked across) or somebody replaced it. Both are fatal and say so.
- *   3. otherwise switch g to gsignal for the duration, so split checks run
- *      against the signal stack's guard, and dispatch.
- * Preemption by signal only poisons the interrupted G's guard: the yield
- * happens at the G's next split check, where newstack knows whether the G
- * may be descheduled (never inside the runtime's locks or a syscall window,
- * never in the middle of libc, which has no split checks).
+ *      cleared. Forward to the handler installed before the runtime (or,
+ *      for SIGPROF while profiling, count an external sample).
+ *   2. sp outside gsignal's bounds: the handler is on some other stack.
+ *      If it is the thread's current sigaltstack (the thread put its own
+ *      in since attach), gsignal takes that stack's bounds for this signal
+ *      (Go's adjustSignalStack). Otherwise the thread has no signal stack
+ *      (a thread whose g is set but whose sigaltstack is not: exactly the
+ *      attach/detach window signals must be blocked across), or the
+ *      handler was called off it (a handler installed without SA_ONSTACK
+ *      that calls ours): both are fatal and say so.
+ *   3. g = gsignal for the dispatch, so split checks run against the
+ *      signal stack's guard.
+ *
+ * Who gets which signal (the host: the handler the program had installed
+ * before the runtime started):
+ *   SIGURG   a preemption request for the running G (asynchronous when
+ *            sysmon asked and the G is at a safe point, preempt.c; else at
+ *            its next split check). The host's handler gets every SIGURG
+ *            that is not the runtime's own request.
+ *   SIGPROF  while sq_setprofile is on: a sample (per M; external for
+ *            threads running code the runtime did not start). While it is
+ *            off: the host's, as Go does.
+ *   crash    a real fault (kernel si_code) in code the runtime runs: the
+ *            dump and the fatal "unexpected signal". A real fault in code
+ *            it does not run (no g, a bound thread between callbacks, C
+ *            run by sq_ccall) goes to the host's handler, or, with none,
+ *            to the default action (C run by sq_ccall: the fatal error).
+ *            A crash signal sent with kill/tgkill/sigqueue is no fault:
+ *            the host's handler, or a line saying who sent it, the dump,
+ *            and the default action (Go 1.19 takes it for a fault,
+ *            golang/go#26625; later Go does not). SIGABRT with a g is
+ *            always the fatal error (abort() in runtime or G code).
+ *   USR1/2   the host's.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -30,6 +55,7 @@
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 #include "runtime.h"
 #include "os.h"
@@ -42,7 +68,10 @@ static const int handled[] = {
 };
 
 static struct sigaction prevsa[NSIG_MAX];
+static uint32_t prevfired[NSIG_MAX];	/* a one-shot (SA_RESETHAND) host handler ran */
 static uint64_t nbadsignal;
+static uint64_t nprofext;		/* SIGPROF samples in code the runtime did not start */
+static uint32_t profiling;		/* sq_setprofile's timer is on */
 bool sq_signals_ready;
 
 NOSPLIT static const char *signame(int sig)
@@ -67,6 +96,13 @@ NOSPLIT static bool iscrash(int sig)
 	       sig == SIGFPE || sig == SIGABRT;
 }
 
+/* A signal somebody sent (kill, tgkill, sigqueue, ...) rather than one the
+ * kernel raised for what the thread did: user origins are si_code <= 0. */
+NOSPLIT static bool sent(const siginfo_t *info)
+{
+	return info->si_code <= 0;
+}
+
 /* Let the default action happen: for a crash signal raised by a fault the
  * faulting instruction re-executes once we return. */
 NOSPLIT static void dieFromSignal(int sig)
@@ -83,11 +119,31 @@ NOSPLIT static void dieFromSignal(int sig)
 	os_tgkill(os_gettid(), sig);
 }
 
-/* Hand the signal to the handler the program had before the runtime. */
+/* Whether the program had a handler of its own for sig before the runtime. */
+NOSPLIT static bool hosthandles(int sig)
+{
+	const struct sigaction *sa = &prevsa[sig];
+
+	if (sa->sa_flags & SA_RESETHAND && __atomic_load_n(&prevfired[sig], __ATOMIC_ACQUIRE))
+		return false;
+	if (sa->sa_flags & SA_SIGINFO)
+		return sa->sa_sigaction != NULL;
+	return sa->sa_handler != SIG_DFL && sa->sa_handler != SIG_IGN;
+}
+
+/* Hand the signal to the handler the program had before the runtime. A
+ * one-shot handler (SA_RESETHAND) runs once, as the kernel would have
+ * run it, and the default action is in force after it. */
 NOSPLIT static void forward(int sig, siginfo_t *info, void *uc)
 {
 	struct sigaction *sa = &prevsa[sig];
 
+	if (sa->sa_flags & SA_RESETHAND && __atomic_exchange_n(&prevfired[sig], 1, __ATOMIC_ACQ_REL)) {
+		if (!iscrash(sig) && sig != SIGUSR1 && sig != SIGUSR2)
+			return;		/* SIGURG ignored; SIGPROF ours */
+		dieFromSignal(sig);
+		return;
+	}
 	if (sa->sa_flags & SA_SIGINFO) {
 		if (sa->sa_sigaction)
 			sa->sa_sigaction(sig, info, uc);
@@ -104,11 +160,17 @@ NOSPLIT static void forward(int sig, siginfo_t *info, void *uc)
 	sa->sa_handler(sig);
 }
 
-/* No g: a foreign thread, or one between attach and detach. */
-NOSPLIT static void badsignal(int sig, siginfo_t *info, void *uc)
+/* ---- signal stacks ------------------------------------------------------- */
+
+/* gsignal runs on [lo, hi): its bounds and guard. A small stack of the
+ * thread's own keeps half of itself as the guard's reserve. */
+NOSPLIT static void gsignal_setstack(G *gs, uintptr lo, uintptr hi)
 {
-	__atomic_add_fetch(&nbadsignal, 1, __ATOMIC_RELAXED);
-	forward(sig, info, uc);
+	uintptr reserve = (hi - lo) / 2 < STACK_GUARD ? (hi - lo) / 2 : STACK_GUARD;
+
+	gs->stack.lo = lo;
+	gs->stack.hi = hi;
+	gs->stackguard = lo + reserve;
 }
 
 NOSPLIT static void printsigstate(int sig, G *gp, uintptr sp, const stack_t *st)
@@ -142,16 +204,63 @@ NOSPLIT static void printsigstate(int sig, G *gp, uintptr sp, const stack_t *st)
 	printunlock();
 }
 
-/* The handler is not on the M's signal stack. Never returns. */
-NOSPLIT NORETURN static void badsigstack(int sig, G *gp, uintptr sp)
+/* The handler is not on gsignal's stack (sp). If it is on the thread's
+ * current sigaltstack, gsignal follows it for this signal (its bounds go
+ * to *save, for sigstack_restore) and this returns true. Otherwise it is
+ * fatal: no signal stack at all, or a handler called off it. */
+NOSPLIT static bool adjustsigstack(int sig, G *gp, uintptr sp, Stack *save, uintptr *saveguard)
 {
+	G *gs = gp->m->gsignal;
 	stack_t st;
+	uintptr lo, hi;
 
-	arch_syscall6(SYS_sigaltstack, 0, (long)&st, 0, 0, 0, 0);
+	os_sigaltstack_raw(NULL, &st);
+	lo = (uintptr)st.ss_sp;
+	hi = lo + st.ss_size;
+	if (!(st.ss_flags & SS_DISABLE) && sp >= lo && sp < hi) {
+		*save = gs->stack;
+		*saveguard = gs->stackguard;
+		gsignal_setstack(gs, lo, hi);
+		return true;
+	}
 	printsigstate(sig, gp, sp, &st);
 	if (st.ss_flags & SS_DISABLE)
 		throw(F_NO_SIGSTACK);
 	throw(F_NOT_ON_SIGSTACK);
+}
+
+NOSPLIT static void crashnote(int sig, siginfo_t *info, void *uc, G *gp);
+
+/* ---- what the interrupted code was --------------------------------------- */
+
+/* A bound foreign thread between callbacks: it runs its own C, with g =
+ * its M's g0. For profiling, that is external code. */
+NOSPLIT static bool foreignc(G *gp)
+{
+	M *mp = gp->m;
+
+	return gp == mp->g0 && mp->isextra && !mp->incallback;
+}
+
+/* Whether the thread was running code the runtime answers for when the
+ * signal came: a G, gsignal, or g0 doing the runtime's work. Not: a bound
+ * foreign thread between callbacks, C that sq_ccall runs on g0. */
+NOSPLIT static bool inruntime(G *gp)
+{
+	return !foreignc(gp) && !(gp == gp->m->g0 && gp->m->incgo);
+}
+
+/* No g: a foreign thread, or one between attach and detach. */
+NOSPLIT static void badsignal(int sig, siginfo_t *info, void *uc)
+{
+	__atomic_add_fetch(&nbadsignal, 1, __ATOMIC_RELAXED);
+	if (sig == SIGPROF && __atomic_load_n(&profiling, __ATOMIC_ACQUIRE)) {
+		__atomic_add_fetch(&nprofext, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	if (iscrash(sig) && sig != SIGABRT && !hosthandles(sig))
+		crashnote(sig, info, uc, NULL);
+	forward(sig, info, uc);
 }
 
 /* A fault in the guard page below a G's stack is that G's overflow. */
@@ -160,6 +269,7 @@ NOSPLIT static bool inguard(G *gp, uintptr addr)
 	return gp && !gp->isg0 && addr >= gp->stack.lo - PAGE && addr < gp->stack.lo;
 }
 
+/* A real fault in code the runtime runs: the dump and the fatal error. */
 NOSPLIT NORETURN static void crash(int sig, siginfo_t *info, void *uc, G *gp)
 {
 	uintptr addr = (uintptr)info->si_addr;
@@ -172,6 +282,10 @@ NOSPLIT NORETURN static void crash(int sig, siginfo_t *info, void *uc, G *gp)
 	if (sig == SIGSEGV && inguard(gp, addr)) {
 		printlock();
 		prints("runtime: goroutine ");
+		printu(gp->goid);
+		prints(" stack exceeds ");
+		printu(gp->stack.hi - gp->stack.lo);
+		prints("-byte limit\nruntime: goroutine ");
 		printu(gp->goid);
 		prints(" ran into its guard page at ");
 		printx(addr);
@@ -195,9 +309,59 @@ NOSPLIT NORETURN static void crash(int sig, siginfo_t *info, void *uc, G *gp)
 	throw(F_UNEXPECTED_SIGNAL);
 }
 
-/* Preemption request: poison the running G's guard. A G in a syscall
- * window already has a poisoned guard and must keep throwsplit's meaning. */
-NOSPLIT static void sigpreempt(G *gp)
+/* A crash signal that is not the runtime's to report is about to take its
+ * default action: say what it was, so that a process dying of it is not a
+ * mystery. Sent: who sent it, and the dump (which G was running). gp may
+ * be NULL (a thread with no g). */
+NOSPLIT static void crashnote(int sig, siginfo_t *info, void *uc, G *gp)
+{
+	if (gp && gp->m && gp->m->throwing)
+		return;
+	printlock();
+	prints("runtime: signal ");
+	prints(signame(sig));
+	if (sent(info)) {
+		prints(" sent by pid ");
+		printi(info->si_pid);
+		prints(" uid ");
+		printi(info->si_uid);
+		prints(" (si_code ");
+		printi(info->si_code);
+		prints(") to tid ");
+		printi(os_gettid());
+		prints(": not a fault; its default action follows\n");
+		dumpall();
+	} else {
+		prints(" at pc=");
+		printx(ARCH_UC_PC(uc));
+		prints(" addr=");
+		printx((uintptr)info->si_addr);
+		prints(" on tid ");
+		printi(os_gettid());
+		prints(", in code the runtime does not run: its default action follows\n");
+	}
+	printunlock();
+}
+
+/* A crash signal on a thread with a g (see the file comment). */
+NOSPLIT static void crashsig(int sig, siginfo_t *info, void *uc, G *gp)
+{
+	bool ours = inruntime(gp);
+
+	if (sig == SIGABRT && ours)
+		crash(sig, info, uc, gp);
+	if (!sent(info) && (ours || (gp->m->incgo && !hosthandles(sig))))
+		crash(sig, info, uc, gp);
+	if (sig != SIGABRT && !hosthandles(sig))	/* abort() of the thread's own C: its business */
+		crashnote(sig, info, uc, gp);
+	forward(sig, info, uc);
+}
+
+/* Preemption request: poison the running G's guard, so that it yields at
+ * its next split check. A G in a syscall window already has a poisoned
+ * guard and must keep throwsplit's meaning. When sysmon asked (asked), the
+ * G may be preempted right here instead, if it is at a safe point. */
+NOSPLIT static void sigpreempt(G *gp, void *uc, bool asked)
 {
 	M *mp = gp->m;
 	G *cg = mp->curg;
@@ -206,21 +370,41 @@ NOSPLIT static void sigpreempt(G *gp)
 		return;
 	cg->preempt = true;
 	cg->stackguard = STACK_PREEMPT;
+	if (asked)
+		preempt_async(cg, uc);
 }
 
 static void sigdispatch(int sig, siginfo_t *info, void *uc, G *gp)
 {
+	M *mp = gp->m;
+	bool asked;
+
 	FAULT(SIGHANDLER_DISPATCH);
-	if (sig == SIGURG) {
-		sigpreempt(gp);
+	switch (sig) {
+	case SIGURG:
+		/* The runtime's own requests are tgkill'd by sysmon; a SIGURG
+		 * that coincides with one is taken as it (they coalesce). */
+		asked = __atomic_exchange_n(&mp->preemptreq, 0, __ATOMIC_ACQ_REL) != 0 &&
+			info->si_code == SI_TKILL;
+		sigpreempt(gp, uc, asked);
+		if (!asked && hosthandles(sig))
+			forward(sig, info, uc);
+		return;
+	case SIGPROF:
+		if (!__atomic_load_n(&profiling, __ATOMIC_ACQUIRE)) {
+			forward(sig, info, uc);
+			return;
+		}
+		if (foreignc(gp))
+			__atomic_add_fetch(&nprofext, 1, __ATOMIC_RELAXED);
+		else
+			mp->nprof++;	/* C run by sq_ccall counts for its G's M, as in Go */
 		return;
 	}
-	if (sig == SIGPROF) {
-		gp->m->nprof++;
+	if (iscrash(sig)) {
+		crashsig(sig, info, uc, gp);
 		return;
 	}
-	if (iscrash(sig) && (info->si_code > 0 || sig == SIGABRT))
-		crash(sig, info, uc, gp);
 	forward(sig, info, uc);
 }
 
@@ -228,7 +412,9 @@ NOSPLIT static void sighandler(int sig, siginfo_t *info, void *uc)
 {
 	G *gp = getg();
 	G *gs;
-	uintptr sp;
+	Stack save;
+	uintptr sp, saveguard = 0;
+	bool adjusted = false;
 	int saved = errno;
 
 	if (gp == NULL) {
@@ -238,11 +424,15 @@ NOSPLIT static void sighandler(int sig, siginfo_t *info, void *uc)
 	}
 	sp = arch_getsp();
 	gs = gp->m->gsignal;
-	if (!gs || sp < gs->stack.lo || sp >= gs->stack.hi)
-		badsigstack(sig, gp, sp);
+	if (sp < gs->stack.lo || sp >= gs->stack.hi)
+		adjusted = adjustsigstack(sig, gp, sp, &save, &saveguard);
 	setg(gs);
 	sigdispatch(sig, info, uc, gp);
 	setg(gp);
+	if (adjusted) {
+		gs->stack = save;
+		gs->stackguard = saveguard;
+	}
 	errno = saved;
 }
 
@@ -304,50 +494,92 @@ void mpreinit(M *mp)
 	gs->isg0 = true;
 	gs->status = Gdead;
 	gs->m = mp;
-	gs->stack = stackalloc(SIGSTACK_SIZE);
-	gs->stackguard = gs->stack.lo + STACK_GUARD;
+	mp->sigstack = stackalloc(SIGSTACK_SIZE);
+	gsignal_setstack(gs, mp->sigstack.lo, mp->sigstack.hi);
 	mp->gsignal = gs;
 }
 
-/* On the M's own thread, g set, every signal blocked: install its signal
+/* The thread's signal stack for the time it is attached: one it has
+ * already is kept as it is (gsignal takes its bounds), else the M's own
+ * is installed. Every signal blocked. */
+NOSPLIT static void minitsigstack(M *mp)
+{
+	stack_t old = { .ss_flags = SS_DISABLE };
+
+	/* One system call when the thread has none (the common case): ours
+	 * goes in and says what was there; a stack of the thread's own goes
+	 * back at once (signals are blocked in between). The kernel refuses
+	 * to change it while the thread runs on it (a callback from inside
+	 * the thread's own handler): then it is kept, as it is. */
+	if (os_sigaltstack(mp->sigstack.lo, mp->sigstack.hi, &old) < 0)
+		os_sigaltstack_raw(NULL, &old);
+	else if (!(old.ss_flags & SS_DISABLE) && old.ss_size > 0)
+		os_sigaltstack_raw(&(stack_t){ .ss_sp = old.ss_sp, .ss_size = old.ss_size,
+			.ss_flags = old.ss_flags & ~SS_ONSTACK }, NULL);
+	if (!(old.ss_flags & SS_DISABLE) && old.ss_size > 0) {
+		mp->newsigstack = false;
+		gsignal_setstack(mp->gsignal, (uintptr)old.ss_sp, (uintptr)old.ss_sp + old.ss_size);
+		return;
+	}
+	mp->newsigstack = true;
+	gsignal_setstack(mp->gsignal, mp->sigstack.lo, mp->sigstack.hi);
+}
+
+/* On the M's own thread, g set, every signal blocked: give it a signal
  * stack. Ms the runtime started also unblock signals (they start with all
  * blocked, see os_newthread); M0 and extra Ms leave the mask to their
  * caller, which restores the thread's own. */
 NOSPLIT void minit(void)
 {
 	M *mp = getg()->m;
-	G *gs = mp->gsignal;
 	sigset_t none;
 
 	mp->procid = os_gettid();
 	FAULT(MINIT_BEFORE_SIGALTSTACK);
-	os_sigaltstack(gs->stack.lo, gs->stack.hi, NULL);
+	minitsigstack(mp);
 	if (!mp->isextra && mp != &m0) {
 		sigemptyset(&none);
 		os_sigprocmask(SIG_SETMASK, &none, NULL);
 	}
 }
 
-/* Mirror of minit, for Ms given back by foreign threads. */
+/* Mirror of minit, every signal blocked: remove the M's own signal stack
+ * if minit installed it and it is still the one in place; a stack of the
+ * thread's own stays. gsignal goes back to the M's own stack. */
 NOSPLIT void unminit(void)
 {
-	os_sigaltstack(0, 0, NULL);
+	M *mp = getg()->m;
+	stack_t old;
+
+	if (mp->newsigstack) {
+		os_sigaltstack(0, 0, &old);
+		if (!(old.ss_flags & SS_DISABLE) && (uintptr)old.ss_sp != mp->sigstack.lo) {
+			old.ss_flags &= ~SS_ONSTACK;
+			os_sigaltstack_raw(&old, NULL);	/* the thread put its own in since */
+		}
+	}
+	mp->newsigstack = false;
+	gsignal_setstack(mp->gsignal, mp->sigstack.lo, mp->sigstack.hi);
 	FAULT(UNMINIT_AFTER_SIGALTSTACK);
 }
 
-/* Ask the G running on mp to yield at its next split check. */
+/* Ask the G running on mp to yield: at once if it is at a safe point,
+ * else at its next split check. From sysmon. */
 void preemptm(M *mp)
 {
 	int32_t tid = mp->procid;
 
-	if (sq_signals_ready && tid > 0)
+	if (sq_signals_ready && tid > 0) {
+		__atomic_store_n(&mp->preemptreq, 1, __ATOMIC_RELEASE);
 		os_tgkill(tid, SIGURG);
+	}
 }
 
 /* SIGPROF every 1/hz s of CPU time (0 turns it off). */
 int sq_setprofile(int hz)
 {
 	struct itimerval it;
+	int r;
 
 	memset(&it, 0, sizeof it);
 	if (hz < 0)
@@ -355,11 +587,20 @@ int sq_setprofile(int hz)
 	if (hz > 0) {
 		it.it_interval.tv_usec = 1000000 / hz;
 		it.it_value = it.it_interval;
+		__atomic_store_n(&profiling, 1, __ATOMIC_RELEASE);
 	}
-	return setitimer(ITIMER_PROF, &it, NULL) < 0 ? -errno : 0;
+	r = setitimer(ITIMER_PROF, &it, NULL) < 0 ? -errno : 0;
+	if (hz == 0)
+		__atomic_store_n(&profiling, 0, __ATOMIC_RELEASE);
+	return r;
 }
 
 uint64_t sq_badsignals(void)
 {
 	return __atomic_load_n(&nbadsignal, __ATOMIC_RELAXED);
+}
+
+uint64_t sig_nprofext(void)
+{
+	return __atomic_load_n(&nprofext, __ATOMIC_RELAXED);
 }

@@ -59,7 +59,16 @@ static void newstack(G *gp)
 		throw(F_SPLIT_BAD_TIME);
 	}
 	if (sp < gp->stack.lo + STACK_GUARD) {
-		printstack("goroutine stack exceeds its size", gp, sp);
+		/* Go's words: "runtime: goroutine stack exceeds N-byte limit",
+		 * with the G's id, since sizes differ from G to G. */
+		printlock();
+		prints("runtime: goroutine ");
+		printu(gp->goid);
+		prints(" stack exceeds ");
+		printu(gp->stack.hi - gp->stack.lo);
+		prints("-byte limit\n");
+		printunlock();
+		printstack("newstack", gp, sp);
 		throw(F_STACK_OVERFLOW);
 	}
 	if (gp->stackguard == STACK_PREEMPT) {

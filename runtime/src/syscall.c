@@ -295,10 +295,15 @@ typedef struct Ccall {
 static void ccall_g0(void *arg)
 {
 	Ccall *c = arg;
+	M *mp;
 
 	asan_switch_finish_from(NULL, &c->asan);	/* g0 afresh at its sched.sp */
 	FAULT(CCALL_C);
+	/* C the program runs: a fault in it may be the host's (signal.c). */
+	mp = getg()->m;
+	mp->incgo = true;
 	c->ret = c->fn(c->arg);
+	mp->incgo = false;
 	asan_switch_back(NULL, &c->asan);
 }
 

@@ -53,7 +53,11 @@ NOSPLIT static void dumpm(M *mp)
 	prints(" ncgo=");
 	printi(mp->ncgo);
 	if (mp->isextra)
-		prints(mp->inC || mp->incallback ? " extra(attached)" : " extra");
+		prints(mp->extrastate == EXTRA_ATTACHED ? " extra(attached)" : " extra");
+	if (mp->lockedext)
+		prints(" locked");
+	if (mp->exiting)
+		prints(" exited");
 	if (mp->spinning)
 		prints(" spinning");
 	prints(" g0=[");
@@ -105,6 +109,12 @@ NOSPLIT static void dumpg(G *gp)
 	}
 	if (gp->throwsplit)
 		prints(" throwsplit");
+	if (gp->lockedm)
+		prints(" locked");
+	if (gp->asyncpc) {
+		prints(" asyncpreempt pc=");
+		printx(gp->asyncpc);
+	}
 	printnl();
 }
 

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
@@ -30,6 +31,17 @@ enum { NTHREADS = 8, NCALLS = 10000, BIGSTACK = 4 << 20 };
 #endif
 
 static long ncalls;
+
+/* Frames with a split check each, until a guard says no more. */
+__attribute__((noinline)) static long recurse_usr2(long n)
+{
+	volatile char pad[256];
+
+	pad[0] = (char)n;
+	if (n == 0)
+		return pad[0];
+	return recurse_usr2(n - 1) + pad[0];
+}
 
 static int count(void *arg)
 {
@@ -413,7 +425,430 @@ static int test_prof(void *unused)
 	return rt_pass();
 }
 
+/* ---- deadlock while foreign threads exist ------------------------------- */
+
+static sq_chan *latech;
+static volatile int latedone;
+
+static int late_send(void *arg)
+{
+	return sq_chan_send(latech, 42);
+}
+
+/* A C thread that calls in a moment after it starts: by then the main G
+ * is blocked on the channel and every M is idle. */
+static void *late_caller(void *arg)
+{
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+	nanosleep(&ts, NULL);
+	sq_callback(late_send, NULL);
+	latedone = 1;
+	return NULL;
+}
+
+static pthread_t latethread;
+
+static int start_late_caller(void *arg)
+{
+	return pthread_create(&latethread, NULL, late_caller, NULL);
+}
+
+static int join_late_caller(void *arg)
+{
+	return pthread_join(latethread, NULL);
+}
+
+/* The main G starts a C thread (from C run by sq_ccall; with ARG "direct",
+ * straight from the G) and blocks until it calls in: no deadlock. */
+static int test_late_caller(void *unused)
+{
+	uintptr_t v = 0;
+
+	latech = sq_chan_new(0);
+	if (rt_arg && strcmp(rt_arg, "direct") == 0)
+		start_late_caller(NULL);
+	else
+		sq_ccall(start_late_caller, NULL);
+	if (sq_chan_recv(latech, &v) != 0 || v != 42)
+		return rt_fail("the late caller's value did not arrive");
+	sq_ccall(join_late_caller, NULL);
+	return latedone ? rt_pass() : rt_fail("the late caller did not finish");
+}
+
+/* ---- a thread's own signal stack ----------------------------------------- */
+
+enum { OWNSTACK = 64 << 10 };
+static long ownbad, ownsig;
+
+static void *ownstack(void)
+{
+	void *p = mmap(NULL, OWNSTACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void install_own(void *p)
+{
+	stack_t st = { .ss_sp = p, .ss_size = OWNSTACK };
+
+	sigaltstack(&st, NULL);
+}
+
+static int is_own(void *p)
+{
+	stack_t st;
+
+	sigaltstack(NULL, &st);
+	return !(st.ss_flags & SS_DISABLE) && st.ss_sp == p && st.ss_size == OWNSTACK;
+}
+
+static void tgkill_self(int sig)
+{
+	syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), sig);
+	__atomic_add_fetch(&ownsig, 1, __ATOMIC_RELAXED);
+}
+
+static int own_cb(void *arg)
+{
+	tgkill_self(SIGURG);	/* the runtime's, on whatever stack the thread has */
+	tgkill_self(SIGPROF);
+	return 7;
+}
+
+/* Each thread has a signal stack of its own, calls in, and between
+ * callbacks now and then puts in another one of its own and takes signals
+ * there. Whatever it installed last must be installed after each callback
+ * and at the end, bound or not. */
+static void *own_thread(void *arg)
+{
+	long n = (long)arg;
+	void *a = ownstack(), *b = ownstack(), *cur = a;
+
+	if (!a || !b)
+		return (void *)1;
+	install_own(cur);
+	for (long i = 0; i < n; i++) {
+		if (sq_callback(own_cb, NULL) != 7)
+			return (void *)1;
+		if (!is_own(cur))
+			__atomic_add_fetch(&ownbad, 1, __ATOMIC_RELAXED);
+		if (i % 16 == 15) {
+			cur = cur == a ? b : a;
+			install_own(cur);
+			tgkill_self(SIGPROF);
+			tgkill_self(SIGURG);
+		}
+	}
+	return NULL;
+}
+
+static int test_own_sigstack(void *unused)
+{
+	pthread_t t[4];
+	long n = rt_argl(2000);
+	void *ret;
+	int bad = 0;
+
+	sq_init();
+	sq_setprofile(2000);
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, own_thread, (void *)n);
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], &ret);
+		bad |= ret != NULL;
+	}
+	sq_setprofile(0);
+	fprintf(stderr, "[rt] OWNSTACK calls=%ld signals=%ld replaced=%ld\n", 4 * n, ownsig, ownbad);
+	if (bad)
+		return rt_fail("a callback failed");
+	if (ownbad)
+		return rt_fail("a thread's own signal stack was not installed after a callback");
+	if (sq_check(1))
+		return rt_fail("invariants");
+	return rt_pass();
+}
+
+/* On a thread with a signal stack of its own, a handler of the program's
+ * that recurses without end runs out of that stack: the runtime must say
+ * so with that stack's bounds (gsignal follows the stack in use). With
+ * ARG "reinstall" the thread puts in another one between two callbacks. */
+static int raise_usr2(void *arg)
+{
+	raise(SIGUSR2);
+	return 0;
+}
+
+static int nothing(void *arg)
+{
+	return 0;
+}
+
+static void *bounds_thread(void *arg)
+{
+	void *p = ownstack();
+
+	install_own(p);
+	if (arg) {
+		sq_callback(nothing, NULL);
+		p = ownstack();
+		install_own(p);
+	}
+	fprintf(stderr, "[rt] ALTSTACK 0x%lx 0x%lx\n", (unsigned long)p, (unsigned long)p + OWNSTACK);
+	sq_callback(raise_usr2, NULL);
+	return NULL;
+}
+
+static int test_own_sigstack_bounds(void *unused)
+{
+	pthread_t t;
+
+	sq_init();
+	pthread_create(&t, NULL, bounds_thread, (void *)(long)(rt_arg && !strcmp(rt_arg, "reinstall")));
+	pthread_join(t, NULL);
+	return rt_fail("the runtime did not stop this");
+}
+
+/* ---- sq_check(0) while other threads attach ------------------------------ */
+
+static volatile int checking;
+
+static void *churn(void *arg)
+{
+	while (checking)
+		sq_callback(count, NULL);
+	return NULL;
+}
+
+static int test_check_attach(void *unused)
+{
+	pthread_t t[4];
+	long n = rt_argl(20000), bad = 0;
+
+	setenv("SQ_CALLBACK_BIND", "0", 1);
+	sq_init();
+	checking = 1;
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, churn, NULL);
+	for (long i = 0; i < n || __atomic_load_n(&ncalls, __ATOMIC_RELAXED) < n; i++) {
+		bad += sq_check(0) != 0;
+		if (i % 16 == 0)
+			sched_yield();	/* the lock it takes must not starve the attachers */
+	}
+	checking = 0;
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	fprintf(stderr, "[rt] CHECKS %ld while attaching: %ld with violations, calls=%ld\n", n, bad, ncalls);
+	return bad ? rt_fail("sq_check(0) reported violations that are not") : rt_pass();
+}
+
+/* ---- SIGPROF on threads that never called in ----------------------------- */
+
+static volatile int cspin = 1;
+
+static void *c_only(void *arg)
+{
+	while (cspin)
+		__asm__ volatile("" ::: "memory");
+	return NULL;
+}
+
+static int test_prof_external(void *unused)
+{
+	pthread_t t;
+	sq_stats st;
+
+	sq_init();
+	pthread_create(&t, NULL, c_only, NULL);
+	sq_setprofile(1000);
+	do {
+		for (volatile int i = 0; i < 1000000; i++)
+			;
+		sq_stats_get(&st);
+	} while (st.nprofext < 10);
+	sq_setprofile(0);
+	cspin = 0;
+	pthread_join(t, NULL);
+	fprintf(stderr, "[rt] PROFEXT samples=%lld external=%lld\n", (long long)st.nprof,
+		(long long)st.nprofext);
+	return rt_pass();
+}
+
+/* ---- the host's handlers ------------------------------------------------- */
+
+static long hosturg, hostprof;
+
+static void host_handler(int sig, siginfo_t *si, void *uc)
+{
+	__atomic_add_fetch(sig == SIGURG ? &hosturg : &hostprof, 1, __ATOMIC_RELAXED);
+}
+
+static volatile int32_t boundtid;
+static volatile int hoststop;
+
+static int spin_cb(void *arg)
+{
+	for (volatile long i = 0; i < 20000; i++)
+		;
+	return 0;
+}
+
+static void *bound_caller(void *arg)
+{
+	boundtid = (int32_t)syscall(SYS_gettid);
+	while (!hoststop)
+		sq_callback(spin_cb, NULL);
+	return NULL;
+}
+
+/* Handlers installed before the runtime for SIGURG and SIGPROF get those
+ * signals on a thread attached to the runtime (bound: g is set between
+ * callbacks, and in them): SIGURG whenever it is not the runtime's own
+ * request, SIGPROF while the runtime is not profiling. */
+static int test_host_handlers(void *unused)
+{
+	struct sigaction sa = { 0 };
+	pthread_t t;
+	long urg, prof;
+	sq_stats st;
+
+	sa.sa_sigaction = host_handler;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+	sigaction(SIGURG, &sa, NULL);
+	sigaction(SIGPROF, &sa, NULL);
+	sq_init();
+	pthread_create(&t, NULL, bound_caller, NULL);
+	while (!boundtid)
+		sched_yield();
+	for (int i = 0; i < 200; i++) {
+		syscall(SYS_tgkill, getpid(), boundtid, i % 2 ? SIGURG : SIGPROF);
+		usleep(100);
+	}
+	while (!hosturg || !hostprof)
+		sched_yield();	/* the last ones may still be on their way */
+	urg = hosturg;
+	prof = hostprof;
+	/* Profiling: SIGPROF is the runtime's and goes to no one else. */
+	sq_setprofile(1000);
+	do {
+		syscall(SYS_tgkill, getpid(), boundtid, SIGPROF);
+		usleep(100);
+		sq_stats_get(&st);
+	} while (st.nprof + st.nprofext < 20);
+	sq_setprofile(0);
+	hoststop = 1;
+	pthread_join(t, NULL);
+	fprintf(stderr, "[rt] HOST urg=%ld prof=%ld prof-while-profiling=%ld samples=%lld+%lld\n", urg,
+		prof, hostprof - prof, (long long)st.nprof, (long long)st.nprofext);
+	if (hostprof != prof)
+		return rt_fail("SIGPROF went to the host's handler while the runtime profiled");
+	return rt_pass();
+}
+
+/* A real fault in the thread's own C, outside any callback, on a thread
+ * still bound to its M: the host's SIGSEGV handler gets it, as it would on
+ * a thread that never called in. With ARG "nohandler", there is none: the
+ * default action, with a line saying what it was. */
+static void host_segv(int sig)
+{
+	static const char msg[] = "[rt] HOST SIGSEGV\n";
+
+	(void)!write(2, msg, sizeof msg - 1);
+	_exit(7);
+}
+
+static int *volatile nullp;
+
+static void *fault_after(void *arg)
+{
+	sq_callback(count, NULL);
+	*nullp = 1;
+	return NULL;
+}
+
+static int test_fault_bound(void *unused)
+{
+	pthread_t t;
+
+	if (!rt_arg || strcmp(rt_arg, "nohandler"))
+		signal(SIGSEGV, host_segv);
+	sq_init();
+	pthread_create(&t, NULL, fault_after, NULL);
+	pthread_join(t, NULL);
+	return rt_fail("the fault went nowhere");
+}
+
+/* A crash signal sent with tgkill is no fault: the runtime says who sent
+ * it, dumps, and ends the process with the signal's default action. ARG:
+ * the signal number (default SIGSEGV). */
+static int test_sent_crash(void *unused)
+{
+	syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), (int)rt_argl(SIGSEGV));
+	return rt_fail("the process survived the signal");
+}
+
+/* ---- a callback's G is locked to its thread ------------------------------ */
+
+static sq_chan *lockch;
+static long lockbad;
+
+static int lock_feeder(void *arg)
+{
+	for (int i = 0; i < 200; i++)
+		sq_chan_send(lockch, (uintptr_t)i);
+	return 0;
+}
+
+/* Inside a callback: the G blocks and is woken by others, yet stays on the
+ * thread's M; it locks twice and unlocks once, and the count it leaves
+ * ends with the callback (the next one starts at 0). */
+static int locked_cb(void *arg)
+{
+	int64_t mid = sq_mid();
+	uintptr_t v;
+
+	if (sq_harness_lockcount() != 0)
+		__atomic_add_fetch(&lockbad, 1, __ATOMIC_RELAXED);
+	sq_lockosthread();
+	sq_lockosthread();
+	sq_chan_recv(lockch, &v);
+	sq_yield();
+	sq_unlockosthread();
+	if (sq_mid() != mid || sq_harness_lockcount() != 1)
+		__atomic_add_fetch(&lockbad, 1, __ATOMIC_RELAXED);
+	return 9;
+}
+
+static int spawn_feeder(void *arg)
+{
+	sq_spawn(lock_feeder, NULL);
+	return 0;
+}
+
+static int test_callback_lock(void *unused)
+{
+	sq_init();
+	lockch = sq_chan_new(0);
+	sq_callback(spawn_feeder, NULL);
+	for (int i = 0; i < 200; i++)
+		if (sq_callback(locked_cb, NULL) != 9)
+			return rt_fail("callback result");
+	fprintf(stderr, "[rt] CBLOCK bad=%ld\n", lockbad);
+	if (lockbad)
+		return rt_fail("a callback's G left its M, or its lock count outlived it");
+	return rt_pass();
+}
+
 static const rt_case cases[] = {
+	{ "callback-lock", test_callback_lock, 0, "a callback's G is locked to its thread; a count it leaves ends with it" },
+	{ "late-caller", test_late_caller, 1, "[direct] the main G waits for a C thread that calls in later" },
+	{ "own-sigstack", test_own_sigstack, 0, "[N] threads with signal stacks of their own keep them" },
+	{ "own-sigstack-bounds", test_own_sigstack_bounds, 0, "[reinstall] gsignal takes the bounds of the thread's own stack: fatal" },
+	{ "check-attach", test_check_attach, 0, "[N] sq_check(0) while threads attach and detach" },
+	{ "prof-external", test_prof_external, 0, "SIGPROF on a thread that never called in is counted" },
+	{ "host-handlers", test_host_handlers, 0, "the host's SIGURG and SIGPROF handlers on an attached thread" },
+	{ "fault-bound", test_fault_bound, 0, "[nohandler] a fault in a bound thread's own C goes to the host" },
+	{ "sent-crash", test_sent_crash, 1, "[SIG] a sent crash signal is said to be sent, then its default action" },
 	{ "threads", test_threads, 0, "[N] 8 C threads x N callbacks (SQ_CALLBACK_BIND decides binding)" },
 	{ "stackswitch", test_stackswitch, 0, "callbacks from pthread, ucontext and Boost.Context stacks" },
 	{ "ccall-switch", test_ccall_switch, 1, "callback inside sq_ccall after a stack switch: fatal" },
@@ -425,11 +860,19 @@ static const rt_case cases[] = {
 	{ NULL, NULL, 0, NULL },
 };
 
+static void deep_usr2(int sig)
+{
+	recurse_usr2(1 << 20);
+}
+
 int main(int argc, char **argv)
 {
 	struct sigaction sa = { 0 };
 
 	sa.sa_handler = usr1_where;
 	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = deep_usr2;
+	sa.sa_flags = SA_ONSTACK;
+	sigaction(SIGUSR2, &sa, NULL);
 	return rt_main(argc, argv, cases);
 }

@@ -259,7 +259,217 @@ static int test_picker(void *unused)
 	return rt_pass();
 }
 
+/* ---- sq_sleep, sq_mutex, sq_mid, per-spawn stacks ---------------------- */
+
+static volatile int sleeper_woke;
+static volatile long others_ran;
+
+static int sleeper(void *arg)
+{
+	int64_t ns = (int64_t)(long)arg;
+	struct timespec a, b;
+	long before = others_ran;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	sq_sleep(ns);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	if ((b.tv_sec - a.tv_sec) * 1000000000LL + (b.tv_nsec - a.tv_nsec) < ns)
+		sleeper_woke = -1;	/* woke early */
+	else if (others_ran == before)
+		sleeper_woke = -2;	/* nothing ran meanwhile: the M slept, not the G */
+	else
+		sleeper_woke = 1;
+	return 0;
+}
+
+static int busy_until_woken(void *arg)
+{
+	while (!sleeper_woke) {
+		others_ran++;
+		sq_yield();
+	}
+	sq_wg_done(arg);
+	return 0;
+}
+
+static int napper2(void *arg)
+{
+	for (int i = 0; i < 20; i++)
+		sq_sleep(1000 + (long)arg * 100);
+	sq_wg_done(ring_wg);
+	return 0;
+}
+
+/* A sleeping G lets others run on its M (one P); it wakes no sooner than
+ * asked; many sleepers all wake; the main G sleeping alone is no deadlock. */
+static int test_sleep(void *unused)
+{
+	sq_wg *wg = sq_wg_new();
+
+	sq_wg_add(wg, 1);
+	sq_spawn(sleeper, (void *)(long)20000000);
+	sq_spawn(busy_until_woken, wg);
+	sq_wg_wait(wg);
+	if (sleeper_woke == -1)
+		return rt_fail("sq_sleep returned before its time");
+	if (sleeper_woke == -2)
+		return rt_fail("no other G ran while one slept");
+	ring_wg = sq_wg_new();
+	sq_wg_add(ring_wg, 100);
+	for (long i = 0; i < 100; i++)
+		sq_spawn(napper2, (void *)i);
+	sq_wg_wait(ring_wg);
+	sq_sleep(20000000);	/* alone: a pending timer is no deadlock */
+	return rt_pass();
+}
+
+static sq_mutex *mu;
+static long mucount;
+static volatile int inside;
+static long mubad;
+
+static int locker(void *arg)
+{
+	for (int i = 0; i < 1000; i++) {
+		if (i % 2 || !sq_mutex_trylock(mu))
+			sq_mutex_lock(mu);
+		if (inside++)
+			mubad++;
+		mucount++;
+		if (i % 10 == 0)
+			sq_yield();	/* the others must park, not spin the M */
+		if (i % 100 == 0)
+			sq_sleep(10000);
+		inside--;
+		sq_mutex_unlock(mu);
+	}
+	sq_wg_done(arg);
+	return 0;
+}
+
+static int test_mutex(void *unused)
+{
+	sq_wg *wg = sq_wg_new();
+
+	mu = sq_mutex_new();
+	sq_wg_add(wg, 8);
+	for (int i = 0; i < 8; i++)
+		sq_spawn(locker, wg);
+	sq_wg_wait(wg);
+	fprintf(stderr, "[rt] MUTEX count=%ld overlaps=%ld\n", mucount, mubad);
+	if (mucount != 8000 || mubad)
+		return rt_fail("the mutex did not exclude");
+	if (!sq_mutex_trylock(mu) || sq_mutex_trylock(mu))
+		return rt_fail("trylock");
+	sq_mutex_unlock(mu);
+	sq_mutex_free(mu);
+	return rt_pass();
+}
+
+__attribute__((noinline)) static long deep(long n)
+{
+	volatile char pad[1024];
+
+	pad[0] = (char)n;
+	return n == 0 ? pad[0] : deep(n - 1) + pad[0];
+}
+
+static int deep_g(void *arg)
+{
+	deep((long)arg);
+	sq_wg_done(ring_wg);
+	return 0;
+}
+
+/* Recursion that the default stack cannot hold, on a G spawned with a
+ * larger one; sizes out of range are refused. */
+static int test_spawn_stack(void *unused)
+{
+	ring_wg = sq_wg_new();
+	if (sq_spawn_stack(deep_g, NULL, 4096) != -EINVAL)
+		return rt_fail("a 4 KiB stack was accepted");
+	sq_wg_add(ring_wg, 2);
+	if (sq_spawn_stack(deep_g, (void *)(long)8000, 16 << 20) != 0)
+		return rt_fail("sq_spawn_stack refused 16 MiB");
+	sq_spawn_stack(deep_g, (void *)(long)10, 0);	/* 0: the default */
+	sq_wg_wait(ring_wg);
+	if (sq_check(0))
+		return rt_fail("invariants");
+	return rt_pass();
+}
+
+static int64_t gmid;
+
+static int mid_g(void *arg)
+{
+	gmid = sq_mid();
+	sq_wg_done(arg);
+	return 0;
+}
+
+static int test_mid(void *unused)
+{
+	sq_wg *wg = sq_wg_new();
+
+	sq_wg_add(wg, 1);
+	sq_spawn(mid_g, wg);
+	sq_wg_wait(wg);
+	fprintf(stderr, "[rt] MID main=%lld g=%lld\n", (long long)sq_mid(), (long long)gmid);
+	if (sq_mid() < 0 || gmid < 0)
+		return rt_fail("no M id on a G");
+	return rt_pass();
+}
+
+/* ---- asynchronous preemption -------------------------------------------- */
+
+static volatile int tight_stop;
+static volatile long tight_spins;
+
+/* No calls at all, so no split check: only a signal can preempt it. */
+static int tight(void *arg)
+{
+	while (!tight_stop)
+		tight_spins++;
+	sq_wg_done(arg);
+	return 0;
+}
+
+static int stopper2(void *arg)
+{
+	tight_stop = 1;
+	sq_wg_done(arg);
+	return 0;
+}
+
+/* Go's TestAsyncPreempt shape: with one P, a loop without calls must be
+ * preempted so that another G runs. */
+static int test_preempt_tight(void *unused)
+{
+	sq_wg *wg = sq_wg_new();
+	sq_stats st;
+
+	if (!sq_harness_asyncpreempt()) {
+		printf("SKIP %s: no asynchronous preemption in this build or on this arch\n", rt_current);
+		return 0;
+	}
+	sq_wg_add(wg, 2);
+	sq_spawn(tight, wg);
+	sq_spawn(stopper2, wg);
+	sq_wg_wait(wg);
+	sq_stats_get(&st);
+	fprintf(stderr, "[rt] TIGHT spins=%ld npreempt=%lld async=%lld\n", tight_spins,
+		(long long)st.npreempt, (long long)st.nasyncpreempt);
+	if (sq_maxprocs() == 1 && st.nasyncpreempt < 1)
+		return rt_fail("no asynchronous preemption recorded with one P");
+	return rt_pass();
+}
+
 static const rt_case cases[] = {
+	{ "sleep", test_sleep, 1, "sq_sleep parks the G, not the M" },
+	{ "mutex", test_mutex, 1, "8 Gs x 1000 sq_mutex sections, with yields and sleeps inside" },
+	{ "spawn-stack", test_spawn_stack, 1, "deep recursion on a G with a 16 MiB stack" },
+	{ "mid", test_mid, 1, "sq_mid on Gs" },
+	{ "preempt-tight", test_preempt_tight, 1, "a loop with no calls is preempted asynchronously" },
 	{ "picker", test_picker, 1, "[SEED] the schedule follows a picker's choices" },
 	{ "yield-steal", test_yield_steal, 1, "[N] 2P-1 Gs x N yields while Ps go idle and steal" },
 	{ "chain", test_chain, 1, "[N] N Gs pass a value down a chain of channels" },

@@ -70,7 +70,7 @@ static void quiesce(void)
 	}
 }
 
-/* The promise the runtime cannot check itself (harness/mapstack.h): every
+/* The promise the runtime cannot check itself (harness/stackmaps.h): every
  * stack it handed out is MAP_STACK, which /proc/self/smaps shows as "nh"
  * (VM_NOHUGEPAGE) since Linux 6.7. Each stack not so is printed; 0 where
  * the kernel cannot tell. */

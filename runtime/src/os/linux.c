@@ -9,10 +9,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <link.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -251,7 +253,6 @@ int os_newthread(struct M *mp, void *(*fn)(void *), uintptr_t lo, uintptr_t hi)
 	int r;
 
 	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstack(&attr, (void *)lo, hi - lo);
 	/* The new thread starts with every signal blocked; minit unblocks them
 	 * once its signal stack is installed. */
@@ -261,6 +262,11 @@ int os_newthread(struct M *mp, void *(*fn)(void *), uintptr_t lo, uintptr_t hi)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
 	return -r;
+}
+
+int os_threadgone(struct M *mp)
+{
+	return pthread_tryjoin_np(mp->thread, NULL) == 0;
 }
 
 /* A thread's own stack never changes, and pthread_getattr_np is costly
@@ -296,6 +302,76 @@ NOSPLIT int os_sigaltstack(uintptr_t lo, uintptr_t hi, stack_t *old)
 	st.ss_size = hi - lo;
 	st.ss_flags = lo ? 0 : SS_DISABLE;
 	return (int)arch_syscall6(SYS_sigaltstack, (long)&st, (long)old, 0, 0, 0, 0);
+}
+
+NOSPLIT int os_sigaltstack_raw(const stack_t *st, stack_t *old)
+{
+	return (int)arch_syscall6(SYS_sigaltstack, (long)st, (long)old, 0, 0, 0, 0);
+}
+
+/* Field 20 of /proc/self/stat, num_threads: after the command name, which
+ * is in parentheses and may hold anything, so count from the last ')'. */
+int os_nthreads(void)
+{
+	char buf[1024], *p, *end;
+	long n;
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC), field;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = 0;
+	if ((p = strrchr(buf, ')')) == NULL)
+		return -EIO;
+	for (field = 2; field < 20 && *p; p++)
+		if (*p == ' ')
+			field++;
+	n = strtol(p, &end, 10);
+	return end == p || n <= 0 ? -EIO : (int)n;
+}
+
+/* The executable is the first object dl_iterate_phdr reports. It is
+ * static when it has no PT_INTERP: then libc is inside it. */
+typedef struct Exectext {
+	uintptr_t lo, hi;
+	int dynamic;
+} Exectext;
+
+static int exectext_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	Exectext *t = arg;
+
+	(void)size;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+
+		if (ph->p_type == PT_INTERP)
+			t->dynamic = 1;
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
+			uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+
+			if (t->hi == 0 || lo < t->lo)
+				t->lo = lo;
+			if (hi > t->hi)
+				t->hi = hi;
+		}
+	}
+	return 1;	/* the first object only */
+}
+
+int os_exec_text(uintptr_t *lo, uintptr_t *hi)
+{
+	Exectext t = { 0, 0, 0 };
+
+	dl_iterate_phdr(exectext_cb, &t);
+	if (!t.dynamic || t.hi == 0)
+		return -ENOSYS;
+	*lo = t.lo;
+	*hi = t.hi;
+	return 0;
 }
 
 /* Straight to the kernel: glibc's wrapper refuses to block its own internal

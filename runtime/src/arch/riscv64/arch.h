@@ -137,6 +137,21 @@ static inline int arch_systemstack_from(const void *gp, const void *g0, const vo
 	return ARCH_SYS_BAD;
 }
 
+/* Asynchronous preemption (preempt.c): not on this port. The handler
+ * leaves every preemption request to the G's next split check, as before
+ * (docs/runtime.md). */
+__attribute__((no_instrument_function, always_inline))
+static inline uintptr_t arch_asyncpreempt_probe(void)
+{
+	return 0;
+}
+
+__attribute__((no_instrument_function, always_inline))
+static inline void arch_asyncpreempt_inject(void *uc)
+{
+	(void)uc;
+}
+
 /* asm.S */
 void sq_mcall_switch(uintptr_t *save, uintptr_t g0sp, void (*fn)(void *), void *arg);
 __attribute__((noreturn)) void sq_gogo_switch(uintptr_t sp);

@@ -9,6 +9,9 @@
 #define SQ_ARCH_H
 
 #include <stdint.h>
+#include <ucontext.h>
+
+#include "regress.h"
 
 enum {
 	ARCH_CTX_PC_OFF = 56,	/* byte offset of the resume pc in a saved context */
@@ -84,6 +87,93 @@ static inline int arch_systemstack_from(const void *gp, const void *g0, const vo
 		return ARCH_SYS_SWITCH;
 	return ARCH_SYS_BAD;
 }
+
+/* ---- asynchronous preemption (preempt.c; sq_asyncpreempt in asm.S) --------
+ *
+ * The signal handler diverts a G interrupted at a safe point into
+ * sq_asyncpreempt, as if the interrupted instruction had called it: the
+ * interrupted pc goes on the G's stack below the 128-byte red zone (which
+ * the interrupted code may be using), sp points at it, pc at the routine.
+ * The routine saves every general register and rflags, then the extended
+ * state with xsave (x87, SSE with mxcsr, AVX, AVX-512 with the opmask
+ * registers: the components of XCR0 a program can use, PKRU and AMX left
+ * out: PKRU is the thread's, not the G's), 64-byte aligned below them;
+ * calls asyncpreempt2 (which reschedules the G, maybe onto another
+ * thread); restores everything and returns with `ret $128`, which pops the
+ * pc and skips the red zone: sp is exactly the interrupted one again.
+ * Without OSXSAVE it uses fxsave (x87 and SSE: all the state there is).
+ *
+ * sq_fpmask is the xsave component mask (0: fxsave), sq_fpsize the save
+ * area's bytes. Set once by arch_asyncpreempt_probe, before any signal. */
+extern uint64_t sq_fpmask;
+extern uint32_t sq_fpsize;
+void sq_asyncpreempt(void);
+
+enum {
+	ARCH_ASYNC_REDZONE = ARCH_REDZONE,	/* left alone below the interrupted sp */
+	ARCH_ASYNC_GPRS    = 16 * 8,		/* 15 registers and rflags */
+	ARCH_FP_LEGACY     = 512,		/* fxsave area; xsave's header follows */
+	ARCH_FP_HEADER     = 64,
+	ARCH_XCR0_USER     = 0xe7,		/* x87, SSE, AVX, opmask, ZMM_Hi256, Hi16_ZMM */
+};
+
+__attribute__((no_instrument_function, always_inline))
+static inline void arch_cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
+{
+	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
+}
+
+/* Once, at start-up: choose xsave or fxsave and size the save area.
+ * Returns the bytes the routine needs below the interrupted sp (red zone,
+ * registers, alignment, save area, and the frames of the C it calls), or 0
+ * if this CPU cannot. */
+__attribute__((no_instrument_function))
+static inline uintptr_t arch_asyncpreempt_probe(void)
+{
+	uint32_t r[4];
+	uint32_t lo, hi, size = ARCH_FP_LEGACY + ARCH_FP_HEADER;
+	uint64_t mask;
+
+	arch_cpuid(1, 0, r);
+	if (!(r[3] & (1u << 24)))	/* no fxsave: not an x86-64 we know */
+		return 0;
+	/* Before the fix the vector state went through fxsave whatever the
+	 * CPU had: x87 and XMM0-15's low halves only. */
+	if (REGRESS(ASYNCPREEMPT_FXSAVE) || !(r[2] & (1u << 27))) {	/* OSXSAVE */
+		sq_fpmask = 0;
+		sq_fpsize = ARCH_FP_LEGACY;
+	} else {
+		__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+		mask = (((uint64_t)hi << 32) | lo) & ARCH_XCR0_USER;
+		for (uint32_t i = 2; i < 8; i++) {
+			if (!(mask & (1u << i)))
+				continue;
+			arch_cpuid(0xd, i, r);	/* eax: size, ebx: offset */
+			if (r[1] + r[0] > size)
+				size = r[1] + r[0];
+		}
+		sq_fpmask = mask;
+		sq_fpsize = size;
+	}
+	return ARCH_ASYNC_REDZONE + 8 + ARCH_ASYNC_GPRS + 64 + sq_fpsize + 1024;
+}
+
+/* From the signal handler, with uc the interrupted G's context and room
+ * checked: resume it in sq_asyncpreempt (see above). Like ARCH_UC_PC it
+ * needs REG_RIP, which libc declares with _GNU_SOURCE only: it exists in
+ * the files that define that first (preempt.c). */
+#ifdef REG_RIP
+__attribute__((no_instrument_function, always_inline))
+static inline void arch_asyncpreempt_inject(void *uc)
+{
+	greg_t *r = ((ucontext_t *)uc)->uc_mcontext.gregs;
+	uintptr_t sp = (uintptr_t)r[REG_RSP] - ARCH_ASYNC_REDZONE - 8;
+
+	*(uintptr_t *)sp = (uintptr_t)r[REG_RIP];
+	r[REG_RSP] = (greg_t)sp;
+	r[REG_RIP] = (greg_t)(uintptr_t)sq_asyncpreempt;
+}
+#endif
 
 /* asm.S */
 void sq_mcall_switch(uintptr_t *save, uintptr_t g0sp, void (*fn)(void *), void *arg);

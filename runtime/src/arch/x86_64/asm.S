@@ -38,12 +38,30 @@
  *   sq_gogo_switch   resume a saved context:                      jump
  *   sq_ctx_make      lay out a fresh context that starts at entry: make
  *   sq_oncall        call fn(arg) on another stack and come back:  on-top
+ *   sq_asyncpreempt  entered from a signal, as if the interrupted
+ *                    instruction had called it; saves and restores the
+ *                    whole register state around asyncpreempt2
+ *
+ * Asynchronous preemption frame, on the G's stack, lowest address first
+ * (the signal handler made the first slot, arch_asyncpreempt_inject):
+ *
+ *   area     xsave/fxsave save area, sq_fpsize bytes, 64-byte aligned
+ *   pad      0-63 bytes
+ *   +0       r15   <- rbp while asyncpreempt2 runs
+ *   +8       r14, r13, r12, r11, r10, r9, r8, rdi, rsi, rbp, rbx, rdx, rcx, rax
+ *   +120     rflags
+ *   +128     the interrupted pc
+ *   +136     the interrupted code's red zone (128 bytes, untouched)
+ *   +264     the interrupted sp
+ *
+ * The runtime's code lives in its own section, sq_rt_text (runtime.h), so
+ * that the signal handler can tell it from the program's.
  */
 #if !defined(__x86_64__) || !defined(__ELF__)
 #error "asm.S: this file is for x86-64 ELF only"
 #endif
 
-	.text
+	.section sq_rt_text,"ax",@progbits
 
 /* Push the callee-saved state in the layout above; rsp ends at +0. */
 .macro SAVE_CONTEXT
@@ -179,5 +197,94 @@ sq_oncall:
 	ret
 	.cfi_endproc
 	.size	sq_oncall, .-sq_oncall
+
+/* void sq_asyncpreempt(void): see the frame above and arch.h. No
+ * register may change before it is saved, and none after it is restored:
+ * only pushes, pops and the stores into the save area touch nothing else
+ * than memory below the interrupted red zone. */
+	.globl	sq_asyncpreempt
+	.type	sq_asyncpreempt, @function
+	.align	16
+sq_asyncpreempt:
+	.cfi_startproc
+	.cfi_signal_frame
+	pushfq				/* flags first: the pushes below keep them */
+	pushq	%rax
+	pushq	%rcx
+	pushq	%rdx
+	pushq	%rbx
+	pushq	%rbp
+	pushq	%rsi
+	pushq	%rdi
+	pushq	%r8
+	pushq	%r9
+	pushq	%r10
+	pushq	%r11
+	pushq	%r12
+	pushq	%r13
+	pushq	%r14
+	pushq	%r15
+	movq	%rsp, %rbp		/* the frame: rbp is callee-saved over the call */
+	cld				/* the psABI's DF=0 at calls; rflags is saved */
+	movl	sq_fpsize(%rip), %eax
+	subq	%rax, %rsp		/* the save area */
+	andq	$-64, %rsp		/* xsave wants 64-byte alignment */
+	movq	sq_fpmask(%rip), %rax
+	testq	%rax, %rax
+	jz	1f
+	xorl	%ecx, %ecx		/* xsave's header must be zero but for what xsave writes */
+2:	movq	$0, 512(%rsp,%rcx,8)
+	incl	%ecx
+	cmpl	$8, %ecx
+	jb	2b
+	movq	%rax, %rdx
+	shrq	$32, %rdx		/* edx:eax = the component mask */
+	xsave64	(%rsp)
+	jmp	3f
+1:	fxsave64 (%rsp)
+3:	call	asyncpreempt2		/* reschedules; returns on whatever thread runs us next */
+	movq	sq_fpmask(%rip), %rax
+	testq	%rax, %rax
+	jz	4f
+	movq	%rax, %rdx
+	shrq	$32, %rdx
+	xrstor64 (%rsp)
+	jmp	5f
+4:	fxrstor64 (%rsp)
+5:	movq	%rbp, %rsp
+	popq	%r15
+	popq	%r14
+	popq	%r13
+	popq	%r12
+	popq	%r11
+	popq	%r10
+	popq	%r9
+	popq	%r8
+	popq	%rdi
+	popq	%rsi
+	popq	%rbp
+	popq	%rbx
+	popq	%rdx
+	popq	%rcx
+	popq	%rax
+	popfq				/* DF and the arithmetic flags as they were */
+	ret	$128			/* to the interrupted pc; skip the red zone */
+	.cfi_endproc
+	.size	sq_asyncpreempt, .-sq_asyncpreempt
+
+/* Set once before any signal (arch_asyncpreempt_probe). */
+	.data
+	.globl	sq_fpmask
+	.type	sq_fpmask, @object
+	.align	8
+sq_fpmask:
+	.quad	0
+	.size	sq_fpmask, 8
+	.globl	sq_fpsize
+	.type	sq_fpsize, @object
+	.align	4
+sq_fpsize:
+	.long	512
+	.size	sq_fpsize, 4
 
 	.section .note.GNU-stack,"",@progbits
