@@ -310,7 +310,9 @@ static void ccall_g0(void *arg)
 /* Run C on g0 inside a syscall window. gp->ccallsp records where the G's
  * stack stopped, so a callback from the C code can run the G below it.
  * With nothing to do around the C call on g0 (no fault sites, no ASan),
- * sq_oncall calls fn itself and hands its result back. */
+ * sq_oncall calls fn itself and hands its result back; m->incgo is set
+ * around it here as ccall_g0 sets it around its call (signal.c tells the
+ * program's C from the runtime's code by it). */
 NOSPLIT int sq_ccall(int (*fn)(void *), void *arg)
 {
 	G *gp = getg();
@@ -330,7 +332,10 @@ NOSPLIT int sq_ccall(int (*fn)(void *), void *arg)
 		sq_oncall(g0sp, ccall_g0, &c, &gp->ccallsp);
 		asan_switch_finish(gp->asanfake);
 	} else {
+		/* ccall_g0's mark, around the call it would have made. */
+		mp->incgo = true;
 		c.ret = (int)sq_oncall(g0sp, (void (*)(void *))fn, arg, &gp->ccallsp);
+		mp->incgo = false;
 	}
 	setg(gp);
 	mp->ncgo--;

@@ -33,12 +33,16 @@
  * its check yields. Callee-saved registers are split_miss's to keep.
  * Alignment: the function was entered with rsp = 8 mod 16, the call here
  * made it 0, the push 8, and the 200-byte area 0 again for the call.
+ *
+ * Like the rest of the runtime's code it lives in sq_rt_text (runtime.h):
+ * a G interrupted here is not at an asynchronous safe point (preempt.c);
+ * its request is split_miss's to honour.
  */
 #if !defined(__x86_64__) || !defined(__ELF__)
 #error "morestack.S: this file is for x86-64 ELF only"
 #endif
 
-	.text
+	.section sq_rt_text,"ax",@progbits
 	.globl	__morestack
 	.type	__morestack, @function
 	.align	16
