@@ -118,13 +118,14 @@ static int spantostack(void *span, size_t spansize, int32_t n)
 	return os_mem_guards(span, spansize, n);
 }
 
-/* A new chunk for pool: n spans, stacks already. stacklock not held (it
- * makes system calls). NULL when the OS says no. */
-static void *chunknew(size_t spansize, int32_t *n)
+/* A new chunk: n spans, stacks already; one span when there is no pool
+ * to keep the rest (a size beyond the NPOOL in use: sq_spawn_stack).
+ * stacklock not held (it makes system calls). NULL when the OS says no. */
+static void *chunknew(size_t spansize, bool pooled, int32_t *n)
 {
 	void *chunk;
 
-	*n = spansize >= CHUNK_BYTES ? 1 : (int32_t)(CHUNK_BYTES / spansize);
+	*n = !pooled || spansize >= CHUNK_BYTES ? 1 : (int32_t)(CHUNK_BYTES / spansize);
 	if (os_mem_reserve(spansize * (size_t)*n, &chunk) < 0)
 		return NULL;
 	if (spantostack(chunk, spansize, *n) < 0) {
@@ -186,7 +187,7 @@ Stack stackalloc(size_t size)
 			throw(F_STACK_ALLOC);
 		return spanstack(span, size);
 	}
-	chunk = chunknew(spansize, &n);
+	chunk = chunknew(spansize, pool != NULL, &n);
 	if (chunk == NULL)
 		throw(F_STACK_ALLOC);
 	/* The first span is ours; the rest becomes the pool's chunk, unless
