@@ -437,7 +437,9 @@ C_SIDE static int64_t await_tick(void)
 	static int64_t ticked;
 	int64_t slice = 0, now;
 
-	if (fz_settle_tick() || fz_tight_tick())
+	/* Both, every time: a settler waits for quiet that a tight loop
+	 * keeps away until it is released here. */
+	if (fz_settle_tick() | fz_tight_tick())
 		slice = FZ_POLL;
 	if (anyasync()) {
 		/* sysmon's pace, however often we are called (polling). */

@@ -614,14 +614,18 @@ SC_ENV_FN_ void sc_env_quiesce(void)
 /* A scenario can be done before the fault axis's thread has even run: a
  * process that exits then has not "gone on" after the fault. Wait until it
  * fired (5 s at most), and until 500 ms after, time for the death it owes
- * to land (a fatal error's dump, a forced unwind, a key destructor). The
- * naps are blocking system calls: the waiting G gives up its P. */
+ * to land (a fatal error's dump, a forced unwind, a key destructor). Until
+ * it fired the naps are blocking system calls through the target, so the
+ * waiting G gives up its P to the axis's thread; after, plain sleeps: this
+ * may be the runtime's own exit after its fatal error (gccgo's ends in the
+ * C library's exit when its abort was dropped, as PID 1), and a call into
+ * a runtime that stopped the world never returns. */
 SC_ENV_FN_ void sc_env_await_fault(void)
 {
 	for (int i = 0; i < 5000 && !__atomic_load_n(&sc_env_fired, __ATOMIC_ACQUIRE); i++)
 		sc_env_nap();
 	while (sc_env_fired && sc_env_recent(&sc_env_fired_at, 500000000))
-		sc_env_nap();
+		sc_env_sleep_us(1000);
 }
 
 /* At exit: what the axes saw. A failed check turns the exit status to 1. */

@@ -415,7 +415,8 @@ def test_clusterfuzzlite_build_sh(fuzz_built, tmp_path):
     seeds = tmp_path / "seeds"
     with zipfile.ZipFile(out / "sq_ops_seed_corpus.zip") as z:
         z.extractall(seeds)
-    r = subprocess.run([str(out / "sq_ops"), "-handle_usr1=0", "-handle_usr2=0", "-runs=3000", str(seeds)],
+    r = subprocess.run([str(out / "sq_ops"), "-handle_usr1=0", "-handle_usr2=0", "-runs=3000",
+                        f"-artifact_prefix={tmp_path}/", str(seeds)], cwd=tmp_path,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300,
                        env=dict(fuzzrun.env(), ASAN_OPTIONS="detect_leaks=0"))
     assert r.returncode == 0 and "Done 3000 runs" in r.stdout, r.stdout[-4000:]

@@ -615,7 +615,7 @@ def after_campaign(a, rep, runs_under, outdir, meta, interrupted):
     if interrupted:
         return
     from . import coverage, derand
-    coverage.after_campaign(outdir, rep.records, runs_under, dict(meta, label=runs_under.label()))
+    coverage.after_campaign(outdir, rep.records, runs_under, dict(meta, label=runs_under.label(), runtime=runs_under.runtime))
     derand.after_campaign(outdir, list(rep.findings.values()), duration.parse(a.derandomize), a.on)
 
 

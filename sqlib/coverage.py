@@ -280,6 +280,9 @@ def summary(m):
     sites = m["sites"]
     reached = [s for s, v in sites.items() if v["hits"] or v.get("line")]
     never = sorted(set(sites) - set(reached))
+    rt = m.get("meta", {}).get("runtime", "sq")
+    if rt != "sq":		# the sites are our runtime's (SQ_SITES); another has none
+        return f"coverage: none on target {rt} (fault sites and source coverage are stackquake's runtime's)"
     out = f"coverage: fault sites reached {len(reached)}/{len(sites)}"
     if never:
         out += f" (never: {', '.join(never)})"

@@ -175,9 +175,19 @@ void extram_census(Extracensus *c)
 		if (mp->extrastate != EXTRA_FREE)
 			c->listbad++;
 	}
-	for (mp = __atomic_load_n(&allm, __ATOMIC_ACQUIRE); mp; mp = mp->alllink)
-		if (mp->isextra && mp->extrastate <= EXTRA_DETACHING)
-			c->nstate[mp->extrastate]++;
+	for (mp = __atomic_load_n(&allm, __ATOMIC_ACQUIRE); mp; mp = mp->alllink) {
+		if (!mp->isextra || mp->extrastate > EXTRA_DETACHING)
+			continue;
+		c->nstate[mp->extrastate]++;
+		/* A free M ran its last call-out and its last lock to the end. */
+		if (mp->extrastate == EXTRA_FREE && (mp->ncgo || mp->locks))
+			c->freebusy++;
+		/* A bound thread gives its M back in its key destructor, which
+		 * runs before the thread is gone: one that is gone took it along. */
+		if (mp->extrastate == EXTRA_ATTACHED && mp->procid &&
+		    os_tgkill(mp->procid, 0) == -ESRCH && !c->orphans++)
+			c->orphan_tid = mp->procid;
+	}
 	c->count = extram_count();
 	c->attached = extram_attached();
 	unlock(&extralock);

@@ -71,6 +71,11 @@ static int check_extram(bool quiescent)
 	if (c.nstate[EXTRA_ATTACHED] != c.attached)
 		bad += violation("attached extra Ms vs the attached count", c.nstate[EXTRA_ATTACHED],
 			c.attached);
+	if (c.freebusy)
+		bad += violation("free extra Ms with call-outs or locks still counted", c.freebusy, 0);
+	if (c.orphans)
+		bad += violation("extra Ms attached to threads that exited (first: tid)", c.orphans,
+			c.orphan_tid);
 	if (quiescent && c.nstate[EXTRA_NEW] + c.nstate[EXTRA_DETACHING])
 		bad += violation("extra Ms half attached or detached", c.nstate[EXTRA_NEW],
 			c.nstate[EXTRA_DETACHING]);

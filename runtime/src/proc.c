@@ -1711,10 +1711,12 @@ int sq_harness_quiet(int busy)
 	for (i = 0; i < sq_nprocs; i++)
 		if (!runqempty(&allp[i]))
 			return 0;
-	/* An M counts as idle once stopm has queued it (mput), with the lock
-	 * still held; it is only still (no more runtime code running, no more
-	 * coverage counted) once it has dropped the lock to go to sleep. */
-	return __atomic_load_n(&sched.nmidle, __ATOMIC_ACQUIRE) + busy ==
+	/* An M counts as idle once stopm has queued it (mput), or stoplockedm
+	 * counted it parked for its locked G, with the lock still held; it is
+	 * only still (no more runtime code running, no more coverage counted)
+	 * once it has dropped the lock to go to sleep. */
+	return __atomic_load_n(&sched.nmidle, __ATOMIC_ACQUIRE) +
+	       __atomic_load_n(&sched.nmidlelocked, __ATOMIC_ACQUIRE) + busy ==
 	       __atomic_load_n(&sched.mcount, __ATOMIC_ACQUIRE) &&
 	       __atomic_load_n(&sched.lock.key, __ATOMIC_ACQUIRE) == 0;
 }

@@ -339,6 +339,9 @@ typedef struct Extracensus {
 	int32_t listbad;	/* of which not EXTRA_FREE */
 	int32_t count;		/* the list's counter */
 	int32_t attached;	/* the attached counter */
+	int32_t freebusy;	/* free Ms still counting call-outs or locks */
+	int32_t orphans;	/* attached Ms whose thread no longer exists */
+	int64_t orphan_tid;	/* the first such thread */
 } Extracensus;
 void extram_census(Extracensus *c);
 
