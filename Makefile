@@ -14,6 +14,7 @@
 #   make test-vms        the suite on a pool of guests (VM_POOL; docs/vm.md)
 #   make vm-images       build the guests' kernels and root file systems
 #   make bench           performance tables, ratios against anchors run alongside
+#   make bench-split     the split check's cost on this ARCH/LIBC/SQ_SPLIT alone
 #   make fuzz            both fuzz engines for FUZZ_TIME (10m), then triage
 #   make go-scenarios    the scenarios against Go 1.19 and gccgo 12 through cgo,
 #                        in build/go/ and build/gccgo/ (mk/go.mk, docs/targets.md)
@@ -45,8 +46,6 @@ endif
 B := build/$(VARIANT)
 REGRESS_DEF = $(if $(REGRESS),$(call SQ_REGRESS_DEF,$(REGRESS)))
 
-# Runtime code, and everything that runs on G stacks, gets the split check.
-SPLIT_CFLAGS := -finstrument-function-entry-bare
 CFLAGS  := -O2 -g -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
            -fno-omit-frame-pointer -fno-stack-protector \
            -Iruntime/include -Iruntime/src -Iruntime/src/arch/$(ARCH) $(REGRESS_DEF)
@@ -57,9 +56,20 @@ include mk/arch.mk
 # COVERAGE=1: B is build/cov-<variant>, CFLAGS get clang's coverage (mk/coverage.mk).
 include mk/coverage.mk
 
-RT_SRCS := $(wildcard runtime/src/*.c) runtime/src/os/linux.c
+# Runtime code, and everything that runs on G stacks, gets the split check:
+# an inline compare with a TCB word on x86-64 glibc, an entry hook elsewhere
+# (mk/split.mk). Everything that links split-checked objects takes LDFLAGS.
+include mk/split.mk
+SPLIT_CFLAGS := $(SQ_SPLIT_CFLAGS)
+CFLAGS  += $(call SQ_SPLIT_INC,runtime)
+LDFLAGS += $(SQ_SPLIT_LDFLAGS)
+
+RT_SPLIT := $(call SQ_SPLIT_SRCS,runtime)
+RT_SRCS := $(wildcard runtime/src/*.c) runtime/src/os/linux.c $(filter %.c,$(RT_SPLIT))
+RT_SASM := $(filter %.S,$(RT_SPLIT))
 RT_ASM  := runtime/src/arch/$(ARCH)/asm.S
-RT_HDRS := $(wildcard runtime/src/*.h runtime/include/*.h runtime/src/arch/$(ARCH)/*.h)
+RT_HDRS := $(wildcard runtime/src/*.h runtime/include/*.h runtime/src/arch/$(ARCH)/*.h \
+             runtime/src/split/$(SQ_SPLIT)/*.h)
 
 TEST_SRCS := $(wildcard runtime/tests/*.c)
 TESTS   := $(TEST_SRCS:runtime/tests/%.c=$(B)/tests/%) \
@@ -87,7 +97,7 @@ NOSPLIT_CHECK  := $(PYTHON) tools/nosplit/nosplit-check --budget $(NOSPLIT_BUDGE
                   --config $(NOSPLIT_CONF) $(if $(REGRESS),--report-only)
 NOSPLIT_OK     := $(if $(COVERAGE),,$(if $(filter x86_64,$(ARCH)),$(B)/nosplit.ok))
 
-.PHONY: test-vms vm-images deps-vm deps-go deps-fuzz all lib tests scenarios variants run regress test bench clean deps-build deps-test deps-bench tools contract docs selftest cov
+.PHONY: test-vms vm-images deps-vm deps-go deps-fuzz all lib tests scenarios variants run regress test bench bench-split clean deps-build deps-test deps-bench tools contract docs selftest cov
 all: lib tests scenarios $(SQ_TOOLS) contract
 lib: $(LIB) $(HLIB) $(NOSPLIT_OK)
 tests: $(TESTS)
@@ -123,8 +133,17 @@ $(B)/obj/asm.o $(B)/hobj/asm.o: $(RT_ASM)
 	@mkdir -p $(dir $@)
 	$(CC) -c $< -o $@
 
-RT_OBJS  := $(RT_SRCS:runtime/src/%.c=$(B)/obj/%.o) $(B)/obj/asm.o
-RT_HOBJS := $(RT_SRCS:runtime/src/%.c=$(B)/hobj/%.o) $(B)/hobj/asm.o
+# The split mode's assembly (split/tcb/morestack.S). Two rules: a pattern
+# rule with two targets would make both with one recipe.
+$(B)/obj/split/%.o: runtime/src/split/%.S
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@
+$(B)/hobj/split/%.o: runtime/src/split/%.S
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@
+
+RT_OBJS  := $(RT_SRCS:runtime/src/%.c=$(B)/obj/%.o) $(B)/obj/asm.o $(RT_SASM:runtime/src/%.S=$(B)/obj/%.o)
+RT_HOBJS := $(RT_SRCS:runtime/src/%.c=$(B)/hobj/%.o) $(B)/hobj/asm.o $(RT_SASM:runtime/src/%.S=$(B)/hobj/%.o)
 
 $(LIB): $(RT_OBJS)
 	@rm -f $@
@@ -154,7 +173,8 @@ $(B)/ntests/%: runtime/tests/%.c $(LIB) runtime/tests/rt_test.h
 # Harness scenarios, linked with the harness flavour through the target
 # interface. Their G code gets split checks like any code meant to run on
 # Gs (preemption happens at split checks); the plain C they run on foreign
-# stacks is marked no_instrument_function (harness/cstack.h).
+# stacks is marked nosplit (harness/cstack.h: no_instrument_function,
+# no_split_stack).
 $(B)/harness/target_sq.o: harness/target_sq.c harness/target.h runtime/include/sq.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
@@ -269,8 +289,15 @@ vm-images: deps-vm
 
 bench: deps-bench
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory -f bench/bench.mk B=$(B) CC=$(CC) CFLAGS="$(CFLAGS)" SPLIT_CFLAGS="$(SPLIT_CFLAGS)"
+	@$(MAKE) --no-print-directory -f bench/bench.mk B=$(B) CC=$(CC) CFLAGS="$(CFLAGS)" SPLIT_CFLAGS="$(SPLIT_CFLAGS)" LDFLAGS="$(LDFLAGS)"
 	@$(PYTHON) bench/run.py --build $(B)
+
+# The split check's cost on this build's target (ARCH, LIBC, SQ_SPLIT):
+# sq_bench alone (the anchors need Boost and Go, which only the host's
+# glibc build has), under qemu-user for a cross ARCH (docs/bench.md).
+bench-split: lib
+	@$(MAKE) --no-print-directory -f bench/bench.mk B=$(B) CC="$(CC)" CFLAGS="$(CFLAGS)" SPLIT_CFLAGS="$(SPLIT_CFLAGS)" LDFLAGS="$(LDFLAGS)" $(B)/bench/sq_bench
+	$(EMU) $(B)/bench/sq_bench splitcheck -r 9
 
 clean:
 	rm -rf build out

@@ -6,6 +6,19 @@
  * reports the median round, as ns per operation, on one stdout line:
  *
  *   RESULT name=<id> ns_per_op=<median> iters=<n> rounds=<r> min=<ns> max=<ns>
+ *          clock=cpu wall_ns_per_op=<median>
+ *
+ * ns_per_op is CPU time: CLOCK_PROCESS_CPUTIME_ID, every thread of the
+ * process, so what the operation costs, whatever else the machine runs. On
+ * a 2-CPU machine shared with other jobs, wall time per op moved by 10x
+ * from run to run while CPU time moved by a few percent (docs/bench.md,
+ * "Method"). Wall time is printed too (wall_ns_per_op); benchmarks whose
+ * point is elapsed time across threads say so with clock=wall, and their
+ * ns_per_op is then wall time.
+ *
+ * Memory results say bytes instead:
+ *
+ *   RESULT name=<id> bytes_per_op=<bytes> iters=<n> rounds=1 unit=bytes
  *
  * bench/run.py parses these lines as key=value pairs. Diagnostics go to
  * stderr as "[bench] ..." lines. Everything here runs outside the timed
@@ -42,12 +55,24 @@ typedef struct BenchOpts {
 /* A body runs n iterations; one iteration is `ops` operations. */
 typedef void (*BenchBody)(long n);
 
-static inline long long bench_now_ns(void)
+static inline long long bench_clock_ns(clockid_t c)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(c, &ts);
 	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Elapsed time. */
+static inline long long bench_now_ns(void)
+{
+	return bench_clock_ns(CLOCK_MONOTONIC);
+}
+
+/* CPU time of every thread of the process. */
+static inline long long bench_cpu_ns(void)
+{
+	return bench_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
 }
 
 static inline int bench_cmp_double(const void *a, const void *b)
@@ -67,18 +92,21 @@ static inline double bench_median(double *v, int n)
 static inline void bench_report(const char *name, double ns, long iters, int rounds,
 	double min, double max)
 {
-	printf("RESULT name=%s ns_per_op=%.3f iters=%ld rounds=%d min=%.3f max=%.3f\n",
+	printf("RESULT name=%s ns_per_op=%.3f iters=%ld rounds=%d min=%.3f max=%.3f clock=cpu\n",
 	       name, ns, iters, rounds, min, max);
 	fflush(stdout);
 }
 
-/* Time body(n) `rounds` times after a warm-up; print and return the median
- * ns per operation. */
-static inline double bench_measure(const char *name, BenchBody body, long n, long ops,
-	int rounds)
+/* Which clock a measurement reports as ns_per_op. */
+typedef enum BenchClock { BENCH_CPU, BENCH_WALL } BenchClock;
+
+/* Time body(n) `rounds` times after a warm-up, on both clocks; print the
+ * medians and return the reported one (ns per operation). */
+static inline double bench_measure_clock(const char *name, BenchBody body, long n, long ops,
+	int rounds, BenchClock clock)
 {
-	double v[BENCH_ROUNDS_MAX], med;
-	long long t[BENCH_ROUNDS_MAX], t0;
+	double v[BENCH_ROUNDS_MAX], w[BENCH_ROUNDS_MAX], med, wmed, *r;
+	long long c[BENCH_ROUNDS_MAX], t[BENCH_ROUNDS_MAX], c0, t0;
 	int i;
 
 	feclearexcept(FE_ALL_EXCEPT);
@@ -86,14 +114,57 @@ static inline double bench_measure(const char *name, BenchBody body, long n, lon
 	for (i = 0; i < rounds; i++) {
 		feclearexcept(FE_ALL_EXCEPT);
 		t0 = bench_now_ns();
+		c0 = bench_cpu_ns();
 		body(n);
+		c[i] = bench_cpu_ns() - c0;
 		t[i] = bench_now_ns() - t0;
 	}
-	for (i = 0; i < rounds; i++)
-		v[i] = (double)t[i] / ((double)n * (double)ops);
+	for (i = 0; i < rounds; i++) {
+		v[i] = (double)c[i] / ((double)n * (double)ops);
+		w[i] = (double)t[i] / ((double)n * (double)ops);
+	}
 	med = bench_median(v, rounds);
-	bench_report(name, med, n, rounds, v[0], v[rounds - 1]);
-	return med;
+	wmed = bench_median(w, rounds);
+	r = clock == BENCH_CPU ? v : w;
+	printf("RESULT name=%s ns_per_op=%.3f iters=%ld rounds=%d min=%.3f max=%.3f clock=%s "
+	       "wall_ns_per_op=%.3f cpu_ns_per_op=%.3f\n",
+	       name, clock == BENCH_CPU ? med : wmed, n, rounds, r[0], r[rounds - 1],
+	       clock == BENCH_CPU ? "cpu" : "wall", wmed, med);
+	fflush(stdout);
+	return clock == BENCH_CPU ? med : wmed;
+}
+
+static inline double bench_measure(const char *name, BenchBody body, long n, long ops,
+	int rounds)
+{
+	return bench_measure_clock(name, body, n, ops, rounds, BENCH_CPU);
+}
+
+/* A memory measurement: bytes per operation (per G, say). */
+static inline void bench_report_bytes(const char *name, double bytes, long iters)
+{
+	printf("RESULT name=%s bytes_per_op=%.1f iters=%ld rounds=1 unit=bytes\n",
+	       name, bytes, iters);
+	fflush(stdout);
+}
+
+/* A field of /proc/self/status in KiB ("VmRSS", "VmPTE"), or -1. */
+static inline long bench_status_kib(const char *field)
+{
+	char line[256];
+	size_t len = strlen(field);
+	long v = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (strncmp(line, field, len) == 0 && line[len] == ':') {
+			v = strtol(line + len + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
 }
 
 /* Parse "[-n ITERS] [-r ROUNDS]" from argv[first..argc). 0, or -1 on a bad flag. */

@@ -1,9 +1,12 @@
 # bench/bench.mk: build the benchmark programs into $(B)/bench/.
 #
-# Called by `make bench` from the top directory, which passes B, CC, CFLAGS
-# and SPLIT_CFLAGS and has already built $(B)/libsq.a:
+# Called by `make bench` from the top directory, which passes B, CC, CFLAGS,
+# SPLIT_CFLAGS and LDFLAGS and has already built $(B)/libsq.a:
 #
-#   make -f bench/bench.mk B=build/fixed CC=clang CFLAGS="..." SPLIT_CFLAGS="..."
+#   make -f bench/bench.mk B=build/fixed CC=clang CFLAGS="..." SPLIT_CFLAGS="..." LDFLAGS="..."
+#
+# Alone (make -f bench/bench.mk B=build/fixed) it takes the split mode of
+# this machine from mk/split.mk, as the top Makefile does.
 #
 #   sq_bench     the runtime's paths; its own code gets the split check too
 #   anchors      C anchors (Boost.Context, swapcontext, getpid, call), no runtime
@@ -17,10 +20,14 @@ ifeq ($(origin CC),default)
 CC           := clang
 endif
 ARCH         ?= $(shell uname -m)
+LIBC         ?= glibc
+include mk/split.mk
 CFLAGS       ?= -O2 -g -std=gnu11 -Wall -Wextra -Wno-unused-parameter \
                 -fno-omit-frame-pointer -fno-stack-protector \
-                -Iruntime/include -Iruntime/src -Iruntime/src/arch/$(ARCH)
-SPLIT_CFLAGS ?= -finstrument-function-entry-bare
+                -Iruntime/include -Iruntime/src -Iruntime/src/arch/$(ARCH) \
+                $(call SQ_SPLIT_INC,runtime)
+SPLIT_CFLAGS ?= $(SQ_SPLIT_CFLAGS)
+LDFLAGS      ?= $(SQ_SPLIT_LDFLAGS)
 GO           ?= /usr/lib/go-1.19/bin/go
 
 BB  := $(B)/bench
@@ -53,7 +60,7 @@ SQ_OBJS := $(BB)/leaf_split.o $(BB)/leaf_nosplit.o $(BB)/cside.o
 
 $(BB)/sq_bench: bench/sq_bench.c bench/bench.h runtime/include/sq.h $(SQ_OBJS) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SPLIT_CFLAGS) $< $(SQ_OBJS) $(LIB) -lpthread -lm -o $@
+	$(CC) $(CFLAGS) $(SPLIT_CFLAGS) $< $(SQ_OBJS) $(LIB) $(LDFLAGS) -lpthread -lm -o $@
 
 $(BB)/anchors: bench/anchors.c bench/bench.h harness/fcontext.h
 	@mkdir -p $(dir $@)

@@ -35,9 +35,17 @@ FUZZ_JOBS   ?= $(shell nproc)
 FUZZ_SMOKE_TIME ?= 20s
 
 FZ_RTDIR   ?= runtime
-FZ_RT_SRCS := $(wildcard $(FZ_RTDIR)/src/*.c) $(FZ_RTDIR)/src/os/linux.c
+# The split check as the product has it on this machine (mk/split.mk): the
+# runtime's own mode, flags and sources; hook mode for ASan builds (asan,
+# and OSS-Fuzz, whose sanitizers come from outside), which tcb cannot
+# compile (mk/split.mk).
+ARCH       ?= $(FZ_ARCH)
+LIBC       ?= glibc
+include $(dir $(lastword $(MAKEFILE_LIST)))../mk/split.mk
+FZ_RT_BASE := $(wildcard $(FZ_RTDIR)/src/*.c) $(FZ_RTDIR)/src/os/linux.c
 FZ_RT_ASM  := $(FZ_RTDIR)/src/arch/$(FZ_ARCH)/asm.S
-FZ_HDRS    := $(wildcard $(FZ_RTDIR)/src/*.h $(FZ_RTDIR)/include/*.h $(FZ_RTDIR)/src/arch/$(FZ_ARCH)/*.h) \
+FZ_HDRS    := $(wildcard $(FZ_RTDIR)/src/*.h $(FZ_RTDIR)/include/*.h $(FZ_RTDIR)/src/arch/$(FZ_ARCH)/*.h \
+                $(FZ_RTDIR)/src/split/*/*.h) \
               $(wildcard harness/arch/$(FZ_ARCH)/*.h) \
               $(wildcard fuzz/*.h) harness/cstack.h harness/fcontext.h fuzz/nocov.txt
 FZ_CFLAGS  := -std=gnu11 -O1 -g -fno-omit-frame-pointer -fno-stack-protector \
@@ -45,9 +53,15 @@ FZ_CFLAGS  := -std=gnu11 -O1 -g -fno-omit-frame-pointer -fno-stack-protector \
               -I$(FZ_RTDIR)/include -I$(FZ_RTDIR)/src -I$(FZ_RTDIR)/src/arch/$(FZ_ARCH) -Iharness \
               -Iharness/arch/$(FZ_ARCH) -Ifuzz \
               -DSQ_HARNESS=1
+FZ_MODE_asan := hook
+FZ_MODE_oss  := hook
+# $(call FZ_MODE,engine): the split mode of an engine's builds.
+FZ_MODE     = $(or $(FZ_MODE_$(1)),$(SQ_SPLIT))
 # Runtime code and code meant to run on Gs get the split check (docs/runtime.md).
-FZ_SPLIT   := -finstrument-function-entry-bare
-FZ_LIBS    := -lpthread -lboost_context
+FZ_SPLITF   = -I$(FZ_RTDIR)/src/split/$(1) $(SQ_SPLIT_CFLAGS_$(1))
+FZ_RT_SRCS  = $(FZ_RT_BASE) $(filter %.c,$(call SQ_SPLIT_SRCS_$(1),$(FZ_RTDIR)))
+FZ_RT_SASM  = $(filter %.S,$(call SQ_SPLIT_SRCS_$(1),$(FZ_RTDIR)))
+FZ_LIBS     = -lpthread -lboost_context $(SQ_SPLIT_LDFLAGS_$(1))
 
 # Per engine: the compiler for instrumented code, its coverage flags, the
 # link flags, and the driver holding main.
@@ -98,14 +112,22 @@ FZ_TFLAGS_sq_refuse  := -DFZ_UNBOUND=0 -DFZ_ASYNC_TARGET=0 -DFZ_REFUSE_TARGET=1
 define FZ_BUILD
 FZ_D_$(1)   := $(FZ_OUT)/$(1)
 FZ_DEF_$(1) := $(if $(3),$(call SQ_REGRESS_DEF,$(3)))
-FZ_RTO_$(1) := $$(FZ_RT_SRCS:$(FZ_RTDIR)/src/%.c=$$(FZ_D_$(1))/rt/%.o) $$(FZ_D_$(1))/rt/asm.o
+FZ_M_$(1)   := $(call FZ_MODE,$(2))
+FZ_CF_$(1)  := $(FZ_CFLAGS) -I$(FZ_RTDIR)/src/split/$$(FZ_M_$(1))
+FZ_SP_$(1)  := $$(SQ_SPLIT_CFLAGS_$$(FZ_M_$(1)))
+FZ_RTO_$(1) := $$(patsubst $(FZ_RTDIR)/src/%.c,$$(FZ_D_$(1))/rt/%.o,$$(call FZ_RT_SRCS,$$(FZ_M_$(1)))) \
+               $$(FZ_D_$(1))/rt/asm.o \
+               $$(patsubst $(FZ_RTDIR)/src/%.S,$$(FZ_D_$(1))/rt/%.o,$$(call FZ_RT_SASM,$$(FZ_M_$(1))))
 FZ_LIBO_$(1) := $$(addprefix $$(FZ_D_$(1))/,interp_g.o interp_c.o decode.o oracle.o regloop.o)
 FZ_BIN_$(1) := $$(addprefix $$(FZ_D_$(1))/,$$(FZ_TARGETS))
 
 $$(FZ_D_$(1))/rt/%.o: $(FZ_RTDIR)/src/%.c $$(FZ_HDRS)
 	@mkdir -p $$(dir $$@)
-	$$(FZ_CCOV_$(2)) $$(FZ_CFLAGS) $$(FZ_SPLIT) $$(FZ_COVF_$(2)) $$(FZ_DEF_$(1)) -c $$< -o $$@
+	$$(FZ_CCOV_$(2)) $$(FZ_CF_$(1)) $$(FZ_SP_$(1)) $$(FZ_COVF_$(2)) $$(FZ_DEF_$(1)) -c $$< -o $$@
 $$(FZ_D_$(1))/rt/asm.o: $$(FZ_RT_ASM)
+	@mkdir -p $$(dir $$@)
+	$$(FZ_CC) -c $$< -o $$@
+$$(FZ_D_$(1))/rt/split/%.o: $(FZ_RTDIR)/src/split/%.S
 	@mkdir -p $$(dir $$@)
 	$$(FZ_CC) -c $$< -o $$@
 # `tight`'s register loop (harness/arch/<arch>/regloop.S, sc_preempt's).
@@ -115,27 +137,27 @@ $$(FZ_D_$(1))/regloop.o: harness/arch/$(FZ_ARCH)/regloop.S
 # G side: split checks and coverage. C side and decoder: coverage only.
 $$(FZ_D_$(1))/interp_g.o: fuzz/interp_g.c $$(FZ_HDRS)
 	@mkdir -p $$(dir $$@)
-	$$(FZ_CCOV_$(2)) $$(FZ_CFLAGS) $$(FZ_SPLIT) $$(FZ_COVF_$(2)) $$(FZ_DEF_$(1)) -c $$< -o $$@
+	$$(FZ_CCOV_$(2)) $$(FZ_CF_$(1)) $$(FZ_SP_$(1)) $$(FZ_COVF_$(2)) $$(FZ_DEF_$(1)) -c $$< -o $$@
 $$(FZ_D_$(1))/interp_c.o $$(FZ_D_$(1))/decode.o: $$(FZ_D_$(1))/%.o: fuzz/%.c $$(FZ_HDRS)
 	@mkdir -p $$(dir $$@)
-	$$(FZ_CCOV_$(2)) $$(FZ_CFLAGS) $$(FZ_COVF_$(2)) $$(FZ_DEF_$(1)) -c $$< -o $$@
+	$$(FZ_CCOV_$(2)) $$(FZ_CF_$(1)) $$(FZ_COVF_$(2)) $$(FZ_DEF_$(1)) -c $$< -o $$@
 # oracle.c must not feed coverage: waits, /proc, the crash path.
 $$(FZ_D_$(1))/oracle.o: fuzz/oracle.c $$(FZ_HDRS)
 	@mkdir -p $$(dir $$@)
-	$$(FZ_CC) $$(FZ_CFLAGS) $$(FZ_DEF_$(1)) $(if $(filter asan,$(2)),-fsanitize=address) -c $$< -o $$@
+	$$(FZ_CC) $$(FZ_CF_$(1)) $$(FZ_DEF_$(1)) $(if $(filter asan,$(2)),-fsanitize=address) -c $$< -o $$@
 $$(FZ_D_$(1))/target-%.o: fuzz/fuzz_target.c $$(FZ_HDRS)
 	@mkdir -p $$(dir $$@)
-	$$(FZ_CCOV_$(2)) $$(FZ_CFLAGS) $$(FZ_COVF_$(2)) $$(FZ_TFLAGS_$$*) -c $$< -o $$@
+	$$(FZ_CCOV_$(2)) $$(FZ_CF_$(1)) $$(FZ_COVF_$(2)) $$(FZ_TFLAGS_$$*) -c $$< -o $$@
 $$(FZ_D_$(1))/afl_main.o: fuzz/afl_main.c
 	@mkdir -p $$(dir $$@)
-	$$(FZ_CCOV_afl) $$(FZ_CFLAGS) -c $$< -o $$@
+	$$(FZ_CCOV_afl) $$(FZ_CF_$(1)) -c $$< -o $$@
 $$(FZ_D_$(1))/replay_main-%.o: fuzz/replay_main.c $$(FZ_HDRS)
 	@mkdir -p $$(dir $$@)
-	$$(FZ_CC) $$(FZ_CFLAGS) $$(FZ_MAINF_$(2)) -DFZ_TARGET='"$$*"' $$(FZ_TFLAGS_$$*) -c $$< -o $$@
+	$$(FZ_CC) $$(FZ_CF_$(1)) $$(FZ_MAINF_$(2)) -DFZ_TARGET='"$$*"' $$(FZ_TFLAGS_$$*) -c $$< -o $$@
 
 $$(FZ_BIN_$(1)): $$(FZ_D_$(1))/%: $$(FZ_D_$(1))/target-%.o $$(FZ_RTO_$(1)) $$(FZ_LIBO_$(1)) \
 		$$(if $$(FZ_MAIN_$(2)),$$(FZ_D_$(1))/$$(FZ_MAIN_$(2))$$(if $$(filter replay stab cov,$(2)),-%).o)
-	$$(FZ_LINK_$(2)) $$^ $$(FZ_LIBS) -o $$@
+	$$(FZ_LINK_$(2)) $$^ $$(call FZ_LIBS,$$(FZ_M_$(1))) -o $$@
 .PRECIOUS: $$(FZ_D_$(1))/%.o
 endef
 
@@ -169,11 +191,17 @@ fuzz-replay: fuzz-build
 # in CFLAGS; the runtime gets its split checks on top.
 ifneq ($(OUT),)
 FZ_OSS_D := $(FZ_OUT)/oss
-FZ_OSS_RTO := $(FZ_RT_SRCS:$(FZ_RTDIR)/src/%.c=$(FZ_OSS_D)/rt/%.o) $(FZ_OSS_D)/rt/asm.o
+FZ_OSS_M   := $(call FZ_MODE,oss)
+FZ_OSS_RTO := $(patsubst $(FZ_RTDIR)/src/%.c,$(FZ_OSS_D)/rt/%.o,$(call FZ_RT_SRCS,$(FZ_OSS_M))) \
+              $(FZ_OSS_D)/rt/asm.o \
+              $(patsubst $(FZ_RTDIR)/src/%.S,$(FZ_OSS_D)/rt/%.o,$(call FZ_RT_SASM,$(FZ_OSS_M)))
 $(FZ_OSS_D)/rt/%.o: $(FZ_RTDIR)/src/%.c $(FZ_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(FZ_CFLAGS) $(FZ_SPLIT) -c $< -o $@
+	$(CC) $(CFLAGS) $(FZ_CFLAGS) $(call FZ_SPLITF,$(FZ_OSS_M)) -c $< -o $@
 $(FZ_OSS_D)/rt/asm.o: $(FZ_RT_ASM)
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@
+$(FZ_OSS_D)/rt/split/%.o: $(FZ_RTDIR)/src/split/%.S
 	@mkdir -p $(dir $@)
 	$(CC) -c $< -o $@
 $(FZ_OSS_D)/regloop.o: harness/arch/$(FZ_ARCH)/regloop.S
@@ -181,17 +209,17 @@ $(FZ_OSS_D)/regloop.o: harness/arch/$(FZ_ARCH)/regloop.S
 	$(CC) -c $< -o $@
 $(FZ_OSS_D)/interp_g.o: $(FZ_OSS_D)/%.o: fuzz/%.c $(FZ_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(FZ_CFLAGS) $(FZ_SPLIT) -c $< -o $@
+	$(CC) $(CFLAGS) $(FZ_CFLAGS) $(call FZ_SPLITF,$(FZ_OSS_M)) -c $< -o $@
 $(FZ_OSS_D)/interp_c.o $(FZ_OSS_D)/decode.o $(FZ_OSS_D)/oracle.o: $(FZ_OSS_D)/%.o: fuzz/%.c $(FZ_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(FZ_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(FZ_CFLAGS) -I$(FZ_RTDIR)/src/split/$(FZ_OSS_M) -c $< -o $@
 $(FZ_OSS_D)/target-%.o: fuzz/fuzz_target.c $(FZ_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(FZ_CFLAGS) $(FZ_TFLAGS_$*) -c $< -o $@
+	$(CC) $(CFLAGS) $(FZ_CFLAGS) -I$(FZ_RTDIR)/src/split/$(FZ_OSS_M) $(FZ_TFLAGS_$*) -c $< -o $@
 $(addprefix $(OUT)/,$(FZ_TARGETS)): $(OUT)/%: $(FZ_OSS_D)/target-%.o $(FZ_OSS_RTO) \
 		$(addprefix $(FZ_OSS_D)/,interp_g.o interp_c.o decode.o oracle.o regloop.o)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $^ $(LIB_FUZZING_ENGINE) $(FZ_LIBS) -o $@
+	$(CC) $(CFLAGS) $^ $(LIB_FUZZING_ENGINE) $(call FZ_LIBS,$(FZ_OSS_M)) -o $@
 fuzz-oss: $(addprefix $(OUT)/,$(FZ_TARGETS))
 	@for t in $(FZ_TARGETS); do \
 		rm -f $(OUT)/$${t}_seed_corpus.zip; \

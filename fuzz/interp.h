@@ -26,7 +26,7 @@
 #include "ops.h"
 #include "sq.h"
 
-#define C_SIDE __attribute__((no_instrument_function))
+#define C_SIDE __attribute__((no_instrument_function, no_split_stack))
 
 /* What callbacks and outcalls of node i return: a wrong value means the
  * runtime came back to the wrong frame. */

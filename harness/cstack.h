@@ -21,7 +21,7 @@
 
 #include "fcontext.h"
 
-#define C_SIDE __attribute__((no_instrument_function))
+#define C_SIDE __attribute__((no_instrument_function, no_split_stack))
 
 /* AddressSanitizer must be told of every stack switch (fiber annotations,
  * as in the runtime: runtime.h). cs_run keeps its caller's fake stack; the

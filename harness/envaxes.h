@@ -112,7 +112,7 @@ enum { SC_ENV_CLEAN, SC_ENV_SIGNAL, SC_ENV_CRASH, SC_ENV_DEATH };
 enum { SC_ENV_AXES(SC_ENV_ID_) SC_ENV_N };
 #undef SC_ENV_ID_
 
-#define SC_ENV_FN_ __attribute__((no_instrument_function, unused)) static inline
+#define SC_ENV_FN_ __attribute__((no_instrument_function, no_split_stack, unused)) static inline
 
 static const char *const sc_env_name[] = {
 #define SC_ENV_NAME_(id, name, ...) name,
@@ -698,7 +698,7 @@ SC_ENV_FN_ void sc_env_parse(const char *list, int strict)
 	}
 }
 
-__attribute__((constructor(101), no_instrument_function))
+__attribute__((constructor(101), no_instrument_function, no_split_stack))
 static void sc_env_ctor(void)
 {
 	char buf[4096];

@@ -33,11 +33,11 @@
 
 #include "record.h"
 
-#define OUT_FN_ __attribute__((no_instrument_function, unused)) static inline
+#define OUT_FN_ __attribute__((no_instrument_function, no_split_stack, unused)) static inline
 
 /* ---- violations ----------------------------------------------------------- */
 
-__attribute__((format(printf, 3, 4), no_instrument_function, noreturn, unused))
+__attribute__((format(printf, 3, 4), no_instrument_function, no_split_stack, noreturn, unused))
 static void sc_violation(const char *oracle, const char *what, const char *fmt, ...)
 {
 	char detail[400];

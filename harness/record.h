@@ -30,7 +30,7 @@ typedef struct sq_rec {
 	size_t n;
 } sq_rec;
 
-#define REC_FN_ __attribute__((no_instrument_function, unused)) static inline
+#define REC_FN_ __attribute__((no_instrument_function, no_split_stack, unused)) static inline
 
 REC_FN_ void rec_raw(sq_rec *r, const char *s, size_t len)
 {

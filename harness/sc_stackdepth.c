@@ -43,7 +43,7 @@ __attribute__((noinline)) static long down(long to_use, uintptr_t sp0)
 
 /* The same without a split check: only the guard page stops it (n never
  * reaches the bound: the stack is smaller than that). */
-__attribute__((noinline, no_instrument_function)) static long down_nosplit(long n)
+__attribute__((noinline, no_instrument_function, no_split_stack)) static long down_nosplit(long n)
 {
 	volatile char frame[FRAME];
 

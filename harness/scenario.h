@@ -86,7 +86,7 @@ static uint64_t sc_rng;
 
 /* ---- output ------------------------------------------------------------ */
 
-__attribute__((format(printf, 1, 2), no_instrument_function))
+__attribute__((format(printf, 1, 2), no_instrument_function, no_split_stack))
 static inline void sc_event(const char *fmt, ...)
 {
 	char buf[512];
@@ -138,7 +138,7 @@ static inline _Noreturn void sc_skip(const char *why)
 
 /* ---- randomness: one seed -------------------------------------------- */
 
-__attribute__((no_instrument_function))
+__attribute__((no_instrument_function, no_split_stack))
 static inline uint64_t sc_rand(void)
 {
 	uint64_t x = __atomic_load_n(&sc_rng, __ATOMIC_RELAXED), y;
@@ -253,7 +253,7 @@ static void sc_on_usr1(int sig)
 
 static __thread int sc_cbdepth;
 
-__attribute__((no_instrument_function, unused))
+__attribute__((no_instrument_function, no_split_stack, unused))
 static int sc_callback(sqt_fn fn, void *arg)
 {
 	char why[300];
@@ -284,7 +284,7 @@ static int sc_callback(sqt_fn fn, void *arg)
 
 static long sc_ticks;
 
-__attribute__((no_instrument_function))
+__attribute__((no_instrument_function, no_split_stack))
 static inline void sc_tick(void)
 {
 	__atomic_add_fetch(&sc_ticks, 1, __ATOMIC_RELAXED);

@@ -25,7 +25,7 @@ GO_ENV    = GO111MODULE=on GOFLAGS=-mod=readonly GOPROXY=off GOWORK=off GOTOOLCH
 
 # Scenario C: the harness flags without the runtime's split check (the
 # code that runs on Go's stacks is C to Go, and Go has no split hook).
-GO_SC_CFLAGS := $(filter-out -Iruntime/src -Iruntime/src/arch/%,$(CFLAGS)) -Iharness -Iharness/arch/$(ARCH)
+GO_SC_CFLAGS := $(filter-out -Iruntime/src -Iruntime/src/%,$(CFLAGS)) -Iharness -Iharness/arch/$(ARCH)
 GO_SC_LIBS   := -lpthread -lboost_context
 
 .PHONY: go-scenarios go-gc-scenarios go-gccgo-scenarios

@@ -34,7 +34,18 @@ TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates"
 GO = "/usr/lib/go-1.19/bin/go"
 GCCGO_GO = "/usr/bin/go-12"
 GCCGO = "/usr/bin/gccgo-12"
-SPLIT_CFLAGS = "-finstrument-function-entry-bare"	# the runtime's split check (Makefile)
+# The runtime's split check, per mode, as mk/split.mk compiles and links it:
+# (compile flags, link flags). Which mode a library was built in is read
+# from the library itself (split_mode).
+SPLIT_FLAGS = {"tcb": ("-Xclang -fsplit-stack", " -fuse-ld=bfd"),
+               "hook": ("-finstrument-function-entry-bare", "")}
+
+
+def split_mode(lib):
+    """tcb if the library defines the runtime's own __morestack, else hook."""
+    r = subprocess.run(["nm", "--defined-only", lib], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                       text=True)
+    return "tcb" if re.search(r" T __morestack$", r.stdout, re.M) else "hook"
 
 
 def template_for(scenario, mode):
@@ -178,8 +189,9 @@ def emit(d, path=None, source=None, under=None):
         cfile = base or _default_base(source, d) + ".c"
         exe = cfile[:-2] if cfile.endswith(".c") else cfile + ".bin"
         lib = os.path.join(under.bdir, "libsq-harness.a")
-        build = (f"clang -O2 -g -std=gnu11 {SPLIT_CFLAGS} -I runtime/include {_rel(cfile)} {_rel(lib)} "
-                 f"{libs} -o {_rel(exe)}")
+        cf, lf = SPLIT_FLAGS[split_mode(lib)]
+        build = (f"clang -O2 -g -std=gnu11 {cf} -I runtime/include {_rel(cfile)} {_rel(lib)} "
+                 f"{libs}{lf} -o {_rel(exe)}")
         files = [cfile]
         built_by = f"libsq-harness.a of build/{variant}/ (make{'' if variant == 'fixed' else ' REGRESS=' + variant})"
     else:

@@ -271,7 +271,7 @@ enum { SQ_EVERY_ANY = -1, SQ_EVERY_ONCE = 0, SQ_EVERY_EVERY = 1 };
 
 /* Lookups by id. Any stack, no allocation, async-signal-safe; NULL or -1
  * for an id out of range. */
-#define SQ_CONTRACT_FN_ __attribute__((no_instrument_function, unused)) static inline
+#define SQ_CONTRACT_FN_ __attribute__((no_instrument_function, no_split_stack, unused)) static inline
 
 SQ_CONTRACT_FN_ const char *sq_variant_name(int v)
 {

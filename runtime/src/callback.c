@@ -24,6 +24,7 @@
  * bounds when sp is outside them — unless runtime frames are up the stack
  * (m->ncgo > 0: a callback from C that sq_ccall is running), when moving
  * g0 would orphan those frames: that is "callback with sp out of bounds".
+ * Between callbacks g0's guard is 0: the thread's own C is not checked.
  *
  * A callback from C run by sq_ccall (on any M) runs on the G that made the
  * sq_ccall, below the frames it left on its stack (g->ccallsp).
@@ -223,6 +224,7 @@ NOSPLIT void needm(void)
 	setg(mp->g0);
 	FAULT(NEEDM_AFTER_SETG);
 	g0_fromsp(mp, arch_getsp());
+	split_setword(mp->g0->stackguard);	/* g is this g0 */
 	FAULT(NEEDM_BEFORE_MINIT);
 	minit();
 	FAULT(NEEDM_AFTER_MINIT);
@@ -249,7 +251,7 @@ NOSPLIT void dropm(void)
 	FAULT(DROPM_BEFORE_UNMINIT);
 	unminit();
 	FAULT(DROPM_AFTER_UNMINIT);
-	setg(NULL);
+	clearg();
 	FAULT(DROPM_AFTER_CLEARG);
 	mp->procid = 0;
 	extram_put(mp);
@@ -328,7 +330,7 @@ NOSPLIT static void cgocallbackg(void *arg)
 		/* Into the window, as entersyscall would put it there. */
 		sp = arch_getsp();
 		pc = (uintptr)cgocallbackg;
-		gp->stackguard = STACK_PREEMPT;
+		setguard_running(gp, STACK_PREEMPT);
 		gp->throwsplit = !REGRESS(SYSCALLSPLIT);
 		gp->sched.sp = gp->syscallsp = sp;
 		gp->sched.pc = gp->syscallpc = pc;
@@ -356,8 +358,10 @@ NOSPLIT static void cgocallbackg(void *arg)
 }
 
 /* On g0 (the C stack), bounds already good. Pick the G, then switch.
- * noinline: its split check is the first look at g0's bounds after
- * g0_update (inlined into sq_callback, NOSPLIT, it would have none). */
+ * Never inlined: its split check is the first look at g0's bounds after
+ * g0_update (inlined into the nosplit sq_callback, it would lose it, and a
+ * bound M whose g0 bounds were not re-derived, the stackswitch variant,
+ * would end in the harness's bounds check rather than morestack on g0). */
 __attribute__((noinline)) static void callback_g0(Cb *cb)
 {
 	M *mp = cb->mp;
@@ -372,7 +376,7 @@ __attribute__((noinline)) static void callback_g0(Cb *cb)
 		sp = cb->gp->ccallsp - ARCH_REDZONE - 256;
 	} else {
 		cb->gp = mp->lockedg;
-		sp = cb->gp->stack.hi;
+		sp = gstacktop(cb->gp);
 	}
 	sp &= ~(uintptr)(ARCH_STACK_ALIGN - 1);
 	/* Nested mcall/systemstack work must go below the C frames. */
@@ -418,12 +422,17 @@ NOSPLIT int sq_callback(int (*fn)(void *), void *arg)
 	mp->incallback = true;
 	mp->incgo = false;
 	mp->inC = false;
+	/* Between callbacks an extra M's g0 guard is 0: its thread runs its
+	 * own C, on whatever stack it likes, and that is not ours to check. */
+	setguard_running(mp->g0, mp->g0->stack.lo + STACK_GUARD);
 	cb.mp = mp;
 	callback_g0(&cb);
 	mp->incallback = incb;
 	mp->incgo = incgo;
-	if (mp->isextra && !incb)
+	if (mp->isextra && !incb) {
+		setguard_running(mp->g0, 0);
 		mp->inC = true;
+	}
 	/* Bound, the M stays until the key's destructor detaches at exit. */
 	if (attached && !sq_settings.callback_bind) {
 		pthread_setspecific(bindkey, NULL);

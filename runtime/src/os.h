@@ -18,8 +18,15 @@ struct M;
 /* General memory: read-write, committed on first touch. Any stack. */
 int os_mem_reserve(size_t size, void **out);
 void os_mem_release(void *p, size_t size);
-/* Make [p, p+size) inaccessible: a guard page. */
+/* Make [p, p+size) inaccessible: a guard page. Where the OS can, without
+ * splitting the mapping (Linux >= 6.13: a guard region), so that a chunk of
+ * stacks with a guard under each stays one mapping; else with mprotect.
+ * Any stack. */
 int os_mem_guard(void *p, size_t size);
+/* n guard pages, one at base + i * stride for each i < n, as os_mem_guard
+ * makes them, in as few system calls as the OS allows (Linux: one
+ * process_madvise for up to 64). Any stack. */
+int os_mem_guards(void *base, size_t stride, int32_t n);
 
 /* The stack hook pair. os_stack_alloc turns general memory into stack memory
  * (on Linux: remapped in place with MAP_STACK, which OpenBSD requires of any

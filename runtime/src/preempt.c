@@ -150,6 +150,7 @@ int64_t sq_harness_preempt(int64_t mid, int ask)
 	if (ask && gp && atomic_load32(&gp->status) == Grunning) {
 		gp->preempt = true;
 		gp->stackguard = STACK_PREEMPT;
+		splitpoison(mp);	/* tcb mode: what the checks read */
 		preemptm(mp);
 	}
 	return n;

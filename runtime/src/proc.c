@@ -80,23 +80,6 @@ enum {
 	ERRSTR          = 128,
 };
 
-/* The edges a G's status may take. Gdead<->Gsyscall belong to the callback
- * G of an extra M, which sits dead while its thread is in C. */
-static const uint8_t gedges[Gnstatus][Gnstatus] = {
-	[Gidle][Grunnable] = 1,
-	[Grunnable][Grunning] = 1,
-	[Grunning][Grunnable] = 1,
-	[Grunning][Gwaiting] = 1,
-	[Grunning][Gsyscall] = 1,
-	[Grunning][Gdead] = 1,
-	[Gsyscall][Grunning] = 1,
-	[Gsyscall][Grunnable] = 1,
-	[Gsyscall][Gdead] = 1,
-	[Gwaiting][Grunnable] = 1,
-	[Gdead][Grunnable] = 1,
-	[Gdead][Gsyscall] = 1,
-};
-
 NOSPLIT const char *gstatusname(uint32_t s)
 {
 	static const char *const names[Gnstatus] = {
@@ -105,7 +88,8 @@ NOSPLIT const char *gstatusname(uint32_t s)
 	return s < Gnstatus ? names[s] : "?";
 }
 
-NOSPLIT NORETURN static void badstatus(G *gp, uint32_t old, uint32_t new)
+/* casgstatus (runtime.h) found a bad transition. */
+NOSPLIT NORETURN void badstatus(G *gp, uint32_t old, uint32_t new)
 {
 	printlock();
 	prints("runtime: casgstatus: goroutine ");
@@ -121,29 +105,17 @@ NOSPLIT NORETURN static void badstatus(G *gp, uint32_t old, uint32_t new)
 	throw(F_BAD_STATUS);
 }
 
-/* Every status change goes through here. NOSPLIT: syscall windows use it.
- * Only a G's current owner changes its status, so normal builds check with
- * a load and publish with a store; harness builds use a CAS, which also
- * catches two threads racing to move the same G. */
-NOSPLIT void casgstatus(G *gp, uint32_t old, uint32_t new)
-{
-	if (old >= Gnstatus || new >= Gnstatus || !gedges[old][new])
-		badstatus(gp, old, new);
-	if (SQ_HARNESS) {
-		if (!cas32(&gp->status, old, new))
-			badstatus(gp, old, new);
-		return;
-	}
-	if (atomic_load32(&gp->status) != old)
-		badstatus(gp, old, new);
-	atomic_store32(&gp->status, new);
-}
-
 /* The guard a G runs with: its real guard, or poisoned for good in the
  * maymorestack debug mode so that every split check reaches newstack. */
+NOSPLIT uintptr gguard(G *gp)
+{
+	return sq_settings.maymorestack ? STACK_PREEMPT : gp->stack.lo + STACK_GUARD;
+}
+
+/* For a G about to run (setg then installs the guard word). */
 NOSPLIT void gsetguard(G *gp)
 {
-	gp->stackguard = sq_settings.maymorestack ? STACK_PREEMPT : gp->stack.lo + STACK_GUARD;
+	gp->stackguard = gguard(gp);
 }
 
 void g0_setstack(G *g0, uintptr lo, uintptr hi)
@@ -583,7 +555,9 @@ static void mdestroy(M *mp)
 	os_sigprocmask(SIG_SETMASK, &all, NULL);
 	unminit();
 	mp->procid = 0;
-	setg(NULL);
+	/* Its TCB goes with the thread: sysmon must not poison the word. */
+	__atomic_store_n(&mp->splitword, NULL, __ATOMIC_RELEASE);
+	clearg();
 	pthread_setspecific(mkey, NULL);
 	lock(&sched.lock);
 	mp->freelink = sched.freem;
@@ -599,9 +573,12 @@ static void *mstart(void *arg)
 	G *g0 = mp->g0;
 	uintptr top;
 
+	g0->stackguard = g0->stack.lo + STACK_GUARD;
 	setg(g0);
 	mp->procid = os_gettid();
-	g0->stackguard = g0->stack.lo + STACK_GUARD;
+	/* The thread's split guard word, for sysmon to poison (preemptone),
+	 * until mdestroy takes it back as the thread ends. */
+	__atomic_store_n(&mp->splitword, split_wordaddr(), __ATOMIC_RELEASE);
 	nameM(mp);
 	pthread_setspecific(mkey, mp);
 	minit();
@@ -1069,37 +1046,58 @@ NOSPLIT static void dropg(M *mp, G *gp)
 
 /* ---- G life cycle -------------------------------------------------------- */
 
+/* Put a dead G on the free list for its stack's size: sched.gfree for the
+ * default size, sched.gfreesized for the rest (sq_spawn_stack). */
 static void gfput(G *gp)
 {
+	G **list;
+
 	lock(&sched.lock);
-	gp->schedlink = sched.gfree;
-	sched.gfree = gp;
+	list = gp->stack.hi - gp->stack.lo == stack_gsize() ? &sched.gfree : &sched.gfreesized;
+	gp->schedlink = *list;
+	*list = gp;
 	sched.ngfree++;
 	unlock(&sched.lock);
 }
 
-/* A G with a stack of size bytes (0: the default), status Gidle (new) or
- * Gdead (reused). A dead G whose stack is another size gets a new one. */
-G *gnew(size_t size)
+/* A dead G whose stack is size bytes, taken off its free list, or NULL.
+ * The default size's list holds that size only: its first G serves. */
+static G *gfget(size_t size)
 {
-	G *gp;
+	G **pp, *gp;
 
-	if (size == 0)
-		size = stack_gsize();
 	lock(&sched.lock);
-	gp = sched.gfree;
+	pp = size == stack_gsize() ? &sched.gfree : &sched.gfreesized;
+	while ((gp = *pp) != NULL && gp->stack.hi - gp->stack.lo != size)
+		pp = &gp->schedlink;
 	if (gp) {
-		sched.gfree = gp->schedlink;
+		*pp = gp->schedlink;
 		sched.ngfree--;
 	}
 	unlock(&sched.lock);
+	return gp;
+}
+
+/* A G with a stack of size bytes (0: the default), status Gidle (new) or
+ * Gdead (reused).
+ *
+ * A G lives in the top bytes of its own stack, and its frames start just
+ * below it (gstacktop): a G and its stack are made together and never freed
+ * (dead Gs are reused whole), and the stack's top page is the one its first
+ * frames touch anyway, so an idle G costs that page and nothing from
+ * malloc. stack.[lo, hi) stays the whole stack, as SQ_STACKSIZE or
+ * sq_spawn_stack says. So a dead G cannot trade its stack for one of
+ * another size (the G would go with it): it waits for a spawn that asks
+ * for its size (gfget), and a size nobody has left gets a new G. */
+G *gnew(size_t size)
+{
+	G *gp;
+	Stack st;
+
+	if (size == 0)
+		size = stack_gsize();
+	gp = gfget(size);
 	if (gp) {
-		if (gp->stack.hi - gp->stack.lo != size) {
-			lock(&stackownlock);
-			stackfree(gp->stack);
-			gp->stack = stackalloc(size);
-			unlock(&stackownlock);
-		}
 		/* ASan: its old frames were abandoned, and its fake stack
 		 * freed when it exited (mcall(goexit0)). */
 		asan_unpoison(gp->stack.lo, gp->stack.hi);
@@ -1107,11 +1105,12 @@ G *gnew(size_t size)
 			gp->asanfake = NULL;
 		return gp;
 	}
-	gp = calloc(1, sizeof *gp);
-	if (!gp)
-		throwf(F_STACK_ALLOC, "gnew: out of memory");
+	/* A stack and its owner on allg appear together for sq_check. */
 	lock(&stackownlock);
-	gp->stack = stackalloc(size);
+	st = stackalloc(size);
+	gp = (G *)((st.hi - sizeof *gp) & ~(uintptr)63);
+	memset(gp, 0, sizeof *gp);
+	gp->stack = st;
 	gp->status = Gidle;
 	lock(&allglock);
 	gp->alllink = allg;
@@ -1177,7 +1176,7 @@ static G *newproc(int (*fn)(void *), void *arg, size_t size)
 	gp->lockedm = NULL;
 	gp->defer = NULL;
 	gp->asyncpc = 0;
-	gp->sched.sp = sq_ctx_make(gp->stack.hi, gstart);
+	gp->sched.sp = sq_ctx_make(gstacktop(gp), gstart);
 	gp->sched.pc = (uintptr)gstart;
 	gsetguard(gp);
 	casgstatus(gp, old, Grunnable);
@@ -1354,38 +1353,61 @@ void goyield_m(G *gp)
  * waits globally or is locked elsewhere, so switch straight to it without
  * the round trip through g0. Everything a schedule would do for the two
  * Gs is done here, in the same order. Returns false to take the slow path.
+ * (schedule's every-64th look at the global queue finds it empty here, so
+ * it needs no test of its own.)
  *
  * Only with one P: the yielding G goes on the run queue before its context
  * is saved (the save is the switch itself), and with other Ps around a
  * stealer could take it and resume the stale context in between. With one
- * P nobody else reads the queue until we have switched. */
+ * P nobody else reads the queue until we have switched, nobody else writes
+ * it at all (runqget's store path), and the slot next leaves is where gp
+ * goes: the queue cannot be full. */
 NOSPLIT static bool yield_direct(G *gp)
 {
 	M *mp = gp->m;
-	P *p = mp->p;
+	P *p = allp;
+	uint32_t h, t;
+	uintptr guard;
 	G *next;
 
 	if (sq_nprocs != 1 || mp->lockedg || gp->lockedm || sched.runqsize ||
-	    (p->schedtick % FAIRNESS) == 0 || (SQ_HARNESS && picker))
+	    (SQ_HARNESS && picker))
 		return false;
-	mp->locks++;
-	next = runqget(p);
-	if (!next)
-		goto slow;
-	if (next->lockedm) {
-		runqput(p, next);	/* to the back: the slow path sorts it out */
-		goto slow;
-	}
+	/* With one P, a running G's M holds allp[0]. Naming it so rather than
+	 * as gp->m->p takes two loads off the chain each switch waits for:
+	 * the next G's saved sp comes from p's queue (docs/bench.md). */
+	if (SQ_HARNESS && mp->p != p)
+		throwf(F_BAD_P_STATE, "yield: running G's M does not hold the only P");
+	h = p->runqhead;
+	t = p->runqtail;
+	if (t == h)
+		return false;
+	next = p->runq[h % RUNQ_SIZE];
+	if (next->lockedm)
+		return false;	/* the slow path sorts it out */
+	/* No split check can run from here to the switch (NOSPLIT all the
+	 * way), so nothing can reschedule gp half-queued, except an armed
+	 * fault site's action: harness builds hold a lock across it. */
+	if (SQ_HARNESS)
+		mp->locks++;
+	atomic_store32(&p->runqhead, h + 1);
 	casgstatus(gp, Grunning, Grunnable);
-	runqput(p, gp);
+	p->runq[t % RUNQ_SIZE] = gp;
+	atomic_store32(&p->runqtail, t + 1);
 	FAULT(YIELD_QUEUED);	/* queued, context not yet saved */
 	casgstatus(next, Grunnable, Grunning);
-	next->preempt = false;
-	gsetguard(next);
+	/* execute's resets, as tests: they rarely change anything, and a
+	 * store costs more than a load here. */
+	if (UNLIKELY(next->preempt))
+		next->preempt = false;
+	guard = gguard(next);
+	if (UNLIKELY(next->stackguard != guard))
+		next->stackguard = guard;
 	p->schedtick++;
 	mp->curg = next;
 	next->m = mp;
-	mp->locks--;
+	if (SQ_HARNESS)
+		mp->locks--;
 	gp->sched.pc = (uintptr)__builtin_return_address(0);
 	/* g moves first: a signal handler finds its M through g, so the G
 	 * that g names must never be one already detached from this M. */
@@ -1395,19 +1417,18 @@ NOSPLIT static bool yield_direct(G *gp)
 	sq_ctx_swap(&gp->sched.sp, next->sched.sp);
 	asan_switch_finish(gp->asanfake);
 	return true;
-slow:
-	mp->locks--;
-	return false;
 }
 
 NOSPLIT void sq_yield(void)
 {
 	G *gp = getg();
 
-	if (!atomic_load32(&started))
-		throw(F_NOT_INIT);
-	if (!gp || !gp->m || gp != gp->m->curg)
+	/* g is set only once the runtime has started. */
+	if (UNLIKELY(!gp || !gp->m || gp != gp->m->curg)) {
+		if (!atomic_load32(&started))
+			throw(F_NOT_INIT);
 		throwf(F_BAD_ARG, "sq_yield: not called from a goroutine");
+	}
 	if (yield_direct(gp))
 		return;
 	mcall(goyield_m);
@@ -1474,6 +1495,24 @@ typedef struct Sysmontick {
  * sq_harness_tick, which runs only while sysmon is held. */
 static Sysmontick *pdesc;
 
+/* Poison the split guard word of mp's thread, for a preemption request
+ * made from another thread: in tcb mode the checks read the word, not the
+ * G's guard (splitword.h). The M may have moved on to another G, g0 or
+ * gsignal by now; a failed check there finds its word out of line with its
+ * g and corrects it (split_miss). An extra M has no word here: its thread
+ * may be gone; the preemption signal's handler rewrites the word from the
+ * G's poisoned guard as it puts g back (signal.c, sighandler). An M that
+ * ends takes its word back first (mdestroy); one caught between the load
+ * here and its thread's end is the same race as preemptm's tgkill, and
+ * the thread's TCB stays until the thread is joined (mreuse). Any thread. */
+void splitpoison(M *mp)
+{
+	uintptr *w = __atomic_load_n(&mp->splitword, __ATOMIC_ACQUIRE);
+
+	if (w && !__atomic_load_n(&mp->exiting, __ATOMIC_ACQUIRE))
+		__atomic_store_n(w, STACK_PREEMPT, __ATOMIC_RELAXED);
+}
+
 static void preemptone(P *p)
 {
 	M *mp = p->m;
@@ -1483,6 +1522,7 @@ static void preemptone(P *p)
 		return;
 	gp->preempt = true;
 	gp->stackguard = STACK_PREEMPT;
+	splitpoison(mp);
 	preemptm(mp);
 }
 
@@ -1867,6 +1907,7 @@ static void m0init(void)
 	mcommoninit(mp);
 	unlock(&stackownlock);
 	mp->procid = os_gettid();
+	mp->splitword = split_wordaddr();	/* as mstart's */
 	pthread_setspecific(mkey, mp);
 	sigfillset(&all);
 	os_sigprocmask(SIG_SETMASK, &all, &old);

@@ -24,10 +24,13 @@
  *  - while gsignal runs, its bounds are those of the signal stack the
  *    handler is actually on (the runtime's own, or the thread's, adopted).
  *
- * Split checks: every function compiled into the runtime gets clang's
- * -finstrument-function-entry-bare hook (see split.c). NOSPLIT functions get
- * none; they are the ones that run where a split would be fatal or where g
- * is not yet trustworthy (syscall windows, attach/detach, signal entry, throw).
+ * Split checks: every function compiled into the runtime gets one (split.c;
+ * how, per arch and libc, is runtime/src/split/<mode>/). NOSPLIT functions
+ * get none; they are the ones that run where a split would be fatal or where
+ * g is not yet trustworthy (syscall windows, attach/detach, signal entry,
+ * throw). In tcb mode the check reads a per-thread guard word rather than
+ * g->stackguard: setg and every change to the running G's guard write it too
+ * (splitword.h).
  */
 #ifndef SQ_RUNTIME_H
 #define SQ_RUNTIME_H
@@ -40,6 +43,7 @@
 
 #include "sq.h"
 #include "arch.h"
+#include "splitword.h"
 #include "regress.h"
 
 /* The runtime's code goes in a section of its own, so that the signal
@@ -52,7 +56,7 @@ typedef struct M M;
 typedef struct P P;
 
 /* The short list of macros. Everything else is static inline. */
-#define NOSPLIT   __attribute__((no_instrument_function))
+#define NOSPLIT   __attribute__((no_instrument_function, no_split_stack))
 #define NORETURN  __attribute__((noreturn))
 #define LIKELY(x)   __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -159,6 +163,7 @@ struct M {
 	Stack sigstack;		/* the runtime's own signal stack (gsignal's at rest) */
 	uintptr exitsp;		/* runtime M: mstart's context, resumed to end the thread */
 	M *freelink;		/* on sched.freem: exited, waiting to be reused */
+	uintptr *splitword;	/* runtime M: its thread's split guard word, for sysmon (NULL: none) */
 	pthread_t thread;
 };
 
@@ -188,8 +193,9 @@ typedef struct Sched {
 	G *runqhead;
 	G *runqtail;
 	int32_t runqsize;
-	G *gfree;		/* dead Gs with their stacks, for reuse */
-	int32_t ngfree;
+	G *gfree;		/* dead Gs with default-size stacks, for reuse */
+	G *gfreesized;		/* dead Gs with stacks of other sizes (sq_spawn_stack) */
+	int32_t ngfree;		/* on either list */
 	uint32_t sysmonwait;
 	Note sysmonnote;
 	bool goexitmain;	/* the main G ended with sq_goexit */
@@ -257,7 +263,7 @@ extern Settings sq_settings;
 void settings_init(void);
 
 /* proc.c: scheduler */
-void casgstatus(G *gp, uint32_t oldval, uint32_t newval);
+NORETURN void badstatus(G *gp, uint32_t oldval, uint32_t newval);
 const char *gstatusname(uint32_t s);
 void mcall(void (*fn)(G *));
 void systemstack(void (*fn)(void *), void *arg);
@@ -286,7 +292,12 @@ int64_t nanotime(void);
 void sysmon_start(void);
 void schedinit(void);
 G *gnew(size_t size);
+uintptr gguard(G *gp);
 void gsetguard(G *gp);
+void splitpoison(M *mp);
+
+/* split.c: a failed split check (from the mode's hook or __morestack) */
+void morestack(G *gp, uintptr sp);
 
 /* timer.c */
 int64_t timer_next(void);
@@ -380,7 +391,7 @@ typedef struct Asanctx {
 #endif
 } Asanctx;
 
-#define ASAN_INLINE __attribute__((no_instrument_function, always_inline)) static inline
+#define ASAN_INLINE __attribute__((no_instrument_function, no_split_stack, always_inline)) static inline
 
 ASAN_INLINE void asan_switch_start(void **save, uintptr lo, uintptr hi)
 {
@@ -451,7 +462,35 @@ ASAN_INLINE void asan_unpoison(uintptr lo, uintptr hi)
  * and riscv64) would keep naming the old thread's g. */
 NOSPLIT static inline G *getg(void) { return *(G **)arch_gslot(); }
 
-NOSPLIT static inline void setg(G *gp) { *(G **)arch_gslot() = gp; }
+/* Make gp (never NULL) the thread's g: g first, then the split guard word
+ * (tcb mode), so that a signal handler landing in between restores the word
+ * from the g it found, which is already the new one. */
+NOSPLIT static inline void setg(G *gp)
+{
+	*(G **)arch_gslot() = gp;
+	split_setword(gp->stackguard);
+}
+
+/* The thread has no g any more (dropm). No g, no check: the word is 0. */
+NOSPLIT static inline void clearg(void)
+{
+	*(G **)arch_gslot() = NULL;
+	split_setword(0);
+}
+
+/* Change the guard of the G this thread is running (g == gp). */
+NOSPLIT static inline void setguard_running(G *gp, uintptr v)
+{
+	gp->stackguard = v;
+	split_setword(v);
+}
+
+/* Where a G from gnew starts its frames: just below the G itself, which
+ * lives in the top bytes of its stack (proc.c, gnew). 64-aligned. */
+NOSPLIT static inline uintptr gstacktop(G *gp)
+{
+	return (uintptr)gp;
+}
 
 /* Pin the G to its M (no preemption) while it uses the M's P. */
 NOSPLIT static inline M *acquirem(void)
@@ -486,6 +525,40 @@ NOSPLIT static inline bool cas32(uint32_t *p, uint32_t old, uint32_t new)
 NOSPLIT static inline uint32_t xadd32(uint32_t *p, int32_t d)
 {
 	return __atomic_add_fetch(p, (uint32_t)d, __ATOMIC_ACQ_REL);
+}
+
+/* The edges a G's status may take, one bit per (old, new) pair: bit
+ * old * Gnstatus + new. Gdead<->Gsyscall belong to the callback G of an
+ * extra M, which sits dead while its thread is in C. */
+#define GEDGE_(a, b) (1ULL << ((a) * Gnstatus + (b)))
+static const uint64_t gedges =
+	GEDGE_(Gidle, Grunnable) |
+	GEDGE_(Grunnable, Grunning) |
+	GEDGE_(Grunning, Grunnable) | GEDGE_(Grunning, Gwaiting) |
+	GEDGE_(Grunning, Gsyscall) | GEDGE_(Grunning, Gdead) |
+	GEDGE_(Gsyscall, Grunning) | GEDGE_(Gsyscall, Grunnable) | GEDGE_(Gsyscall, Gdead) |
+	GEDGE_(Gwaiting, Grunnable) |
+	GEDGE_(Gdead, Grunnable) | GEDGE_(Gdead, Gsyscall);
+#undef GEDGE_
+
+/* Every status change goes through here. NOSPLIT: syscall windows use it.
+ * Inline, so that the edge test folds away where old and new are constants
+ * (all callers but newproc's). Only a G's current owner changes its status,
+ * so normal builds check with a load and publish with a store; harness
+ * builds use a CAS, which also catches two threads racing to move the same
+ * G. */
+NOSPLIT static inline void casgstatus(G *gp, uint32_t old, uint32_t new)
+{
+	if (old >= Gnstatus || new >= Gnstatus || !((gedges >> (old * Gnstatus + new)) & 1))
+		badstatus(gp, old, new);
+	if (SQ_HARNESS) {
+		if (!cas32(&gp->status, old, new))
+			badstatus(gp, old, new);
+		return;
+	}
+	if (atomic_load32(&gp->status) != old)
+		badstatus(gp, old, new);
+	atomic_store32(&gp->status, new);
 }
 
 #endif

@@ -1,11 +1,15 @@
 /*
- * split.c: split checks, morestack and newstack.
+ * split.c: what a failed split check does: morestack and newstack.
  *
  * Every function compiled into the runtime (and into code built with the
- * runtime's flags) is instrumented by clang's -finstrument-function-entry-
- * bare: after inlining, each remaining function calls the hook below on
- * entry. The hook compares sp with the current g's stackguard. NOSPLIT
- * (no_instrument_function) functions have no check.
+ * runtime's flags) starts with a split check: sp against the current g's
+ * stackguard. How depends on the arch and libc (runtime/src/split/<mode>/,
+ * chosen by mk/split.mk): on x86-64 glibc an inline compare against a guard
+ * word in the thread's TCB (clang's -fsplit-stack; __morestack in
+ * split/tcb/), elsewhere a call to an entry hook (-finstrument-function-
+ * entry-bare; split/hook/). Both end here, in morestack, when the check
+ * fails. NOSPLIT functions (no_instrument_function, no_split_stack) have no
+ * check.
  *
  * A failed check means one of:
  *   - the guard was poisoned (STACK_PREEMPT): preemption was requested, or
@@ -15,8 +19,8 @@
  * yields, lets the G continue, or throws. On g0 and gsignal a failed check
  * is always fatal; their guards are never poisoned.
  *
- * Cost: one call, one TLS load and one compare per instrumented call (see
- * docs/runtime.md for the measurement).
+ * Cost per checked call: tcb, one compare with a TLS word and a branch;
+ * hook, a call, two loads and a compare (docs/runtime.md, docs/bench.md).
  */
 #include "runtime.h"
 
@@ -81,7 +85,10 @@ static void newstack(G *gp)
 	gogo(gp);	/* the guard was restored under us: spurious */
 }
 
-NOSPLIT static void morestack(G *gp, uintptr sp)
+/* A failed check on gp at sp, on the stack that failed it (below its guard:
+ * nosplit from here on). Returns when the function may go on: after a
+ * yield, or at once when it was a bound foreign thread's own C. */
+NOSPLIT void morestack(G *gp, uintptr sp)
 {
 	M *mp = gp->m;
 
@@ -101,6 +108,7 @@ NOSPLIT static void morestack(G *gp, uintptr sp)
 	mcall(newstack);
 }
 
+/* Bytes of stack the calling G has left above its guard (0 off a G). */
 size_t sq_stack_left(void)
 {
 	G *gp = getg();
@@ -110,18 +118,4 @@ size_t sq_stack_left(void)
 		return 0;
 	limit = gp->stack.lo + STACK_GUARD;
 	return sp > limit ? sp - limit : 0;
-}
-
-/* The split check. g is NULL on threads the runtime does not know. */
-NOSPLIT void __cyg_profile_func_enter_bare(void)
-{
-	G *gp = getg();
-	uintptr sp;
-
-	if (UNLIKELY(gp == NULL))
-		return;
-	sp = arch_getsp();
-	if (LIKELY(sp >= gp->stackguard))
-		return;
-	morestack(gp, sp);
 }

@@ -20,6 +20,13 @@
 #include "runtime.h"
 #include "os.h"
 
+/* The window's way in and out are inlined into this file's callers
+ * (sq_ccall, sq_syscall), where a call each way is a good part of the
+ * cost; the out-of-line copies serve the rest (cgocallbackg). Inlined,
+ * they keep their names in the debug information: sigpoke's and
+ * nosplit-check's windows find every copy. */
+#define WINDOW_INLINE NOSPLIT __attribute__((always_inline))
+
 NOSPLIT static inline void save(G *gp, uintptr pc, uintptr sp)
 {
 	gp->sched.pc = pc;
@@ -70,7 +77,7 @@ NOSPLIT static void window_open(G *gp, uintptr pc, uintptr sp)
 	gp->m->locks++;
 	/* From here on any split check dies; see the file comment. */
 	if (!REGRESS(SYSCALLSPLIT)) {
-		gp->stackguard = STACK_PREEMPT;
+		setguard_running(gp, STACK_PREEMPT);
 		gp->throwsplit = true;
 	}
 	save(gp, pc, sp);
@@ -85,7 +92,7 @@ NOSPLIT static void window_open(G *gp, uintptr pc, uintptr sp)
 NOSPLIT static void window_close(G *gp)
 {
 	if (REGRESS(SYSCALLSPLIT))
-		gp->stackguard = STACK_PREEMPT;
+		setguard_running(gp, STACK_PREEMPT);
 	FAULT(ENTERSYSCALL_POISONED);
 	gp->m->locks--;
 }
@@ -93,7 +100,7 @@ NOSPLIT static void window_close(G *gp)
 /* Enter the window with the given caller pc and sp. Also used to re-enter
  * after a callback, with the pc and sp of the original entry. The P stays
  * in Psyscall, linked from m->oldp, for exitsyscall's fast path. */
-NOSPLIT void reentersyscall(uintptr pc, uintptr sp)
+WINDOW_INLINE void reentersyscall(uintptr pc, uintptr sp)
 {
 	G *gp = getg();
 	M *mp = gp->m;
@@ -221,7 +228,7 @@ static void exitsyscall0(G *gp)
 	schedule();
 }
 
-NOSPLIT void exitsyscall(void)
+WINDOW_INLINE void exitsyscall(void)
 {
 	G *gp = getg();
 	M *mp = gp->m;
@@ -235,10 +242,7 @@ NOSPLIT void exitsyscall(void)
 		casgstatus(gp, Gsyscall, Grunning);
 		gp->syscallsp = 0;
 		mp->locks--;
-		if (gp->preempt)
-			gp->stackguard = STACK_PREEMPT;
-		else
-			gsetguard(gp);
+		setguard_running(gp, gp->preempt ? STACK_PREEMPT : gguard(gp));
 		gp->throwsplit = false;
 		return;
 	}
@@ -286,7 +290,8 @@ typedef struct Ccall {
 	Asanctx asan;
 } Ccall;
 
-/* No local may have its address taken here (asan_switch_back(NULL)). */
+/* On g0: the harness's fault site and ASan's side of the switch around the
+ * C call. No local may have its address taken here (asan_switch_back(NULL)). */
 static void ccall_g0(void *arg)
 {
 	Ccall *c = arg;
@@ -303,22 +308,35 @@ static void ccall_g0(void *arg)
 }
 
 /* Run C on g0 inside a syscall window. gp->ccallsp records where the G's
- * stack stopped, so a callback from the C code can run the G below it. */
+ * stack stopped, so a callback from the C code can run the G below it.
+ * With nothing to do around the C call on g0 (no fault sites, no ASan),
+ * sq_oncall calls fn itself and hands its result back; m->incgo is set
+ * around it here as ccall_g0 sets it around its call (signal.c tells the
+ * program's C from the runtime's code by it). */
 NOSPLIT int sq_ccall(int (*fn)(void *), void *arg)
 {
 	G *gp = getg();
 	M *mp;
 	Ccall c = { .fn = fn, .arg = arg };
+	uintptr g0sp;
 
-	if (!gp || !gp->m || gp != gp->m->curg)
+	if (UNLIKELY(!gp || !gp->m || gp != gp->m->curg))
 		throwf(F_BAD_ARG, "sq_ccall: not called from a goroutine");
-	entersyscall();
+	reentersyscall((uintptr)__builtin_return_address(0), arch_getsp());
 	mp = gp->m;
 	mp->ncgo++;
 	setg(mp->g0);
-	asan_switch_start(&gp->asanfake, mp->g0->stack.lo, mp->g0->stack.hi);
-	sq_oncall(mp->g0->sched.sp, ccall_g0, &c, &gp->ccallsp);
-	asan_switch_finish(gp->asanfake);
+	g0sp = mp->g0->sched.sp;
+	if (SQ_HARNESS || SQ_ASAN) {
+		asan_switch_start(&gp->asanfake, mp->g0->stack.lo, mp->g0->stack.hi);
+		sq_oncall(g0sp, ccall_g0, &c, &gp->ccallsp);
+		asan_switch_finish(gp->asanfake);
+	} else {
+		/* ccall_g0's mark, around the call it would have made. */
+		mp->incgo = true;
+		c.ret = (int)sq_oncall(g0sp, (void (*)(void *))fn, arg, &gp->ccallsp);
+		mp->incgo = false;
+	}
 	setg(gp);
 	mp->ncgo--;
 	exitsyscall();

@@ -206,7 +206,7 @@ static ucontext_t cc_main, cc_co;
 
 /* The C side of an outcall is plain C: no split checks (this file is
  * compiled with them, for its G code). */
-#define C_CODE __attribute__((no_instrument_function))
+#define C_CODE __attribute__((no_instrument_function, no_split_stack))
 
 C_CODE static void cc_entry(void)
 {

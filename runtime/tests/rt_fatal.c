@@ -67,7 +67,7 @@ static int overflow(void *unused)
 }
 
 /* C without split checks overflowing: it runs into the guard page. */
-__attribute__((noinline, no_instrument_function)) static long unchecked(long n)
+__attribute__((noinline, no_instrument_function, no_split_stack)) static long unchecked(long n)
 {
 	volatile char pad[1024];
 

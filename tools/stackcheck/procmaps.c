@@ -1,13 +1,17 @@
-// procmaps: reading /proc/PID/maps, the kernel's own list of mappings.
+// procmaps: reading /proc/PID/maps, the kernel's own list of mappings (and,
+// for a KILL line, /proc/PID/pagemap's guard regions).
 //
 // Slow path only: stackcheck reads it at execve (to find the main stack),
 // when a check misses below the main stack (it may have grown), and to
 // describe the mapping under a bad SP in a KILL line. Linux hides MAP_STACK
 // here, which is why every other fact comes from tracked system calls.
 
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "stackcheck.h"
 
@@ -78,4 +82,49 @@ int mapsfind(pid_t pid, uintptr_t addr, struct mapping *m)
 int mapsnamed(pid_t pid, const char *name, struct mapping *m)
 {
 	return scan(pid, named, name, m);
+}
+
+// A guard region (madvise MADV_GUARD_INSTALL, Linux 6.13) faults like a
+// PROT_NONE page but splits no mapping, so one mapping can hold many stacks
+// with a guard under each. /proc/PID/pagemap marks such pages (bit 58,
+// Linux 6.14).
+enum { PM_GUARD_REGION = 58 };
+
+static int guardpage(int fd, uintptr_t page, long pagesize)
+{
+	uint64_t e;
+
+	if (pread(fd, &e, sizeof e, (off_t)(page / pagesize * sizeof e)) != sizeof e)
+		return 0;
+	return (e >> PM_GUARD_REGION) & 1;
+}
+
+// mapsguarded narrows m, the mapping that holds addr, to the part of it
+// between the guard regions around addr: with guards that split nothing,
+// that part is the stack, as a mapping of its own was before. m is left as
+// it is where the kernel shows no guard regions or pagemap cannot be read.
+void mapsguarded(pid_t pid, uintptr_t addr, struct mapping *m)
+{
+	long pagesize = sysconf(_SC_PAGESIZE);
+	uintptr_t page = addr & ~(uintptr_t)(pagesize - 1), p;
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof path, "/proc/%d/pagemap", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (!guardpage(fd, page, pagesize)) {
+		for (p = page; p > m->lo; p -= pagesize)
+			if (guardpage(fd, p - pagesize, pagesize)) {
+				m->lo = p;
+				break;
+			}
+		for (p = page + pagesize; p < m->hi; p += pagesize)
+			if (guardpage(fd, p, pagesize)) {
+				m->hi = p;
+				break;
+			}
+	}
+	close(fd);
 }

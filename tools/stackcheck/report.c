@@ -9,7 +9,10 @@
 //   stackcheck: summary syscalls=<n> signals=<n> threads=<n> violations=<n>
 //
 // A KILL line is one physical line; in= runs up to " reason=", which is last.
-// The mapping name is the path, [heap], [stack], ... or [anon].
+// The mapping name is the path, [heap], [stack], ... or [anon]. lo-hi is the
+// kernel's mapping that holds sp, narrowed to the part between the guard
+// regions around sp when the mapping has any (mapsguarded): a runtime that
+// guards its stacks with guard regions keeps many in one mapping.
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,6 +39,7 @@ static void describe(pid_t pid, uintptr_t addr, char *buf, size_t n)
 		snprintf(buf, n, "none");
 		return;
 	}
+	mapsguarded(pid, addr, &m);
 	snprintf(buf, n, "%lx-%lx %s %s", (unsigned long)m.lo, (unsigned long)m.hi,
 	    m.perms, m.name[0] ? m.name : "[anon]");
 }

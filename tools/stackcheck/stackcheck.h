@@ -104,6 +104,7 @@ struct mapping {
 
 int mapsfind(pid_t pid, uintptr_t addr, struct mapping *m);
 int mapsnamed(pid_t pid, const char *name, struct mapping *m);
+void mapsguarded(pid_t pid, uintptr_t addr, struct mapping *m);
 
 // ---- signal.c: handler tables, signal-delivery checks, the kill ----
 

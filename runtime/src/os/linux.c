@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,9 +48,95 @@ void os_mem_release(void *p, size_t size)
 	munmap(p, size);
 }
 
+/* Linux 6.13's lightweight guard regions: the pages fault like PROT_NONE
+ * ones but stay part of the mapping, so a chunk of stacks with a guard
+ * under each is one mapping, not two per stack (see stack.c).
+ *
+ * They are used only once one has been seen in place: the first guard
+ * installed is looked up in /proc/self/pagemap (bit 58, Linux 6.14). An
+ * older kernel says EINVAL; qemu-user says 0 to any madvise advice it does
+ * not know and does nothing, and a guard that is not there lets an
+ * overflow run into the stack below. Either way, from then on mprotect. */
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
+enum { GUARD_UNKNOWN, GUARD_REGIONS, GUARD_MPROTECT };
+enum { PM_GUARD_REGION = 58 };
+
+static int guardmode = GUARD_UNKNOWN;
+
+static bool guardseen(void *p)
+{
+	uint64_t e = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	if (pread(fd, &e, sizeof e, (off_t)((uintptr_t)p / PAGE * sizeof e)) != sizeof e)
+		e = 0;
+	close(fd);
+	return (e >> PM_GUARD_REGION) & 1;
+}
+
 int os_mem_guard(void *p, size_t size)
 {
+	int mode = __atomic_load_n(&guardmode, __ATOMIC_RELAXED);
+
+	if (mode != GUARD_MPROTECT) {
+		if (madvise(p, size, MADV_GUARD_INSTALL) == 0) {
+			if (mode == GUARD_REGIONS)
+				return 0;
+			if (guardseen(p)) {
+				__atomic_store_n(&guardmode, GUARD_REGIONS, __ATOMIC_RELAXED);
+				return 0;
+			}
+		} else if (errno != EINVAL) {
+			return -errno;
+		}
+		__atomic_store_n(&guardmode, GUARD_MPROTECT, __ATOMIC_RELAXED);
+	}
 	return neg_errno(mprotect(p, size, PROT_NONE));
+}
+
+/* The process's own pidfd, for process_madvise: opened by os_init, and
+ * again in a forked child (the parent's names the parent). -1: none, and
+ * os_mem_guards makes its guards one call each. */
+static int selfpidfd = -1;
+
+enum { GUARDS_PER_CALL = 64 };
+
+int os_mem_guards(void *base, size_t stride, int32_t n)
+{
+	struct iovec iov[GUARDS_PER_CALL];
+	int32_t i, k, done;
+	long r;
+	int e;
+
+	for (done = 0; done < n; done += k) {
+		k = n - done < GUARDS_PER_CALL ? n - done : GUARDS_PER_CALL;
+		r = -1;
+		if (selfpidfd >= 0 &&
+		    __atomic_load_n(&guardmode, __ATOMIC_RELAXED) == GUARD_REGIONS) {
+			for (i = 0; i < k; i++) {
+				iov[i].iov_base = (char *)base + stride * (size_t)(done + i);
+				iov[i].iov_len = PAGE;
+			}
+			r = syscall(SYS_process_madvise, selfpidfd, iov, (size_t)k,
+				MADV_GUARD_INSTALL, 0);
+		}
+		if (r == (long)k * PAGE)
+			continue;
+		/* Not all of them (or no process_madvise, or guard regions
+		 * not known to work yet): one at a time. A guard installed
+		 * twice is still one guard. */
+		for (i = 0; i < k; i++) {
+			e = os_mem_guard((char *)base + stride * (size_t)(done + i), PAGE);
+			if (e < 0)
+				return e;
+		}
+	}
+	return 0;
 }
 
 /* Remapping in place is the only way to change MAP_STACK on an existing
@@ -93,13 +180,24 @@ NOSPLIT void os_futexwakeup(uint32_t *addr, int cnt)
  * except across fork, where the child's thread gets a new one. */
 static __thread int32_t tid __attribute__((tls_model("initial-exec")));
 
+static int openself(void)
+{
+	return (int)syscall(SYS_pidfd_open, getpid(), 0);
+}
+
+/* In the child of a fork: the thread's id, and the parent's pidfd. */
 static void forget_tid(void)
 {
 	tid = 0;
+	if (selfpidfd >= 0) {
+		close(selfpidfd);
+		selfpidfd = openself();
+	}
 }
 
 void os_init(void)
 {
+	selfpidfd = openself();
 	pthread_atfork(NULL, NULL, forget_tid);
 }
 

@@ -223,10 +223,11 @@ sq_ctx_make:
 	.cfi_endproc
 	.size	sq_ctx_make, .-sq_ctx_make
 
-/* void sq_oncall(uintptr_t sp, void (*fn)(void *), void *arg, uintptr_t *oldsp)
+/* uintptr_t sq_oncall(uintptr_t sp, void (*fn)(void *), void *arg, uintptr_t *oldsp)
  * Call fn(arg) with the stack pointer set to sp (16-aligned) and return on the
  * original stack. If oldsp is non-NULL the original sp is stored there first,
- * so code on the other stack can find the frames we left. s0 is callee-saved:
+ * so code on the other stack can find the frames we left. Nothing touches
+ * the return register after the call: fn's value is ours. s0 is callee-saved:
  * fn preserves it, and it carries us back. The frame record follows the
  * psABI's fp convention: ra at fp-8, the caller's fp at fp-16. */
 	.globl	sq_oncall

@@ -180,6 +180,7 @@ void sq_mcall_switch(uintptr_t *save, uintptr_t g0sp, void (*fn)(void *), void *
 __attribute__((noreturn)) void sq_gogo_switch(uintptr_t sp);
 void sq_ctx_swap(uintptr_t *save, uintptr_t to);
 uintptr_t sq_ctx_make(uintptr_t top, void (*entry)(void));
-void sq_oncall(uintptr_t sp, void (*fn)(void *), void *arg, uintptr_t *oldsp);
+/* Returns what fn left in the return register (its value, if it has one). */
+uintptr_t sq_oncall(uintptr_t sp, void (*fn)(void *), void *arg, uintptr_t *oldsp);
 
 #endif

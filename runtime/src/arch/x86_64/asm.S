@@ -10,15 +10,27 @@
  *   +32  r12
  *   +40  rbx
  *   +48  rbp
- *   +56  resume pc (pushed by the call into the switch, popped by ret)
+ *   +56  resume pc (pushed by the call into the switch, popped by RESUME)
  *
  * Only callee-saved state is kept: every switch is a function call as far as
  * the compiler is concerned, so caller-saved registers are already dead. The
  * mxcsr control bits and the x87 control word are callee-saved by the ABI;
  * mxcsr's sticky exception flags (bits 0-5) are not, and are cleared in
- * every saved context: an ldmxcsr that changes them makes the next stmxcsr
- * stall for tens of nanoseconds, so contexts that differ only in stale
- * flags would make every switch slow.
+ * every context as it is resumed: an ldmxcsr that changes them makes the
+ * next stmxcsr stall for tens of nanoseconds, so contexts that differ only
+ * in stale flags would make every switch slow. They are cleared in the
+ * saved word just before the ldmxcsr rather than right after the stmxcsr
+ * that wrote it, which would wait for the stmxcsr. A resume loads both
+ * words whatever they are: on x86 reading them is the dear part (stmxcsr
+ * about 3 ns here, ldmxcsr, fnstcw and fldcw together well under 1 ns), so
+ * comparing first, as the aarch64 port does with FPCR, would not pay
+ * (docs/bench.md, "Where a switch goes").
+ *
+ * A switch resumes the other context with pop and an indirect jmp, not ret,
+ * as Boost.Context's jump_fcontext does: the return-stack predictor would
+ * send every ret back to the call site of the context that just left, a
+ * mispredicted return per switch (about 6 ns here), while the indirect
+ * predictor learns where the resumed contexts go.
  * Every new stack pointer handed to a call is 16-byte aligned (psABI 3.2.2).
  *
  *   sq_mcall_switch  save the context, switch to g0, call fn(arg): make+jump
@@ -60,13 +72,13 @@
 	pushq	%r14
 	pushq	%r15
 	subq	$8, %rsp		/* room for the fp control words */
-	stmxcsr	(%rsp)
-	andl	$0xffc0, (%rsp)		/* keep control bits, drop sticky flags */
+	stmxcsr	(%rsp)			/* as they are, sticky flags too */
 	fnstcw	4(%rsp)
 .endm
 
 /* Pop a context saved by SAVE_CONTEXT at rsp; rsp ends at the resume pc. */
 .macro RESTORE_CONTEXT
+	andl	$0xffc0, (%rsp)		/* keep control bits, drop sticky flags */
 	ldmxcsr	(%rsp)
 	fldcw	4(%rsp)
 	addq	$8, %rsp
@@ -76,6 +88,13 @@
 	popq	%r12
 	popq	%rbx
 	popq	%rbp
+.endm
+
+/* Resume at the pc on top of the stack: ret without the return-stack
+ * predictor (see above). r11 is scratch in every psABI call. */
+.macro RESUME
+	popq	%r11
+	jmp	*%r11
 .endm
 
 /* void sq_mcall_switch(uintptr_t *save, uintptr_t g0sp, void (*fn)(void *), void *arg)
@@ -108,7 +127,7 @@ sq_ctx_swap:
 	movq	%rsp, (%rdi)
 	movq	%rsi, %rsp		/* the other context */
 	RESTORE_CONTEXT
-	ret
+	RESUME
 	.cfi_endproc
 	.size	sq_ctx_swap, .-sq_ctx_swap
 
@@ -120,7 +139,7 @@ sq_gogo_switch:
 	.cfi_startproc
 	movq	%rdi, %rsp		/* abandon the current stack */
 	RESTORE_CONTEXT
-	ret				/* to the resume pc */
+	RESUME				/* to the resume pc */
 	.cfi_endproc
 	.size	sq_gogo_switch, .-sq_gogo_switch
 
@@ -151,10 +170,11 @@ sq_ctx_make:
 	.cfi_endproc
 	.size	sq_ctx_make, .-sq_ctx_make
 
-/* void sq_oncall(uintptr_t sp, void (*fn)(void *), void *arg, uintptr_t *oldsp)
+/* uintptr_t sq_oncall(uintptr_t sp, void (*fn)(void *), void *arg, uintptr_t *oldsp)
  * Call fn(arg) with the stack pointer set to sp (16-aligned) and return on the
  * original stack. If oldsp is non-NULL the original sp is stored there first,
- * so code on the other stack can find the frames we left. */
+ * so code on the other stack can find the frames we left. Nothing touches
+ * the return register after the call: fn's value is ours. */
 	.globl	sq_oncall
 	.type	sq_oncall, @function
 	.align	16
