@@ -5,7 +5,9 @@
  * the point where its split checks report an overflow). Modes:
  *   near   recurse, in frames with split checks, to within a page or so of the
  *          limit and back, again and again: clean. A limit enforced a few
- *          KiB too early shows here.
+ *          KiB too early shows here; every 100th time the bottom stays 50 ms
+ *          in split-checked calls (dwell), so that a preemption request is
+ *          taken there too, where the check's slow path runs.
  *   over   recurse one page past the limit, then return: the runtime owes
  *          its overflow error before that. A limit enforced a few KiB too
  *          late lets the recursion come back, and the expected error never
@@ -26,8 +28,48 @@ enum { FRAME = 512, PAGE_ = 4096 };
 
 static long deepest;
 
+static int64_t sc_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+__attribute__((noinline)) static long tock(long x)
+{
+	__asm__ volatile("" : "+r"(x));	/* a call the compiler must keep */
+	return x * 3 + 1;
+}
+
+/* Not a leaf: compilers leave the split check out of small leaf
+ * functions (LLVM's split stacks do). */
+__attribute__((noinline)) static long tick(long x)
+{
+	return tock(x) ^ 1;
+}
+
+/* At the deepest point of "near": stay 50 ms, in split-checked calls
+ * from a frame that leaves less room below than an asynchronous
+ * preemption needs, so that the runtime's preemption request (sysmon's,
+ * after 10 ms of running) is taken here, by the split check's slow path,
+ * which must tell a preemption from an overflow a page from the limit. */
+__attribute__((noinline)) static long dwell(void)
+{
+	volatile char pad[3 * PAGE_ / 4];
+	int64_t end = sc_ns() + 50000000;
+	long x = 0;
+
+	pad[0] = pad[sizeof pad - 1] = 1;
+	__asm__ volatile("" : : "r"(pad) : "memory");	/* the frame stays whole */
+	while (sc_ns() < end)
+		for (int i = 0; i < 1000; i++)
+			x = tick(x);
+	return x & pad[0];
+}
+
 /* One split-checked frame; depth counts down to the bytes left to use. */
-__attribute__((noinline)) static long down(long to_use, uintptr_t sp0)
+__attribute__((noinline)) static long down(long to_use, uintptr_t sp0, int stay)
 {
 	volatile char frame[FRAME];
 	uintptr_t sp = (uintptr_t)&frame[0];
@@ -37,8 +79,8 @@ __attribute__((noinline)) static long down(long to_use, uintptr_t sp0)
 	if (used > deepest)
 		deepest = used;
 	if (used + 2 * FRAME < to_use)
-		return down(to_use, sp0) + frame[0] - frame[FRAME - 1];
-	return 0;
+		return down(to_use, sp0, stay) + frame[0] - frame[FRAME - 1];
+	return stay ? dwell() & 0 : 0;
 }
 
 /* The same without a split check: only the guard page stops it (n never
@@ -68,9 +110,9 @@ static int g_main(void *arg)
 		down_nosplit(0);
 	for (long i = 0; i < sc.iters; i++, sc_tick()) {
 		if (sc_mode("near"))
-			down(left - PAGE_, sp0);
+			down(left - PAGE_, sp0, i % 100 == 0);
 		else
-			down(left + PAGE_, sp0);
+			down(left + PAGE_, sp0, 0);
 	}
 	sc_event("DEPTH deepest=%ld left=%ld", deepest, left);
 	sc_finish(SC_CLEAN, 1);
