@@ -187,9 +187,12 @@ SC_ENV_FN_ void sc_env_check(int axis, int ok, const char *fmt, ...)
 
 /* ---- the host's signal handlers -----------------------------------------
  *
- * Asynchronous ones count their calls. The synchronous ones do what crash
- * reporters do: say so, put the default action back and raise the signal
- * again (a real fault faults again on return; a sent one is raised).
+ * Asynchronous ones count their calls, and then work for some 20 us, as a
+ * profiler's handler walking a stack or a logger's would: a handler is a
+ * window in which the runtime's own signals (preemption) land too. The
+ * synchronous ones do what crash reporters do: say so, put the default
+ * action back and raise the signal again (a real fault faults again on
+ * return; a sent one is raised).
  */
 enum { SC_ENV_NHOST = 6 };
 static const int sc_env_hostsig[SC_ENV_NHOST] = { SIGALRM, SIGTERM, SIGURG, SIGPROF, SIGSEGV, SIGBUS };
@@ -203,8 +206,15 @@ SC_ENV_FN_ void sc_env_host(int sig, int signo)
 	__atomic_add_fetch(&sc_env_called[sig & 63], 1, __ATOMIC_RELAXED);
 	if (signo != sig)
 		__atomic_add_fetch(&sc_env_badinfo, 1, __ATOMIC_RELAXED);
-	if (sig != SIGSEGV && sig != SIGBUS)
+	if (sig != SIGSEGV && sig != SIGBUS) {
+		struct timespec t0, t;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		do
+			clock_gettime(CLOCK_MONOTONIC, &t);
+		while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 20000);
 		return;
+	}
 	rec_begin(&r, "envchain");
 	rec_int(&r, "signal", sig);
 	rec_end(&r, 1);
