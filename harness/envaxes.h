@@ -441,9 +441,10 @@ static void *sc_env_caller_main(void *arg)
 	return NULL;
 }
 
-/* Sends the host's asynchronous signals to the caller and the main thread:
- * every millisecond, or once each for one-shot handlers. SIGPROF is left
- * out while the scenario profiles (the runtime owns it then). */
+/* Sends the host's asynchronous signals to the caller and the main thread,
+ * and to the process: every millisecond, or once each (to a thread) for
+ * one-shot handlers. SIGPROF is left out while the scenario profiles (the
+ * runtime owns it then). */
 static pid_t sc_env_main_tid;
 
 static void *sc_env_prober_main(void *arg)
@@ -468,6 +469,11 @@ static void *sc_env_prober_main(void *arg)
 			if (tid && syscall(SYS_tgkill, pid, tid, sig) == 0)
 				sc_env_sent[sig]++;
 			if (!oneshot && syscall(SYS_tgkill, pid, sc_env_main_tid, sig) == 0)
+				sc_env_sent[sig]++;
+			/* And to the process, as alarm() and kill(1) send: the
+			 * kernel hands it to any thread that does not block it,
+			 * the runtime's own threads included. */
+			if (!oneshot && kill(pid, sig) == 0)
 				sc_env_sent[sig]++;
 			clock_gettime(CLOCK_MONOTONIC, &sc_env_sent_at[sig]);
 			if (sig == SIGPROF)

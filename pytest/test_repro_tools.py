@@ -4,6 +4,7 @@ import fcntl
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 
@@ -85,28 +86,55 @@ def test_emit_c_of_a_storm_finding_reproduces(tmp_path, scenarios_built):
 
 # ---- derandomize, then emit-c: every variant's storm finding ---------------------------------
 
+# Variants whose window opens where an asynchronous preemption signal lands:
+# no schedule pins that (the picker chooses Gs, not signal times), so their
+# findings stay probabilistic; they must still replay and reproduce.
+SIGNAL_TIMED = {"asyncpreempt-fxsave"}
+# Variants only an environment axis shows (handlers-plain), which emit-c
+# does not write into its programs.
+AXIS_ONLY = {"hostonstack"}
+
+
+def reproduced(variant, out, cls):
+    """How many of emit-c --check's runs reproduced: the same message, or,
+    for SIGNAL_TIMED variants, the same class (the register that changed
+    is the one the signal happened to catch)."""
+    if variant not in SIGNAL_TIMED:
+        return int(out.rsplit("reproduced ", 1)[1].split("/")[0])
+    return sum(int(m.group(1)) for m in re.finditer(r"^ +(\d+) x ([a-z-]+):", out, re.M) if m.group(2) == cls)
+
+
+def derandomized(variant, row):
+    return row["status"] in ("derandomized", "deterministic") or \
+        (variant in SIGNAL_TIMED and row["status"] == "probabilistic")
+
 @pytest.mark.parametrize("variant", sqtest.variants())
 def test_storm_finding_is_derandomized_and_emitted(variant, tmp_path, scenarios_built):
     path, t, under = derand.storm_finding(variant, STORM_BUDGET, 1, str(tmp_path))
     if not path:
         pytest.skip(f"the storm found nothing on {variant} in {t:.0f}s (nothing to derandomize)")
     row = derand.derandomize(path, 180)
-    assert row["status"] in ("derandomized", "deterministic"), row
-    assert row["replays"] == f"{derand.REPLAYS}/{derand.REPLAYS}", row
-    det = json.loads(open(row["reproducer"]).read())
-    assert det["injector"] != "storm" and det["derandomized"]["original_replays"], det
+    assert derandomized(variant, row), row
+    assert row["replays"] == f"{derand.REPLAYS}/{derand.REPLAYS}" or variant in SIGNAL_TIMED, row
     assert json.loads(open(path).read())["injector"] == "storm"	# the original is kept as it was
-    r = sq("repro", row["reproducer"], "--times", 10)
+    if row["status"] == "probabilistic":	# SIGNAL_TIMED: the original it is, replayed
+        reproducer = path
+    else:
+        reproducer = row["reproducer"]
+        det = json.loads(open(reproducer).read())
+        assert det["injector"] != "storm" and det["derandomized"]["original_replays"], det
+    r = sq("repro", reproducer, "--times", 10)
     assert r.returncode == 0 and "10/10" in r.stdout, r.stdout + r.stderr[-2000:]
-    r = sq("repro", "--emit-c", row["reproducer"], "--check", 10)
-    reproduced = int(r.stdout.rsplit("reproduced ", 1)[1].split("/")[0])
-    assert reproduced >= 9, r.stdout + r.stderr[-3000:]
+    r = sq("repro", "--emit-c", reproducer, "--check", 10)
+    assert reproduced(variant, r.stdout, row["class"]) >= 9, r.stdout + r.stderr[-3000:]
 
 
 @pytest.mark.parametrize("variant", sqtest.variants())
 def test_campaign_finding_of_every_variant_is_emitted(variant, tmp_path, scenarios_built):
     """The campaign's own finding on each variant (what regress keeps):
     derandomized or minimized, and its C program reproduces it."""
+    if variant in AXIS_ONLY:
+        pytest.skip(f"{variant} shows only under an environment axis, which emit-c does not write")
     under = campaign.Under("sq", variant, "local")
     runs = (r for r in campaign.campaign_runs(random.Random(1), under) if not r["job"]["axes"])
     rec, t = campaign.first_detection(runs, 120)	# emit-c writes no environment axes
@@ -114,10 +142,9 @@ def test_campaign_finding_of_every_variant_is_emitted(variant, tmp_path, scenari
     path = tmp_path / f"{variant}.json"
     path.write_text(json.dumps(campaign.reproducer(rec, under)))
     row = derand.derandomize(str(path), 120)
-    assert row["status"] in ("derandomized", "deterministic"), row
-    r = sq("repro", "--emit-c", row["reproducer"], "--check", 10)
-    reproduced = int(r.stdout.rsplit("reproduced ", 1)[1].split("/")[0])
-    assert reproduced >= 9, r.stdout + r.stderr[-3000:]
+    assert derandomized(variant, row), row
+    r = sq("repro", "--emit-c", row.get("reproducer", str(path)), "--check", 10)
+    assert reproduced(variant, r.stdout, row["class"]) >= 9, r.stdout + r.stderr[-3000:]
 
 
 def test_a_finding_that_does_not_replay_stays_probabilistic(tmp_path, scenarios_built):

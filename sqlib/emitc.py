@@ -184,13 +184,17 @@ def emit(d, path=None, source=None, under=None):
     if left:
         raise RuntimeError(f"emit-c: template {tpath} left {left} unfilled")
     libs = "-lpthread" + (" -lboost_context" if directives.get("uses") == "cstack" else "")
+    # sc_preempt's register loop: the harness's own assembly, built with it.
+    arch = os.uname().machine
+    extra = (f" -I harness/arch/{arch} harness/arch/{arch}/regloop.S"
+             if directives.get("uses") == "regloop" else "")
     base = os.path.abspath(path) if path else None
     if runtime == "sq":
         cfile = base or _default_base(source, d) + ".c"
         exe = cfile[:-2] if cfile.endswith(".c") else cfile + ".bin"
         lib = os.path.join(under.bdir, "libsq-harness.a")
         cf, lf = SPLIT_FLAGS[split_mode(lib)]
-        build = (f"clang -O2 -g -std=gnu11 {cf} -I runtime/include {_rel(cfile)} {_rel(lib)} "
+        build = (f"clang -O2 -g -std=gnu11 {cf} -I runtime/include{extra} {_rel(cfile)} {_rel(lib)} "
                  f"{libs}{lf} -o {_rel(exe)}")
         files = [cfile]
         built_by = f"libsq-harness.a of build/{variant}/ (make{'' if variant == 'fixed' else ' REGRESS=' + variant})"
