@@ -479,7 +479,7 @@ __attribute__((no_instrument_function)) static void alrm_handler(int sig)
 {
 	alrm_in = 1;
 	while (!alrm_stop)
-		__asm__ volatile("pause" ::: "memory");
+		__asm__ volatile("" ::: "memory");	/* alrm_stop is volatile: read anew */
 }
 
 /* A thread the runtime does not know: sysmon's part, three requests, each
