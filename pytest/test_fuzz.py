@@ -120,9 +120,17 @@ def test_regress_reproducer_finds_its_variant(fuzz_built, fz_target, name, varia
     assert "(deterministic)" in r.stdout
 
 
+# Variants the fuzzers cannot reach: hostonstack is a host's handler
+# installed without SA_ONSTACK before the runtime starts, and the fuzz
+# targets install none (the campaign's handlers-plain axis finds it).
+NOT_FUZZABLE = {"hostonstack"}
+
+
 def test_every_variant_has_a_reproducer():
     have = {(t, v) for t, _, v, _, _ in manifest() if v != "fixed"}
     for v in VARIANTS:
+        if v in NOT_FUZZABLE:
+            continue
         t = fuzzrun.regress_target(v)
         assert (t, v) in have, f"no reproducer for {v} in corpora/{t}"
     for t in TARGETS:
