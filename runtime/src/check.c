@@ -35,16 +35,14 @@ static int violation(const char *what, int64_t a, int64_t b)
 	return 1;
 }
 
-static int check_gs(bool quiescent, G *self, int64_t *ngs)
+static int check_gs(bool quiescent, G *self)
 {
 	int bad = 0;
 	G *gp;
 
-	*ngs = 0;
 	for (gp = __atomic_load_n(&allg, __ATOMIC_ACQUIRE); gp; gp = gp->alllink) {
 		uint32_t s = atomic_load32(&gp->status);
 
-		(*ngs)++;
 		if (s == Gsyscall && gp->m && gp->m->incallback == false &&
 		    (gp->sched.sp != gp->syscallsp || gp->syscallsp < gp->stack.lo ||
 		     gp->syscallsp >= gp->stack.hi))
@@ -82,20 +80,13 @@ static int check_extram(bool quiescent)
 	return bad;
 }
 
-static int check_ms(bool quiescent, int64_t *nstacks)
+static int check_ms(bool quiescent)
 {
 	int bad = 0;
 	M *mp;
 	G *lg;
 
-	*nstacks = 0;
 	for (mp = __atomic_load_n(&allm, __ATOMIC_ACQUIRE); mp; mp = mp->alllink) {
-		if (mp->gsignal)
-			(*nstacks)++;
-		if (!mp->isextra)
-			(*nstacks)++;	/* g0 from stackalloc (M0's is the thread's) */
-		if (mp == &m0)
-			(*nstacks)--;
 		/* Only the M's own thread changes its lock, and only while it
 		 * runs the G: a quiescent caller sees them settled. */
 		lg = __atomic_load_n(&mp->lockedg, __ATOMIC_ACQUIRE);
@@ -125,13 +116,13 @@ int sq_check(int quiescent)
 {
 	G *self = getg();
 	int bad = 0;
-	int64_t ngs, nms, inuse, owners;
+	int64_t inuse, owners;
 	uintptr sp = arch_getsp();
 
 	if (self && self->m && self->m->curg)
 		self = self->m->curg;
-	bad += check_gs(quiescent, self, &ngs);
-	bad += check_ms(quiescent, &nms);
+	bad += check_gs(quiescent, self);
+	bad += check_ms(quiescent);
 	if (quiescent) {
 		/* Both sides in one picture: a quiescent caller knows every G
 		 * is dead, not that no M is being made (stack.c). */
