@@ -221,6 +221,18 @@ def test_lockosthread_and_goexit(fixed, test, procs, flavour):
     r.assert_pass(test)
 
 
+@pytest.mark.parametrize("action", ["spin", "yield", "signal"])
+@pytest.mark.parametrize("procs", [1, 2])
+def test_timer_wakeup_reaches_an_idle_locked_m(fixed, procs, action):
+    """findrunnable.idle holds a spinning M between putting its P idle and
+    no longer counting as spinning; a timer that fires there, on sysmon,
+    queues the sleeper globally and wakes nobody unless that M looks at
+    the global queue once more (a lost wakeup once seen under qemu)."""
+    r = fixed.run("tests/rt_lock", "lock-sleep", 300,
+                  env={"SQ_MAXPROCS": str(procs), "SQ_FAULT": f"findrunnable.idle:{action}:every"}, timeout=60)
+    r.assert_pass("lock-sleep")
+
+
 @pytest.mark.parametrize("flavour", FLAVOURS)
 def test_locked_g_exiting_on_the_main_thread(fixed, flavour):
     r = fixed.run(f"{flavour}/rt_lock", "exit-main", env={"SQ_MAXPROCS": "1"})

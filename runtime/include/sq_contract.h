@@ -173,6 +173,8 @@
 	  "inside systemstack, on g0") \
 	X(CCALL_C, "ccall.c", G0, \
 	  "on g0, before sq_ccall's C function") \
+	X(FINDRUNNABLE_IDLE, "findrunnable.idle", G0, \
+	  "findrunnable found no work: its P is idle, the M still counts as spinning") \
 	X(NEEDM_AFTER_SETG, "needm.after_setg", ATTACH, \
 	  "attach: g installed, g0 bounds not yet set") \
 	X(NEEDM_BEFORE_MINIT, "needm.before_minit", ATTACH, \

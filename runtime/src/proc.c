@@ -917,13 +917,29 @@ top:
 	}
 	pidleput(releasep());
 	unlock(&sched.lock);
+	FAULT(FINDRUNNABLE_IDLE);
 	wasspinning = mp->spinning;
 	if (mp->spinning) {
 		mp->spinning = false;
 		xadd32(&sched.nmspinning, -1);
 	}
 	/* Work queued after we looked but before the P went idle would be lost
-	 * with nobody spinning: look once more, without a P. */
+	 * with nobody spinning: look once more, without a P. The global queue
+	 * too: a G put there from a thread without a P (timer_run on sysmon)
+	 * wakes nobody while we still counted as spinning. Our count dropped
+	 * before we take sched.lock, and the putter takes it before reading
+	 * the count: one of us sees the other. */
+	if (wasspinning) {
+		lock(&sched.lock);
+		p = sched.runqsize ? pidleget() : NULL;
+		unlock(&sched.lock);
+		if (p) {
+			acquirep(p);
+			mp->spinning = true;
+			xadd32(&sched.nmspinning, 1);
+			goto top;
+		}
+	}
 	for (i = 0; i < sq_nprocs; i++) {
 		if (!runqempty(&allp[i])) {
 			lock(&sched.lock);

@@ -127,6 +127,22 @@ static int test_lock_other(void *unused)
 	return other_res ? other_res : rt_pass();
 }
 
+/* A locked G that sleeps hands its P to a spinning M (stoplockedm's
+ * handoff); the timer that wakes it fires on sysmon, which has no P, and
+ * puts it on the global queue. Sleeps as short as sysmon's tick keep that
+ * spinning M's giving-up and the timer's firing close together: a wakeup
+ * lost between them leaves the G runnable with every M parked. */
+static int test_lock_sleep(void *unused)
+{
+	long n = rt_argl(5000);
+
+	sq_lockosthread();
+	for (long i = 0; i < n; i++)
+		sq_sleep(1000 + (i % 7) * 3000);
+	sq_unlockosthread();
+	return rt_pass();
+}
+
 /* Go's TestLockOSThreadNesting. */
 static int test_nesting(void *unused)
 {
@@ -316,6 +332,7 @@ static int test_goexit(void *unused)
 static const rt_case cases[] = {
 	{ "lock-main", test_lock_main, 1, "[N] the main G locked: stays on M0 through N blocking rounds" },
 	{ "lock-other", test_lock_other, 1, "[N] a spawned G locked: the same" },
+	{ "lock-sleep", test_lock_sleep, 1, "[N] the main G locked sleeps N short times: every timer's wakeup reaches its M" },
 	{ "nesting", test_nesting, 1, "lock counts nest; unlock without lock does nothing" },
 	{ "exit-thread", test_exit_thread, 1, "[N] Gs exit locked: their threads end, their state goes with them" },
 	{ "exit-main", test_exit_main, 1, "a G locked on the main thread exits; the program goes on (SQ_MAXPROCS=1)" },
