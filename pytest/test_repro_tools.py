@@ -90,6 +90,8 @@ def test_emit_c_of_a_storm_finding_reproduces(tmp_path, scenarios_built):
 # no schedule pins that (the picker chooses Gs, not signal times), so their
 # findings stay probabilistic; they must still replay and reproduce.
 SIGNAL_TIMED = {"asyncpreempt-fxsave"}
+# Their search cannot succeed: a short budget still replays the original.
+SIGNAL_TIMED_BUDGET = 20
 # Variants only an environment axis shows (handlers-plain), which emit-c
 # does not write into its programs.
 AXIS_ONLY = {"hostonstack"}
@@ -106,23 +108,23 @@ def reproduced(variant, out, cls):
 
 def derandomized(variant, row):
     return row["status"] in ("derandomized", "deterministic") or \
-        (variant in SIGNAL_TIMED and row["status"] == "probabilistic")
+        (variant in SIGNAL_TIMED and row["status"] in ("probabilistic", "improved"))
 
 @pytest.mark.parametrize("variant", sqtest.variants())
 def test_storm_finding_is_derandomized_and_emitted(variant, tmp_path, scenarios_built):
+    if variant in SIGNAL_TIMED:
+        pytest.skip(f"{variant}'s window is where a preemption signal lands: no arm or schedule pins it, "
+                    "so there is nothing to derandomize; its campaign finding is emitted below")
     path, t, under = derand.storm_finding(variant, STORM_BUDGET, 1, str(tmp_path))
     if not path:
         pytest.skip(f"the storm found nothing on {variant} in {t:.0f}s (nothing to derandomize)")
     row = derand.derandomize(path, 180)
     assert derandomized(variant, row), row
-    assert row["replays"] == f"{derand.REPLAYS}/{derand.REPLAYS}" or variant in SIGNAL_TIMED, row
+    assert row["replays"] == f"{derand.REPLAYS}/{derand.REPLAYS}", row
     assert json.loads(open(path).read())["injector"] == "storm"	# the original is kept as it was
-    if row["status"] == "probabilistic":	# SIGNAL_TIMED: the original it is, replayed
-        reproducer = path
-    else:
-        reproducer = row["reproducer"]
-        det = json.loads(open(reproducer).read())
-        assert det["injector"] != "storm" and det["derandomized"]["original_replays"], det
+    reproducer = row["reproducer"]
+    det = json.loads(open(reproducer).read())
+    assert det["injector"] != "storm" and det["derandomized"]["original_replays"], det
     r = sq("repro", reproducer, "--times", 10)
     assert r.returncode == 0 and "10/10" in r.stdout, r.stdout + r.stderr[-2000:]
     r = sq("repro", "--emit-c", reproducer, "--check", 10)
@@ -141,7 +143,7 @@ def test_campaign_finding_of_every_variant_is_emitted(variant, tmp_path, scenari
     assert rec, f"the campaign found nothing on {variant} in {t:.0f}s"
     path = tmp_path / f"{variant}.json"
     path.write_text(json.dumps(campaign.reproducer(rec, under)))
-    row = derand.derandomize(str(path), 120)
+    row = derand.derandomize(str(path), SIGNAL_TIMED_BUDGET if variant in SIGNAL_TIMED else 120)
     assert derandomized(variant, row), row
     r = sq("repro", "--emit-c", row.get("reproducer", str(path)), "--check", 10)
     assert reproduced(variant, r.stdout, row["class"]) >= 9, r.stdout + r.stderr[-3000:]

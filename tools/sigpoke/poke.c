@@ -380,10 +380,15 @@ static int cover(struct sweeper *s)
 		free(seen);
 		return -1;
 	}
+	int hit = 0;
 	for (int phase = 1; phase <= 2 && s->live && !expired(s->c); phase++) {
 		if (phase == 2)
 			armall(s);
-		int64_t deadline = until(s->c, s->c->cover);
+		// Phase 1's cover ms count from the window's first hit, which a
+		// loaded machine can put well after exec; until then it waits as
+		// long as a poke waits to reach an instruction.
+		int64_t deadline = until(s->c, phase == 1 && s->c->reach > s->c->cover ?
+		    s->c->reach : s->c->cover);
 		for (;;) {
 			runnext(&s->r, &ev, deadline);
 			if (ev.kind == EV_END) {
@@ -398,6 +403,8 @@ static int cover(struct sweeper *s)
 				continue;
 			}
 			if (ev.kind == EV_HIT) {
+				if (!hit++ && phase == 1)
+					deadline = until(s->c, s->c->cover);
 				seen[ev.bp] |= phase;
 				bpdisarm(&s->r, ev.bp);
 				resume(&s->r, ev.tid, 0);

@@ -16,8 +16,9 @@
 //             link-time address into a run-time one. Runs are numbered; each
 //             writes its output to logs/run-<n>.log.
 //   cover     before the sweep, one run with a breakpoint on every window
-//             instruction, twice: from exec for cover ms (phase 1), then re-armed
-//             for cover ms more (phase 2). Hit in phase 1 only: a startup
+//             instruction, twice: for cover ms from the first hit (phase 1;
+//             from exec, at most reach ms wait for it), then re-armed for
+//             cover ms more (phase 2). Hit in phase 1 only: a startup
 //             instruction, swept in a fresh run. Hit in neither: not reached.
 //   poke      one instruction A: a (matching) thread T hits the breakpoint at
 //             A (all remaining instructions are armed; the first hit is
