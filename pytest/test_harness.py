@@ -73,7 +73,7 @@ def test_regression_variants_are_detected_and_replay(built, tmp_path):
     # campaign takes a minute or more to draw that pair, and its replays land
     # in other classes (docs/harness.md); it is left to `make regress`.
     want = [v for v in sqtest.variants() if v != "hostonstack"]
-    r = sq("regress", "--variants", ",".join(want), "--budget-storm", "5s", "--replays", 10, "--seed", 1,
+    r = sq("regress", "--variants", ",".join(want), "--budget-storm", "2s", "--replays", 10, "--seed", 1,
            "--out", tmp_path, timeout=900)
     assert r.returncode == 0, r.stdout + r.stderr[-3000:]
     d = next(p for p in tmp_path.iterdir() if p.name.startswith("regress-"))

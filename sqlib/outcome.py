@@ -181,7 +181,7 @@ def classify(rc, stdout, stderr, timed_out, fatals, owed=(), armed=False, timeou
     inv = records.first(recs, "invariant")
     if rc == 3 or inv or "invariant: " in (stderr or ""):
         line = next((l for l in stderr.splitlines() if l.startswith("invariant: ")), "exit status 3")
-        return "invariant", line
+        return "invariant", line.removeprefix("invariant: ")	# the class says it
     if rc == 1:
         return "wrong-result", _wrong(stdout, recs)
     if rc != 0:
