@@ -50,6 +50,11 @@ static int check_gs(bool quiescent, G *self)
 				(int64_t)gp->sched.sp, (int64_t)gp->syscallsp);
 		if (quiescent && gp != self && s != Gdead)
 			bad += violation("goroutine still alive", (int64_t)gp->goid, s);
+		/* The other half of check_ms's agreement: a G that names an M
+		 * (a dead one too: a callback G stays locked to its extra M) is
+		 * the G that M names. */
+		if (quiescent && gp->lockedm && __atomic_load_n(&gp->lockedm->lockedg, __ATOMIC_ACQUIRE) != gp)
+			bad += violation("locked G and M disagree", (int64_t)gp->goid, gp->lockedm->id);
 	}
 	return bad;
 }
