@@ -53,7 +53,7 @@
 
 static const sc_info info = {
 	"sc_locked", "Gs locked to their threads: they stay there alone, their sleeps come back, and one that ends locked takes its thread along",
-	"stay|sleep|exit", 200, 2, 200,
+	"stay|sleep|exit", 200, 2, 60,
 };
 
 enum {
