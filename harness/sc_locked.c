@@ -166,7 +166,6 @@ static sqt_wg *wg;
 /* ---- stay ------------------------------------------------------------------ */
 
 typedef struct pair {
-	int slot;
 	sqt_chan *ping, *pong;
 } pair;
 
@@ -283,7 +282,7 @@ static void run_stay(void)
 	wg = sqt_wg_new();
 	sqt_wg_add(wg, (n - 1) + n + 2);	/* locked Gs but main, partners, wanderers */
 	for (int i = 0; i < n; i++) {
-		pairs[i] = (pair){ i, sqt_chan_new(0), sqt_chan_new(0) };
+		pairs[i] = (pair){ sqt_chan_new(0), sqt_chan_new(0) };
 		sqt_spawn(partner, &pairs[i]);
 	}
 	for (int i = 1; i < n; i++)
