@@ -50,6 +50,21 @@ int sqt_outcall(sqt_fn fn, void *arg);
 
 void sqt_spawn(sqt_fn fn, void *arg);
 void sqt_yield(void);
+/* Park the calling runtime code for at least ns nanoseconds: a timer makes
+ * it runnable again, and its thread runs other work meanwhile. 0, or
+ * -ENOSYS where the target has no timers. */
+int sqt_sleep(int64_t ns);
+/* Wire the calling runtime code's G to its thread, as Go's
+ * runtime.LockOSThread: until as many unlocks as locks, it runs only on
+ * this thread and the thread runs nothing else. A G that ends while locked
+ * takes its thread with it. 0, or -ENOSYS. Not inside a callback from a
+ * foreign thread (its G is the thread's own call). */
+int sqt_lockosthread(void);
+int sqt_unlockosthread(void);
+/* End the calling G from any depth, as Go's runtime.Goexit: never
+ * returns, or returns -ENOSYS where the target cannot. Only on a G that
+ * sqt_spawn or sqt_main started, never inside a callback. */
+int sqt_goexit(void);
 /* A system call made from runtime code, inside the runtime's syscall window. */
 long sqt_syscall(long nr, long a1, long a2, long a3);
 long sqt_syscall_block(long nr, long a1, long a2, long a3);

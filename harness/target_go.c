@@ -36,6 +36,10 @@ extern int sqgoCallback(sqgo_fn fn, void *arg);
 extern int sqgoOutcall(sqgo_fn fn, void *arg);
 extern void sqgoSpawn(sqgo_fn fn, void *arg);
 extern void sqgoYield(void);
+extern void sqgoSleep(int64_t ns);
+extern void sqgoLockOSThread(void);
+extern void sqgoUnlockOSThread(void);
+extern void sqgoGoexit(void);
 extern long sqgoSyscall(long nr, long a1, long a2, long a3);
 extern uintptr_t sqgoWgNew(void);
 extern void sqgoWgAdd(uintptr_t h, int n);
@@ -177,6 +181,35 @@ long sqt_stack_left(void) { return -ENOSYS; }
 int sqt_outcall(sqt_fn fn, void *arg) { return sqgoOutcall(fn, arg); }
 void sqt_spawn(sqt_fn fn, void *arg) { sqgoSpawn(fn, arg); }
 void sqt_yield(void) { sqgoYield(); }
+
+int sqt_sleep(int64_t ns)
+{
+	sqgoSleep(ns);
+	return 0;
+}
+
+/* The lock is LockOSThread's external count: the callback that makes it
+ * returns, and the goroutine (in its cgo call again) stays wired. */
+int sqt_lockosthread(void)
+{
+	sqgoLockOSThread();
+	return 0;
+}
+
+int sqt_unlockosthread(void)
+{
+	sqgoUnlockOSThread();
+	return 0;
+}
+
+/* runtime.Goexit inside the callback: the goroutine's deferred calls run,
+ * cgo's among them (they unwind the C frames of the cgo call the scenario
+ * function runs in), and it ends. */
+int sqt_goexit(void)
+{
+	sqgoGoexit();
+	abort();	/* Goexit never returns */
+}
 
 long sqt_syscall(long nr, long a1, long a2, long a3)
 {

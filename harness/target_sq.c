@@ -92,6 +92,26 @@ int sqt_outcall(sqt_fn fn, void *arg) { return sq_ccall(fn, arg); }
 void sqt_spawn(sqt_fn fn, void *arg) { sq_spawn(fn, arg); }
 void sqt_yield(void) { sq_yield(); }
 
+int sqt_sleep(int64_t ns)
+{
+	sq_sleep(ns);
+	return 0;
+}
+
+int sqt_lockosthread(void)
+{
+	sq_lockosthread();
+	return 0;
+}
+
+int sqt_unlockosthread(void)
+{
+	sq_unlockosthread();
+	return 0;
+}
+
+int sqt_goexit(void) { sq_goexit(); }
+
 long sqt_syscall(long nr, long a1, long a2, long a3)
 {
 	return sq_syscall(nr, a1, a2, a3, 0, 0, 0);

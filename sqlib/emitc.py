@@ -169,11 +169,14 @@ def emit(d, path=None, source=None, under=None):
     storm = d.get("injector") == "storm" and "storm_start(" in body
     if not storm:
         body = STORM_LINE.sub("", body)
+    # A scenario's own helpers, shared by its modes' templates.
+    if directives.get("uses") == "locked":
+        body = _read("locked.c") + body
     flags = {"storm": storm, "sched": bool(sched), "rand": "randn(" in body, "threads": "nthreads" in body,
              "iters": re.search(r"\biters\b", body) is not None,
              "quiesce": bool(re.search(r"finish\([^;]*, 1\);", body)),
              "callback": "callback(" in body, "leak": "res_read(" in body}
-    flags["violation"] = flags["callback"] or flags["leak"]
+    flags["violation"] = flags["callback"] or flags["leak"] or "violation(" in body
     code = _read("prelude_sq.c" if runtime == "sq" else "prelude_go.c") + _read("common.c")
     if directives.get("uses") == "cstack":
         code += _read("cstack.c")

@@ -13,6 +13,13 @@
 //	           Go -> C -> Go -> C
 //	spawn      a goroutine that makes a cgo call of fn
 //	yield      runtime.Gosched
+//	sleep      time.Sleep
+//	lock       runtime.LockOSThread / UnlockOSThread, from a callback: the
+//	           external count outlives the callback, so the goroutine stays
+//	           wired to its thread once back in its cgo call
+//	goexit     runtime.Goexit from a callback: the deferred calls run (cgo's
+//	           own among them, which drop the C frames of the cgo call
+//	           below), then the goroutine ends
 //	syscall    syscall.Syscall: entersyscall, the raw call, exitsyscall
 //	block      syscall.Syscall as well: Go 1.19 has no entersyscallblock a
 //	           program can reach; sysmon hands the P off after 20 us
@@ -87,6 +94,18 @@ func sqgoSpawn(fn C.sqgo_fn, arg unsafe.Pointer) {
 
 //export sqgoYield
 func sqgoYield() { runtime.Gosched() }
+
+//export sqgoSleep
+func sqgoSleep(ns C.int64_t) { time.Sleep(time.Duration(ns)) }
+
+//export sqgoLockOSThread
+func sqgoLockOSThread() { runtime.LockOSThread() }
+
+//export sqgoUnlockOSThread
+func sqgoUnlockOSThread() { runtime.UnlockOSThread() }
+
+//export sqgoGoexit
+func sqgoGoexit() { runtime.Goexit() }
 
 // sqgoSyscall returns the result or -errno, as the target interface wants.
 //

@@ -8,7 +8,10 @@
  *   - every G but the caller is dead;
  *   - every stack handed out belongs to a G, a runtime M's g0 or an M's
  *     gsignal (dead Gs keep their stacks for reuse);
- *   - every extra M is on the extra-M list or bound to a live thread.
+ *   - every extra M is on the extra-M list or bound to a live thread;
+ *   - a G that names an M it is locked to (a dead G too: a callback G stays
+ *     locked to its extra M) is the G that M names: a G that ended locked
+ *     left no lock behind on the free list.
  * The others hold at any time, whatever other threads are doing:
  *   - a G in a syscall still describes where it entered;
  *   - a thread attached to the runtime runs inside its g0's bounds;
@@ -50,6 +53,11 @@ static int check_gs(bool quiescent, G *self)
 				(int64_t)gp->sched.sp, (int64_t)gp->syscallsp);
 		if (quiescent && gp != self && s != Gdead)
 			bad += violation("goroutine still alive", (int64_t)gp->goid, s);
+		/* The other half of check_ms's agreement: a G that names an M
+		 * (a dead one too: a callback G stays locked to its extra M) is
+		 * the G that M names. */
+		if (quiescent && gp->lockedm && __atomic_load_n(&gp->lockedm->lockedg, __ATOMIC_ACQUIRE) != gp)
+			bad += violation("locked G and M disagree", (int64_t)gp->goid, gp->lockedm->id);
 	}
 	return bad;
 }

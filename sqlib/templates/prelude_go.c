@@ -21,6 +21,10 @@ extern int sqgoCallback(sqgo_fn fn, void *arg);
 extern int sqgoOutcall(sqgo_fn fn, void *arg);
 extern void sqgoSpawn(sqgo_fn fn, void *arg);
 extern void sqgoYield(void);
+extern void sqgoSleep(int64_t ns);
+extern void sqgoLockOSThread(void);
+extern void sqgoUnlockOSThread(void);
+extern void sqgoGoexit(void);
 extern long sqgoSyscall(long nr, long a1, long a2, long a3);
 extern uintptr_t sqgoWgNew(void);
 extern void sqgoWgAdd(uintptr_t h, int n);
@@ -42,6 +46,10 @@ static int sq_callback(int (*fn)(void *), void *arg) { return sqgoCallback(fn, a
 static int sq_ccall(int (*fn)(void *), void *arg) { return sqgoOutcall(fn, arg); }
 static void sq_spawn(int (*fn)(void *), void *arg) { sqgoSpawn(fn, arg); }
 static void sq_yield(void) { sqgoYield(); }
+static void sq_sleep(int64_t ns) { sqgoSleep(ns); }
+static void sq_lockosthread(void) { sqgoLockOSThread(); }	/* LockOSThread's count outlives the callback */
+static void sq_unlockosthread(void) { sqgoUnlockOSThread(); }
+static _Noreturn void sq_goexit(void) { sqgoGoexit(); abort(); }	/* runtime.Goexit from a callback */
 static long sq_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
 {
 	return sqgoSyscall(nr, a1, a2, a3);

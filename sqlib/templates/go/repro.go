@@ -46,6 +46,18 @@ func sqgoSpawn(fn C.sqgo_fn, arg unsafe.Pointer) { go run(fn, arg) }
 //export sqgoYield
 func sqgoYield() { runtime.Gosched() }
 
+//export sqgoSleep
+func sqgoSleep(ns C.int64_t) { time.Sleep(time.Duration(ns)) }
+
+//export sqgoLockOSThread
+func sqgoLockOSThread() { runtime.LockOSThread() }
+
+//export sqgoUnlockOSThread
+func sqgoUnlockOSThread() { runtime.UnlockOSThread() }
+
+//export sqgoGoexit
+func sqgoGoexit() { runtime.Goexit() }
+
 //export sqgoSyscall
 func sqgoSyscall(nr, a1, a2, a3 C.long) C.long {
 	r, _, e := syscall.Syscall(uintptr(nr), uintptr(a1), uintptr(a2), uintptr(a3))
