@@ -157,7 +157,9 @@
 	X(ATTACH, "attach", "a foreign thread half attached or detached: g, signal stack and mask in flux") \
 	X(GSIGNAL, "gsignal", "in the runtime's signal handler, on the signal stack")
 
-/* X(ID, name, context, doc: where). */
+/* X(ID, name, context, doc: where). New rows go last: fuzz inputs name a
+ * site by its index here, and the saved corpora and reproducers must keep
+ * naming the same ones. */
 #define SQ_SITES(X) \
 	X(ENTERSYSCALL_POISONED, "entersyscall.poisoned", WINDOW, \
 	  "end of entersyscall: guard poisoned, P released") \
@@ -173,8 +175,6 @@
 	  "inside systemstack, on g0") \
 	X(CCALL_C, "ccall.c", G0, \
 	  "on g0, before sq_ccall's C function") \
-	X(FINDRUNNABLE_IDLE, "findrunnable.idle", G0, \
-	  "findrunnable found no work: its P is idle, the M still counts as spinning") \
 	X(NEEDM_AFTER_SETG, "needm.after_setg", ATTACH, \
 	  "attach: g installed, g0 bounds not yet set") \
 	X(NEEDM_BEFORE_MINIT, "needm.before_minit", ATTACH, \
@@ -202,7 +202,9 @@
 	X(ASYNCPREEMPT_SAVED, "asyncpreempt.saved", G, \
 	  "on an asynchronously preempted G, every register saved on its stack, before it yields") \
 	X(ASYNCPREEMPT_RESUME, "asyncpreempt.resume", G, \
-	  "on an asynchronously preempted G running again (maybe on another M), before its registers are restored")
+	  "on an asynchronously preempted G running again (maybe on another M), before its registers are restored") \
+	X(FINDRUNNABLE_IDLE, "findrunnable.idle", G0, \
+	  "findrunnable found no work: its P is idle, the M still counts as spinning")
 
 /* X(ID, name, doc). */
 #define SQ_ACTIONS(X) \
