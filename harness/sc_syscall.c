@@ -47,10 +47,11 @@ static int reader(void *arg)
 	for (long i = 0; i < sc.iters / 10; i++) {
 		long r;
 
-		/* A handler without SA_RESTART (the handlers-plain axis: the
-		 * host's SIGPROF handler stays installed as it is) interrupts
-		 * the blocked read with EINTR, as POSIX says; the target passes
-		 * it on, as a raw system call must. Read again. */
+		/* A handler without SA_RESTART (the handlers-plain axis: a
+		 * host handler the runtime leaves in place, e.g. SIGPROF's or
+		 * SIGALRM's on Go) interrupts the blocked read with EINTR, as
+		 * POSIX says; the target passes it on, as a raw system call
+		 * must. Read again. */
 		while ((r = sqt_syscall_block(SYS_read, fd, (long)&c, 1)) == -EINTR)
 			__atomic_add_fetch(&nintr, 1, __ATOMIC_RELAXED);
 		if (r == 1)
