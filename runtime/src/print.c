@@ -79,13 +79,27 @@ NOSPLIT void printnl(void)
 }
 
 /* No m->locks accounting: printing must work with no g at all. */
+/* Held per M, as a depth: a signal handler nested on the thread that holds
+ * it (a preemption request landing in a dump, or a kernel that does not
+ * block the handler's sa_mask, as qemu-riscv64 7.2 does not) prints on
+ * instead of spinning forever on its own lock. Threads without an M spin. */
 NOSPLIT void printlock(void)
 {
+	G *gp = getg();
+	M *mp = gp ? gp->m : NULL;
+
+	if (mp && mp->printlock++ > 0)
+		return;
 	while (!cas32(&printlk.key, 0, 1))
 		arch_pause();
 }
 
 NOSPLIT void printunlock(void)
 {
+	G *gp = getg();
+	M *mp = gp ? gp->m : NULL;
+
+	if (mp && --mp->printlock > 0)
+		return;
 	atomic_store32(&printlk.key, 0);
 }

@@ -143,6 +143,7 @@ struct M {
 	bool inC;		/* extra M: attached, between callbacks */
 	bool incgo;		/* C run by sq_ccall is running on g0, no callback inside it */
 	bool throwing;
+	int32_t printlock;	/* printlock depth: a handler nested on this M's thread re-enters */
 	bool newsigstack;	/* minit installed gsignal (else: adopted the thread's own) */
 	bool exiting;		/* leaving for good: its locked G exited */
 	uint32_t extrastate;	/* extra M: EXTRA_*, under extralock */
