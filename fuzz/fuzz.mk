@@ -96,8 +96,8 @@ FZ_MAINF_stab     := -DFZ_STAB=1
 # cov: the replay driver with clang's source-based coverage (mk/coverage.mk's
 # flags), for the coverage page's fuzzer section (stackquake coverage --fuzz).
 FZ_CCOV_cov       := $(FZ_CC)
-FZ_COVF_cov       := -fprofile-instr-generate -fcoverage-mapping -mllvm -runtime-counter-relocation \
-                     -mllvm -disable-vp
+FZ_COVF_cov       := -fprofile-instr-generate -fcoverage-mapping -fprofile-update=atomic \
+                     -mllvm -runtime-counter-relocation -mllvm -disable-vp
 FZ_LINK_cov       := $(FZ_CC) -fprofile-instr-generate
 FZ_MAIN_cov       := replay_main
 

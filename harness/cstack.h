@@ -8,6 +8,14 @@
  * MAP_STACK, since OpenBSD kills any syscall made with sp elsewhere, and
  * the scenario must not be the one breaking that rule.
  *
+ * Where the memory lies (place): anywhere malloc or mmap put it, or mapped
+ * on purpose above or below the stack of the thread that first runs on
+ * it. A runtime that re-derives a foreign thread's stack bounds wrongly
+ * fails one way when the new stack is below the old bounds (its split check
+ * fires) and another when it is above (a bounds check, or nothing): the
+ * side is the scenario's choice, from the seed, not the address layout's,
+ * so a finding replays with the same message.
+ *
  * All of it is plain C of the foreign thread (C_SIDE: no split checks):
  * it runs on stacks the runtime knows nothing about.
  */
@@ -53,12 +61,14 @@
 #endif
 
 enum { CS_PTHREAD, CS_UCONTEXT, CS_BOOST, CS_NKINDS, CS_SIZE = 1 << 20 };
+enum { CS_ANYWHERE, CS_ABOVE, CS_BELOW };
 
 static const char *const cs_kindname[CS_NKINDS] = { "pthread", "ucontext", "boost" };
 
 typedef struct cstack {
 	int kind;
 	int mapped;		/* mmap'd (1) or malloc'd (0) */
+	int place;		/* CS_ANYWHERE, CS_ABOVE, CS_BELOW (mapped) */
 	char *mem;
 	void (*body)(void *);	/* what to run on it */
 	void *arg;
@@ -119,14 +129,47 @@ C_SIDE static inline int cs_mapstack(void)
 	return on;
 }
 
-C_SIDE static inline char *cs_alloc(int *mapped)
+/* CS_SIZE bytes mapped wholly above or below the calling thread's stack:
+ * hints further and further away until the kernel takes one on the wanted
+ * side. NULL if none is free (the caller then takes memory anywhere). */
+C_SIDE static inline char *cs_placed(int place)
+{
+	uintptr_t sp = (uintptr_t)__builtin_frame_address(0), hint;
+
+	for (int i = 0; i < 10; i++) {
+		uintptr_t d = (uintptr_t)16 << (20 + i);	/* 16 MiB .. 8 GiB */
+		char *p;
+
+		if (place == CS_BELOW && sp < d + CS_SIZE)
+			break;
+		hint = (place == CS_ABOVE ? sp + d : sp - d - CS_SIZE) & ~(uintptr_t)0xfffff;
+		p = mmap((void *)hint, CS_SIZE, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+		if (p == MAP_FAILED)
+			break;
+		if (place == CS_ABOVE ? (uintptr_t)p > sp : (uintptr_t)p + CS_SIZE < sp)
+			return p;
+		munmap(p, CS_SIZE);
+	}
+	return NULL;
+}
+
+C_SIDE static inline char *cs_alloc(cstack *s)
 {
 	char *p;
 
-	if (cs_mapstack() || *mapped) {
+	if (s->place != CS_ANYWHERE) {
+		if ((p = cs_placed(s->place)) != NULL) {
+			s->mapped = 1;
+			return p;
+		}
+		fprintf(stderr, "[sc] NOTE place: no room %s this thread's stack; taken anywhere\n",
+			s->place == CS_ABOVE ? "above" : "below");
+	}
+	if (cs_mapstack() || s->mapped) {
 		p = mmap(NULL, CS_SIZE, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-		*mapped = 1;
+		s->mapped = 1;
 		return p == MAP_FAILED ? NULL : p;
 	}
 	return malloc(CS_SIZE);
@@ -164,7 +207,7 @@ C_SIDE static inline int cs_run(cstack *s, void (*body)(void *), void *arg)
 		body(arg);
 		return 0;
 	}
-	if (!s->mem && !(s->mem = cs_alloc(&s->mapped)))
+	if (!s->mem && !(s->mem = cs_alloc(s)))
 		return -1;
 	if (s->kind == CS_UCONTEXT && !CS_HAVE_UCONTEXT) {
 		static int noted;

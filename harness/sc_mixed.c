@@ -18,7 +18,7 @@ enum { SWITCHERS = 2, SHORTLIVED = 2 };
 
 static sqt_wg *gs;
 static int pfd[2];
-static long nswitch, nshort, nsys, nccall;
+static long nswitch, nshort, nsys, nccall, nfirst;
 static volatile int spinning = 1;
 
 static int counted(void *arg)
@@ -34,9 +34,17 @@ C_SIDE static void callin(void *arg)
 
 static void *switcher(void *arg)
 {
-	cstack st[3] = { { .kind = CS_PTHREAD }, { .kind = CS_UCONTEXT }, { .kind = CS_BOOST } };
+	/* Both switched-to stacks on one side of this thread's stack, the side
+	 * the seed's low bit picks (cstack.h): odd above, even below. */
+	int place = sc.seed & 1 ? CS_ABOVE : CS_BELOW;
+	cstack st[3] = { { .kind = CS_PTHREAD }, { .kind = CS_UCONTEXT, .place = place },
+			 { .kind = CS_BOOST, .place = place } };
 
 	sc_target((int)(long)arg);
+	/* The first callback from the thread's own stack: its M's g0 takes
+	 * that stack's bounds, and every switch after it goes to the side
+	 * picked above, whatever the draws below. */
+	sc_callback(counted, &nfirst);
 	for (long i = 0; i < sc.iters; i++, sc_tick())
 		cs_run(&st[sc_randn(3)], callin, &nswitch);
 	sc_untarget((int)(long)arg);
@@ -141,6 +149,6 @@ int main(int argc, char **argv)
 	sc_callback(wait_gs, NULL);
 	sc_storm_end();
 	sc_event("DONE switch=%ld short=%ld syscalls=%ld ccalls=%ld", nswitch, nshort, nsys, nccall);
-	sc_finish(nswitch != SWITCHERS * sc.iters || nshort != SHORTLIVED * (sc.iters / 4) ||
+	sc_finish(nfirst != SWITCHERS || nswitch != SWITCHERS * sc.iters || nshort != SHORTLIVED * (sc.iters / 4) ||
 		nsys != 2 * sc.iters ? SC_WRONG : SC_CLEAN, 1);
 }

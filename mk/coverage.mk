@@ -9,7 +9,11 @@
 # continuous mode (-runtime-counter-relocation, with %c in LLVM_PROFILE_FILE):
 # they live in the profile file itself, so a run that ends by the runtime's
 # raw exit_group (every fatal error), a signal or SIGKILL still counts.
-# Value profiling is off: it would put calls to the profile runtime at
+# Counters are updated atomically (-fprofile-update=atomic): a plain
+# load-add-store loses counts when threads race on a line, and when a signal
+# handler that runs the same line (the asynchronous preemption path) lands
+# between the load and the store; the page compares line counts with the
+# sites' own atomic hit counts. Value profiling is off: it would put calls to the profile runtime at
 # indirect calls inside the runtime's windows. The nosplit gate is the
 # normal build's; a coverage build skips it.
 #
@@ -17,8 +21,8 @@
 # read the host's binaries.
 
 COVERAGE ?=
-COV_CFLAGS := -fprofile-instr-generate -fcoverage-mapping -mllvm -runtime-counter-relocation \
-              -mllvm -disable-vp
+COV_CFLAGS := -fprofile-instr-generate -fcoverage-mapping -fprofile-update=atomic \
+              -mllvm -runtime-counter-relocation -mllvm -disable-vp
 
 ifneq ($(COVERAGE),)
 ifneq ($(CROSS)$(filter musl,$(LIBC)),)

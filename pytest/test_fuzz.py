@@ -384,7 +384,8 @@ def test_engine_smoke(fuzz_built, engine, fz_target, seconds, least, tmp_path):
     found = fuzzrun.crash_files([out])
     logs = "".join(open(f, errors="replace").read()[-3000:] for f in glob.glob(os.path.join(out, "*.log")))
     assert not found, f"findings on the fixed runtime: {found}\n" + \
-        "\n".join(replay(fz_target, "fixed", "--verbose", f).stdout[-2000:] for f in found[:3])
+        "\n".join(replay(fz_target, "fixed", "--verbose", f).stdout[-2000:] for f in found[:3]) + \
+        "\n--- the engine's log:\n" + logs
     if engine == "afl":
         execs = sum(int(s.get("execs_done", 0)) for s in st.values())
     else:

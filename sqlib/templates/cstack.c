@@ -2,7 +2,8 @@
 /* ---- stacks a foreign thread calls in from (harness/cstack.h) ------------
  * The thread's own pthread stack; glibc's ucontext (swapcontext); Boost.
  * Context's fcontext. Memory from malloc or mmap (always MAP_STACK when
- * the finding ran under stackcheck). */
+ * the finding ran under stackcheck), or mapped above or below the calling
+ * thread's stack, as the finding's run placed it. */
 #include <sys/mman.h>
 #include <ucontext.h>
 
@@ -12,11 +13,13 @@ transfer_t jump_fcontext(fcontext_t const to, void *vp);	/* libboost_context */
 fcontext_t make_fcontext(void *sp, size_t size, void (*fn)(transfer_t));
 
 enum { CS_PTHREAD, CS_UCONTEXT, CS_BOOST, CS_NKINDS, CS_SIZE = 1 << 20 };
+enum { CS_ANYWHERE, CS_ABOVE, CS_BELOW };
 static const int all_map_stack = @MAPSTACK@;	/* the finding ran under stackcheck */
 
 typedef struct cstack {
 	int kind;
 	int mapped;
+	int place;
 	char *mem;
 	void (*body)(void *);
 	void *arg;
@@ -24,13 +27,38 @@ typedef struct cstack {
 	fcontext_t back_fc;
 } cstack;
 
-C_SIDE static char *cs_alloc(int *mapped)
+C_SIDE static char *cs_placed(int place)
+{
+	uintptr_t sp = (uintptr_t)__builtin_frame_address(0), hint;
+
+	for (int i = 0; i < 10; i++) {
+		uintptr_t d = (uintptr_t)16 << (20 + i);
+		char *p;
+
+		if (place == CS_BELOW && sp < d + CS_SIZE)
+			break;
+		hint = (place == CS_ABOVE ? sp + d : sp - d - CS_SIZE) & ~(uintptr_t)0xfffff;
+		p = mmap((void *)hint, CS_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+		if (p == MAP_FAILED)
+			break;
+		if (place == CS_ABOVE ? (uintptr_t)p > sp : (uintptr_t)p + CS_SIZE < sp)
+			return p;
+		munmap(p, CS_SIZE);
+	}
+	return NULL;
+}
+
+C_SIDE static char *cs_alloc(cstack *s)
 {
 	char *p;
 
-	if (all_map_stack || *mapped) {
+	if (s->place != CS_ANYWHERE && (p = cs_placed(s->place)) != NULL) {
+		s->mapped = 1;
+		return p;
+	}
+	if (all_map_stack || s->mapped) {
 		p = mmap(NULL, CS_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-		*mapped = 1;
+		s->mapped = 1;
 		return p == MAP_FAILED ? NULL : p;
 	}
 	return malloc(CS_SIZE);
@@ -64,7 +92,7 @@ C_SIDE static int cs_run(cstack *s, void (*body)(void *), void *arg)
 		body(arg);
 		return 0;
 	}
-	if (!s->mem && !(s->mem = cs_alloc(&s->mapped)))
+	if (!s->mem && !(s->mem = cs_alloc(s)))
 		return -1;
 	if (s->kind == CS_UCONTEXT) {
 		getcontext(&s->uc);

@@ -10,7 +10,7 @@ enum { SWITCHERS = 2, SHORTLIVED = 2 };
 
 static sq_wg *gs;
 static int pfd[2];
-static long nswitch, nshort, nsys, nccall;
+static long nswitch, nshort, nsys, nccall, nfirst;
 static volatile int spinning = 1;
 
 static int counted(void *arg)
@@ -26,9 +26,17 @@ C_SIDE static void callin(void *arg)
 
 static void *switcher(void *arg)
 {
-	cstack st[3] = { { .kind = CS_PTHREAD }, { .kind = CS_UCONTEXT }, { .kind = CS_BOOST } };
+	/* The side of this thread's stack the switched-to stacks are mapped
+	 * on, as the finding's seed picked it. */
+	int place = @SEED@ull & 1 ? CS_ABOVE : CS_BELOW;
+	cstack st[3] = { { .kind = CS_PTHREAD }, { .kind = CS_UCONTEXT, .place = place },
+			 { .kind = CS_BOOST, .place = place } };
 
 	target((int)(long)arg);
+	/* The first callback from the thread's own stack: its M's g0 takes
+	 * that stack's bounds, and every switch after it goes to the side
+	 * picked above, whatever the draws below. */
+	callback(counted, &nfirst);
 	for (long i = 0; i < iters; i++)
 		cs_run(&st[randn(3)], callin, &nswitch);
 	untarget((int)(long)arg);
@@ -131,5 +139,5 @@ int main(void)
 		pthread_join(t[i], NULL);
 	callback(wait_gs, NULL);
 	storm_end();
-	finish(nswitch != SWITCHERS * iters || nshort != SHORTLIVED * (iters / 4) || nsys != 2 * iters, 1);
+	finish(nfirst != SWITCHERS || nswitch != SWITCHERS * iters || nshort != SHORTLIVED * (iters / 4) || nsys != 2 * iters, 1);
 }
