@@ -60,10 +60,10 @@ __attribute__((noinline)) static size_t measure(void (*fn)(void))
 
 #define PROBE __attribute__((noinline))
 
-PROBE static void p_getenv(void) { sink = getenv("SQ_CRASH"); }
 PROBE static void p_sigaction(void) { sa.sa_handler = SIG_DFL; sigaction(SIGWINCH, &sa, &old); }
 PROBE static void p_sigemptyset(void) { sigemptyset(&set); }
 PROBE static void p_sigaddset(void) { sigaddset(&set, SIGABRT); }
+PROBE static void p_sigdelset(void) { sigdelset(&set, SIGSEGV); }
 PROBE static void p_sigfillset(void) { sigfillset(&set); }
 PROBE static void p_getpid(void) { sink = (void *)(long)getpid(); }
 PROBE static void p_clock_gettime(void) { clock_gettime(CLOCK_MONOTONIC, &ts); }
@@ -82,10 +82,10 @@ static const struct {
 	void (*warm)(void);
 	void (*fn)(void);
 } probes[] = {
-	{ "getenv",              p_getenv,           p_getenv },
 	{ "sigaction",           p_sigaction,        p_sigaction },
 	{ "sigemptyset",         p_sigemptyset,      p_sigemptyset },
 	{ "sigaddset",           p_sigaddset,        p_sigaddset },
+	{ "sigdelset",           p_sigdelset,        p_sigdelset },
 	{ "sigfillset",          p_sigfillset,       p_sigfillset },
 	{ "getpid",              p_getpid,           p_getpid },
 	{ "clock_gettime",       p_clock_gettime,    p_clock_gettime },
