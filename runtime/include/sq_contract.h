@@ -204,12 +204,16 @@
 	X(ASYNCPREEMPT_RESUME, "asyncpreempt.resume", G, \
 	  "on an asynchronously preempted G running again (maybe on another M), before its registers are restored") \
 	X(FINDRUNNABLE_IDLE, "findrunnable.idle", G0, \
-	  "findrunnable found no work: its P is idle, the M still counts as spinning")
+	  "findrunnable found no work: its P is idle, the M still counts as spinning") \
+	X(YIELD_DETACHED, "yield.detached", G0, \
+	  "yield's slow path on g0: the G detached from its M, not yet on a queue") \
+	X(RUNQPUT_SLOT, "runqput.slot", G0, \
+	  "runqput: the G written to its slot, the tail not yet published (on g0, or on a G holding a lock)")
 
 /* X(ID, name, doc). */
 #define SQ_ACTIONS(X) \
 	X(SPLIT, "split", "call a function that has a split check") \
-	X(YIELD, "yield", "yield the G (where the current g is a running G; elsewhere it spins)") \
+	X(YIELD, "yield", "yield the G (where the current g is a running G holding no runtime lock; elsewhere it spins)") \
 	X(SPIN, "spin", "busy-wait about 100 us, widening the window") \
 	X(SIGNAL, "signal", "send a signal (default SIGURG) to the current thread with tgkill") \
 	X(SYSTEMSTACK, "systemstack", "call systemstack with an empty function")

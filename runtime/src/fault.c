@@ -63,7 +63,7 @@ NOSPLIT static void fire(Arm *a)
 		fault_splittable();
 		break;
 	case SQ_ACT_YIELD:
-		if (gp && gp->m && gp == gp->m->curg && gp->status == Grunning)
+		if (gp && gp->m && gp == gp->m->curg && gp->status == Grunning && !gp->m->locks)
 			sq_yield();
 		else
 			spin();

@@ -359,6 +359,20 @@ static bool runqputslow1(P *p, G *gp, uint32_t h, uint32_t t)
 	return true;
 }
 
+/* The runqput.slot fault site. newproc queues from a running G: a lock is
+ * held across the site so that no action there (a yield, a preemption)
+ * reschedules the G while its P's queue is half written. */
+NOSPLIT static inline void runqput_site(void)
+{
+	G *g;
+
+	if (!SQ_HARNESS || (g = getg()) == NULL || g->m == NULL)
+		return;
+	g->m->locks++;
+	FAULT(RUNQPUT_SLOT);
+	g->m->locks--;
+}
+
 /* Owner only. */
 NOSPLIT void runqput(P *p, G *gp)
 {
@@ -369,6 +383,7 @@ NOSPLIT void runqput(P *p, G *gp)
 		t = p->runqtail;
 		if (t - h < RUNQ_SIZE) {
 			p->runq[t % RUNQ_SIZE] = gp;
+			runqput_site();
 			atomic_store32(&p->runqtail, t + 1);
 			return;
 		}
@@ -1356,6 +1371,7 @@ static void goyield_m_impl(G *gp)
 
 	casgstatus(gp, Grunning, Grunnable);
 	dropg(mp, gp);
+	FAULT(YIELD_DETACHED);
 	runqput(mp->p, gp);
 	schedule();
 }
