@@ -89,7 +89,7 @@ def test_emit_c_of_a_storm_finding_reproduces(tmp_path, scenarios_built):
 # Variants whose window opens where an asynchronous preemption signal lands:
 # no schedule pins that (the picker chooses Gs, not signal times), so their
 # findings stay probabilistic; they must still replay and reproduce.
-SIGNAL_TIMED = {"asyncpreempt-fxsave"}
+SIGNAL_TIMED = sqtest.SIGNAL_TIMED
 # Their search cannot succeed: a short budget still replays the original.
 SIGNAL_TIMED_BUDGET = 20
 # Variants only an environment axis shows (handlers-plain), which emit-c
