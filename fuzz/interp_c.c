@@ -84,6 +84,7 @@ static __thread int tls_busy[K_N];
 
 C_SIDE static const fz_node *node(int16_t i)
 {
+	fz_step();
 	return &prog.node[i];
 }
 

@@ -53,6 +53,7 @@ static long mypid;
 
 static const fz_node *node(int16_t i)
 {
+	fz_step();
 	return &fz_cur.p->node[i];
 }
 

@@ -43,7 +43,7 @@
 void fz_cs_prepare(cstack *s)
 {
 	if (!s->mem)
-		s->mem = cs_alloc(&s->mapped);
+		s->mem = cs_alloc(s);
 }
 
 /* ---- the crash path ---------------------------------------------------------------- */
@@ -440,19 +440,33 @@ void fz_retake(int64_t ns)
 
 static int64_t wd_start;	/* when the current execution began, 0 between */
 static int64_t wd_limit;
+uint32_t fz_steps;
 
+/* A hang is an execution that has stopped moving: no interpreter step for
+ * wd_limit. One that is only slow (a loaded machine: every hand-off between
+ * threads waiting for a CPU) keeps stepping and is left alone. */
 static void *watchdog(void *arg)
 {
+	uint32_t last = 0;
+	int64_t moved = 0;
+
 	(void)arg;
 	for (;;) {
 		struct timespec ts = { 0, 100000000 };
-		int64_t s;
+		int64_t s, now;
+		uint32_t n;
 
 		nanosleep(&ts, NULL);
 		s = __atomic_load_n(&wd_start, __ATOMIC_ACQUIRE);
-		if (s && fz_now() - s > wd_limit) {
+		now = fz_now();
+		n = __atomic_load_n(&fz_steps, __ATOMIC_RELAXED);
+		if (n != last) {
+			last = n;
+			moved = now;
+		}
+		if (s && now - (moved > s ? moved : s) > wd_limit) {
 			sq_harness_dump();
-			fz_fail("hang", "the execution has run for more than %llds",
+			fz_fail("hang", "no step of the execution for more than %llds",
 				(long long)(wd_limit / 1000000000));
 		}
 	}

@@ -36,18 +36,23 @@ typedef struct Pingpong {
 	int bad;	/* the partner ran on the locked M */
 } Pingpong;
 
+/* pp lives in the locked G's frame, which is gone once that G has its
+ * last value back: everything after the last send uses copies. */
 static int partner(void *arg)
 {
 	Pingpong *pp = arg;
+	sq_chan *ping = pp->ping, *pong = pp->pong;
+	int64_t lockedmid = pp->lockedmid;
+	long n = pp->n;
 	uintptr_t v;
 
-	for (long i = 0; i < pp->n; i++) {
-		if (sq_chan_recv(pp->ping, &v) != 0)
+	for (long i = 0; i < n; i++) {
+		if (sq_chan_recv(ping, &v) != 0)
 			break;
-		if (sq_mid() == pp->lockedmid)
+		if (sq_mid() == lockedmid)
 			pp->bad = 1;
 		sq_yield();
-		sq_chan_send(pp->pong, v + 1);
+		sq_chan_send(pong, v + 1);
 	}
 	return 0;
 }
