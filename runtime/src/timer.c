@@ -32,6 +32,12 @@ static Lock timerlock;
 static Timer **heap;
 static int32_t nheap, capheap;
 static int64_t timer0 = INT64_MAX;
+/* Gs whose timer timer_run has taken off the heap and not yet queued: still
+ * pending for checkdead, which would otherwise see, between the two, a G
+ * that is waiting, no timer, and declare a deadlock. Counted before a timer
+ * leaves the heap; uncounted under sched.lock once its G is queued, so
+ * checkdead (which holds that lock) sees one or the other. */
+static uint32_t nfiring;
 
 int64_t timer_next(void)
 {
@@ -40,7 +46,8 @@ int64_t timer_next(void)
 
 bool timers_pending(void)
 {
-	return __atomic_load_n(&nheap, __ATOMIC_ACQUIRE) > 0;
+	return __atomic_load_n(&nheap, __ATOMIC_ACQUIRE) > 0 ||
+	       __atomic_load_n(&nfiring, __ATOMIC_ACQUIRE) > 0;
 }
 
 static void swap(int32_t i, int32_t j)
@@ -109,6 +116,7 @@ int timer_run(int64_t now)
 		return 0;
 	lock(&timerlock);
 	while (nheap > 0 && heap[0]->when <= now) {
+		__atomic_add_fetch(&nfiring, 1, __ATOMIC_ACQ_REL);
 		gp = heappop()->g;	/* the record dies with the G's wait */
 		gp->schedlink = list;
 		list = gp;
@@ -119,6 +127,7 @@ int timer_run(int64_t now)
 		casgstatus(list, Gwaiting, Grunnable);
 		lock(&sched.lock);
 		globrunqput(list);
+		__atomic_sub_fetch(&nfiring, 1, __ATOMIC_ACQ_REL);
 		unlock(&sched.lock);
 	}
 	if (n)
