@@ -171,7 +171,6 @@ void fz_settle_block(uint32_t *word);
 int64_t fz_now(void);
 /* Busy for ns (no coverage: the loop counts time). */
 void fz_busy(int64_t ns);
-/* Per-execution watchdog (FZ_WATCHDOG seconds, default 5). */
 /* Steps the interpreters have taken (every node they visit): the watchdog
  * calls an execution hung when this stops moving, not when it is slow. */
 extern uint32_t fz_steps;
@@ -182,6 +181,7 @@ static inline void fz_step(void)
 	__atomic_add_fetch(&fz_steps, 1, __ATOMIC_RELAXED);
 }
 
+/* Per-execution watchdog (FZ_WATCHDOG seconds, default 5): no step for that long. */
 void fz_watchdog_start(void);
 void fz_watchdog_arm(void);
 void fz_watchdog_disarm(void);

@@ -8,8 +8,8 @@ import random
 import re
 import shutil
 import subprocess
-import warnings
 import sys
+import warnings
 import zipfile
 
 import pytest

@@ -78,11 +78,11 @@ NOSPLIT void printnl(void)
 	prints("\n");
 }
 
-/* No m->locks accounting: printing must work with no g at all. */
 /* Held per M, as a depth: a signal handler nested on the thread that holds
  * it (a preemption request landing in a dump, or a kernel that does not
  * block the handler's sa_mask, as qemu-riscv64 7.2 does not) prints on
- * instead of spinning forever on its own lock. Threads without an M spin. */
+ * instead of spinning forever on its own lock. Threads without an M (no g
+ * at all) spin. No m->locks accounting: printing must work anywhere. */
 NOSPLIT void printlock(void)
 {
 	G *gp = getg();
