@@ -98,12 +98,21 @@ __attribute__((noinline)) static long burn(long x)
 	return x * 31 + 7;
 }
 
+/* The spinner is there to be preempted. With preemption off (a
+ * derandomized replay runs SQ_DEBUG=preempt=off on one P) nothing would
+ * ever take the P back from it, and every other G and callback would wait
+ * for good: then it yields now and then instead. */
+static int coop;
+
 static int spinner(void *arg)
 {
-	long x = 0;
+	long x = 0, n = 0;
 
-	while (spinning)
+	while (spinning) {
 		x = burn(x);
+		if (coop && (++n & 0xffff) == 0)
+			sqt_yield();
+	}
 	sqt_wg_done(gs);
 	return (int)x;
 }
@@ -134,6 +143,7 @@ int main(int argc, char **argv)
 	sc_begin(argc, argv, &info);
 	sc_expect_clean();
 	setenv("SQ_MAXPROCS", "2", 0);
+	coop = getenv("SQ_DEBUG") && strstr(getenv("SQ_DEBUG"), "preempt=off");
 	if (pipe(pfd) < 0)
 		return SC_WRONG;
 	sqt_init();

@@ -173,8 +173,9 @@ def test_derandomize_minimizes(tmp_path, scenarios_built):
 def scratch_repo(dst):
     """The project's tree (as it is now) committed in a fresh repository,
     then: a commit that breaks the build, one harmless, one that fixes it,
-    one that makes needm/dropm stop blocking signals (the attachsig
-    variant's mistake, unconditionally), one harmless. Returns the revs."""
+    one that makes needm install g before the signal stack and dropm
+    remove it after (the attachsig variant's order, unconditionally), one
+    harmless. Returns the revs."""
     files = subprocess.run(["git", "-C", ROOT, "ls-files", "-z"], stdout=subprocess.PIPE,
                            check=True).stdout.decode().split("\0")
     for f in filter(None, files):
@@ -201,8 +202,8 @@ def scratch_repo(dst):
     revs.append(commit("c1: breaks the build", "runtime/src/chan.c", "#include", "#error broken\n#include"))
     revs.append(commit("c2: README", "README.md", "# stackquake", "# stackquake (scratch)"))
     revs.append(commit("c3: fixes the build", "runtime/src/chan.c", "#error broken\n", ""))
-    revs.append(commit("c4: needm and dropm stop blocking signals", "runtime/src/callback.c",
-                       "!REGRESS(ATTACHSIG)", "0"))
+    revs.append(commit("c4: needm installs g before the signal stack", "runtime/src/callback.c",
+                       "REGRESS(ATTACHSIG)", "1"))
     revs.append(commit("c5: README again", "README.md", "(scratch)", "(scratch, again)"))
     return revs
 
@@ -225,7 +226,7 @@ def test_bisect_finds_the_commit_that_introduced_the_bug(tmp_path, scenarios_bui
     assert r.returncode == 0, r.stdout + r.stderr[-3000:]
     res = json.loads(out.read_text())
     assert res["first_bad"] == revs[4], r.stdout
-    assert f"first bad commit: {revs[4]} c4: needm and dropm stop blocking signals" in r.stdout
+    assert f"first bad commit: {revs[4]} c4: needm installs g before the signal stack" in r.stdout
     verdicts = {e["rev"]: e["verdict"] for e in res["evidence"]}
     assert verdicts[revs[4]] == "bad" and verdicts.get(revs[3]) == "good", res["evidence"]
     assert all(e["verdict"] == "skip" for e in res["evidence"] if e["rev"] in revs[1:3]), res["evidence"]

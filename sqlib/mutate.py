@@ -184,7 +184,8 @@ def cmd_mutate(a):
         ms = [m for m in ms if m.name in want]
     if not os.path.exists(os.path.join(ROOT, "build", "tools", "stackcheck")):
         raise Usage("build/tools/stackcheck is not built: run make")
-    workdir = os.path.join(a.out, time.strftime("mutate-%Y%m%d-%H%M%S-") + str(os.getpid()))
+    # Absolute: each campaign runs with its scratch tree as working directory.
+    workdir = os.path.join(os.path.abspath(a.out), time.strftime("mutate-%Y%m%d-%H%M%S-") + str(os.getpid()))
     os.makedirs(workdir)
     print(f"stackquake mutate: {len(ms)} mutants, budget {a.budget_s:.0f}s each, seed {a.seed}, "
           f"out {workdir}", file=sys.stderr)

@@ -101,7 +101,9 @@ void sq_sleep(int64_t ns);
  * locked to this thread, and come back. By default the M stays bound to the
  * thread until the thread exits; SQ_CALLBACK_BIND=0 detaches after every
  * call. Also legal from C code run by sq_ccall (a callback inside an
- * outcall). Returns fn's return value. */
+ * outcall). Not from a signal handler: attaching takes locks, as Go's
+ * needm does (Go does not support calls into Go from a C signal handler
+ * either). Returns fn's return value. */
 int sq_callback(int (*fn)(void *), void *arg);
 
 /* 1 if a foreign thread keeps its M between callbacks (the default), 0 if

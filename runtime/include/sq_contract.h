@@ -176,17 +176,17 @@
 	X(CCALL_C, "ccall.c", G0, \
 	  "on g0, before sq_ccall's C function") \
 	X(NEEDM_AFTER_SETG, "needm.after_setg", ATTACH, \
-	  "attach: g installed, g0 bounds not yet set") \
+	  "attach: g just installed (last; before the fix, first)") \
 	X(NEEDM_BEFORE_MINIT, "needm.before_minit", ATTACH, \
-	  "attach: g0 bounds set, no signal stack yet") \
+	  "attach: M taken, g0 bounds set, no signal stack yet") \
 	X(NEEDM_AFTER_MINIT, "needm.after_minit", ATTACH, \
-	  "attach: signal stack installed, mask not yet restored") \
+	  "attach: signal stack installed (g not yet, unless before the fix)") \
 	X(DROPM_BEFORE_UNMINIT, "dropm.before_unminit", ATTACH, \
-	  "detach: signals blocked, signal stack still installed") \
+	  "detach: signal stack still installed (g gone, unless before the fix)") \
 	X(DROPM_AFTER_UNMINIT, "dropm.after_unminit", ATTACH, \
-	  "detach: signal stack removed, g still set") \
+	  "detach: signal stack removed, M not yet given back") \
 	X(DROPM_AFTER_CLEARG, "dropm.after_clearg", ATTACH, \
-	  "detach: g cleared, M not yet given back") \
+	  "detach: g just cleared (first; before the fix, after unminit)") \
 	X(MINIT_BEFORE_SIGALTSTACK, "minit.before_sigaltstack", ATTACH, \
 	  "minit, just before sigaltstack") \
 	X(UNMINIT_AFTER_SIGALTSTACK, "unminit.after_sigaltstack", ATTACH, \

@@ -9,13 +9,16 @@
  * back to C, which may block), so the callback G enters and exits it
  * exactly like a G making a system call.
  *
- * needm, in this order, with every signal blocked: take an M, install g,
- * set g0's bounds from sp, install the signal stack (minit), then restore
- * the thread's mask. dropm is the mirror: block, remove the signal stack
- * (unminit), clear g, give the M back, restore the mask. A signal landing
- * between "g installed" and "signal stack ready" would find a g and run the
- * runtime's handler on whatever stack the thread happened to be on; with
- * signals blocked it waits until the state is whole again.
+ * needm, in this order: take an M, set g0's bounds from sp, install the
+ * signal stack (minit), and only then install g. dropm is the mirror:
+ * clear g, remove the signal stack (unminit), give the M back. A signal
+ * landing at any instruction finds either no g (the handler touches
+ * nothing of the M's and forwards it, badsignal) or a g whose M is whole.
+ * So neither blocks signals, and the thread's mask is left alone: the two
+ * sigaltstack calls are the only system calls of an attach and a detach.
+ * A signal landing between "g installed" and "signal stack ready" (the
+ * order before the fix) would find a g and run the runtime's handler on
+ * whatever stack the thread happened to be on.
  *
  * Binding (default; SQ_CALLBACK_BIND=0 turns it off): after the first
  * callback the M stays with the thread, g = its g0, until the thread exits
@@ -105,8 +108,7 @@ int sq_harness_attached(void)
 	return gp->m->isextra ? SQ_ATTACHED_EXTRA : SQ_ATTACHED_M;
 }
 
-/* A new extra M and its callback G, in EXTRA_NEW. Runs with signals
- * blocked, g NULL. The callback G is locked to the M for good (lockedint):
+/* A new extra M and its callback G, in EXTRA_NEW. Runs with g NULL. The callback G is locked to the M for good (lockedint):
  * it is the foreign thread's, dead between callbacks. */
 static M *newextram(void)
 {
@@ -208,55 +210,63 @@ NOSPLIT static void g0_fromsp(M *mp, uintptr sp)
 	mp->g0->stackguard = lo + STACK_GUARD;
 }
 
-/* Attach the calling thread (g == NULL). */
-NOSPLIT void needm(void)
+/* g goes in (attach) and comes out (detach): the first and last moment a
+ * signal handler on this thread finds the M. */
+NOSPLIT static inline void attachg(M *mp)
 {
-	sigset_t all, old;
-	M *mp;
-
-	if (!REGRESS(ATTACHSIG)) {
-		sigfillset(&all);
-		os_sigprocmask(SIG_SETMASK, &all, &old);
-	}
-	mp = extram_get();
-	if (!REGRESS(ATTACHSIG))
-		mp->sigmask = old;
 	setg(mp->g0);
 	FAULT(NEEDM_AFTER_SETG);
-	g0_fromsp(mp, arch_getsp());
-	split_setword(mp->g0->stackguard);	/* g is this g0 */
-	FAULT(NEEDM_BEFORE_MINIT);
-	minit();
-	FAULT(NEEDM_AFTER_MINIT);
-	if (!REGRESS(ATTACHSIG))
-		os_sigprocmask(SIG_SETMASK, &mp->sigmask, NULL);
 }
 
-/* Detach the calling thread from its M (g == its g0). */
+NOSPLIT static inline void detachg(void)
+{
+	clearg();
+	FAULT(DROPM_AFTER_CLEARG);
+}
+
+/* Attach the calling thread (g == NULL). The M's state is made whole
+ * before g is installed: until then a signal finds no g (badsignal) and
+ * touches nothing of the M's, and from then on it finds g0 with its
+ * bounds and the signal stack in place. So no instruction here needs
+ * signals blocked, and the thread's mask is never changed. Before the fix
+ * g came first and the signal stack after it, with signals open. */
+NOSPLIT void needm(void)
+{
+	M *mp = extram_get();
+
+	if (REGRESS(ATTACHSIG))
+		attachg(mp);
+	g0_fromsp(mp, arch_getsp());
+	if (REGRESS(ATTACHSIG))
+		split_setword(mp->g0->stackguard);	/* g is this g0 */
+	FAULT(NEEDM_BEFORE_MINIT);
+	minit(mp);
+	FAULT(NEEDM_AFTER_MINIT);
+	if (!REGRESS(ATTACHSIG))
+		attachg(mp);
+}
+
+/* Detach the calling thread from its M (g == its g0): needm backwards. g
+ * goes first, then the signal stack, then the M. Before the fix the signal
+ * stack went first, with g still set and signals open. */
 NOSPLIT void dropm(void)
 {
 	M *mp = getg()->m;
-	sigset_t all, mask;
 
-	if (!REGRESS(ATTACHSIG)) {
-		sigfillset(&all);
-		os_sigprocmask(SIG_SETMASK, &all, NULL);
-	}
-	mask = mp->sigmask;
 	mp->inC = false;
 	lock(&extralock);
 	mp->extrastate = EXTRA_DETACHING;
 	__atomic_sub_fetch(&nattached, 1, __ATOMIC_RELEASE);
 	unlock(&extralock);
+	if (!REGRESS(ATTACHSIG))
+		detachg();
 	FAULT(DROPM_BEFORE_UNMINIT);
-	unminit();
+	unminit(mp);
 	FAULT(DROPM_AFTER_UNMINIT);
-	clearg();
-	FAULT(DROPM_AFTER_CLEARG);
+	if (REGRESS(ATTACHSIG))
+		detachg();
 	mp->procid = 0;
 	extram_put(mp);
-	if (!REGRESS(ATTACHSIG))
-		os_sigprocmask(SIG_SETMASK, &mask, NULL);
 }
 
 /* The attach key's destructor: the thread is exiting while it holds an M.

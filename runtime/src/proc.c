@@ -568,7 +568,7 @@ static void mdestroy(M *mp)
 
 	sigfillset(&all);
 	os_sigprocmask(SIG_SETMASK, &all, NULL);
-	unminit();
+	unminit(mp);
 	mp->procid = 0;
 	/* Its TCB goes with the thread: sysmon must not poison the word. */
 	__atomic_store_n(&mp->splitword, NULL, __ATOMIC_RELEASE);
@@ -596,7 +596,7 @@ static void *mstart(void *arg)
 	__atomic_store_n(&mp->splitword, split_wordaddr(), __ATOMIC_RELEASE);
 	nameM(mp);
 	pthread_setspecific(mkey, mp);
-	minit();
+	minit(mp);
 	/* g0 work starts below mstart's frame, which stays for the way out. */
 	top = (arch_getsp() - 256) & ~(uintptr)(ARCH_STACK_ALIGN - 1);
 	g0->sched.sp = top;
@@ -1917,7 +1917,7 @@ uint64_t sq_goid(void)
 
 /* M0 is the main thread; its g0 is the thread's own stack. The handlers
  * are already installed, so g and the signal stack go in with every signal
- * blocked, as in needm; then the thread's own mask comes back. */
+ * blocked; then the thread's own mask comes back. */
 static void m0init(void)
 {
 	M *mp = &m0;
@@ -1944,7 +1944,7 @@ static void m0init(void)
 	sigfillset(&all);
 	os_sigprocmask(SIG_SETMASK, &all, &old);
 	setg(g0);
-	minit();
+	minit(mp);
 	os_sigprocmask(SIG_SETMASK, &old, NULL);
 }
 

@@ -157,7 +157,6 @@ struct M {
 	Note park;
 	M *schedlink;
 	M *alllink;
-	sigset_t sigmask;	/* extra M: the thread's mask before attach */
 	uint64_t nprof;		/* SIGPROF samples taken on this M */
 	uint64_t npreempt;	/* preemptions honoured */
 	uint64_t nasyncpreempt;	/* of which asynchronous */
@@ -315,8 +314,8 @@ void syscall_check(G *gp);
 /* signal.c */
 void signal_init(void);
 void sig_restore_abort(void);
-void minit(void);
-void unminit(void);
+void minit(M *mp);
+void unminit(M *mp);
 void mpreinit(M *mp);
 void preemptm(M *mp);
 uint64_t sig_nprofext(void);
@@ -461,21 +460,27 @@ ASAN_INLINE void asan_unpoison(uintptr lo, uintptr hi)
  * time: a G may come back on another thread after any call that can
  * reschedule it, and a compiler that formed &g once (clang does on aarch64
  * and riscv64) would keep naming the old thread's g. */
+#ifdef ARCH_G_DIRECT
+NOSPLIT static inline G *getg(void) { return arch_loadg(); }
+NOSPLIT static inline void storeg(G *gp) { arch_storeg(gp); }
+#else
 NOSPLIT static inline G *getg(void) { return *(G **)arch_gslot(); }
+NOSPLIT static inline void storeg(G *gp) { *(G **)arch_gslot() = gp; }
+#endif
 
 /* Make gp (never NULL) the thread's g: g first, then the split guard word
  * (tcb mode), so that a signal handler landing in between restores the word
  * from the g it found, which is already the new one. */
 NOSPLIT static inline void setg(G *gp)
 {
-	*(G **)arch_gslot() = gp;
+	storeg(gp);
 	split_setword(gp->stackguard);
 }
 
 /* The thread has no g any more (dropm). No g, no check: the word is 0. */
 NOSPLIT static inline void clearg(void)
 {
-	*(G **)arch_gslot() = NULL;
+	storeg(NULL);
 	split_setword(0);
 }
 

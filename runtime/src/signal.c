@@ -557,16 +557,17 @@ void mpreinit(M *mp)
 
 /* The thread's signal stack for the time it is attached: one it has
  * already is kept as it is (gsignal takes its bounds), else the M's own
- * is installed. Every signal blocked. */
+ * is installed. For an extra M, g is not installed yet (needm). */
 NOSPLIT static void minitsigstack(M *mp)
 {
 	stack_t old = { .ss_flags = SS_DISABLE };
 
 	/* One system call when the thread has none (the common case): ours
 	 * goes in and says what was there; a stack of the thread's own goes
-	 * back at once (signals are blocked in between). The kernel refuses
-	 * to change it while the thread runs on it (a callback from inside
-	 * the thread's own handler): then it is kept, as it is. */
+	 * back at once. A signal in between finds no g and runs the host's
+	 * handler on the M's stack, which no other thread can be using. The
+	 * kernel refuses to change it while the thread runs on it (a callback
+	 * from inside the thread's own handler): then it is kept, as it is. */
 	if (os_sigaltstack(mp->sigstack.lo, mp->sigstack.hi, &old) < 0)
 		os_sigaltstack_raw(NULL, &old);
 	else if (!(old.ss_flags & SS_DISABLE) && old.ss_size > 0)
@@ -581,13 +582,12 @@ NOSPLIT static void minitsigstack(M *mp)
 	gsignal_setstack(mp->gsignal, mp->sigstack.lo, mp->sigstack.hi);
 }
 
-/* On the M's own thread, g set, every signal blocked: give it a signal
- * stack. Ms the runtime started also unblock signals (they start with all
- * blocked, see os_newthread); M0 and extra Ms leave the mask to their
- * caller, which restores the thread's own. */
-NOSPLIT void minit(void)
+/* On mp's own thread: give it a signal stack. Ms the runtime started also
+ * unblock signals (they start with all blocked, see os_newthread); M0 and
+ * extra Ms leave the mask as the thread has it. An extra M's attach runs
+ * this before g is installed (needm), so it takes the M as an argument. */
+NOSPLIT void minit(M *mp)
 {
-	M *mp = getg()->m;
 	sigset_t none;
 
 	mp->procid = os_gettid();
@@ -599,12 +599,12 @@ NOSPLIT void minit(void)
 	}
 }
 
-/* Mirror of minit, every signal blocked: remove the M's own signal stack
- * if minit installed it and it is still the one in place; a stack of the
- * thread's own stays. gsignal goes back to the M's own stack. */
-NOSPLIT void unminit(void)
+/* Mirror of minit: remove the M's own signal stack if minit installed it
+ * and it is still the one in place; a stack of the thread's own stays.
+ * gsignal goes back to the M's own stack. dropm runs it after g is
+ * cleared. */
+NOSPLIT void unminit(M *mp)
 {
-	M *mp = getg()->m;
 	stack_t old;
 
 	if (mp->newsigstack) {

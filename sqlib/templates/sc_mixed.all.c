@@ -90,12 +90,19 @@ __attribute__((noinline)) static long burn(long x)
 	return x * 31 + 7;
 }
 
+/* With preemption off (SQ_DEBUG=preempt=off, one P) nothing takes the P
+ * back from the spinner: then it yields now and then. */
+static int coop;
+
 static int spinner(void *arg)
 {
-	long x = 0;
+	long x = 0, n = 0;
 
-	while (spinning)
+	while (spinning) {
 		x = burn(x);
+		if (coop && (++n & 0xffff) == 0)
+			sq_yield();
+	}
 	sq_wg_done(gs);
 	return (int)x;
 }
@@ -125,6 +132,7 @@ int main(void)
 
 	begin();
 	setenv("SQ_MAXPROCS", "2", 0);
+	coop = getenv("SQ_DEBUG") && strstr(getenv("SQ_DEBUG"), "preempt=off");
 	if (pipe(pfd) < 0)
 		return 1;
 	sq_init();
