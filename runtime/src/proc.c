@@ -1446,7 +1446,13 @@ NOSPLIT static bool yield_direct(G *gp)
 	setg(next);
 	gp->m = NULL;
 	asan_switch_start(&gp->asanfake, next->stack.lo, next->stack.hi);
-	sq_ctx_swap(&gp->sched.sp, next->sched.sp);
+	/* Alternate switches leave through alternate copies of the switch
+	 * (asm.S): two Gs yielding to each other then resume through jumps
+	 * that always go to the same place. */
+	if (ARCH_CTX_SWAP_ALT && (p->schedtick & 1))
+		sq_ctx_swap_alt(&gp->sched.sp, next->sched.sp);
+	else
+		sq_ctx_swap(&gp->sched.sp, next->sched.sp);
 	asan_switch_finish(gp->asanfake);
 	return true;
 }

@@ -206,6 +206,9 @@ static inline void arch_asyncpreempt_inject(void *uc)
 void sq_mcall_switch(uintptr_t *save, uintptr_t g0sp, void (*fn)(void *), void *arg);
 __attribute__((noreturn)) void sq_gogo_switch(uintptr_t sp);
 void sq_ctx_swap(uintptr_t *save, uintptr_t to);
+/* sq_ctx_swap's second copy (asm.S): the same switch, another jmp site. */
+#define ARCH_CTX_SWAP_ALT 1
+void sq_ctx_swap_alt(uintptr_t *save, uintptr_t to);
 uintptr_t sq_ctx_make(uintptr_t top, void (*entry)(void));
 /* Returns what fn left in the return register (its value, if it has one). */
 uintptr_t sq_oncall(uintptr_t sp, void (*fn)(void *), void *arg, uintptr_t *oldsp);

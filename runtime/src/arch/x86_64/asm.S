@@ -117,11 +117,19 @@ sq_mcall_switch:
 
 /* void sq_ctx_swap(uintptr_t *save, uintptr_t to)
  * Save the current context (published at *save) and resume the one saved
- * at to. Returns when someone resumes the saved context. */
-	.globl	sq_ctx_swap
-	.type	sq_ctx_swap, @function
+ * at to. Returns when someone resumes the saved context.
+ *
+ * sq_ctx_swap_alt is the same code at another address, so its jmp has a
+ * predictor entry of its own. The scheduler's direct yield leaves through
+ * one copy on even switches of its P and the other on odd ones: in a
+ * two-G ping-pong each copy then always resumes the same G, and its jump
+ * is predicted, where one shared jmp alternating between two targets was
+ * mispredicted every time (about 7 ns a switch here; docs/bench.md). */
+.macro CTX_SWAP name
+	.globl	\name
+	.type	\name, @function
 	.align	16
-sq_ctx_swap:
+\name:
 	.cfi_startproc
 	SAVE_CONTEXT
 	movq	%rsp, (%rdi)
@@ -129,7 +137,11 @@ sq_ctx_swap:
 	RESTORE_CONTEXT
 	RESUME
 	.cfi_endproc
-	.size	sq_ctx_swap, .-sq_ctx_swap
+	.size	\name, .-\name
+.endm
+
+	CTX_SWAP sq_ctx_swap
+	CTX_SWAP sq_ctx_swap_alt
 
 /* void sq_gogo_switch(uintptr_t sp): resume the context saved at sp. */
 	.globl	sq_gogo_switch
