@@ -105,13 +105,6 @@ NOSPLIT NORETURN void badstatus(G *gp, uint32_t old, uint32_t new)
 	throw(F_BAD_STATUS);
 }
 
-/* The guard a G runs with: its real guard, or poisoned for good in the
- * maymorestack debug mode so that every split check reaches newstack. */
-NOSPLIT uintptr gguard(G *gp)
-{
-	return sq_settings.maymorestack ? STACK_PREEMPT : gp->stack.lo + STACK_GUARD;
-}
-
 /* For a G about to run (setg then installs the guard word). */
 NOSPLIT void gsetguard(G *gp)
 {

@@ -292,7 +292,6 @@ int64_t nanotime(void);
 void sysmon_start(void);
 void schedinit(void);
 G *gnew(size_t size);
-uintptr gguard(G *gp);
 void gsetguard(G *gp);
 void splitpoison(M *mp);
 
@@ -495,6 +494,14 @@ NOSPLIT static inline void setguard_running(G *gp, uintptr v)
 {
 	gp->stackguard = v;
 	split_setword(v);
+}
+
+/* The guard a G runs with: its real guard, or poisoned for good in the
+ * maymorestack debug mode so that every split check reaches newstack.
+ * Inline: the syscall window's way out computes it on every call. */
+NOSPLIT static inline uintptr gguard(G *gp)
+{
+	return sq_settings.maymorestack ? STACK_PREEMPT : gp->stack.lo + STACK_GUARD;
 }
 
 /* Where a G from gnew starts its frames: just below the G itself, which
