@@ -637,10 +637,13 @@ def test_fixed_no_unsafe(fixed_sweep):
     assert s.summary["unsafe"] == 0 and s.summary["undelivered"] == 0, s.log()
     assert s.replays() == [], s.log()
     n = {f: len(reached(rows)) for f, rows in s.strips().items()}
-    for f in ("needm", "minit", "reentersyscall", "exitsyscall"):
+    for f in ("needm", "minit"):
         assert n.get(f, 0) >= 10, f"{f} barely reached: {n}" + s.log()
-    assert any(base(f) == "dropm" and k >= 10 for f, k in n.items()), \
-        f"no copy of dropm reached: {n}" + s.log()
+    # The window's way out and back in run inlined (into syscall_on_g,
+    # sq_ccall and cgocallbackg); any copy will do.
+    for f in ("dropm", "reentersyscall", "exitsyscall"):
+        assert any(base(c) == f and k >= 10 for c, k in n.items()), \
+            f"no copy of {f} reached: {n}" + s.log()
 
 
 @reach_bound

@@ -68,15 +68,6 @@ static int32_t nextram;
 static int32_t nattached;
 static pthread_key_t bindkey;
 
-typedef struct Cb {
-	int (*fn)(void *);
-	void *arg;
-	int ret;
-	M *mp;
-	G *gp;
-	Asanctx asan;	/* the C side: its fake stack, and its stack for the way back */
-} Cb;
-
 static void unbind(void *arg);
 
 void callback_init(void)
@@ -317,54 +308,6 @@ NOSPLIT static void g0_update(M *mp)
 	}
 	if (!REGRESS(STACKSWITCH))
 		g0_fromsp(mp, sp);
-}
-
-static int callback_run(Cb *cb)
-{
-	return cb->fn(cb->arg);
-}
-
-/* On the G's stack, g == cb->gp. Leave the window the G sits in (fresh
- * callback G: enter it first), run fn, go back in. */
-NOSPLIT static void cgocallbackg(void *arg)
-{
-	Cb *cb = arg;
-	G *gp = cb->gp;
-	M *mp = cb->mp;
-	bool fresh = gp->status == Gdead;
-	uintptr pc = gp->syscallpc, sp = gp->syscallsp;
-	int32_t lockedext = mp->lockedext;
-
-	asan_switch_finish_from(gp->asanfake, &cb->asan);
-	if (fresh) {
-		/* Into the window, as entersyscall would put it there. */
-		sp = arch_getsp();
-		pc = (uintptr)cgocallbackg;
-		setguard_running(gp, STACK_PREEMPT);
-		gp->throwsplit = !REGRESS(SYSCALLSPLIT);
-		gp->sched.sp = gp->syscallsp = sp;
-		gp->sched.pc = gp->syscallpc = pc;
-		casgstatus(gp, Gdead, Gsyscall);
-	}
-	/* The G must come back to this thread, whatever it does in between:
-	 * locked for the callback's duration (the runtime's own count). */
-	mp->lockedint++;
-	gp->lockedm = mp;
-	mp->lockedg = gp;
-	exitsyscall();
-	cb->ret = callback_run(cb);
-	reentersyscall(pc, sp);
-	mp = gp->m;
-	/* A count the callback left behind ends with it. */
-	mp->lockedext = lockedext;
-	mp->lockedint--;
-	if (mp->lockedint == 0 && mp->lockedext == 0) {
-		mp->lockedg = NULL;
-		gp->lockedm = NULL;
-	}
-	if (fresh)
-		casgstatus(gp, Gsyscall, Gdead);
-	asan_switch_back(&gp->asanfake, &cb->asan);
 }
 
 /* On g0 (the C stack), bounds already good. Pick the G, then switch.

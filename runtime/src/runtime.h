@@ -390,6 +390,19 @@ typedef struct Asanctx {
 #endif
 } Asanctx;
 
+/* A callback on its way from a foreign thread's C to its G (callback.c
+ * fills it in; cgocallbackg, in syscall.c, runs it). */
+typedef struct Cb {
+	int (*fn)(void *);
+	void *arg;
+	int ret;
+	M *mp;
+	G *gp;
+	Asanctx asan;	/* the C side: its fake stack, and its stack for the way back */
+} Cb;
+
+void cgocallbackg(void *cb);
+
 #define ASAN_INLINE __attribute__((no_instrument_function, no_split_stack, always_inline)) static inline
 
 ASAN_INLINE void asan_switch_start(void **save, uintptr lo, uintptr hi)

@@ -1,5 +1,6 @@
 /*
- * syscall.c: syscall windows, the syscall wrappers and sq_ccall.
+ * syscall.c: syscall windows, the syscall wrappers, sq_ccall, and a
+ * callback's run on its G (cgocallbackg).
  *
  * A G that makes a blocking call out of the runtime brackets it with
  * entersyscall / exitsyscall. Between the two the G's stack holds the
@@ -21,8 +22,8 @@
 #include "os.h"
 
 /* The window's way in and out are inlined into this file's callers
- * (sq_ccall, sq_syscall), where a call each way is a good part of the
- * cost; the out-of-line copies serve the rest (cgocallbackg). Inlined,
+ * (sq_ccall, sq_syscall, cgocallbackg), where a call each way is a good
+ * part of the cost; the out-of-line copies serve the rest. Inlined,
  * they keep their names in the debug information: sigpoke's and
  * nosplit-check's windows find every copy. */
 #define WINDOW_INLINE NOSPLIT __attribute__((always_inline))
@@ -341,4 +342,54 @@ NOSPLIT int sq_ccall(int (*fn)(void *), void *arg)
 	mp->ncgo--;
 	exitsyscall();
 	return c.ret;
+}
+
+static int callback_run(Cb *cb)
+{
+	return cb->fn(cb->arg);
+}
+
+/* A callback's run on its G (sq_callback, callback.c): on the G's stack,
+ * g == cb->gp. Leave the window the G sits in (fresh callback G: enter it
+ * first), run fn, go back in. Here rather than in callback.c, so that the
+ * window's way out and back in are inlined into it as into sq_ccall. */
+NOSPLIT void cgocallbackg(void *arg)
+{
+	Cb *cb = arg;
+	G *gp = cb->gp;
+	M *mp = cb->mp;
+	bool fresh = gp->status == Gdead;
+	uintptr pc = gp->syscallpc, sp = gp->syscallsp;
+	int32_t lockedext = mp->lockedext;
+
+	asan_switch_finish_from(gp->asanfake, &cb->asan);
+	if (fresh) {
+		/* Into the window, as entersyscall would put it there. */
+		sp = arch_getsp();
+		pc = (uintptr)cgocallbackg;
+		setguard_running(gp, STACK_PREEMPT);
+		gp->throwsplit = !REGRESS(SYSCALLSPLIT);
+		gp->sched.sp = gp->syscallsp = sp;
+		gp->sched.pc = gp->syscallpc = pc;
+		casgstatus(gp, Gdead, Gsyscall);
+	}
+	/* The G must come back to this thread, whatever it does in between:
+	 * locked for the callback's duration (the runtime's own count). */
+	mp->lockedint++;
+	gp->lockedm = mp;
+	mp->lockedg = gp;
+	exitsyscall();
+	cb->ret = callback_run(cb);
+	reentersyscall(pc, sp);
+	mp = gp->m;
+	/* A count the callback left behind ends with it. */
+	mp->lockedext = lockedext;
+	mp->lockedint--;
+	if (mp->lockedint == 0 && mp->lockedext == 0) {
+		mp->lockedg = NULL;
+		gp->lockedm = NULL;
+	}
+	if (fresh)
+		casgstatus(gp, Gsyscall, Gdead);
+	asan_switch_back(&gp->asanfake, &cb->asan);
 }
