@@ -18,6 +18,7 @@ import time
 import pytest
 
 import sqtest
+from sqlib import outcome
 from sqlib.campaign import Job
 
 SCENARIO_MODES = sqtest.scenario_modes()
@@ -322,5 +323,8 @@ def test_ssh_target_remote_regress_run_comes_back(sshd, tmp_path):
     rows = json.load(open(os.path.join(back, run, "regress.json")))["rows"]
     assert rows[0]["variant"] == "attachsig" and rows[0]["detected"], rows
     repro = json.load(open(os.path.join(back, run, "attachsig.json")))
-    assert repro["class"] == "unexpected-fatal" and repro["on"] == "local"
+    # Usually the storm's "signal arrived on a thread with no signal stack";
+    # the campaign's seed is random, and a job under the pid1 axis once got
+    # there first, recorded as "crash: exit status 2".
+    assert outcome.is_finding(repro["class"]) and repro["on"] == "local", repro
     assert "attachsig" in open(os.path.join(back, run, "regress.txt")).read()
