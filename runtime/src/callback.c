@@ -99,8 +99,9 @@ int sq_harness_attached(void)
 	return gp->m->isextra ? SQ_ATTACHED_EXTRA : SQ_ATTACHED_M;
 }
 
-/* A new extra M and its callback G, in EXTRA_NEW. Runs with g NULL. The callback G is locked to the M for good (lockedint):
- * it is the foreign thread's, dead between callbacks. */
+/* A new extra M and its callback G, in EXTRA_NEW. Runs with g NULL. The
+ * callback G is locked to the M for good (lockedint): it is the foreign
+ * thread's, dead between callbacks. */
 static M *newextram(void)
 {
 	M *mp = allocm(true);

@@ -468,16 +468,16 @@ ASAN_INLINE void asan_unpoison(uintptr lo, uintptr hi)
 #define ASAN_NOSPLIT
 #endif
 
-/* g through the arch layer, which reads the thread pointer afresh every
- * time: a G may come back on another thread after any call that can
- * reschedule it, and a compiler that formed &g once (clang does on aarch64
- * and riscv64) would keep naming the old thread's g. */
 /* One copy of the context switch unless the port has two (x86-64). */
 #ifndef ARCH_CTX_SWAP_ALT
 #define ARCH_CTX_SWAP_ALT 0
 #define sq_ctx_swap_alt sq_ctx_swap
 #endif
 
+/* g through the arch layer, which reads the thread pointer afresh every
+ * time: a G may come back on another thread after any call that can
+ * reschedule it, and a compiler that formed &g once (clang does on aarch64
+ * and riscv64) would keep naming the old thread's g. */
 #ifdef ARCH_G_DIRECT
 NOSPLIT static inline G *getg(void) { return arch_loadg(); }
 NOSPLIT static inline void storeg(G *gp) { arch_storeg(gp); }
