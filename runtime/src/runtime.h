@@ -220,6 +220,7 @@ typedef enum Fatal { SQ_FATALS(F_ENUM_) F_NFATAL = SQ_F_N } Fatal;
 
 NORETURN void throw(Fatal f);
 NORETURN void throwf(Fatal f, const char *detail);
+void blockasync(void);
 const char *fatalmsg(Fatal f);
 void dumpall(void);
 

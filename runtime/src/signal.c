@@ -282,6 +282,7 @@ NOSPLIT NORETURN static void crash(int sig, siginfo_t *info, void *uc, G *gp)
 	if (gp->m && gp->m->throwing)
 		throw(F_UNEXPECTED_SIGNAL);
 
+	blockasync();
 	if (sig == SIGSEGV && inguard(gp, addr)) {
 		printlock();
 		prints("runtime: goroutine ");

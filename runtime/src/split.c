@@ -55,12 +55,14 @@ static void newstack(G *gp)
 
 	FAULT(NEWSTACK_ENTER);
 	if (gp->throwsplit) {
+		blockasync();
 		printstack("newstack in a syscall window", gp, sp);
 		throw(F_SPLIT_BAD_TIME);
 	}
 	if (sp < gp->stack.lo + STACK_GUARD) {
 		/* Go's words: "runtime: goroutine stack exceeds N-byte limit",
 		 * with the G's id, since sizes differ from G to G. */
+		blockasync();
 		printlock();
 		prints("runtime: goroutine ");
 		printu(gp->goid);
@@ -97,10 +99,12 @@ NOSPLIT void morestack(G *gp, uintptr sp)
 		 * its own C, on whatever stack it likes: not ours to check. */
 		if (mp->isextra && !mp->incallback)
 			return;
+		blockasync();
 		printstack("morestack on g0", gp, sp);
 		throw(F_MORESTACK_G0);
 	}
 	if (gp == mp->gsignal) {
+		blockasync();
 		printstack("morestack on gsignal", gp, sp);
 		throw(F_MORESTACK_GSIGNAL);
 	}

@@ -174,22 +174,29 @@ NOSPLIT NORETURN static void die(void)
 	os_exit(2);
 }
 
-NOSPLIT NORETURN void throwf(Fatal f, const char *detail)
+/* Nothing asynchronous nests from here on: a handler run inside a fatal
+ * path (sysmon's preemption request, a profiling tick) would use up what is
+ * left of a stack that has just overflowed, or throw again while this
+ * thread is half-way between throwf's two counts. A fault in the dump
+ * itself is still delivered (crash ends it). Called first by throwf, and by
+ * any fatal path that prints before it throws. */
+NOSPLIT void blockasync(void)
 {
-	G *gp = getg();
 	sigset_t all;
 
-	/* Nothing asynchronous nests from here on: a handler run inside the
-	 * dump (sysmon's preemption request, a profiling tick) would use up
-	 * what is left of a stack that has just overflowed, or throw again
-	 * while this thread is half-way between the two counts below. A
-	 * fault in the dump itself is still delivered (crash ends it). */
 	sigfillset(&all);
 	sigdelset(&all, SIGSEGV);
 	sigdelset(&all, SIGBUS);
 	sigdelset(&all, SIGILL);
 	sigdelset(&all, SIGFPE);
 	os_sigprocmask(SIG_SETMASK, &all, NULL);
+}
+
+NOSPLIT NORETURN void throwf(Fatal f, const char *detail)
+{
+	G *gp = getg();
+
+	blockasync();
 	if (__atomic_fetch_add(&throwing, 1, __ATOMIC_ACQ_REL) > 0) {
 		/* Another thread is already throwing: let it finish the dump. */
 		if (gp && gp->m && gp->m->throwing)
