@@ -30,6 +30,18 @@
  *          G stays locked to its own thread (the thread that must not end)
  *          throughout, and the last G to end locked is the last G to end
  *          before the final checks.
+ *   deadlock  the sleep mode's ring, then every member blocks for good
+ *          instead of ending: on a channel nobody sends on or a wait group
+ *          nobody finishes, still locked or unlocked first, some after a
+ *          last sleep (0.1 to 20 ms) whose timer may be the last thing
+ *          pending while the others have blocked; each member's way is
+ *          drawn from the seed. The main G first ends the storm and the
+ *          progress thread (a thread the runtime does not own may call
+ *          in: no runtime may declare a deadlock while one exists). Then
+ *          nothing can ever run again, and the runtime owes its deadlock
+ *          error ("all goroutines are asleep - deadlock!"); a hang is the
+ *          watchdog's finding, a G that comes back a violation. Skipped
+ *          where the target never declares one (sqt_declares_deadlock).
  *
  * Oracles, all from outside the runtime (gettid, /proc/self/task, the
  * thread's name), so they hold on every target:
@@ -53,7 +65,7 @@
 
 static const sc_info info = {
 	"sc_locked", "Gs locked to their threads: they stay there alone, their sleeps come back, and one that ends locked takes its thread along",
-	"stay|sleep|exit", 200, 2, 60,
+	"stay|sleep|exit|deadlock", 200, 2, 60,
 };
 
 enum {
@@ -311,10 +323,44 @@ typedef struct ringpos {
 	int self;		/* slot, for a locked one; -1 otherwise */
 	sqt_chan *in, *out;
 	long passes;
+	int last;		/* deadlock: how it blocks for good (LAST_*) */
+	int64_t lastsleep;	/* deadlock: its last sleep, with LAST_SLEEP */
 } ringpos;
 
 static ringpos ring[SC_MAXTHREADS + 2];
 static long total_passes;
+
+/* ---- deadlock (the sleep ring's other end) ---------------------------------- */
+
+enum { LAST_SLEEP = 1, LAST_UNLOCK = 2, LAST_WG = 4 };
+
+static sqt_chan *never;		/* nobody ever sends on it */
+static sqt_wg *neverwg;		/* nobody ever finishes it */
+
+static _Noreturn void block_for_good(ringpos *rp)
+{
+	int wg = rp->last & LAST_WG;
+	uintptr_t v;
+
+	if (rp == &ring[0]) {
+		sc_storm_end();
+		sc_ticker_stop();
+		sc_event("DEADLOCK the main G ended the storm and the progress thread");
+	}
+	if (rp->last & LAST_SLEEP)
+		sleep_checked(rp->lastsleep, "a last sleep");
+	if ((rp->last & LAST_UNLOCK) && rp->self >= 0) {
+		sc_untarget(rp->self);
+		slot_clear(rp->self);
+		sqt_unlockosthread();
+	}
+	if (wg)
+		sqt_wg_wait(neverwg);
+	else
+		sqt_chan_recv(never, &v);
+	sc_violation("deadlock", "blocked for good", "a G blocked on a %s nobody will ever %s came back",
+		wg ? "wait group" : "channel", wg ? "finish" : "send on");
+}
 
 static int ring_member(void *arg)
 {
@@ -344,6 +390,8 @@ static int ring_member(void *arg)
 	/* The end goes once round the ring: each member forwards it and
 	 * leaves; the last forward lands in a buffer nobody reads. */
 	sqt_chan_send(rp->out, v);
+	if (sc_mode("deadlock"))
+		block_for_good(rp);
 	if (rp->self >= 0) {
 		sc_untarget(rp->self);
 		slot_clear(rp->self);
@@ -367,7 +415,16 @@ static void run_sleep(void)
 	for (int i = 0, locked = 0; i < n; i++) {
 		int lk = locked < sc.threads && (i % 2 == 0 || n - i <= sc.threads - locked);
 
-		ring[i] = (ringpos){ lk ? locked++ : -1, ch[i], ch[(i + 1) % n], 0 };
+		ring[i] = (ringpos){ lk ? locked++ : -1, ch[i], ch[(i + 1) % n], 0, 0, 0 };
+	}
+	if (sc_mode("deadlock")) {
+		never = sqt_chan_new(0);
+		neverwg = sqt_wg_new();
+		sqt_wg_add(neverwg, 1);
+		for (int i = 0; i < n; i++) {
+			ring[i].last = (int)sc_randn(8);
+			ring[i].lastsleep = (1 + sc_randn(200)) * 100 * 1000;
+		}
 	}
 	wg = sqt_wg_new();
 	sqt_wg_add(wg, n - 1);
@@ -533,7 +590,7 @@ static int g_main(void *arg)
 	sc_storm_start();
 	if (sc_mode("stay"))
 		run_stay();
-	else if (sc_mode("sleep"))
+	else if (sc_mode("sleep") || sc_mode("deadlock"))
 		run_sleep();
 	else
 		run_exit();
@@ -544,6 +601,12 @@ static int g_main(void *arg)
 int main(int argc, char **argv)
 {
 	sc_begin(argc, argv, &info);
-	sc_expect_clean();
+	if (sc_mode("deadlock")) {
+		if (!sqt_declares_deadlock())
+			sc_skip("the target never declares a deadlock (sqt_declares_deadlock: 0)");
+		sc_expect_fatal(SQ_F_DEADLOCK);
+	} else {
+		sc_expect_clean();
+	}
 	sqt_main(g_main, NULL);
 }

@@ -283,6 +283,9 @@ static int sc_callback(sqt_fn fn, void *arg)
  * one (sqlib/proc.py). */
 
 static long sc_ticks;
+static int sc_ticker_quit;
+static pthread_t sc_ticker_thread;
+static int sc_ticker_running;
 
 __attribute__((no_instrument_function, no_split_stack))
 static inline void sc_tick(void)
@@ -307,6 +310,8 @@ static inline void *sc_ticker(void *arg)
 			rec_end(&r, 1);
 			last = n;
 		}
+		if (__atomic_load_n(&sc_ticker_quit, __ATOMIC_ACQUIRE))
+			break;
 		nanosleep(&q, NULL);
 	}
 	return NULL;
@@ -315,13 +320,31 @@ static inline void *sc_ticker(void *arg)
 static inline void sc_ticker_start(void)
 {
 	sigset_t all, old;
-	pthread_t t;
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	if (pthread_create(&t, NULL, sc_ticker, NULL) == 0)
-		pthread_detach(t);
+	sc_ticker_running = pthread_create(&sc_ticker_thread, NULL, sc_ticker, NULL) == 0;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static inline int sc_ticker_join(void *arg)
+{
+	(void)arg;
+	__atomic_store_n(&sc_ticker_quit, 1, __ATOMIC_RELEASE);
+	pthread_join(sc_ticker_thread, NULL);
+	return 0;
+}
+
+/* End the progress thread (for runtime code: the wait is an outcall), so
+ * that the process is left with the runtime's own threads: while a thread
+ * the runtime does not own exists, it may call in, and no runtime may
+ * declare a deadlock. From here on the watchdog sees no progress. */
+static inline void sc_ticker_stop(void)
+{
+	if (sc_ticker_running) {
+		sc_ticker_running = 0;
+		sqt_outcall(sc_ticker_join, NULL);
+	}
 }
 
 /* ---- start and finish -------------------------------------------------- */

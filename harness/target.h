@@ -45,6 +45,12 @@ int sqt_callback(sqt_fn fn, void *arg);
 /* Whether a foreign thread stays attached between callbacks (1), or the
  * runtime detaches it after each one (0). */
 int sqt_callback_binds(void);
+/* Whether the runtime declares a deadlock (Go's "all goroutines are asleep
+ * - deadlock!") once every G of an sqt_main program is blocked for good and
+ * no thread it does not own is left: 1, or 0 where it never does (Go's
+ * c-archive runtime: a callback may always come; ours where the OS cannot
+ * count the process's threads). */
+int sqt_declares_deadlock(void);
 /* From runtime code: run the C function fn outside the runtime. */
 int sqt_outcall(sqt_fn fn, void *arg);
 

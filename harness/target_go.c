@@ -174,6 +174,9 @@ int sqt_init(void) { return sqgoInit(); }
 int sqt_callback(sqt_fn fn, void *arg) { return sqgoCallback(fn, arg); }
 /* Go 1.19 and gccgo 12 detach a C thread (dropm) after every callback. */
 int sqt_callback_binds(void) { return 0; }
+/* A c-archive's runtime never does: checkdead returns at once when the
+ * program is a library or archive (a callback may always come). */
+int sqt_declares_deadlock(void) { return 0; }
 /* C reached through cgo runs on the thread's system stack, never on a
  * goroutine's: Go's stack limits are for Go frames, out of a C scenario's
  * reach. */

@@ -88,6 +88,7 @@ int sqt_init(void)
 }
 int sqt_callback(sqt_fn fn, void *arg) { return sq_callback(fn, arg); }
 int sqt_callback_binds(void) { return sq_callback_binds(); }
+int sqt_declares_deadlock(void) { return sq_harness_nthreads() > 0; }
 int sqt_outcall(sqt_fn fn, void *arg) { return sq_ccall(fn, arg); }
 void sqt_spawn(sqt_fn fn, void *arg) { sq_spawn(fn, arg); }
 void sqt_yield(void) { sq_yield(); }

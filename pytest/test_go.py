@@ -36,7 +36,7 @@ CLEAN = [("sc_attachsig", "unbound"), ("sc_attachsig", "exiting"), ("sc_callbloc
          ("sc_mixed", "all"), ("sc_preempt", "loops"), ("sc_signest", "nest"), ("sc_stackswitch", "legal"),
          ("sc_syscall", "window"), ("sc_syscall", "ccall")]
 REFUSAL_NEVER_COMES = {("sc_stackswitch", "outcall"): "go-callback-on-switched-stack"}
-SKIPPED = [("sc_sigstack", "self"), ("sc_sigstack", "pinger"), ("sc_stackdepth", "near"),
+SKIPPED = [("sc_locked", "deadlock"), ("sc_sigstack", "self"), ("sc_sigstack", "pinger"), ("sc_stackdepth", "near"),
            ("sc_stackdepth", "over"), ("sc_stackdepth", "guard")]
 
 _under = {}

@@ -175,7 +175,8 @@ def emit(d, path=None, source=None, under=None):
     flags = {"storm": storm, "sched": bool(sched), "rand": "randn(" in body, "threads": "nthreads" in body,
              "iters": re.search(r"\biters\b", body) is not None,
              "quiesce": bool(re.search(r"finish\([^;]*, 1\);", body)),
-             "callback": "callback(" in body, "leak": "res_read(" in body}
+             "callback": "callback(" in body, "leak": "res_read(" in body,
+             "idlestop": "idle_stop(" in body}
     flags["violation"] = flags["callback"] or flags["leak"] or "violation(" in body
     code = _read("prelude_sq.c" if runtime == "sq" else "prelude_go.c") + _read("common.c")
     if directives.get("uses") == "cstack":

@@ -163,6 +163,12 @@ enum {
 };
 int sq_harness_attached(void);
 
+/* The process's thread count as the deadlock check reads it (an sq_main
+ * program declares a deadlock only when no thread but its own Ms and
+ * sysmon is left to call in): > 0, or -errno where the OS cannot say
+ * (qemu-user's /proc/self/stat), and then no deadlock is ever declared. */
+int sq_harness_nthreads(void);
+
 /* Print the M and G dump a fatal error prints, on stderr. 0. */
 int sq_harness_dump(void);
 

@@ -1759,6 +1759,13 @@ int sq_harness_quiet(int busy)
 	       __atomic_load_n(&sched.lock.key, __ATOMIC_ACQUIRE) == 0;
 }
 
+int sq_harness_nthreads(void)
+{
+	if (!SQ_HARNESS)
+		return -ENOSYS;
+	return os_nthreads();
+}
+
 /* A P in Psyscall here belongs to a foreign thread back in C after its
  * callback, or to a G in a long call. Without work it goes straight to the
  * idle list: handoffp's spinning M would find nothing and park again, the

@@ -73,6 +73,9 @@ static int test_flavour(void *unused)
 	EXPECT(sq_harness_reset_ticks() == nosys);
 	EXPECT(sq_harness_attached() == (h ? SQ_ATTACHED_NONE : nosys));
 	EXPECT(sq_harness_misuse("window-throwsplit") == (h ? -EINVAL : nosys));
+	/* This program's threads: the Ms sq_init started and sysmon at least
+	 * (qemu-user cannot count them: -EIO). */
+	EXPECT(h ? sq_harness_nthreads() >= 2 || sq_harness_nthreads() == -EIO : sq_harness_nthreads() == nosys);
 	return rt_pass();
 }
 

@@ -227,13 +227,29 @@ static void leak_judge(const res *a, const res *b, long cycles, const char *what
 
 /* The harness's progress thread, idle here: every scenario run has it,
  * with every signal blocked, and its stack decides where later stacks
- * land (on Go, whether a switched stack is above or below g0's bounds). */
+ * land (on Go, whether a switched stack is above or below g0's bounds).
+ * It waits for its pipe to close. */
+static int idle_pipe[2] = { -1, -1 };
+static pthread_t idle_thread;
+
 static void *idle(void *arg)
 {
-	for (;;)
-		pause();
+	char c;
+
+	while (read(idle_pipe[0], &c, 1) < 0 && errno == EINTR)
+		;
 	return NULL;
 }
+//@if idlestop
+
+/* End the progress thread, as sc_ticker_stop does: a thread the runtime
+ * does not own may call in, and keeps any deadlock from being declared. */
+static void idle_stop(void)
+{
+	close(idle_pipe[1]);
+	pthread_join(idle_thread, NULL);
+}
+//@endif
 
 /* The program's own SIGUSR1 handler, installed before the runtime (which
  * must keep it working), on the signal stack where the thread has one;
@@ -242,7 +258,6 @@ static void begin(void)
 {
 	struct sigaction sa;
 	sigset_t all, old;
-	pthread_t t;
 
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_usr1;
@@ -250,7 +265,8 @@ static void begin(void)
 	sigaction(SIGUSR1, &sa, NULL);
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pthread_create(&t, NULL, idle, NULL);
+	if (pipe(idle_pipe) == 0)
+		pthread_create(&idle_thread, NULL, idle, NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	runtime_settings();
 	printf("{\"rec\":\"expect\",\"outcome\":\"%s\"%s}\n", "@EXPECT_OUTCOME@", "@EXPECT_FATAL@");
