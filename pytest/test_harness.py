@@ -210,3 +210,53 @@ def test_sigpoke_job_finds_the_attach_window_open(built, tmp_path):
     f.write_text(json.dumps(campaign.reproducer(rec, bad)))
     r = sq("repro", f, "--times", 3)
     assert "same class as recorded" in r.stdout and r.returncode == 0, r.stdout + r.stderr[-2000:]
+
+
+
+class _FakeUnder:
+    """What plan() asks of a target, for two modes and six axes. Plain
+    runs get iters=7 from draw_load; axis jobs keep the scenario's own."""
+    runtime = "go"
+    AXES = [{"name": n, "expect": e} for n, e in
+            [("a1", "clean"), ("a2", "clean"), ("a3", "clean"), ("d1", "death"), ("d2", "death"), ("s1", "signal")]]
+
+    def modes(self):
+        return [("sc_x", "one"), ("sc_y", "two")]
+
+    def axes(self):
+        return self.AXES
+
+    def can_stackcheck(self):
+        return False
+
+    def can_sigpoke(self):
+        return False
+
+    def draw_env(self, rng):
+        return {}
+
+    def draw_load(self, rng, scenario):
+        return 1, 7
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_campaign_takes_every_axis_before_any_again(seed):
+    """Per mode, the axis jobs name every axis once before any comes again,
+    and the plain runs under a clean axis take the clean ones likewise
+    (campaign.Rotation): no mode waits long for a given axis."""
+    import itertools
+    import random
+    u = _FakeUnder()
+    every = sorted(x["name"] for x in u.AXES)
+    clean = sorted(x["name"] for x in u.AXES if x["expect"] == "clean")
+    axisjobs, plain = {}, {}
+    for j in itertools.islice(campaign.plan(random.Random(seed), u, {}), 3000):
+        if j.axes:
+            book = plain if j.iters == 7 else axisjobs
+            book.setdefault((j.scenario, j.mode), []).append(j.axes.split(",")[0])
+    for book, names in ((axisjobs, every), (plain, clean)):
+        assert set(book) == {("sc_x", "one"), ("sc_y", "two")}, book
+        for key, seen in book.items():
+            assert len(seen) >= 2 * len(names), (key, seen)
+            for i in range(0, len(seen) - len(names) + 1, len(names)):
+                assert sorted(seen[i:i + len(names)]) == names, (key, i, seen[:3 * len(names)])
