@@ -42,6 +42,14 @@
  *          error ("all goroutines are asleep - deadlock!"); a hang is the
  *          watchdog's finding, a G that comes back a violation. Skipped
  *          where the target never declares one (sqt_declares_deadlock).
+ *   asleep  the sleep mode's ring, then the same end without the deadlock:
+ *          the storm and the progress thread end, every member but the
+ *          last to arrive waits at a gate (a channel), and the last sleeps
+ *          a drawn 0.1 to 20 ms and then opens it. For that long every G
+ *          is blocked, locked ones with their Ms parked, and one timer is
+ *          all that is pending: a runtime that declares a deadlock there
+ *          (one that forgets timers, or miscounts parked Ms) is wrong. The
+ *          run must end clean.
  *
  * Oracles, all from outside the runtime (gettid, /proc/self/task, the
  * thread's name), so they hold on every target:
@@ -65,7 +73,7 @@
 
 static const sc_info info = {
 	"sc_locked", "Gs locked to their threads: they stay there alone, their sleeps come back, and one that ends locked takes its thread along",
-	"stay|sleep|exit|deadlock", 200, 2, 60,
+	"stay|sleep|exit|deadlock|asleep", 200, 2, 60,
 };
 
 enum {
@@ -362,6 +370,30 @@ static _Noreturn void block_for_good(ringpos *rp)
 		wg ? "wait group" : "channel", wg ? "finish" : "send on");
 }
 
+static sqt_chan *gate;		/* asleep: the last to arrive opens it */
+static int arrived;
+
+/* asleep: wait at the gate, or, last to arrive, sleep and open it. The main
+ * G ends the storm and the progress thread before it arrives, so the last
+ * arrival sleeps with nothing left that may call in. */
+static void asleep_end(ringpos *rp, int n)
+{
+	uintptr_t v;
+
+	if (rp == &ring[0]) {
+		sc_storm_end();
+		sc_ticker_stop();
+	}
+	if (__atomic_add_fetch(&arrived, 1, __ATOMIC_ACQ_REL) < n) {
+		sqt_chan_recv(gate, &v);
+		return;
+	}
+	sleep_checked(rp->lastsleep, "the last G awake");
+	sc_event("ASLEEP every other G waited %lld us at the gate", (long long)(rp->lastsleep / 1000));
+	for (int i = 1; i < n; i++)
+		sqt_chan_send(gate, 1);
+}
+
 static int ring_member(void *arg)
 {
 	ringpos *rp = arg;
@@ -392,6 +424,8 @@ static int ring_member(void *arg)
 	sqt_chan_send(rp->out, v);
 	if (sc_mode("deadlock"))
 		block_for_good(rp);
+	if (sc_mode("asleep"))
+		asleep_end(rp, sc.threads + 2);
 	if (rp->self >= 0) {
 		sc_untarget(rp->self);
 		slot_clear(rp->self);
@@ -416,6 +450,11 @@ static void run_sleep(void)
 		int lk = locked < sc.threads && (i % 2 == 0 || n - i <= sc.threads - locked);
 
 		ring[i] = (ringpos){ lk ? locked++ : -1, ch[i], ch[(i + 1) % n], 0, 0, 0 };
+	}
+	if (sc_mode("asleep")) {
+		gate = sqt_chan_new(0);
+		for (int i = 0; i < n; i++)
+			ring[i].lastsleep = (1 + sc_randn(200)) * 100 * 1000;
 	}
 	if (sc_mode("deadlock")) {
 		never = sqt_chan_new(0);
@@ -590,7 +629,7 @@ static int g_main(void *arg)
 	sc_storm_start();
 	if (sc_mode("stay"))
 		run_stay();
-	else if (sc_mode("sleep") || sc_mode("deadlock"))
+	else if (sc_mode("sleep") || sc_mode("deadlock") || sc_mode("asleep"))
 		run_sleep();
 	else
 		run_exit();

@@ -32,7 +32,7 @@ TOOLCHAINS = {"go": ("golang-1.19-go", ["/usr/lib/go-1.19/bin/go"]),
 # goroutine's stack): skipped on Go. test_mode_lists_cover_every_mode
 # keeps this list honest against the programs themselves.
 CLEAN = [("sc_attachsig", "unbound"), ("sc_attachsig", "exiting"), ("sc_callblock", "mixed"),
-         ("sc_locked", "stay"), ("sc_locked", "sleep"), ("sc_locked", "exit"),
+         ("sc_locked", "stay"), ("sc_locked", "sleep"), ("sc_locked", "exit"), ("sc_locked", "asleep"),
          ("sc_mixed", "all"), ("sc_preempt", "loops"), ("sc_signest", "nest"), ("sc_stackswitch", "legal"),
          ("sc_syscall", "window"), ("sc_syscall", "ccall")]
 REFUSAL_NEVER_COMES = {("sc_stackswitch", "outcall"): "go-callback-on-switched-stack"}
