@@ -340,17 +340,23 @@ def spec(site, action, rung):
 
 def plan(rng, under, dry):
     """An endless stream of jobs: the scenarios alone and under the storm
-    and stackcheck, interleaved with fault-site ladders: every reached site
-    x action armed on every hit first (the most telling pairs first), then
-    hit N for N = 1, 2, 3, ... until N passes the hits the dry run saw."""
+    and stackcheck, each followed by one scenario mode under an environment
+    axis (every mode x axis pair once, in a shuffled order, before any
+    comes again) and by fault-site ladders: every reached site x action
+    armed on every hit first (the most telling pairs first), then hit N for
+    N = 1, 2, 3, ... until N passes the hits the dry run saw."""
     injectors = ["none", "storm"] + (["stackcheck"] if under.can_stackcheck() else []) \
         + (["pct"] if under.runtime == "sq" else [])
-    base = [(s, m, inj) for s, m in under.modes() for inj in injectors + ["env"]]
+    base = [(s, m, inj) for s, m in under.modes() for inj in injectors]
     if under.can_sigpoke():	# one sweep of each window per round, spread out
         step = max(1, len(base) // len(sigpoke.windows()))
         for i, w in enumerate(sigpoke.windows()):
             base.insert(min(len(base), (i + 1) * step + i), ("sp_window", w, "sigpoke"))
     axes = under.axes()
+    # A mode that owes a fatal error of its own owes a death already: an
+    # axis's death could not be told from it.
+    pairs = [(s, m, x) for s, m in under.modes()
+             if not declares_fatal(dry.get((s, m), {}).get("_expect")) for x in axes]
     ladders = []
     for s, m in under.modes():
         for site, n in sorted(dry.get((s, m), {}).items()):
@@ -368,13 +374,7 @@ def plan(rng, under, dry):
     while True:
         s, m, inj = base[bi % len(base)]
         bi += 1
-        if inj == "env":
-            # A mode that owes a fatal error of its own owes a death already:
-            # an axis's death could not be told from it.
-            if axes and not declares_fatal(dry.get((s, m), {}).get("_expect")):
-                yield Job(s, m, "none", seed=rng.randrange(1, 2**31), env=under.draw_env(rng),
-                          axes=draw_axes(rng, axes, rot.next((s, m, "env"), axes)))
-        elif inj == "sigpoke":
+        if inj == "sigpoke":
             yield Job(s, m, "sigpoke", seed=rng.randrange(1, 2**31))
         elif inj == "pct":
             arms = pct_arms(rng, dry.get((s, m), {}))
@@ -394,6 +394,10 @@ def plan(rng, under, dry):
                 extra = rot.next((s, m, "quiet"), quiet)["name"]
             yield Job(s, m, inj, seed=rng.randrange(1, 2**31), env=under.draw_env(rng), threads=threads,
                       iters=iters, axes=extra)
+        if pairs:
+            s, m, x = rot.next("pairs", pairs)
+            yield Job(s, m, "none", seed=rng.randrange(1, 2**31), env=under.draw_env(rng),
+                      axes=draw_axes(rng, axes, x))
         for _ in range(3):
             live = [l for l in ladders if l["rung"] <= l["hits"]]
             if not live:
@@ -425,10 +429,10 @@ def declares_fatal(expect):
 
 class Rotation:
     """Each key's candidates in a shuffled order, every one once before any
-    comes again (a fresh shuffle each time round): a scenario mode meets
-    every environment axis within as many of its runs as there are axes,
-    where independent draws leave some pair unmet for long (of 16 axes, a
-    given one is still missing after 40 draws one time in 13)."""
+    comes again (a fresh shuffle each time round): every scenario mode
+    meets every environment axis within one pass, where independent draws
+    leave some pair unmet for long (of 16 axes, a given one is still
+    missing after 40 draws one time in 13)."""
 
     def __init__(self, rng):
         self.rng, self.left = rng, {}
