@@ -39,8 +39,8 @@
  *          progress thread (a thread the runtime does not own may call
  *          in: no runtime may declare a deadlock while one exists). Then
  *          nothing can ever run again, and the runtime owes its deadlock
- *          error ("all goroutines are asleep - deadlock!"); a hang is the
- *          watchdog's finding, a G that comes back a violation. Skipped
+ *          error (SQ_F_DEADLOCK, Go's words); a hang is the watchdog's
+ *          finding, a G that comes back a violation. Skipped
  *          where the target never declares one (sqt_declares_deadlock).
  *   asleep  the sleep mode's ring, then the same end without the deadlock:
  *          the storm and the progress thread end, every member but the
@@ -642,7 +642,8 @@ int main(int argc, char **argv)
 	sc_begin(argc, argv, &info);
 	if (sc_mode("deadlock")) {
 		if (!sqt_declares_deadlock())
-			sc_skip("the target never declares a deadlock (sqt_declares_deadlock: 0)");
+			sc_skip("the target never declares a deadlock (a c-archive's runtime, or one that cannot "
+				"count the process's threads)");
 		sc_expect_fatal(SQ_F_DEADLOCK);
 	} else {
 		sc_expect_clean();

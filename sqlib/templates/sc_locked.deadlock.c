@@ -9,8 +9,8 @@
  * sleep of 0.1 to 20 ms; each member's way is drawn from the seed. The main
  * G first ends the storm and the idle thread: while a thread the runtime
  * does not own exists, it may call in, and no deadlock may be declared.
- * Then nothing can ever run again: the runtime owes "all goroutines are
- * asleep - deadlock!", and a hang is the bug. */
+ * Then nothing can ever run again: the runtime owes its deadlock error
+ * (DEADLOCK, Go's words), and a hang is the bug. */
 
 enum { SLEEP_PASSES = 4 };
 
