@@ -165,13 +165,14 @@ def emit(d, path=None, source=None, under=None):
         "@EXPECT_OUTCOME@": expect[0], "@EXPECT_FATAL@": exp_fatal,
         "@SETTINGS_C@": "".join(f"\t{{ {_cstr(k)}, {_cstr(v)} }},\n" for k, v in sorted(env.items())),
     }
+    # A scenario's own helpers, shared by its modes' templates (sc_locked's
+    # ring, where the mode uses it).
+    if directives.get("uses") == "locked":
+        body = _conditional(_read("locked.c"), {"ring": "ring_turns(" in body}) + body
     # The storm, where the scenario starts one (sc_syscall, sc_sigstack: none).
     storm = d.get("injector") == "storm" and "storm_start(" in body
     if not storm:
         body = STORM_LINE.sub("", body)
-    # A scenario's own helpers, shared by its modes' templates.
-    if directives.get("uses") == "locked":
-        body = _read("locked.c") + body
     flags = {"storm": storm, "sched": bool(sched), "rand": "randn(" in body, "threads": "nthreads" in body,
              "iters": re.search(r"\biters\b", body) is not None,
              "quiesce": bool(re.search(r"finish\([^;]*, 1\);", body)),

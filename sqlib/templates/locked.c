@@ -87,3 +87,75 @@ static int64_t draw_sleep(void)
 	return us[randn(5)] * 1000;
 }
 
+//@if ring
+
+/* ---- the baton ring (modes sleep, deadlock, asleep) -------------------------
+ * nthreads locked Gs (the main G first) and two unlocked ones, alternating
+ * where they can; whoever holds the baton sleeps 1 to 100 us (every 8th
+ * pass yields) and passes it on. */
+enum { SLEEP_PASSES = 4 };
+
+typedef struct ringpos {
+	int self;		/* slot, for a locked one; -1 otherwise */
+	sq_chan *in, *out;
+	long passes;
+} ringpos;
+
+static ringpos ring[SLOTS + 2];
+static long total_passes;
+static int64_t lastsleep[SLOTS + 2];	/* deadlock, asleep: a member's last sleep */
+
+/* A member's turns: lock (a locked one), take the baton until the end comes
+ * round, and pass the end on. */
+static void ring_turns(ringpos *rp)
+{
+	int32_t tid = 0;
+	uintptr_t v;
+
+	if (rp->self >= 0) {
+		sq_lockosthread();
+		tid = tid_now();
+		slot_publish(rp->self, tid);
+		target(rp->self);
+	}
+	while (sq_chan_recv(rp->in, &v) == 0 && (long)v < total_passes) {
+		if (v % 8 == 7)
+			sq_yield();
+		else
+			sleep_checked(draw_sleep(), rp->self >= 0 ? "a locked G" : "an unlocked G");
+		if (rp->self >= 0)
+			check_stayed(rp->self, tid, "a sleep", (long)v);
+		else
+			check_alone(-1, "an unlocked G");
+		rp->passes++;
+		sq_chan_send(rp->out, v + 1);
+	}
+	sq_chan_send(rp->out, v);
+}
+
+/* A locked member's unlock, at its end. */
+static void ring_unlock(ringpos *rp)
+{
+	if (rp->self >= 0) {
+		untarget(rp->self);
+		slot_clear(rp->self);
+		sq_unlockosthread();
+	}
+}
+
+/* The ring's places and channels; returns how many members. */
+static int ring_make(void)
+{
+	int n = nthreads + 2;
+
+	total_passes = iters * SLEEP_PASSES;
+	for (int i = 0, locked = 0; i < n; i++) {
+		int lk = locked < nthreads && (i % 2 == 0 || n - i <= nthreads - locked);
+
+		ring[i] = (ringpos){ lk ? locked++ : -1, sq_chan_new(1), NULL, 0 };
+	}
+	for (int i = 0; i < n; i++)
+		ring[i].out = ring[(i + 1) % n].in;
+	return n;
+}
+//@endif

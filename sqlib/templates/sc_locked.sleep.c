@@ -7,49 +7,14 @@
  * waits on a channel: a wakeup the scheduler loses stops the program for
  * good (a hang). */
 
-enum { SLEEP_PASSES = 4 };
-
 static sq_wg *wg;
-
-typedef struct ringpos {
-	int self;
-	sq_chan *in, *out;
-	long passes;
-} ringpos;
-
-static ringpos ring[SLOTS + 2];
-static long total_passes;
 
 static int ring_member(void *arg)
 {
 	ringpos *rp = arg;
-	int32_t tid = 0;
-	uintptr_t v;
 
-	if (rp->self >= 0) {
-		sq_lockosthread();
-		tid = tid_now();
-		slot_publish(rp->self, tid);
-		target(rp->self);
-	}
-	while (sq_chan_recv(rp->in, &v) == 0 && (long)v < total_passes) {
-		if (v % 8 == 7)
-			sq_yield();
-		else
-			sleep_checked(draw_sleep(), rp->self >= 0 ? "a locked G" : "an unlocked G");
-		if (rp->self >= 0)
-			check_stayed(rp->self, tid, "a sleep", (long)v);
-		else
-			check_alone(-1, "an unlocked G");
-		rp->passes++;
-		sq_chan_send(rp->out, v + 1);
-	}
-	sq_chan_send(rp->out, v);
-	if (rp->self >= 0) {
-		untarget(rp->self);
-		slot_clear(rp->self);
-		sq_unlockosthread();
-	}
+	ring_turns(rp);
+	ring_unlock(rp);
 	if (rp != &ring[0])
 		sq_wg_done(wg);
 	return 0;
@@ -57,24 +22,16 @@ static int ring_member(void *arg)
 
 static int g_main(void *arg)
 {
-	int n = nthreads + 2;
-	sq_chan *ch[SLOTS + 2];
+	int n;
 	long passes = 0;
 
 	storm_start();
-	total_passes = iters * SLEEP_PASSES;
-	for (int i = 0; i < n; i++)
-		ch[i] = sq_chan_new(1);
-	for (int i = 0, locked = 0; i < n; i++) {
-		int lk = locked < nthreads && (i % 2 == 0 || n - i <= nthreads - locked);
-
-		ring[i] = (ringpos){ lk ? locked++ : -1, ch[i], ch[(i + 1) % n], 0 };
-	}
+	n = ring_make();
 	wg = sq_wg_new();
 	sq_wg_add(wg, n - 1);
 	for (int i = 1; i < n; i++)
 		sq_spawn(ring_member, &ring[i]);
-	sq_chan_send(ch[0], 0);
+	sq_chan_send(ring[0].in, 0);
 	ring_member(&ring[0]);
 	sq_wg_wait(wg);
 	for (int i = 0; i < n; i++)
