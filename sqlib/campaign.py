@@ -447,7 +447,7 @@ class Rotation:
 
 
 def draw_axes(rng, axes, first):
-    """The axis first (the mode's next in its rotation), or now and then
+    """The axis first (the next pair's, plan's rotation), or now and then
     two at once: never two that owe a death (only the first would fire) nor
     two of a family (two sets of host handlers: the second replaces the
     first)."""
