@@ -332,7 +332,7 @@ typedef struct ringpos {
 	sqt_chan *in, *out;
 	long passes;
 	int last;		/* deadlock: how it blocks for good (LAST_*) */
-	int64_t lastsleep;	/* deadlock: its last sleep, with LAST_SLEEP */
+	int64_t lastsleep;	/* deadlock, asleep: its last sleep */
 } ringpos;
 
 static ringpos ring[SC_MAXTHREADS + 2];
@@ -345,16 +345,24 @@ enum { LAST_SLEEP = 1, LAST_UNLOCK = 2, LAST_WG = 4 };
 static sqt_chan *never;		/* nobody ever sends on it */
 static sqt_wg *neverwg;		/* nobody ever finishes it */
 
+/* deadlock, asleep: the main G ends the storm and the progress thread
+ * before it blocks, so that once every G has, nothing the runtime does not
+ * own is left that may call in. */
+static void end_outsiders(ringpos *rp)
+{
+	if (rp == &ring[0]) {
+		sc_storm_end();
+		sc_ticker_stop();
+		sc_event("%s the main G ended the storm and the progress thread", sc.mode);
+	}
+}
+
 static _Noreturn void block_for_good(ringpos *rp)
 {
 	int wg = rp->last & LAST_WG;
 	uintptr_t v;
 
-	if (rp == &ring[0]) {
-		sc_storm_end();
-		sc_ticker_stop();
-		sc_event("DEADLOCK the main G ended the storm and the progress thread");
-	}
+	end_outsiders(rp);
 	if (rp->last & LAST_SLEEP)
 		sleep_checked(rp->lastsleep, "a last sleep");
 	if ((rp->last & LAST_UNLOCK) && rp->self >= 0) {
@@ -373,17 +381,14 @@ static _Noreturn void block_for_good(ringpos *rp)
 static sqt_chan *gate;		/* asleep: the last to arrive opens it */
 static int arrived;
 
-/* asleep: wait at the gate, or, last to arrive, sleep and open it. The main
- * G ends the storm and the progress thread before it arrives, so the last
- * arrival sleeps with nothing left that may call in. */
+/* asleep: wait at the gate, or, last to arrive, sleep and open it: the main
+ * G has arrived before, so the last arrival sleeps with nothing left that
+ * may call in. */
 static void asleep_end(ringpos *rp, int n)
 {
 	uintptr_t v;
 
-	if (rp == &ring[0]) {
-		sc_storm_end();
-		sc_ticker_stop();
-	}
+	end_outsiders(rp);
 	if (__atomic_add_fetch(&arrived, 1, __ATOMIC_ACQ_REL) < n) {
 		sqt_chan_recv(gate, &v);
 		return;
@@ -451,19 +456,17 @@ static void run_sleep(void)
 
 		ring[i] = (ringpos){ lk ? locked++ : -1, ch[i], ch[(i + 1) % n], 0, 0, 0 };
 	}
-	if (sc_mode("asleep")) {
+	if (sc_mode("asleep"))
 		gate = sqt_chan_new(0);
-		for (int i = 0; i < n; i++)
-			ring[i].lastsleep = (1 + sc_randn(200)) * 100 * 1000;
-	}
 	if (sc_mode("deadlock")) {
 		never = sqt_chan_new(0);
 		neverwg = sqt_wg_new();
 		sqt_wg_add(neverwg, 1);
-		for (int i = 0; i < n; i++) {
+	}
+	for (int i = 0; i < n && !sc_mode("sleep"); i++) {
+		if (sc_mode("deadlock"))
 			ring[i].last = (int)sc_randn(8);
-			ring[i].lastsleep = (1 + sc_randn(200)) * 100 * 1000;
-		}
+		ring[i].lastsleep = (1 + sc_randn(200)) * 100 * 1000;
 	}
 	wg = sqt_wg_new();
 	sqt_wg_add(wg, n - 1);

@@ -246,8 +246,10 @@ static void *idle(void *arg)
  * does not own may call in, and keeps any deadlock from being declared. */
 static void idle_stop(void)
 {
-	close(idle_pipe[1]);
-	pthread_join(idle_thread, NULL);
+	if (idle_pipe[1] >= 0) {
+		close(idle_pipe[1]);
+		pthread_join(idle_thread, NULL);
+	}
 }
 //@endif
 
