@@ -9,8 +9,10 @@
   stackquake regress [--budget-sites 60s] [--budget-storm 30s] [--replays 10]
                      [--variants a,b] [--seed N] [--on PLATFORM]
       for each regression variant: the campaign's own plan until its first
-      finding, then the storm baseline on the same variant, then replays of
-      the reproducer; prints the regression table
+      finding, then the storm baseline on the same variant (its runs cut at
+      the budget's end), then replays of the reproducer, and the
+      derandomizer on one that missed a replay (--derandomize 60s); prints
+      the regression table
   stackquake repro FILE [--times N]
       replay a reproducer on the runtime and platform it names; exit 0 when
       every replay lands in its class
@@ -264,14 +266,22 @@ def is_progress(line):
     return line.startswith('{"rec":"progress"')
 
 
-def execute(job, under):
-    """Run a job on its platform and judge it. Nothing of it survives."""
+def execute(job, under, cutoff=None):
+    """Run a job on its platform and judge it. Nothing of it survives.
+    cutoff: a budget's end for the whole run, in seconds from now; a run
+    still making progress there is cut and not judged (class skipped,
+    "cut": True): the budget is spent, nothing was found."""
     if job.injector == "sigpoke":
         return execute_sigpoke(job, under)
     t0 = time.monotonic()
     rc, out, err, timed_out = under.platform.run(job.argv(under), job.environ(),
                                                  job.timeout * under.platform.slowdown,
-                                                 progress=is_progress)
+                                                 progress=is_progress, limit=cutoff)
+    if cutoff is not None and timed_out and time.monotonic() - t0 >= cutoff:
+        return {"job": job.to_json(), "label": job.label(), "class": "skipped", "cut": True,
+                "message": f"cut at its budget's end ({cutoff:.1f}s)", "signature": "", "rc": rc,
+                "seconds": round(time.monotonic() - t0, 3), "hits": {}, "command": job.command(under),
+                "stdout": out, "stderr": err}
     cls, msg = outcome.classify(rc, out, err, timed_out, under.fatals, contract.owed_fatals(job.arms),
                                 armed=bool(job.arms), timeout=job.timeout,
                                 under_stackcheck=job.injector == "stackcheck")
@@ -680,8 +690,9 @@ def regress_variant(v, a, rng, outdir, storm_budget, site_budget):
     rec, t_sites = first_detection(campaign_runs(rng, under), site_budget)
     print(f"regress: {v}: campaign: {rec['class'] + ': ' + rec['message'] if rec else 'not found'} "
           f"in {t_sites:.2f}s", file=sys.stderr, flush=True)
-    srec, t_storm = first_detection((execute(j.check(under), under) for j in storm_jobs(rng, under)),
-                                    storm_budget)
+    t_end = time.monotonic() + storm_budget
+    srec, t_storm = first_detection((execute(j.check(under), under, max(0.1, t_end - time.monotonic()))
+                                     for j in storm_jobs(rng, under)), storm_budget)
     print(f"regress: {v}: storm: {srec['class'] + ': ' + srec['message'] if srec else 'not found'} "
           f"in {t_storm:.2f}s", file=sys.stderr, flush=True)
     row = {"variant": v, "detected": bool(rec), "seconds_sites": round(t_sites, 3),
@@ -692,11 +703,31 @@ def regress_variant(v, a, rng, outdir, storm_budget, site_budget):
             json.dump(reproducer(rec, under), f, indent=1)
         job = Job.from_json(rec["job"]).check(under)
         classes = [execute(job, under)["class"] for _ in range(a.replays)]
+        k = classes.count(rec["class"])
         row.update({"scenario": rec["label"], "class": rec["class"], "message": rec["message"],
-                    "repro": path, "replays": f"{classes.count(rec['class'])}/{a.replays}"})
+                    "repro": path, "replays": f"{k}/{a.replays}"})
+        if k < a.replays:
+            row.update(pin(v, path, under, duration.parse(a.derandomize)))
     if srec:
         row["storm_scenario"] = srec["label"]
     return row
+
+
+def pin(v, path, under, budget):
+    """A finding that did not replay every time (a storm's, a race's, or
+    one the machine's load moved) goes through the derandomizer
+    (sqlib/derand.py): the row gets what it found, the deterministic
+    reproducer's replay rate or why there is none."""
+    if budget <= 0:
+        return {"pinned": "off"}
+    from . import derand
+    say = lambda m: print(f"regress: {v}: {m.strip()}", file=sys.stderr, flush=True)
+    d = derand.derandomize(path, budget, under.on, say, {(under.runtime, under.variant, under.on): under})
+    out = {"pinned": d["status"]}
+    if d.get("reproducer"):
+        out.update(pinned_label=Job.from_json(derand.load(d["reproducer"])).label(),
+                   pinned_repro=d["reproducer"], pinned_replays=d["replays"])
+    return out
 
 
 def cmd_regress(a):
@@ -709,6 +740,7 @@ def cmd_regress(a):
         contract.variant_arch(v)
     storm_budget = duration.parse(a.budget_storm)
     site_budget = duration.parse(a.budget_sites)
+    duration.parse(a.derandomize)
     seed = choose_seed(a.seed)
     rng = random.Random(seed)
     outdir = os.path.join(a.out, time.strftime("regress-%Y%m%d-%H%M%S-") + str(os.getpid()))
@@ -746,9 +778,17 @@ def median(xs):
     return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
 
 
+def pinned(row):
+    """The regression table's last column: the derandomizer's answer for a
+    finding that missed a replay, or - (none needed)."""
+    if "pinned_replays" in row:
+        return f"{row['pinned_replays']} {row['pinned_label']} ({row['pinned']})"
+    return row.get("pinned", "-")
+
+
 def regress_table(rows, storm_budget, seed):
     lines = [f"{'variant':<21}{'detected by':<44}{'class: message':<58}{'campaign':>9}{'storm':>18}"
-             f"{'speed-up':>10}{'replays':>9}"]
+             f"{'speed-up':>10}{'replays':>9}  pinned (derandomized reproducer)"]
     ts = []
     for r in rows:
         if r["detected"]:
@@ -758,7 +798,7 @@ def regress_table(rows, storm_budget, seed):
             speed = f"{speed:.1f}x" if r["storm_detected"] else f">{speed:.0f}x"
             msg = f"{r['class']}: {r['message']}"
             lines.append(f"{r['variant']:<21}{r['scenario'][:43]:<44}{msg[:57]:<58}{r['seconds_sites']:>8.2f}s"
-                         f"{storm:>18}{speed:>10}{r['replays']:>9}")
+                         f"{storm:>18}{speed:>10}{r['replays']:>9}  {pinned(r)}")
         else:
             lines.append(f"{r['variant']:<21}{'NOT DETECTED':<44}")
     if ts:
@@ -866,6 +906,9 @@ def main(argv=None):
     g.add_argument("--budget-sites", default="60s")
     g.add_argument("--budget-storm", default="30s")
     g.add_argument("--replays", type=int, default=10)
+    g.add_argument("--derandomize", default="60s", metavar="TIME",
+                   help="a finding that misses a replay goes through the derandomizer for at most "
+                        "TIME (sqlib/derand.py); 0: off")
     g.add_argument("--seed", type=int)
     g.add_argument("--out", default=os.path.join(ROOT, "out"))
     p = sub.add_parser("repro", help="replay a reproducer file")

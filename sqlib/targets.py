@@ -41,8 +41,8 @@ class Unsupported(Exception):
     """The target cannot run this the way the test asks; the reason says why."""
 
 
-def _popen(cmd, env, timeout, preexec=None, stdin=None, progress=None):
-    r = proc.run(cmd, env, timeout, preexec, stdin, progress=progress)
+def _popen(cmd, env, timeout, preexec=None, stdin=None, progress=None, limit=None):
+    r = proc.run(cmd, env, timeout, preexec, stdin, progress=progress, limit=limit)
     return r.rc, r.stdout, r.stderr, r.timed_out
 
 
@@ -91,15 +91,16 @@ class Target:
         """What a program's command line starts with on this target."""
         return []
 
-    def run(self, cmd, env=None, timeout=60, preexec=None, limit_as=None, progress=None):
+    def run(self, cmd, env=None, timeout=60, preexec=None, limit_as=None, progress=None, limit=None):
         """Run cmd (local paths) with env on top of the environment, its
         address space limited to limit_as bytes if given, the target's way
         (here through prefix(); LocalTarget and SshTarget do it their own).
         With progress (a predicate on stderr lines), timeout is the longest
-        the program may go without a progress line (proc.run). Returns
-        (rc, stdout, stderr, timed_out); rc < 0: killed by that signal."""
+        the program may go without a progress line, and limit (default 10 x
+        timeout) bounds the whole run (proc.run). Returns (rc, stdout,
+        stderr, timed_out); rc < 0: killed by that signal."""
         return _popen(self.prefix(limit_as) + list(cmd), proc.clean_env(env), timeout, preexec,
-                      progress=progress)
+                      progress=progress, limit=limit)
 
     def close(self):
         pass
@@ -108,10 +109,10 @@ class Target:
 class LocalTarget(Target):
     """The host runs the program itself: the host's build, or musl's."""
 
-    def run(self, cmd, env=None, timeout=60, preexec=None, limit_as=None, progress=None):
+    def run(self, cmd, env=None, timeout=60, preexec=None, limit_as=None, progress=None, limit=None):
         if limit_as is not None:
             preexec = _with_as_limit(preexec, limit_as)
-        return super().run(cmd, env, timeout, preexec, progress=progress)
+        return super().run(cmd, env, timeout, preexec, progress=progress, limit=limit)
 
     def check(self):
         if self.arch != HOST_ARCH:
@@ -139,10 +140,10 @@ class QemuTarget(Target):
             return f"the {self.arch} cross toolchain is not installed (sh mk/deps.sh cross)"
         return None
 
-    def run(self, cmd, env=None, timeout=60, preexec=None, limit_as=None, progress=None):
+    def run(self, cmd, env=None, timeout=60, preexec=None, limit_as=None, progress=None, limit=None):
         # The resident memory of a program under qemu-user is the emulator's
         # (outside.h's leak probe leaves it out).
-        return super().run(cmd, dict(env or {}, SC_LEAK_RSS="0"), timeout, preexec, limit_as, progress)
+        return super().run(cmd, dict(env or {}, SC_LEAK_RSS="0"), timeout, preexec, limit_as, progress, limit)
 
     def prefix(self, limit_as=None):
         # RLIMIT_AS would bound qemu itself (its translation buffers, glib),
@@ -247,17 +248,17 @@ class SshTarget(Target):
         subprocess.run(["tar", "-C", into, "-xf", "-"], input=p.stdout, check=True)
         return os.path.join(into, os.path.basename(rpath))
 
-    def run(self, cmd, env=None, timeout=60, preexec=None, limit_as=None, progress=None):
+    def run(self, cmd, env=None, timeout=60, preexec=None, limit_as=None, progress=None, limit=None):
         """Over ssh the watchdog is the remote timeout(1): with progress it
-        gets the whole run's limit (10 x timeout), since lines arrive here
-        in bursts, not as the program prints them."""
+        gets the whole run's limit (limit, or 10 x timeout), since lines
+        arrive here in bursts, not as the program prints them."""
         # A preexec hook runs here; one that says what it does in sh
         # (hook.sq_shell = "ulimit -c 0") is done there instead.
         shell = getattr(preexec, "sq_shell", None)
         if preexec is not None and shell is None:
             raise Unsupported("a preexec hook (setrlimit, ...) runs on the local host only, not over ssh")
         if progress is not None:
-            timeout *= 10
+            timeout = limit or 10 * timeout
         local = [c for c in cmd if self.shippable(c)]
         self.ship(local)
         argv = [self.remote(c) if c in local else c for c in cmd]

@@ -347,11 +347,11 @@ class VmTarget(SshTarget):
     def ssh_argv(self, *extra):
         return super().ssh_argv("-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4", *extra)
 
-    def run(self, cmd, env=None, timeout=60, preexec=None, limit_as=None):
+    def run(self, cmd, env=None, timeout=60, preexec=None, limit_as=None, progress=None, limit=None):
         if not self.alive():
             self.check_or_fail()
         try:
-            rc, out, err, timed_out = super().run(cmd, env, timeout, preexec, limit_as)
+            rc, out, err, timed_out = super().run(cmd, env, timeout, preexec, limit_as, progress, limit)
         except RuntimeError as e:       # ssh itself failed: is the guest still there?
             if not self.responsive():
                 self.guest_failed(f"ssh failed: {str(e)[-500:]}")
