@@ -29,7 +29,9 @@
  *
  * Injectors (--injector): none; storm (a thread sends signals to the
  * scenario's threads with tgkill as fast as it can: the baseline other
- * tools use); sites (fault sites armed by the caller through SQ_FAULT).
+ * tools use; with no thread to hit it yields instead of spinning, so
+ * threads being made get the CPU); sites (fault sites armed by the caller
+ * through SQ_FAULT).
  */
 #ifndef SQ_SCENARIO_H
 #define SQ_SCENARIO_H
@@ -37,6 +39,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -184,14 +187,23 @@ static inline void *sc_storm(void *arg)
 	long k = 0;
 
 	(void)arg;
-	while (!sc_storm_stop)
+	while (!sc_storm_stop) {
+		int targets = 0;
+
 		for (int i = 0; i < SC_MAXTHREADS; i++) {
 			int32_t tid = sc_tids[i];
 
-			if (tid > 0 && syscall(SYS_tgkill, pid, tid,
-					sc_storm_sigs[k++ % sc_storm_nsigs]) == 0)
+			if (tid <= 0)
+				continue;
+			targets++;
+			if (syscall(SYS_tgkill, pid, tid, sc_storm_sigs[k++ % sc_storm_nsigs]) == 0)
 				__atomic_add_fetch(&sc_storm_sent, 1, __ATOMIC_RELAXED);
 		}
+		/* No target (between rounds, threads being made): give the CPU
+		 * to whoever is making them instead of spinning on the table. */
+		if (targets == 0)
+			sched_yield();
+	}
 	return NULL;
 }
 

@@ -51,10 +51,17 @@ static void *storm_main(void *arg)
 	pid_t pid = getpid();
 	long k = 0;
 
-	while (!storm_stop)
+	while (!storm_stop) {
+		int targets = 0;
+
 		for (int i = 0; i < MAXTHREADS; i++)
-			if (tids[i] > 0)
+			if (tids[i] > 0) {
+				targets++;
 				syscall(SYS_tgkill, pid, tids[i], storm_sigs[k++ % storm_nsigs]);
+			}
+		if (targets == 0)
+			sched_yield();	/* nobody to hit: let the threads be made */
+	}
 	return NULL;
 }
 
