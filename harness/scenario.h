@@ -131,6 +131,7 @@ static inline _Noreturn void sc_skip(const char *why)
 {
 	sq_rec r;
 
+	sc_env_skipping = 1;
 	rec_begin(&r, "skip");
 	rec_str(&r, "reason", why);
 	rec_end(&r, 1);

@@ -197,6 +197,10 @@ def test_mode_lists_cover_every_mode(runtime):
     for s, m in SKIPPED:
         rec = run(runtime, s, m, "none", 1, 2)
         assert rec["class"] == "skipped" and rec["message"], rec["why"]
+        # Under a fault axis too, and the axis judges nothing (no envcheck
+        # record): the mode never ran, and there is no fault to wait for.
+        rec = campaign.execute(Job(s, m, "none", seed=1, axes="segv-sent").check(u), u)
+        assert rec["class"] == "skipped" and '"envcheck"' not in rec["stdout"], rec
 
 
 @pytest.mark.parametrize("procs", [1, 4])

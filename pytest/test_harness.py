@@ -280,3 +280,9 @@ def test_campaign_takes_every_axis_before_any_again(seed):
             assert len(seen) >= 2 * len(names), (key, seen)
             for i in range(0, len(seen) - len(names) + 1, len(names)):
                 assert sorted(seen[i:i + len(names)]) == names, (key, i, seen[:3 * len(names)])
+    # A mode whose dry run skipped (the target cannot run it) gets no axis
+    # jobs: each would skip too.
+    dry = {("sc_y", "two"): {"_skipped": True}}
+    modes = {(j.scenario, j.mode) for j in itertools.islice(campaign.plan(random.Random(seed), u, dry), 600)
+             if j.axes and j.iters != 7}
+    assert modes == {("sc_x", "one")}, modes

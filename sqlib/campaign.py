@@ -364,9 +364,11 @@ def plan(rng, under, dry):
             base.insert(min(len(base), (i + 1) * step + i), ("sp_window", w, "sigpoke"))
     axes = under.axes()
     # A mode that owes a fatal error of its own owes a death already: an
-    # axis's death could not be told from it.
+    # axis's death could not be told from it. One the target cannot run
+    # (its dry run skipped) would skip under every axis too.
     pairs = [(s, m, x) for s, m in under.modes()
-             if not declares_fatal(dry.get((s, m), {}).get("_expect")) for x in axes]
+             if not declares_fatal(dry.get((s, m), {}).get("_expect"))
+             and not dry.get((s, m), {}).get("_skipped") for x in axes]
     ladders = []
     for s, m in under.modes():
         for site, n in sorted(dry.get((s, m), {}).items()):
@@ -478,7 +480,8 @@ def dry_runs(under, rng, dry):
     for s, m in under.modes():
         rec = execute(Job(s, m, "none", seed=rng.randrange(1, 2**31), env=under.draw_env(rng)).check(under),
                       under)
-        dry[(s, m)] = dict(rec["hits"], _expect=records.first(records.parse(rec["stdout"]), "expect"))
+        dry[(s, m)] = dict(rec["hits"], _expect=records.first(records.parse(rec["stdout"]), "expect"),
+                           _skipped=rec["class"] == "skipped")
         yield rec
 
 
