@@ -28,10 +28,10 @@
  * target {name, version, variant}, fatal {key, prefix, message, class}.
  *
  * Injectors (--injector): none; storm (a thread sends signals to the
- * scenario's threads with tgkill as fast as it can: the baseline other
- * tools use; with no thread to hit it yields instead of spinning, so
- * threads being made get the CPU); sites (fault sites armed by the caller
- * through SQ_FAULT).
+ * scenario's threads with tgkill, the baseline other tools use: a sweep
+ * over the targets every 5 us at most, and with no thread to hit it yields,
+ * so threads being made get the CPU); sites (fault sites armed by the
+ * caller through SQ_FAULT).
  */
 #ifndef SQ_SCENARIO_H
 #define SQ_SCENARIO_H
@@ -182,6 +182,22 @@ static inline void sc_untarget(int slot)
 	sc_tids[slot] = 0;
 }
 
+/* A sweep (one signal to each target) takes at least this long. Without a
+ * floor, a lone target is hit again the moment it returns from its handler
+ * and makes next to no progress: an sc_attachsig/exiting storm run, one
+ * short-lived thread at a time, took 0.1 to 16 s from one seed to the next,
+ * and 0.05 to 0.2 s with the floor; four targets take about this long to
+ * sweep anyway. */
+#define SC_STORM_SWEEP_NS 5000
+
+static inline long sc_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
 static inline void *sc_storm(void *arg)
 {
 	pid_t pid = getpid();
@@ -189,6 +205,7 @@ static inline void *sc_storm(void *arg)
 
 	(void)arg;
 	while (!sc_storm_stop) {
+		long t0 = sc_mono_ns();
 		int targets = 0;
 
 		for (int i = 0; i < SC_MAXTHREADS; i++) {
@@ -204,6 +221,9 @@ static inline void *sc_storm(void *arg)
 		 * to whoever is making them instead of spinning on the table. */
 		if (targets == 0)
 			sched_yield();
+		else
+			while (sc_mono_ns() - t0 < SC_STORM_SWEEP_NS)
+				;
 	}
 	return NULL;
 }

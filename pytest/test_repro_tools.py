@@ -146,7 +146,8 @@ def test_campaign_finding_of_every_variant_is_emitted(variant, tmp_path, scenari
     row = derand.derandomize(str(path), SIGNAL_TIMED_BUDGET if variant in SIGNAL_TIMED else 120)
     assert derandomized(variant, row), row
     r = sq("repro", "--emit-c", row.get("reproducer", str(path)), "--check", 10)
-    assert reproduced(variant, r.stdout, row["class"]) >= 9, r.stdout + r.stderr[-3000:]
+    assert reproduced(variant, r.stdout, row["class"]) >= 9, \
+        f"{rec['label']} -> {row}\n" + r.stdout + r.stderr[-3000:]
 
 
 def test_a_finding_that_does_not_replay_stays_probabilistic(tmp_path, scenarios_built):

@@ -36,7 +36,7 @@ static long randn(long n)
 //@if storm
 
 /* The finding's storm (harness/scenario.h): a thread sends SIGURG, SIGPROF
- * and SIGUSR1 with tgkill to every caller thread, as fast as it can. */
+ * and SIGUSR1 with tgkill to every caller thread, a sweep every 5 us. */
 static volatile int32_t tids[MAXTHREADS];
 static volatile int storm_stop;
 static pthread_t storm_thread;
@@ -46,12 +46,22 @@ static int storm_nsigs = 3;
 static void target(int slot) { tids[slot] = (int32_t)syscall(SYS_gettid); }
 static void untarget(int slot) { tids[slot] = 0; }
 
+static long mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+/* A sweep takes 5 us at least, so a lone target gets to run between hits. */
 static void *storm_main(void *arg)
 {
 	pid_t pid = getpid();
 	long k = 0;
 
 	while (!storm_stop) {
+		long t0 = mono_ns();
 		int targets = 0;
 
 		for (int i = 0; i < MAXTHREADS; i++)
@@ -61,6 +71,9 @@ static void *storm_main(void *arg)
 			}
 		if (targets == 0)
 			sched_yield();	/* nobody to hit: let the threads be made */
+		else
+			while (mono_ns() - t0 < 5000)
+				;
 	}
 	return NULL;
 }
