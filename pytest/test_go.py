@@ -135,6 +135,12 @@ REPORTED = [
      "go-sent-sigsegv-reported-as-fault"),
     ("go", "unexpected-fatal: unexpected signal during runtime execution @ sc_syscall/window/none{env pid1,segv-sent}",
      "go-sent-sigsegv-reported-as-fault"),
+    # gccgo, the signal on a goroutine in runtime code (unlockOSThread from a
+    # callback's CgocallBackDone): sigpanic's "unexpected fault address" with
+    # the sender's PID as the address (CI, 2026-12-03).
+    ("gccgo", "unexpected-fatal: unexpected fault address 0x1cd2 @ sc_locked/asleep/none{env segv-sent-go}",
+     "go-sent-sigsegv-reported-as-fault"),
+    ("gccgo", "unexpected-fatal: unexpected fault address 0x1cd2 @ sc_locked/asleep/none", None),
     ("go", "unexpected-fatal: unexpected signal during runtime execution @ sc_syscall/window/none{env segv-called}",
      None),
     ("go", "unexpected-fatal: unexpected signal during runtime execution @ sc_mixed/all/storm", None),
