@@ -93,14 +93,6 @@ static int32_t tid_now(void)
 	return (int32_t)syscall(SYS_gettid);
 }
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* ---- who is locked where --------------------------------------------------
  * Slot i: (generation << 32 | tid) while locked G i is locked, 0 otherwise.
  * Published after the lock and cleared before the unlock (or the exit),
@@ -154,11 +146,11 @@ static void check_stayed(int self, int32_t tid, const char *after, long round)
 
 static void sleep_checked(int64_t ns, const char *who)
 {
-	int64_t t0 = mono_ns(), took;
+	int64_t t0 = sc_mono_ns(), took;
 
 	if (sqt_sleep(ns) == -ENOSYS)
 		sc_skip("the target has no timers (sqt_sleep: ENOSYS)");
-	took = mono_ns() - t0;
+	took = sc_mono_ns() - t0;
 	if (took < ns)
 		sc_violation("sleep", "a sleep ended early", "%s asked to sleep %lld ns and was back after %lld ns",
 			who, (long long)ns, (long long)took);
@@ -601,8 +593,8 @@ static void run_exit(void)
 		if (nogoexit)
 			sc_skip("the target cannot end a G from below (sqt_goexit: ENOSYS)");
 	}
-	deadline = mono_ns() + (int64_t)EXIT_WAIT_MS * 1000000;
-	while ((alive = count_alive()) > EXIT_KEPT && mono_ns() < deadline)
+	deadline = sc_mono_ns() + (int64_t)EXIT_WAIT_MS * 1000000;
+	while ((alive = count_alive()) > EXIT_KEPT && sc_mono_ns() < deadline)
 		sqt_sleep(5 * 1000 * 1000);
 	t1 = sc_count_dir("/proc/self/task");
 	slot_clear(0);

@@ -28,14 +28,6 @@ enum { FRAME = 512, PAGE_ = 4096 };
 
 static long deepest;
 
-static int64_t sc_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 __attribute__((noinline)) static long tock(long x)
 {
 	__asm__ volatile("" : "+r"(x));	/* a call the compiler must keep */
@@ -57,12 +49,12 @@ __attribute__((noinline)) static long tick(long x)
 __attribute__((noinline)) static long dwell(void)
 {
 	volatile char pad[3 * PAGE_ / 4];
-	int64_t end = sc_ns() + 50000000;
+	int64_t end = sc_mono_ns() + 50000000;
 	long x = 0;
 
 	pad[0] = pad[sizeof pad - 1] = 1;
 	__asm__ volatile("" : : "r"(pad) : "memory");	/* the frame stays whole */
-	while (sc_ns() < end)
+	while (sc_mono_ns() < end)
 		for (int i = 0; i < 1000; i++)
 			x = tick(x);
 	return x & pad[0];

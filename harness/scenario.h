@@ -190,12 +190,12 @@ static inline void sc_untarget(int slot)
  * sweep anyway. */
 #define SC_STORM_SWEEP_NS 5000
 
-static inline long sc_mono_ns(void)
+static inline int64_t sc_mono_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000L + ts.tv_nsec;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static inline void *sc_storm(void *arg)
@@ -205,7 +205,7 @@ static inline void *sc_storm(void *arg)
 
 	(void)arg;
 	while (!sc_storm_stop) {
-		long t0 = sc_mono_ns();
+		int64_t t0 = sc_mono_ns();
 		int targets = 0;
 
 		for (int i = 0; i < SC_MAXTHREADS; i++) {

@@ -277,19 +277,21 @@ def execute(job, under, cutoff=None):
     rc, out, err, timed_out = under.platform.run(job.argv(under), job.environ(),
                                                  job.timeout * under.platform.slowdown,
                                                  progress=is_progress, limit=cutoff)
-    if cutoff is not None and timed_out and time.monotonic() - t0 >= cutoff:
-        return {"job": job.to_json(), "label": job.label(), "class": "skipped", "cut": True,
-                "message": f"cut at its budget's end ({cutoff:.1f}s)", "signature": "", "rc": rc,
-                "seconds": round(time.monotonic() - t0, 3), "hits": {}, "command": job.command(under),
-                "stdout": out, "stderr": err}
-    cls, msg = outcome.classify(rc, out, err, timed_out, under.fatals, contract.owed_fatals(job.arms),
-                                armed=bool(job.arms), timeout=job.timeout,
-                                under_stackcheck=job.injector == "stackcheck")
+    cut = cutoff is not None and timed_out and time.monotonic() - t0 >= cutoff
+    if cut:
+        cls, msg = "skipped", f"cut at its budget's end ({cutoff:.1f}s)"
+    else:
+        cls, msg = outcome.classify(rc, out, err, timed_out, under.fatals, contract.owed_fatals(job.arms),
+                                    armed=bool(job.arms), timeout=job.timeout,
+                                    under_stackcheck=job.injector == "stackcheck")
     hits = {h["site"]: h["n"] for h in records.of(records.parse(out), "hits")}
-    return {"job": job.to_json(), "label": job.label(), "class": cls, "message": msg,
-            "signature": outcome.signature(cls, msg, err), "rc": rc,
-            "seconds": round(time.monotonic() - t0, 3), "hits": hits, "command": job.command(under),
-            "stdout": out, "stderr": err}
+    rec = {"job": job.to_json(), "label": job.label(), "class": cls, "message": msg,
+           "signature": outcome.signature(cls, msg, err), "rc": rc,
+           "seconds": round(time.monotonic() - t0, 3), "hits": hits, "command": job.command(under),
+           "stdout": out, "stderr": err}
+    if cut:
+        rec["cut"] = True
+    return rec
 
 
 def execute_sigpoke(job, under):
@@ -688,7 +690,7 @@ def storm_jobs(rng, under):
                       iters=under.scenarios[s].campaign_iters * 10)
 
 
-def regress_variant(v, a, rng, outdir, storm_budget, site_budget):
+def regress_variant(v, a, rng, outdir, storm_budget, site_budget, pin_budget):
     under = Under("sq", v, a.on)
     rec, t_sites = first_detection(campaign_runs(rng, under), site_budget)
     print(f"regress: {v}: campaign: {rec['class'] + ': ' + rec['message'] if rec else 'not found'} "
@@ -710,7 +712,7 @@ def regress_variant(v, a, rng, outdir, storm_budget, site_budget):
         row.update({"scenario": rec["label"], "class": rec["class"], "message": rec["message"],
                     "repro": path, "replays": f"{k}/{a.replays}"})
         if k < a.replays:
-            row.update(pin(v, path, under, duration.parse(a.derandomize)))
+            row.update(pin(v, path, under, pin_budget))
     if srec:
         row["storm_scenario"] = srec["label"]
     return row
@@ -743,7 +745,7 @@ def cmd_regress(a):
         contract.variant_arch(v)
     storm_budget = duration.parse(a.budget_storm)
     site_budget = duration.parse(a.budget_sites)
-    duration.parse(a.derandomize)
+    pin_budget = duration.parse(a.derandomize)
     seed = choose_seed(a.seed)
     rng = random.Random(seed)
     outdir = os.path.join(a.out, time.strftime("regress-%Y%m%d-%H%M%S-") + str(os.getpid()))
@@ -756,7 +758,7 @@ def cmd_regress(a):
                 print(f"regress: {v}: skipped: its mistake is in the {contract.variant_arch(v)} code, "
                       f"invisible to {arch} runs", file=sys.stderr)
                 continue
-            row = regress_variant(v, a, rng, outdir, storm_budget, site_budget)
+            row = regress_variant(v, a, rng, outdir, storm_budget, site_budget, pin_budget)
             missed += not row["detected"]
             rows.append(row)
     except (KeyboardInterrupt, Interrupted) as e:

@@ -178,6 +178,7 @@ def emit(d, path=None, source=None, under=None):
              "quiesce": bool(re.search(r"finish\([^;]*, 1\);", body)),
              "callback": "callback(" in body, "leak": "res_read(" in body,
              "idlestop": "idle_stop(" in body}
+    flags["mono"] = storm or "mono_ns(" in body
     flags["violation"] = flags["callback"] or flags["leak"] or "violation(" in body
     code = _read("prelude_sq.c" if runtime == "sq" else "prelude_go.c") + _read("common.c")
     if directives.get("uses") == "cstack":

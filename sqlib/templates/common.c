@@ -33,6 +33,16 @@ static long randn(long n)
 	return n > 0 ? (long)(rnd() % (uint64_t)n) : 0;
 }
 //@endif
+//@if mono
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+//@endif
 //@if storm
 
 /* The finding's storm (harness/scenario.h): a thread sends SIGURG, SIGPROF
@@ -46,14 +56,6 @@ static int storm_nsigs = 3;
 static void target(int slot) { tids[slot] = (int32_t)syscall(SYS_gettid); }
 static void untarget(int slot) { tids[slot] = 0; }
 
-static long mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000L + ts.tv_nsec;
-}
-
 /* A sweep takes 5 us at least, so a lone target gets to run between hits. */
 static void *storm_main(void *arg)
 {
@@ -61,7 +63,7 @@ static void *storm_main(void *arg)
 	long k = 0;
 
 	while (!storm_stop) {
-		long t0 = mono_ns();
+		int64_t t0 = mono_ns();
 		int targets = 0;
 
 		for (int i = 0; i < MAXTHREADS; i++)

@@ -17,14 +17,6 @@ static int32_t tid_now(void)
 	return (int32_t)syscall(SYS_gettid);
 }
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void slot_publish(int i, int32_t tid)
 {
 	uint64_t gen = __atomic_add_fetch(&lockgen, 1, __ATOMIC_RELAXED);
