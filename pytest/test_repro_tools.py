@@ -60,6 +60,22 @@ def test_every_scenario_mode_has_a_template():
     assert set(emitc.modes()) == set(sqtest.scenario_modes())
 
 
+def test_every_storm_template_builds(tmp_path, scenarios_built):
+    """Each mode's program with the storm written in builds and runs: the
+    storm's helpers and a scenario's own (sc_locked's ring) go in once."""
+    tdir = os.path.join(ROOT, "sqlib", "templates")
+    storming = [(s, m) for s, m in sqtest.scenario_modes()
+                if "storm_start(" in open(os.path.join(tdir, f"{s}.{m}.c")).read()]
+    assert ("sc_locked", "sleep") in storming, storming
+    for s, m in storming:
+        f = tmp_path / f"{s}.{m}.json"
+        f.write_text(json.dumps({"scenario": s, "mode": m, "injector": "storm", "seed": 3, "iters": 20,
+                                 "target": "sq", "variant": "fixed", "on": "local", "class": "clean"}))
+        r = sq("repro", "--emit-c", f, "--check", 1)
+        assert "did not build" not in r.stdout + r.stderr and "reproduced" in r.stdout, \
+            f"{s}/{m}:\n" + r.stdout[-2000:] + r.stderr[-2000:]
+
+
 def test_sc_sched_is_a_checked_setting(scenarios_built):
     r = subprocess.run([os.path.join(ROOT, "build", "fixed", "harness", "sc_syscall"), "--iters", "1"],
                        env=dict(os.environ, SC_SCHED="soon"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
