@@ -45,16 +45,20 @@ typedef struct fz_settler {
 } fz_settler;
 
 /* A goroutine in a `tight` loop (interp_g.c): no call, so only an
- * asynchronous preemption interrupts it. The fuzzer's thread asks its M
- * once (sq_harness_preempt), waits until that M has honoured one more
- * preemption, and releases the loop, which checks its registers one last
- * time and ends. Where async preemption is off it is released at once. */
+ * asynchronous preemption interrupts it. The fuzzer's thread asks for its
+ * preemption (sq_harness_preempt_g: by goroutine, not by M, since it may
+ * move to another M before its loop starts), again every millisecond
+ * until it has honoured one more (a request finds no running G while the
+ * G is between Ms), and then releases the loop, which checks its
+ * registers one last time and ends. Where async preemption is off it is
+ * released at once. */
 typedef struct fz_tight {
-	uint32_t ready;		/* spinning on M mid */
+	uint32_t ready;		/* spinning, registers loaded */
 	int32_t release;	/* released (its halt word set) */
 	volatile uint32_t *halt;	/* the loop's halt word */
-	int64_t mid;
-	int64_t base;		/* that M's preemptions when asked; -1: not asked yet */
+	uint64_t goid;
+	int64_t base;		/* its preemptions when first asked; -1: not asked yet */
+	int64_t asked;		/* when last asked (fz_now) */
 } fz_tight;
 
 /* The current execution. */

@@ -332,7 +332,7 @@ static void op_tight(int16_t i)
 	t->release = 0;
 	t->ready = 0;
 	t->base = -1;
-	t->mid = sq_mid();
+	t->goid = sq_goid();
 	/* The fuzzer's thread polls while ntight counts a loop, and asks only
 	 * once the loop says it is ready (regloop's live word, stored with the
 	 * vector registers already loaded): so the request finds the G in the

@@ -365,9 +365,14 @@ int fz_tight_tick(void)
 		if (!sq_harness_asyncpreempt()) {
 			n = 0;	/* nothing would interrupt it: one round and out */
 		} else if (t->base < 0) {
-			t->base = sq_harness_preempt(t->mid, 1);
+			t->base = sq_harness_preempt_g(t->goid, 1);
+			t->asked = fz_now();
 			continue;
-		} else if ((n = sq_harness_preempt(t->mid, 0)) <= t->base) {
+		} else if ((n = sq_harness_preempt_g(t->goid, 0)) <= t->base) {
+			if (fz_now() - t->asked > 1000000) {
+				sq_harness_preempt_g(t->goid, 1);
+				t->asked = fz_now();
+			}
 			continue;
 		}
 		t->release = 1;

@@ -195,6 +195,17 @@ def test_tight_loop_is_preempted_asynchronously(fixed, procs, flavour):
     r.assert_pass("preempt-tight")
 
 
+@pytest.mark.parametrize("procs", [1, 2])
+def test_harness_asks_for_a_goroutines_preemption_by_id(fixed, procs):
+    """sq_harness_preempt_g (the fuzz interpreter's `tight`): a loop with
+    no calls, under preempt=off, ends only when the request by goroutine id
+    is honoured; an id nobody has, or an ended goroutine's, is -ESRCH."""
+    r = fixed.run("tests/rt_sched", "preempt-g",
+                  env={"SQ_MAXPROCS": str(procs), "SQ_DEBUG": "preempt=off"}, timeout=60)
+    _skipped(r)
+    r.assert_pass("preempt-g")
+
+
 @pytest.mark.parametrize("variant", ["fixed", "hostonstack"])
 def test_no_async_preemption_inside_a_programs_signal_handler(variant_runner, variant):
     """A plain SIGALRM handler installed before the runtime, running on a

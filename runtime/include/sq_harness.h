@@ -72,6 +72,13 @@ int sq_harness_asyncpreempt(void);
  * thread. */
 int64_t sq_harness_preempt(int64_t mid, int ask);
 
+/* The same for goroutine goid (sq_goid): the preemptions it has honoured
+ * on whichever Ms it ran, and with ask, the request to the M running it
+ * now (none if it is not running). Use this one when the G may move
+ * between learning its M and being asked. -ESRCH if no live G has that
+ * id. Harness builds; any thread. */
+int64_t sq_harness_preempt_g(uint64_t goid, int ask);
+
 /* The calling G's sq_lockosthread nesting (0: not locked by the
  * program), as Go's runtime.LockOSCounts for its tests. -1 off a G. */
 int sq_harness_lockcount(void);

@@ -132,6 +132,14 @@ int sq_harness_asyncpreempt(void)
 /* The fuzz interpreter's sysmon: sysmon's request for whatever G runs on
  * M mid, when it asks (proc.c's preemptone does the same for a G that has
  * run 10 ms). Any thread. */
+static void askm(M *mp, G *gp)
+{
+	gp->preempt = true;
+	gp->stackguard = STACK_PREEMPT;
+	splitpoison(mp);	/* tcb mode: what the checks read */
+	preemptm(mp);
+}
+
 int64_t sq_harness_preempt(int64_t mid, int ask)
 {
 	M *mp;
@@ -147,11 +155,33 @@ int64_t sq_harness_preempt(int64_t mid, int ask)
 		return -ESRCH;
 	n = (int64_t)__atomic_load_n(&mp->npreempt, __ATOMIC_ACQUIRE);
 	gp = __atomic_load_n(&mp->curg, __ATOMIC_ACQUIRE);
-	if (ask && gp && atomic_load32(&gp->status) == Grunning) {
-		gp->preempt = true;
-		gp->stackguard = STACK_PREEMPT;
-		splitpoison(mp);	/* tcb mode: what the checks read */
-		preemptm(mp);
-	}
+	if (ask && gp && atomic_load32(&gp->status) == Grunning)
+		askm(mp, gp);
+	return n;
+}
+
+/* The same, by G: a G can move to another M between learning its M and
+ * being asked (the fuzz interpreter's `tight` did: it learned M2, was
+ * preempted before its loop and went on on M3, and M2's count never
+ * grew). allg only grows; a G reused for a new goroutine has a new goid. */
+int64_t sq_harness_preempt_g(uint64_t goid, int ask)
+{
+	G *gp;
+	M *mp;
+	int64_t n;
+
+	if (!SQ_HARNESS)
+		return -ENOSYS;
+	for (gp = __atomic_load_n(&allg, __ATOMIC_ACQUIRE); gp; gp = gp->alllink)
+		if (__atomic_load_n(&gp->goid, __ATOMIC_ACQUIRE) == goid &&
+		    atomic_load32(&gp->status) != Gdead)
+			break;
+	if (!gp || goid == 0)
+		return -ESRCH;
+	n = (int64_t)__atomic_load_n(&gp->npreempt, __ATOMIC_ACQUIRE);
+	mp = __atomic_load_n(&gp->m, __ATOMIC_ACQUIRE);
+	if (ask && mp && __atomic_load_n(&mp->curg, __ATOMIC_ACQUIRE) == gp &&
+	    atomic_load32(&gp->status) == Grunning)
+		askm(mp, gp);
 	return n;
 }

@@ -1473,6 +1473,7 @@ void gopreempt_m(G *gp)
 	casgstatus(gp, Grunning, Grunnable);
 	dropg(mp, gp);
 	mp->npreempt++;
+	__atomic_store_n(&gp->npreempt, gp->npreempt + 1, __ATOMIC_RELEASE);
 	lock(&sched.lock);
 	globrunqput(gp);
 	unlock(&sched.lock);

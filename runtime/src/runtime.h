@@ -124,6 +124,7 @@ struct G {
 	void *asanfake;		/* ASan builds: the G's fake stack while it is switched out */
 	Defer *defer;		/* cleanups sq_goexit runs, innermost first */
 	uintptr asyncpc;	/* pc an asynchronous preemption interrupted (0: none) */
+	uint64_t npreempt;	/* preemptions honoured, wherever it ran */
 };
 
 struct M {

@@ -466,6 +466,74 @@ static int test_preempt_tight(void *unused)
 	return rt_pass();
 }
 
+/* sq_harness_preempt_g: a harness asks for a goroutine's preemption by
+ * its id, wherever it runs, and sees its count grow. The spinner moves
+ * between Ms freely; only the request may end its loop (preempt=off). */
+static volatile int byg_ready, byg_stop;
+static volatile uint64_t byg_goid;
+static const char *byg_err;
+
+static int byg_spinner(void *arg)
+{
+	byg_goid = sq_goid();
+	byg_ready = 1;
+	while (!byg_stop)
+		;
+	sq_wg_done(arg);
+	return 0;
+}
+
+static void *byg_prober(void *arg)
+{
+	struct timespec ms = { 0, 1000000 };
+	int64_t base, n = 0;
+	int i;
+
+	while (!byg_ready)
+		sched_yield();
+	if ((base = sq_harness_preempt_g(byg_goid, 1)) < 0) {
+		byg_err = "no live goroutine with the spinner's id";
+	} else {
+		/* A request that finds the G between Ms is not made: ask again
+		 * each millisecond, as the fuzz interpreter does. */
+		for (i = 0; i < 10000 && (n = sq_harness_preempt_g(byg_goid, 0)) <= base; i++) {
+			nanosleep(&ms, NULL);
+			sq_harness_preempt_g(byg_goid, 1);
+		}
+		if (n <= base)
+			byg_err = "the spinner's preemption count did not grow in 10000 requests";
+	}
+	byg_stop = 1;
+	return NULL;
+}
+
+static int test_preempt_g(void *unused)
+{
+	sq_wg *wg = sq_wg_new();
+	pthread_t t;
+
+	if (!sq_harness_asyncpreempt() || sq_harness_preempt_g(sq_goid(), 0) < 0) {
+		printf("SKIP %s: needs asynchronous preemption and a harness build\n", rt_current);
+		return 0;
+	}
+	if (sq_harness_preempt_g(0, 0) != -ESRCH || sq_harness_preempt_g(UINT64_MAX, 1) != -ESRCH)
+		return rt_fail("a goroutine id nobody has did not give -ESRCH");
+	sq_wg_add(wg, 1);
+	if (pthread_create(&t, NULL, byg_prober, NULL) != 0)
+		return rt_fail("pthread_create");
+	sq_spawn(byg_spinner, wg);
+	sq_wg_wait(wg);
+	pthread_join(t, NULL);
+	if (byg_err)
+		return rt_fail(byg_err);
+	/* sq_wg_done comes before the goroutine's end: wait for it. */
+	for (int i = 0; i < 5000 && sq_harness_preempt_g(byg_goid, 0) != -ESRCH; i++)
+		sq_sleep(1000000);
+	if (sq_harness_preempt_g(byg_goid, 0) != -ESRCH)
+		return rt_fail("an ended goroutine's id still answered after 5 s");
+	return rt_pass();
+}
+
 /* ---- a program's signal handler is no safe point --------------------------- */
 
 static volatile int alrm_in, alrm_stop;
@@ -544,6 +612,7 @@ static const rt_case cases[] = {
 	{ "spawn-stack", test_spawn_stack, 1, "deep recursion on a G with a 16 MiB stack" },
 	{ "mid", test_mid, 1, "sq_mid on Gs" },
 	{ "preempt-tight", test_preempt_tight, 1, "a loop with no calls is preempted asynchronously" },
+	{ "preempt-g", test_preempt_g, 1, "a harness asks for a goroutine's preemption by its id" },
 	{ "host-handler", test_host_handler, 0, "no asynchronous preemption inside a handler of the program's" },
 	{ "picker", test_picker, 1, "[SEED] the schedule follows a picker's choices" },
 	{ "yield-steal", test_yield_steal, 1, "[N] 2P-1 Gs x N yields while Ps go idle and steal" },
