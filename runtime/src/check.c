@@ -38,6 +38,14 @@ static int violation(const char *what, int64_t a, int64_t b)
 	return 1;
 }
 
+/* Fields other threads write: read in program order. */
+#define LOOK(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
+
+static bool lostsp(G *gp, uintptr sp, uintptr ssp)
+{
+	return sp != ssp || ssp < gp->stack.lo || ssp >= gp->stack.hi;
+}
+
 static int check_gs(bool quiescent, G *self)
 {
 	int bad = 0;
@@ -45,12 +53,18 @@ static int check_gs(bool quiescent, G *self)
 
 	for (gp = __atomic_load_n(&allg, __ATOMIC_ACQUIRE); gp; gp = gp->alllink) {
 		uint32_t s = atomic_load32(&gp->status);
+		uintptr sp, ssp;
 
+		/* From another thread the G may be leaving its window as we
+		 * look (exitsyscall clears syscallsp just after the status) or
+		 * coming back into another: what we read was then never one
+		 * state. A lost entry sp stays lost; so it counts only when a
+		 * second look, status first, reads the same. */
 		if (s == Gsyscall && gp->m && gp->m->incallback == false &&
-		    (gp->sched.sp != gp->syscallsp || gp->syscallsp < gp->stack.lo ||
-		     gp->syscallsp >= gp->stack.hi))
-			bad += violation("goroutine in syscall lost its entry sp",
-				(int64_t)gp->sched.sp, (int64_t)gp->syscallsp);
+		    lostsp(gp, sp = LOOK(gp->sched.sp), ssp = LOOK(gp->syscallsp)) &&
+		    atomic_load32(&gp->status) == Gsyscall &&
+		    LOOK(gp->sched.sp) == sp && LOOK(gp->syscallsp) == ssp)
+			bad += violation("goroutine in syscall lost its entry sp", (int64_t)sp, (int64_t)ssp);
 		if (quiescent && gp != self && s != Gdead)
 			bad += violation("goroutine still alive", (int64_t)gp->goid, s);
 		/* The other half of check_ms's agreement: a G that names an M
