@@ -224,10 +224,14 @@ def test_clean_on_gccgo(scenario, mode):
     no injector; under the storm a run may meet gccgo's own SIGURG crash
     (docs/findings/gccgo-sigurg-malloc-during-signal) or, where C threads call
     in, its detach race (docs/findings/gccgo-cgocallbackdone-deferring-race),
-    never anything else."""
+    never anything else. The detach race needs no injector, only C threads
+    calling in: a CI run met it under `none` (sc_attachsig/unbound,
+    GOMAXPROCS=4, seed 1: 7 runs in 150 with two busy loops beside them)."""
     for procs in (1, 4):
         rec = run("gccgo", scenario, mode, "none", 1, procs)
-        assert rec["class"] == "clean", rec["why"]
+        if rec["class"] != "clean":
+            k = findings.recognise("gccgo", rec["class"], rec["message"], rec["label"])
+            assert k and k["name"] == "gccgo-cgocallbackdone-deferring-race", rec["why"]
     rec = run("gccgo", scenario, mode, "storm", 1, 4)
     if rec["class"] != "clean":
         k = findings.recognise("gccgo", rec["class"], rec["message"], rec["label"])
