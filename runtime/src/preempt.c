@@ -132,14 +132,6 @@ int sq_harness_asyncpreempt(void)
 /* The fuzz interpreter's sysmon: sysmon's request for whatever G runs on
  * M mid, when it asks (proc.c's preemptone does the same for a G that has
  * run 10 ms). Any thread. */
-static void askm(M *mp, G *gp)
-{
-	gp->preempt = true;
-	gp->stackguard = STACK_PREEMPT;
-	splitpoison(mp);	/* tcb mode: what the checks read */
-	preemptm(mp);
-}
-
 int64_t sq_harness_preempt(int64_t mid, int ask)
 {
 	M *mp;
@@ -156,7 +148,7 @@ int64_t sq_harness_preempt(int64_t mid, int ask)
 	n = (int64_t)__atomic_load_n(&mp->npreempt, __ATOMIC_ACQUIRE);
 	gp = __atomic_load_n(&mp->curg, __ATOMIC_ACQUIRE);
 	if (ask && gp && atomic_load32(&gp->status) == Grunning)
-		askm(mp, gp);
+		preemptg(mp, gp);
 	return n;
 }
 
@@ -182,6 +174,6 @@ int64_t sq_harness_preempt_g(uint64_t goid, int ask)
 	mp = __atomic_load_n(&gp->m, __ATOMIC_ACQUIRE);
 	if (ask && mp && __atomic_load_n(&mp->curg, __ATOMIC_ACQUIRE) == gp &&
 	    atomic_load32(&gp->status) == Grunning)
-		askm(mp, gp);
+		preemptg(mp, gp);
 	return n;
 }

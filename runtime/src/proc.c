@@ -1545,6 +1545,16 @@ void splitpoison(M *mp)
 		__atomic_store_n(w, STACK_PREEMPT, __ATOMIC_RELAXED);
 }
 
+/* sysmon's request to gp, running on mp: yield at the next split check,
+ * or at once where asynchronous preemption finds a safe point. */
+void preemptg(M *mp, G *gp)
+{
+	gp->preempt = true;
+	gp->stackguard = STACK_PREEMPT;
+	splitpoison(mp);	/* tcb mode: what the checks read */
+	preemptm(mp);
+}
+
 static void preemptone(P *p)
 {
 	M *mp = p->m;
@@ -1552,10 +1562,7 @@ static void preemptone(P *p)
 
 	if (sq_settings.nopreempt || !mp || (gp = mp->curg) == NULL || gp->isg0)
 		return;
-	gp->preempt = true;
-	gp->stackguard = STACK_PREEMPT;
-	splitpoison(mp);
-	preemptm(mp);
+	preemptg(mp, gp);
 }
 
 /* A P in the same system call at two ticks in a row is taken back if work

@@ -275,6 +275,7 @@ NORETURN void execute(G *gp);
 void gopark(Lock *l, const char *reason);
 void goready(G *gp);
 void gopreempt_m(G *gp);
+void preemptg(M *mp, G *gp);
 void goyield_m(G *gp);
 void runqput(P *p, G *gp);
 void globrunqput(G *gp);
