@@ -45,20 +45,21 @@ typedef struct fz_settler {
 } fz_settler;
 
 /* A goroutine in a `tight` loop (interp_g.c): no call, so only an
- * asynchronous preemption interrupts it. The fuzzer's thread asks for its
- * preemption (sq_harness_preempt_g: by goroutine, not by M, since it may
- * move to another M before its loop starts), again every millisecond
- * until it has honoured one more (a request finds no running G while the
- * G is between Ms), and then releases the loop, which checks its
- * registers one last time and ends. Where async preemption is off it is
- * released at once. */
+ * asynchronous preemption interrupts it. Once the loop says it is ready,
+ * the fuzzer's thread has the runtime set the loop's halt word when the G
+ * next honours a preemption (sq_harness_preempt_notify) and asks for one
+ * (sq_harness_preempt_g: by goroutine, not by M, since it may move to
+ * another M before its loop starts), again every millisecond until the
+ * halt word is set (a request finds no running G while the G is between
+ * Ms). The G, back in its loop, sees the word at once, checks its
+ * registers one last time and ends. Where async preemption is off the
+ * fuzzer's thread sets the word itself. */
 typedef struct fz_tight {
 	uint32_t ready;		/* spinning, registers loaded */
-	int32_t release;	/* released (its halt word set) */
+	int32_t active;		/* counted in ntight */
 	volatile uint32_t *halt;	/* the loop's halt word */
 	uint64_t goid;
-	int64_t base;		/* its preemptions when first asked; -1: not asked yet */
-	int64_t asked;		/* when last asked (fz_now) */
+	int64_t asked;		/* when last asked (fz_now); 0: not yet */
 } fz_tight;
 
 /* The current execution. */
@@ -76,7 +77,7 @@ typedef struct fz_state {
 	uint32_t nretake;	/* `retake` operations begun (their order) */
 	uint64_t retake_done;	/* bit k: the k-th has gone on */
 	fz_settler settle[FZ_MAXSETTLE];
-	uint32_t ntight;	/* tight loops not released yet */
+	uint32_t ntight;	/* tight loops not seen halted yet */
 	fz_tight tight[FZ_MAXOPS];	/* by node */
 } fz_state;
 

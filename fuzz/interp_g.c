@@ -69,6 +69,8 @@ void fz_g_reset(void)
 	fz_cur.nretake = 0;
 	fz_cur.retake_done = 0;
 	fz_cur.ntight = 0;
+	for (int i = 0; i < FZ_MAXOPS; i++)
+		fz_cur.tight[i].active = 0;
 	if (!mypid)
 		mypid = getpid();
 }
@@ -313,8 +315,8 @@ static void op_pingpong(int16_t i)
 }
 
 /* `tight`: registers full of values derived from the node (every class
- * the arch has: regloop.h), in a loop with no call until the fuzzer's
- * thread has seen the G preempted once; then they must all still hold. */
+ * the arch has: regloop.h), in a loop with no call until the G has been
+ * preempted once; then they must all still hold. */
 static sc_regs tregs[FZ_MAXOPS];
 
 static void op_tight(int16_t i)
@@ -329,9 +331,8 @@ static void op_tight(int16_t i)
 	sc_regs_init(&tregs[i], 0x71647400u + (uint64_t)i * 1009, UINT64_MAX);
 	tregs[i].left = UINT64_MAX;
 	t->halt = &tregs[i].halt;
-	t->release = 0;
 	t->ready = 0;
-	t->base = -1;
+	t->asked = 0;
 	t->goid = sq_goid();
 	/* The fuzzer's thread polls while ntight counts a loop, and asks only
 	 * once the loop says it is ready (regloop's live word, stored with the
@@ -340,6 +341,7 @@ static void op_tight(int16_t i)
 	 * would be left for a split check the loop never makes; and another
 	 * loop preempted first finds these values when it resumes. */
 	tregs[i].live = &t->ready;
+	__atomic_store_n(&t->active, 1, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&fz_cur.ntight, 1, __ATOMIC_ACQ_REL);
 	fz_attention();
 	bad = sc_regloop(&tregs[i]);

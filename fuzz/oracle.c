@@ -394,25 +394,28 @@ int fz_tight_tick(void)
 	pending = 1;	/* one is on its way in, at least */
 	for (int i = 0; i < FZ_MAXOPS; i++) {
 		fz_tight *t = &fz_cur.tight[i];
-		int64_t n;
 
-		if (!__atomic_load_n(&t->ready, __ATOMIC_ACQUIRE) || t->release)
+		if (!__atomic_load_n(&t->active, __ATOMIC_ACQUIRE))
 			continue;
-		if (!sq_harness_asyncpreempt()) {
-			n = 0;	/* nothing would interrupt it: one round and out */
-		} else if (t->base < 0) {
-			t->base = sq_harness_preempt_g(t->goid, 1);
-			t->asked = fz_now();
-			continue;
-		} else if ((n = sq_harness_preempt_g(t->goid, 0)) <= t->base) {
-			if (fz_now() - t->asked > 1000000) {
-				sq_harness_preempt_g(t->goid, 1);
-				t->asked = fz_now();
+		if (!*t->halt) {
+			if (!__atomic_load_n(&t->ready, __ATOMIC_ACQUIRE))
+				continue;
+			if (sq_harness_asyncpreempt()) {
+				/* The runtime sets the halt word once the G has
+				 * been preempted; a request that found it between
+				 * Ms is made again. */
+				if (!t->asked)
+					sq_harness_preempt_notify(t->goid, (uint32_t *)t->halt);
+				if (!t->asked || fz_now() - t->asked > 1000000) {
+					sq_harness_preempt_g(t->goid, 1);
+					t->asked = fz_now();
+				}
+				continue;
 			}
-			continue;
+			/* nothing would interrupt it: one round and out */
+			__atomic_store_n(t->halt, 1, __ATOMIC_RELEASE);
 		}
-		t->release = 1;
-		__atomic_store_n(t->halt, 1, __ATOMIC_RELEASE);
+		t->active = 0;
 		__atomic_sub_fetch(&fz_cur.ntight, 1, __ATOMIC_ACQ_REL);
 	}
 	return pending;

@@ -206,6 +206,18 @@ def test_harness_asks_for_a_goroutines_preemption_by_id(fixed, procs):
     r.assert_pass("preempt-g")
 
 
+@pytest.mark.parametrize("procs", [1, 2])
+def test_runtime_tells_the_harness_of_a_goroutines_preemption(fixed, procs):
+    """sq_harness_preempt_notify (how the fuzz interpreter's `tight` loop
+    ends): a loop with no calls, under preempt=off, spins on a word the
+    runtime sets when the goroutine honours the requested preemption; a
+    replaced registration's word stays clear; an unknown id is -ESRCH."""
+    r = fixed.run("tests/rt_sched", "preempt-notify",
+                  env={"SQ_MAXPROCS": str(procs), "SQ_DEBUG": "preempt=off"}, timeout=60)
+    _skipped(r)
+    r.assert_pass("preempt-notify")
+
+
 @pytest.mark.parametrize("variant", ["fixed", "hostonstack"])
 def test_no_async_preemption_inside_a_programs_signal_handler(variant_runner, variant):
     """A plain SIGALRM handler installed before the runtime, running on a

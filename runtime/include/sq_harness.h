@@ -79,6 +79,14 @@ int64_t sq_harness_preempt(int64_t mid, int ask);
  * id. Harness builds; any thread. */
 int64_t sq_harness_preempt_g(uint64_t goid, int ask);
 
+/* Have the runtime store 1 (release) to *word when goroutine goid next
+ * honours a preemption, once; NULL cancels. A G spinning on *word until
+ * it is preempted then ends its spin as soon as it runs again, without
+ * the asking thread waking to see the count move. 0, or -ESRCH if no live
+ * G has that id. A new goroutine starts with none. Harness builds; any
+ * thread. */
+int sq_harness_preempt_notify(uint64_t goid, uint32_t *word);
+
 /* The calling G's sq_lockosthread nesting (0: not locked by the
  * program), as Go's runtime.LockOSCounts for its tests. -1 off a G. */
 int sq_harness_lockcount(void);

@@ -129,6 +129,21 @@ int sq_harness_asyncpreempt(void)
 	return async.on;
 }
 
+/* The live G with id goid, or NULL. allg only grows; a G reused for a new
+ * goroutine has a new goid. */
+static G *liveg(uint64_t goid)
+{
+	G *gp;
+
+	if (goid == 0)
+		return NULL;
+	for (gp = __atomic_load_n(&allg, __ATOMIC_ACQUIRE); gp; gp = gp->alllink)
+		if (__atomic_load_n(&gp->goid, __ATOMIC_ACQUIRE) == goid &&
+		    atomic_load32(&gp->status) != Gdead)
+			return gp;
+	return NULL;
+}
+
 /* The fuzz interpreter's sysmon: sysmon's request for whatever G runs on
  * M mid, when it asks (proc.c's preemptone does the same for a G that has
  * run 10 ms). Any thread. */
@@ -155,7 +170,7 @@ int64_t sq_harness_preempt(int64_t mid, int ask)
 /* The same, by G: a G can move to another M between learning its M and
  * being asked (the fuzz interpreter's `tight` did: it learned M2, was
  * preempted before its loop and went on on M3, and M2's count never
- * grew). allg only grows; a G reused for a new goroutine has a new goid. */
+ * grew). */
 int64_t sq_harness_preempt_g(uint64_t goid, int ask)
 {
 	G *gp;
@@ -164,11 +179,7 @@ int64_t sq_harness_preempt_g(uint64_t goid, int ask)
 
 	if (!SQ_HARNESS)
 		return -ENOSYS;
-	for (gp = __atomic_load_n(&allg, __ATOMIC_ACQUIRE); gp; gp = gp->alllink)
-		if (__atomic_load_n(&gp->goid, __ATOMIC_ACQUIRE) == goid &&
-		    atomic_load32(&gp->status) != Gdead)
-			break;
-	if (!gp || goid == 0)
+	if (!(gp = liveg(goid)))
 		return -ESRCH;
 	n = (int64_t)__atomic_load_n(&gp->npreempt, __ATOMIC_ACQUIRE);
 	mp = __atomic_load_n(&gp->m, __ATOMIC_ACQUIRE);
@@ -176,4 +187,19 @@ int64_t sq_harness_preempt_g(uint64_t goid, int ask)
 	    atomic_load32(&gp->status) == Grunning)
 		preemptg(mp, gp);
 	return n;
+}
+
+/* A word the runtime sets when a G honours its next preemption, for a
+ * harness whose G spins until then: it need not wake to see the count
+ * move, and the G goes on as soon as it runs again. */
+int sq_harness_preempt_notify(uint64_t goid, uint32_t *word)
+{
+	G *gp;
+
+	if (!SQ_HARNESS)
+		return -ENOSYS;
+	if (!(gp = liveg(goid)))
+		return -ESRCH;
+	__atomic_store_n(&gp->pnotify, word, __ATOMIC_RELEASE);
+	return 0;
 }

@@ -1200,6 +1200,7 @@ static G *newproc(int (*fn)(void *), void *arg, size_t size)
 	gp->lockedm = NULL;
 	gp->defer = NULL;
 	gp->asyncpc = 0;
+	gp->pnotify = NULL;
 	gp->sched.sp = sq_ctx_make(gstacktop(gp), gstart);
 	gp->sched.pc = (uintptr)gstart;
 	gsetguard(gp);
@@ -1474,6 +1475,12 @@ void gopreempt_m(G *gp)
 	dropg(mp, gp);
 	mp->npreempt++;
 	__atomic_store_n(&gp->npreempt, gp->npreempt + 1, __ATOMIC_RELEASE);
+	if (SQ_HARNESS && gp->pnotify) {
+		uint32_t *w = __atomic_exchange_n(&gp->pnotify, NULL, __ATOMIC_ACQ_REL);
+
+		if (w)
+			__atomic_store_n(w, 1, __ATOMIC_RELEASE);
+	}
 	lock(&sched.lock);
 	globrunqput(gp);
 	unlock(&sched.lock);

@@ -125,6 +125,7 @@ struct G {
 	Defer *defer;		/* cleanups sq_goexit runs, innermost first */
 	uintptr asyncpc;	/* pc an asynchronous preemption interrupted (0: none) */
 	uint64_t npreempt;	/* preemptions honoured, wherever it ran */
+	uint32_t *pnotify;	/* harness: set to 1 at the next preemption honoured */
 };
 
 struct M {

@@ -534,6 +534,82 @@ static int test_preempt_g(void *unused)
 	return rt_pass();
 }
 
+/* sq_harness_preempt_notify: the runtime sets a harness's word when the
+ * G honours its next preemption, and the G, spinning on that word, ends
+ * its own loop (preempt=off: only the request can preempt it). A second
+ * registration replaces the first. */
+static uint32_t pn_stop, pn_decoy;
+static volatile int pn_ready, pn_checked;
+static volatile uint64_t pn_goid;
+static const char *pn_err;
+
+static int pn_spinner(void *arg)
+{
+	pn_goid = sq_goid();
+	pn_ready = 1;
+	while (!__atomic_load_n(&pn_stop, __ATOMIC_ACQUIRE))
+		;
+	while (!pn_checked)	/* alive while the prober reads its count */
+		sq_yield();
+	sq_wg_done(arg);
+	return 0;
+}
+
+static void *pn_prober(void *arg)
+{
+	struct timespec ms = { 0, 1000000 };
+	int64_t base;
+	int i;
+
+	while (!pn_ready)
+		sched_yield();
+	base = sq_harness_preempt_g(pn_goid, 0);
+	if (sq_harness_preempt_notify(pn_goid, &pn_decoy) != 0 ||
+	    sq_harness_preempt_notify(pn_goid, &pn_stop) != 0) {
+		pn_err = "no live goroutine with the spinner's id";
+		__atomic_store_n(&pn_stop, 1, __ATOMIC_RELEASE);
+		pn_checked = 1;
+		return NULL;
+	}
+	for (i = 0; i < 10000 && !__atomic_load_n(&pn_stop, __ATOMIC_ACQUIRE); i++) {
+		sq_harness_preempt_g(pn_goid, 1);
+		nanosleep(&ms, NULL);
+	}
+	if (!__atomic_load_n(&pn_stop, __ATOMIC_ACQUIRE)) {
+		pn_err = "the word was not set in 10000 requests";
+		__atomic_store_n(&pn_stop, 1, __ATOMIC_RELEASE);
+	} else if (sq_harness_preempt_g(pn_goid, 0) <= base) {
+		pn_err = "the word was set with no preemption counted";
+	} else if (__atomic_load_n(&pn_decoy, __ATOMIC_ACQUIRE)) {
+		pn_err = "a replaced registration's word was set too";
+	}
+	pn_checked = 1;
+	return NULL;
+}
+
+static int test_preempt_notify(void *unused)
+{
+	sq_wg *wg = sq_wg_new();
+	pthread_t t;
+
+	if (!sq_harness_asyncpreempt() || sq_harness_preempt_notify(sq_goid(), NULL) < 0) {
+		printf("SKIP %s: needs asynchronous preemption and a harness build\n", rt_current);
+		return 0;
+	}
+	if (sq_harness_preempt_notify(0, &pn_decoy) != -ESRCH ||
+	    sq_harness_preempt_notify(UINT64_MAX, &pn_decoy) != -ESRCH)
+		return rt_fail("a goroutine id nobody has did not give -ESRCH");
+	sq_wg_add(wg, 1);
+	if (pthread_create(&t, NULL, pn_prober, NULL) != 0)
+		return rt_fail("pthread_create");
+	sq_spawn(pn_spinner, wg);
+	sq_wg_wait(wg);
+	pthread_join(t, NULL);
+	if (pn_err)
+		return rt_fail(pn_err);
+	return rt_pass();
+}
+
 /* ---- a program's signal handler is no safe point --------------------------- */
 
 static volatile int alrm_in, alrm_stop;
@@ -613,6 +689,7 @@ static const rt_case cases[] = {
 	{ "mid", test_mid, 1, "sq_mid on Gs" },
 	{ "preempt-tight", test_preempt_tight, 1, "a loop with no calls is preempted asynchronously" },
 	{ "preempt-g", test_preempt_g, 1, "a harness asks for a goroutine's preemption by its id" },
+	{ "preempt-notify", test_preempt_notify, 1, "the runtime sets a harness's word at a G's next preemption" },
 	{ "host-handler", test_host_handler, 0, "no asynchronous preemption inside a handler of the program's" },
 	{ "picker", test_picker, 1, "[SEED] the schedule follows a picker's choices" },
 	{ "yield-steal", test_yield_steal, 1, "[N] 2P-1 Gs x N yields while Ps go idle and steal" },
