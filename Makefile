@@ -28,6 +28,7 @@ REGRESS ?=
 # The variant list is the runtime's (SQ_VARIANTS, read by mk/contract.mk).
 include mk/contract.mk
 VARIANTS := $(SQ_VARIANTS)
+NPROC    := $(shell nproc 2>/dev/null || echo 2)
 PYTHON  ?= /usr/bin/python3
 CC      := clang
 BUDGET  ?= 3m
@@ -97,6 +98,7 @@ NOSPLIT_CHECK  := $(PYTHON) tools/nosplit/nosplit-check --budget $(NOSPLIT_BUDGE
                   --config $(NOSPLIT_CONF) $(if $(REGRESS),--report-only)
 NOSPLIT_OK     := $(if $(COVERAGE),,$(if $(filter x86_64,$(ARCH)),$(B)/nosplit.ok))
 
+.PHONY: $(VARIANTS:%=variant-%)
 .PHONY: test-vms vm-images deps-vm deps-go deps-fuzz all lib tests scenarios variants run regress test bench bench-split clean deps-build deps-test deps-bench tools contract docs selftest cov
 all: lib tests scenarios $(SQ_TOOLS) contract
 lib: $(LIB) $(HLIB) $(NOSPLIT_OK)
@@ -117,9 +119,12 @@ $(CONTRACT_JSON): build/describe
 cov:
 	@$(MAKE) --no-print-directory COVERAGE=1 scenarios
 
-variants:
-	@$(MAKE) --no-print-directory all
-	@for v in $(VARIANTS); do $(MAKE) --no-print-directory REGRESS=$$v all || exit 1; done
+# Every regression variant, after the fixed build (which makes the tools
+# and the contract they share); with -j, the variants side by side.
+variants: all
+	@$(MAKE) --no-print-directory $(VARIANTS:%=variant-%)
+$(VARIANTS:%=variant-%): variant-%:
+	@$(MAKE) --no-print-directory REGRESS=$* all
 
 $(B)/obj/%.o: runtime/src/%.c $(RT_HDRS)
 	@mkdir -p $(dir $@)
@@ -248,7 +253,7 @@ SMOKE_TARGETS ?= qemu-aarch64 qemu-riscv64 musl
 PYTEST_TARGETS = --target=$(TEST_TARGET) $(if $(filter local,$(TEST_TARGET)),$(SMOKE_TARGETS:%=--smoke-target=%))
 
 test: deps-test
-	@$(MAKE) --no-print-directory variants
+	@$(MAKE) --no-print-directory -j$(NPROC) variants
 	@mkdir -p out
 	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u ARCH -u LIBC -u REGRESS \
 		$(PYTHON) -m pytest -q -n 2 --dist loadgroup pytest $(PYTEST_TARGETS) --junitxml=out/junit.xml
