@@ -507,23 +507,33 @@ static void *byg_prober(void *arg)
 	return NULL;
 }
 
-static int test_preempt_g(void *unused)
+/* A goroutine spinning under preempt=off while a thread of its own probes
+ * it from outside: spawn both, wait for both. 0, or -1 if the thread could
+ * not start. */
+static int spin_and_probe(int (*spin)(void *), void *(*probe)(void *))
 {
 	sq_wg *wg = sq_wg_new();
 	pthread_t t;
 
+	sq_wg_add(wg, 1);
+	if (pthread_create(&t, NULL, probe, NULL) != 0)
+		return -1;
+	sq_spawn(spin, wg);
+	sq_wg_wait(wg);
+	pthread_join(t, NULL);
+	return 0;
+}
+
+static int test_preempt_g(void *unused)
+{
 	if (!sq_harness_asyncpreempt() || sq_harness_preempt_g(sq_goid(), 0) < 0) {
 		printf("SKIP %s: needs asynchronous preemption and a harness build\n", rt_current);
 		return 0;
 	}
 	if (sq_harness_preempt_g(0, 0) != -ESRCH || sq_harness_preempt_g(UINT64_MAX, 1) != -ESRCH)
 		return rt_fail("a goroutine id nobody has did not give -ESRCH");
-	sq_wg_add(wg, 1);
-	if (pthread_create(&t, NULL, byg_prober, NULL) != 0)
+	if (spin_and_probe(byg_spinner, byg_prober) != 0)
 		return rt_fail("pthread_create");
-	sq_spawn(byg_spinner, wg);
-	sq_wg_wait(wg);
-	pthread_join(t, NULL);
 	if (byg_err)
 		return rt_fail(byg_err);
 	/* sq_wg_done comes before the goroutine's end: wait for it. */
@@ -589,9 +599,6 @@ static void *pn_prober(void *arg)
 
 static int test_preempt_notify(void *unused)
 {
-	sq_wg *wg = sq_wg_new();
-	pthread_t t;
-
 	if (!sq_harness_asyncpreempt() || sq_harness_preempt_notify(sq_goid(), NULL) < 0) {
 		printf("SKIP %s: needs asynchronous preemption and a harness build\n", rt_current);
 		return 0;
@@ -599,12 +606,8 @@ static int test_preempt_notify(void *unused)
 	if (sq_harness_preempt_notify(0, &pn_decoy) != -ESRCH ||
 	    sq_harness_preempt_notify(UINT64_MAX, &pn_decoy) != -ESRCH)
 		return rt_fail("a goroutine id nobody has did not give -ESRCH");
-	sq_wg_add(wg, 1);
-	if (pthread_create(&t, NULL, pn_prober, NULL) != 0)
+	if (spin_and_probe(pn_spinner, pn_prober) != 0)
 		return rt_fail("pthread_create");
-	sq_spawn(pn_spinner, wg);
-	sq_wg_wait(wg);
-	pthread_join(t, NULL);
 	if (pn_err)
 		return rt_fail(pn_err);
 	return rt_pass();
