@@ -1475,7 +1475,7 @@ void gopreempt_m(G *gp)
 	dropg(mp, gp);
 	mp->npreempt++;
 	__atomic_store_n(&gp->npreempt, gp->npreempt + 1, __ATOMIC_RELEASE);
-	if (SQ_HARNESS && gp->pnotify) {
+	if (SQ_HARNESS && __atomic_load_n(&gp->pnotify, __ATOMIC_RELAXED)) {
 		uint32_t *w = __atomic_exchange_n(&gp->pnotify, NULL, __ATOMIC_ACQ_REL);
 
 		if (w)
