@@ -83,6 +83,11 @@ typedef struct fz_state {
 
 extern fz_state fz_cur;
 
+/* A `tight` loop's G: ask for its own preemption (the timer's id, or -1);
+ * and, once the loop has ended, take it out of ntight, once (oracle.c). */
+int fz_tight_arm(fz_tight *t);
+void fz_tight_done(fz_tight *t);
+
 /* Bound (default) or unbound (SQ_CALLBACK_BIND=0) callbacks: the target. */
 extern int fz_bound;
 

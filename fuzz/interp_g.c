@@ -316,7 +316,8 @@ static void op_pingpong(int16_t i)
 
 /* `tight`: registers full of values derived from the node (every class
  * the arch has: regloop.h), in a loop with no call until the G has been
- * preempted once; then they must all still hold. */
+ * preempted once (oracle.c's fz_tight_arm asks); then they must all still
+ * hold. */
 static sc_regs tregs[FZ_MAXOPS];
 
 static void op_tight(int16_t i)
@@ -324,6 +325,7 @@ static void op_tight(int16_t i)
 	fz_tight *t = &fz_cur.tight[i];
 	uint64_t bad;
 	char reg[64];
+	int timer;
 
 	/* One round, no reload: the values loaded once are checked once, when
 	 * the loop is halted; a preemption lands in the spin, with every value
@@ -334,18 +336,23 @@ static void op_tight(int16_t i)
 	t->ready = 0;
 	t->asked = 0;
 	t->goid = sq_goid();
-	/* The fuzzer's thread polls while ntight counts a loop, and asks only
-	 * once the loop says it is ready (regloop's live word, stored with the
-	 * vector registers already loaded): so the request finds the G in the
-	 * loop, the program's code, never in libc or the runtime, where it
-	 * would be left for a split check the loop never makes; and another
-	 * loop preempted first finds these values when it resumes. */
+	/* The G's own request lands once the loop spins (fz_tight_arm); the
+	 * fuzzer's thread, which polls while ntight counts a loop, asks again
+	 * only once the loop says it is ready (regloop's live word, stored
+	 * with the vector registers already loaded). So a request finds the G
+	 * in the loop, the program's code, never in libc or the runtime,
+	 * where it would be left for a split check the loop never makes; and
+	 * another loop preempted first finds these values when it resumes. */
 	tregs[i].live = &t->ready;
 	__atomic_store_n(&t->active, 1, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&fz_cur.ntight, 1, __ATOMIC_ACQ_REL);
 	fz_attention();
+	timer = fz_tight_arm(t);
 	bad = sc_regloop(&tregs[i]);
+	if (timer >= 0)
+		sq_harness_preempt_after_done(timer);
 	__atomic_store_n(&t->ready, 0, __ATOMIC_RELEASE);
+	fz_tight_done(t);
 	if (bad)
 		fz_fail("wrong-result", "tight: %s changed while the goroutine was preempted",
 			sc_regname(bad - 1, reg, sizeof reg));

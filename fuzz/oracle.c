@@ -385,6 +385,40 @@ int fz_settle_tick(void)
 
 /* Whether asking has had its effect is timing, and so stays out of the
  * coverage (oracle.c). */
+/* The G asks for its own preemption, through a timer that signals its
+ * thread once the loop spins (the fuzzer's thread shares the CPU and
+ * would wait for the spinning thread's time slice to end), and has the
+ * runtime set the loop's halt word when it honours it; the fuzzer's
+ * thread asks again if nothing has come of it in 1 ms (fz_tight_tick).
+ * Preempted before the loop (the signal came while arming took longer
+ * than the delay: a stack split's way back, a descheduled thread), the
+ * halt word is set already: again, a few times. The timer's id, or -1. */
+enum { FZ_TIGHT_ASK_NS = 50000 };
+
+int fz_tight_arm(fz_tight *t)
+{
+	int timer = -1;
+
+	for (int k = 0; k < 4 && sq_harness_asyncpreempt(); k++) {
+		if (timer >= 0)
+			sq_harness_preempt_after_done(timer);
+		__atomic_store_n(t->halt, 0, __ATOMIC_RELEASE);
+		sq_harness_preempt_notify(t->goid, (uint32_t *)t->halt);
+		timer = sq_harness_preempt_after(FZ_TIGHT_ASK_NS);
+		if (!__atomic_load_n(t->halt, __ATOMIC_ACQUIRE))
+			break;
+	}
+	return timer;
+}
+
+/* A loop seen halted, by the fuzzer's thread or by its G once it ends:
+ * whichever comes first takes it out of the count. */
+void fz_tight_done(fz_tight *t)
+{
+	if (__atomic_exchange_n(&t->active, 0, __ATOMIC_ACQ_REL))
+		__atomic_sub_fetch(&fz_cur.ntight, 1, __ATOMIC_ACQ_REL);
+}
+
 int fz_tight_tick(void)
 {
 	int pending = 0;
@@ -395,18 +429,21 @@ int fz_tight_tick(void)
 	for (int i = 0; i < FZ_MAXOPS; i++) {
 		fz_tight *t = &fz_cur.tight[i];
 
-		if (!__atomic_load_n(&t->active, __ATOMIC_ACQUIRE))
+		/* Not before the loop says it spins: before that, the G may
+		 * still be arming its request and clearing its halt word. */
+		if (!__atomic_load_n(&t->active, __ATOMIC_ACQUIRE) ||
+		    !__atomic_load_n(&t->ready, __ATOMIC_ACQUIRE))
 			continue;
 		if (!*t->halt) {
-			if (!__atomic_load_n(&t->ready, __ATOMIC_ACQUIRE))
-				continue;
 			if (sq_harness_asyncpreempt()) {
-				/* The runtime sets the halt word once the G has
-				 * been preempted; a request that found it between
-				 * Ms is made again. */
-				if (!t->asked)
-					sq_harness_preempt_notify(t->goid, (uint32_t *)t->halt);
-				if (!t->asked || fz_now() - t->asked > 1000000) {
+				/* The G asked for itself (interp_g.c); ask again
+				 * if nothing came of it in 1 ms: a request finds
+				 * no running G while the G is between Ms. The
+				 * runtime sets the halt word once the G has been
+				 * preempted. */
+				if (!t->asked) {
+					t->asked = fz_now();
+				} else if (fz_now() - t->asked > 1000000) {
 					sq_harness_preempt_g(t->goid, 1);
 					t->asked = fz_now();
 				}
@@ -415,8 +452,7 @@ int fz_tight_tick(void)
 			/* nothing would interrupt it: one round and out */
 			__atomic_store_n(t->halt, 1, __ATOMIC_RELEASE);
 		}
-		t->active = 0;
-		__atomic_sub_fetch(&fz_cur.ntight, 1, __ATOMIC_ACQ_REL);
+		fz_tight_done(t);
 	}
 	return pending;
 }

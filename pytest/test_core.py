@@ -218,6 +218,18 @@ def test_runtime_tells_the_harness_of_a_goroutines_preemption(fixed, procs):
     r.assert_pass("preempt-notify")
 
 
+@pytest.mark.parametrize("procs", [1, 2])
+def test_goroutine_asks_for_its_own_preemption(fixed, procs):
+    """sq_harness_preempt_after (how the fuzz interpreter's `tight` loop is
+    asked): a loop with no calls, under preempt=off and with no other
+    thread asking, is preempted by the request a timer delivers to its own
+    thread; a plain thread's call is -EINVAL."""
+    r = fixed.run("tests/rt_sched", "preempt-after",
+                  env={"SQ_MAXPROCS": str(procs), "SQ_DEBUG": "preempt=off"}, timeout=60)
+    _skipped(r)
+    r.assert_pass("preempt-after")
+
+
 @pytest.mark.parametrize("variant", ["fixed", "hostonstack"])
 def test_no_async_preemption_inside_a_programs_signal_handler(variant_runner, variant):
     """A plain SIGALRM handler installed before the runtime, running on a

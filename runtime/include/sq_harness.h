@@ -87,6 +87,17 @@ int64_t sq_harness_preempt_g(uint64_t goid, int ask);
  * thread. */
 int sq_harness_preempt_notify(uint64_t goid, uint32_t *word);
 
+/* From a goroutine: sysmon's request for the calling G's preemption, sent
+ * ns from now by a one-shot kernel timer to the calling thread (SIGURG,
+ * which the runtime takes as sysmon's tgkill), so that a G about to spin
+ * in a loop with no call is asked without another thread needing the CPU.
+ * If the G has moved to another M by then, that request finds whatever
+ * runs there, as a late one of sysmon's would. A timer id for
+ * sq_harness_preempt_after_done (which disarms and frees it; any thread),
+ * or -errno (-EINVAL off a goroutine). Harness builds. */
+int sq_harness_preempt_after(int64_t ns);
+int sq_harness_preempt_after_done(int id);
+
 /* The calling G's sq_lockosthread nesting (0: not locked by the
  * program), as Go's runtime.LockOSCounts for its tests. -1 off a G. */
 int sq_harness_lockcount(void);

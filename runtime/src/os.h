@@ -44,6 +44,11 @@ void os_init(void);
 /* The calling thread's kernel id. Signal-safe. */
 int32_t os_gettid(void);
 int os_tgkill(int32_t tid, int sig);
+/* A one-shot timer that sends sig to thread tid of this process ns from
+ * now (si_code SI_TIMER): its id, or -errno. os_timer_delete disarms it and
+ * frees it; any thread. */
+int os_timer_tid(int32_t tid, int sig, int64_t ns);
+int os_timer_delete(int id);
 int64_t os_nanotime(void);
 void os_usleep(int64_t us);
 int os_ncpu(void);

@@ -12,7 +12,8 @@
  *
  * A safe point, as in Go (isAsyncSafePoint), is all of:
  *   - the runtime asked: sysmon's request for this M is what arrived (a
- *     stray SIGURG only poisons the guard);
+ *     stray SIGURG only poisons the guard; in harness builds a G may ask
+ *     for itself through a timer, sq_harness_preempt_after);
  *   - the thread was running the M's current G (not g0, not gsignal), in
  *     Grunning, outside any syscall window (throwsplit), with no runtime
  *     lock held (m->locks), holding a running P, not inside C run by
@@ -202,4 +203,33 @@ int sq_harness_preempt_notify(uint64_t goid, uint32_t *word)
 		return -ESRCH;
 	__atomic_store_n(&gp->pnotify, word, __ATOMIC_RELEASE);
 	return 0;
+}
+
+/* sysmon's request for the calling G, sent by a kernel timer to its own
+ * thread ns from now instead of by another thread: a G about to spin in
+ * a loop with no call is asked without anyone else needing its CPU. The
+ * request is this M's, as preemptm makes it; the signal handler takes a
+ * SIGURG from a timer as it takes sysmon's tgkill (signal.c). */
+int sq_harness_preempt_after(int64_t ns)
+{
+	G *gp = getg();
+	M *mp;
+	int id;
+
+	if (!SQ_HARNESS)
+		return -ENOSYS;
+	if (!gp || !(mp = gp->m) || gp != mp->curg || mp->procid <= 0 || !sq_signals_ready)
+		return -EINVAL;
+	__atomic_store_n(&mp->preemptreq, 1, __ATOMIC_RELEASE);
+	id = os_timer_tid(mp->procid, SIGURG, ns);
+	if (id < 0)
+		__atomic_store_n(&mp->preemptreq, 0, __ATOMIC_RELEASE);
+	return id;
+}
+
+int sq_harness_preempt_after_done(int id)
+{
+	if (!SQ_HARNESS)
+		return -ENOSYS;
+	return os_timer_delete(id);
 }

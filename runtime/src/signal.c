@@ -386,14 +386,16 @@ static void sigdispatch(int sig, siginfo_t *info, void *uc, G *gp)
 	FAULT(SIGHANDLER_DISPATCH);
 	switch (sig) {
 	case SIGURG:
-		/* The runtime's own requests are tgkill'd by sysmon. A host's
-		 * SIGURG sent while one is on its way coalesces with it (one
-		 * delivery for both), so the two cannot be told apart here:
-		 * the host's handler gets every SIGURG, the runtime's too. A
-		 * spurious SIGURG is what Go documents for SIGURG users; a lost
-		 * one would be a signal the host sent and never saw. */
+		/* The runtime's own requests are tgkill'd by sysmon (in harness
+		 * builds also sent by a timer the G armed for itself:
+		 * sq_harness_preempt_after). A host's SIGURG sent while one is
+		 * on its way coalesces with it (one delivery for both), so the
+		 * two cannot be told apart here: the host's handler gets every
+		 * SIGURG, the runtime's too. A spurious SIGURG is what Go
+		 * documents for SIGURG users; a lost one would be a signal the
+		 * host sent and never saw. */
 		asked = __atomic_exchange_n(&mp->preemptreq, 0, __ATOMIC_ACQ_REL) != 0 &&
-			info->si_code == SI_TKILL;
+			(info->si_code == SI_TKILL || (SQ_HARNESS && info->si_code == SI_TIMER));
 		sigpreempt(gp, uc, asked);
 		if (hosthandles(sig))
 			forward(sig, info, uc);

@@ -613,6 +613,70 @@ static int test_preempt_notify(void *unused)
 	return rt_pass();
 }
 
+/* sq_harness_preempt_after: the G asks for its own preemption through a
+ * timer on its thread and spins on the notify word; no other thread asks
+ * (preempt=off). A watchdog thread ends the spin after 10 s, a failure. */
+static uint32_t pa_stop;
+static volatile int pa_done, pa_timer = -1, pa_offg;
+static volatile int64_t pa_base = -1, pa_after = -1;
+
+static int pa_spinner(void *arg)
+{
+	uint64_t self = sq_goid();
+
+	pa_base = sq_harness_preempt_g(self, 0);
+	sq_harness_preempt_notify(self, &pa_stop);
+	pa_timer = sq_harness_preempt_after(20000);
+	while (!__atomic_load_n(&pa_stop, __ATOMIC_ACQUIRE))
+		;
+	pa_after = sq_harness_preempt_g(self, 0);
+	if (pa_timer >= 0)
+		sq_harness_preempt_after_done(pa_timer);
+	pa_done = 1;
+	sq_wg_done(arg);
+	return 0;
+}
+
+static void *pa_watchdog(void *arg)
+{
+	pa_offg = sq_harness_preempt_after(1000);	/* a plain thread: refused */
+	for (int i = 0; i < 10000 && !pa_done && !__atomic_load_n(&pa_stop, __ATOMIC_ACQUIRE); i++) {
+		struct timespec ms = { 0, 1000000 };
+
+		nanosleep(&ms, NULL);
+	}
+	if (!__atomic_load_n(&pa_stop, __ATOMIC_ACQUIRE))
+		__atomic_store_n(&pa_stop, 2, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static int test_preempt_after(void *unused)
+{
+	sq_stats st;
+	int64_t async0;
+
+	if (!sq_harness_asyncpreempt() || sq_harness_preempt_notify(sq_goid(), NULL) < 0) {
+		printf("SKIP %s: needs asynchronous preemption and a harness build\n", rt_current);
+		return 0;
+	}
+	sq_stats_get(&st);
+	async0 = st.nasyncpreempt;
+	if (spin_and_probe(pa_spinner, pa_watchdog) != 0)
+		return rt_fail("pthread_create");
+	sq_stats_get(&st);
+	if (pa_timer < 0)
+		return rt_fail("sq_harness_preempt_after failed on a goroutine");
+	if (pa_stop == 2)
+		return rt_fail("the timer's request was not honoured in 10 s");
+	if (pa_after <= pa_base)
+		return rt_fail("the word was set with no preemption counted");
+	if (st.nasyncpreempt <= async0)
+		return rt_fail("the loop was not preempted asynchronously: the timer's SIGURG was not taken as a request");
+	if (pa_offg != -EINVAL)
+		return rt_fail("sq_harness_preempt_after off a goroutine did not give -EINVAL");
+	return rt_pass();
+}
+
 /* ---- a program's signal handler is no safe point --------------------------- */
 
 static volatile int alrm_in, alrm_stop;
@@ -693,6 +757,7 @@ static const rt_case cases[] = {
 	{ "preempt-tight", test_preempt_tight, 1, "a loop with no calls is preempted asynchronously" },
 	{ "preempt-g", test_preempt_g, 1, "a harness asks for a goroutine's preemption by its id" },
 	{ "preempt-notify", test_preempt_notify, 1, "the runtime sets a harness's word at a G's next preemption" },
+	{ "preempt-after", test_preempt_after, 1, "a G asks for its own preemption through a timer" },
 	{ "host-handler", test_host_handler, 0, "no asynchronous preemption inside a handler of the program's" },
 	{ "picker", test_picker, 1, "[SEED] the schedule follows a picker's choices" },
 	{ "yield-steal", test_yield_steal, 1, "[N] 2P-1 Gs x N yields while Ps go idle and steal" },

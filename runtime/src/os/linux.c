@@ -213,6 +213,40 @@ NOSPLIT int os_tgkill(int32_t tid, int sig)
 	return (int)arch_syscall6(SYS_tgkill, getpid(), tid, sig, 0, 0, 0);
 }
 
+/* The kernel's struct sigevent (64 bytes), SIGEV_THREAD_ID's target in
+ * the union: not every libc names that field. */
+struct ksigevent {
+	union sigval value;
+	int signo;
+	int notify;
+	int tid;
+	int pad[(64 - sizeof(union sigval) - 3 * sizeof(int)) / sizeof(int)];
+};
+
+int os_timer_tid(int32_t tid, int sig, int64_t ns)
+{
+	struct ksigevent ev = { .signo = sig, .notify = 4 /* SIGEV_THREAD_ID */, .tid = tid };
+	struct itimerspec its = { .it_value = { ns / 1000000000, ns % 1000000000 } };
+	int id = -1;
+	long r;
+
+	_Static_assert(sizeof(struct ksigevent) == 64, "kernel sigevent");
+	r = arch_syscall6(SYS_timer_create, CLOCK_MONOTONIC, (long)&ev, (long)&id, 0, 0, 0);
+	if (r < 0)
+		return (int)r;
+	r = arch_syscall6(SYS_timer_settime, id, 0, (long)&its, 0, 0, 0);
+	if (r < 0) {
+		arch_syscall6(SYS_timer_delete, id, 0, 0, 0, 0, 0);
+		return (int)r;
+	}
+	return id;
+}
+
+int os_timer_delete(int id)
+{
+	return (int)arch_syscall6(SYS_timer_delete, id, 0, 0, 0, 0, 0);
+}
+
 NOSPLIT int64_t os_nanotime(void)
 {
 	struct timespec ts;
