@@ -45,15 +45,16 @@ typedef struct fz_settler {
 } fz_settler;
 
 /* A goroutine in a `tight` loop (interp_g.c): no call, so only an
- * asynchronous preemption interrupts it. Once the loop says it is ready,
- * the fuzzer's thread has the runtime set the loop's halt word when the G
- * next honours a preemption (sq_harness_preempt_notify) and asks for one
- * (sq_harness_preempt_g: by goroutine, not by M, since it may move to
- * another M before its loop starts), again every millisecond until the
- * halt word is set (a request finds no running G while the G is between
- * Ms). The G, back in its loop, sees the word at once, checks its
- * registers one last time and ends. Where async preemption is off the
- * fuzzer's thread sets the word itself. */
+ * asynchronous preemption interrupts it. Just before the loop the G asks
+ * for its own preemption through a timer on its thread and has the
+ * runtime set the loop's halt word when it honours one (fz_tight_arm);
+ * the G, back in its loop, sees the word, checks its registers one last
+ * time and ends. If the halt word is still clear 1 ms after the loop said
+ * it is ready, the fuzzer's thread asks (sq_harness_preempt_g: by
+ * goroutine, not by M, since the G may move to another M before its loop
+ * starts), again every millisecond (a request finds no running G while
+ * the G is between Ms). Where async preemption is off the fuzzer's thread
+ * sets the word itself. */
 typedef struct fz_tight {
 	uint32_t ready;		/* spinning, registers loaded */
 	int32_t active;		/* counted in ntight */

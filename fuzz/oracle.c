@@ -383,8 +383,6 @@ int fz_settle_tick(void)
 	return 1;
 }
 
-/* Whether asking has had its effect is timing, and so stays out of the
- * coverage (oracle.c). */
 /* The G asks for its own preemption, through a timer that signals its
  * thread once the loop spins (the fuzzer's thread shares the CPU and
  * would wait for the spinning thread's time slice to end), and has the
@@ -419,6 +417,8 @@ void fz_tight_done(fz_tight *t)
 		__atomic_sub_fetch(&fz_cur.ntight, 1, __ATOMIC_ACQ_REL);
 }
 
+/* Whether asking has had its effect is timing, and so stays out of the
+ * coverage (oracle.c). */
 int fz_tight_tick(void)
 {
 	int pending = 0;
