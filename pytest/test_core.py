@@ -196,38 +196,22 @@ def test_tight_loop_is_preempted_asynchronously(fixed, procs, flavour):
 
 
 @pytest.mark.parametrize("procs", [1, 2])
-def test_harness_asks_for_a_goroutines_preemption_by_id(fixed, procs):
-    """sq_harness_preempt_g (the fuzz interpreter's `tight`): a loop with
-    no calls, under preempt=off, ends only when the request by goroutine id
-    is honoured; an id nobody has, or an ended goroutine's, is -ESRCH."""
-    r = fixed.run("tests/rt_sched", "preempt-g",
+@pytest.mark.parametrize("case", ["preempt-g", "preempt-notify", "preempt-after"])
+def test_harness_preemption_calls(fixed, case, procs):
+    """The calls the fuzz interpreter's `tight` loop is asked and ended
+    with, each on a loop with no calls under preempt=off (only the request
+    under test can end it). preempt-g, sq_harness_preempt_g: the request
+    by goroutine id is honoured wherever the G runs; an id nobody has, or
+    an ended goroutine's, is -ESRCH. preempt-notify,
+    sq_harness_preempt_notify: the loop spins on a word the runtime sets
+    when the G honours the request; a replaced registration's word stays
+    clear. preempt-after, sq_harness_preempt_after: with no other thread
+    asking, the request a timer delivers to the G's own thread preempts
+    the loop asynchronously; a plain thread's call is -EINVAL."""
+    r = fixed.run("tests/rt_sched", case,
                   env={"SQ_MAXPROCS": str(procs), "SQ_DEBUG": "preempt=off"}, timeout=60)
     _skipped(r)
-    r.assert_pass("preempt-g")
-
-
-@pytest.mark.parametrize("procs", [1, 2])
-def test_runtime_tells_the_harness_of_a_goroutines_preemption(fixed, procs):
-    """sq_harness_preempt_notify (how the fuzz interpreter's `tight` loop
-    ends): a loop with no calls, under preempt=off, spins on a word the
-    runtime sets when the goroutine honours the requested preemption; a
-    replaced registration's word stays clear; an unknown id is -ESRCH."""
-    r = fixed.run("tests/rt_sched", "preempt-notify",
-                  env={"SQ_MAXPROCS": str(procs), "SQ_DEBUG": "preempt=off"}, timeout=60)
-    _skipped(r)
-    r.assert_pass("preempt-notify")
-
-
-@pytest.mark.parametrize("procs", [1, 2])
-def test_goroutine_asks_for_its_own_preemption(fixed, procs):
-    """sq_harness_preempt_after (how the fuzz interpreter's `tight` loop is
-    asked): a loop with no calls, under preempt=off and with no other
-    thread asking, is preempted by the request a timer delivers to its own
-    thread; a plain thread's call is -EINVAL."""
-    r = fixed.run("tests/rt_sched", "preempt-after",
-                  env={"SQ_MAXPROCS": str(procs), "SQ_DEBUG": "preempt=off"}, timeout=60)
-    _skipped(r)
-    r.assert_pass("preempt-after")
+    r.assert_pass(case)
 
 
 @pytest.mark.parametrize("variant", ["fixed", "hostonstack"])
