@@ -60,7 +60,7 @@ typedef struct fz_tight {
 	int32_t active;		/* counted in ntight */
 	volatile uint32_t *halt;	/* the loop's halt word */
 	uint64_t goid;
-	int64_t asked;		/* when last asked (fz_now); 0: not yet */
+	int64_t asked;		/* fuzzer's thread: first seen ready, then last asked (fz_now); 0: not seen */
 } fz_tight;
 
 /* The current execution. */

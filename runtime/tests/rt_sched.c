@@ -524,12 +524,19 @@ static int spin_and_probe(int (*spin)(void *), void *(*probe)(void *))
 	return 0;
 }
 
+/* The preemption calls' tests need both; else they say SKIP. */
+static int async_harness(void)
+{
+	if (sq_harness_asyncpreempt() && sq_harness_preempt_g(sq_goid(), 0) >= 0)
+		return 1;
+	printf("SKIP %s: needs asynchronous preemption and a harness build\n", rt_current);
+	return 0;
+}
+
 static int test_preempt_g(void *unused)
 {
-	if (!sq_harness_asyncpreempt() || sq_harness_preempt_g(sq_goid(), 0) < 0) {
-		printf("SKIP %s: needs asynchronous preemption and a harness build\n", rt_current);
+	if (!async_harness())
 		return 0;
-	}
 	if (sq_harness_preempt_g(0, 0) != -ESRCH || sq_harness_preempt_g(UINT64_MAX, 1) != -ESRCH)
 		return rt_fail("a goroutine id nobody has did not give -ESRCH");
 	if (spin_and_probe(byg_spinner, byg_prober) != 0)
@@ -599,10 +606,8 @@ static void *pn_prober(void *arg)
 
 static int test_preempt_notify(void *unused)
 {
-	if (!sq_harness_asyncpreempt() || sq_harness_preempt_notify(sq_goid(), NULL) < 0) {
-		printf("SKIP %s: needs asynchronous preemption and a harness build\n", rt_current);
+	if (!async_harness())
 		return 0;
-	}
 	if (sq_harness_preempt_notify(0, &pn_decoy) != -ESRCH ||
 	    sq_harness_preempt_notify(UINT64_MAX, &pn_decoy) != -ESRCH)
 		return rt_fail("a goroutine id nobody has did not give -ESRCH");
@@ -655,10 +660,8 @@ static int test_preempt_after(void *unused)
 	sq_stats st;
 	int64_t async0;
 
-	if (!sq_harness_asyncpreempt() || sq_harness_preempt_notify(sq_goid(), NULL) < 0) {
-		printf("SKIP %s: needs asynchronous preemption and a harness build\n", rt_current);
+	if (!async_harness())
 		return 0;
-	}
 	sq_stats_get(&st);
 	async0 = st.nasyncpreempt;
 	if (spin_and_probe(pa_spinner, pa_watchdog) != 0)
