@@ -83,6 +83,15 @@ SC_HDRS   := $(wildcard harness/*.h)
 LIB     := $(B)/libsq.a
 HLIB    := $(B)/libsq-harness.a
 
+# The test programs and scenarios read nothing of SQ_REGRESS: they are
+# compiled once per target, in $(C) (build/common, build/common-aarch64, ...),
+# and each variant's build links those objects with its own runtime. They
+# are compiled with SQ_REGRESS set to a name nothing declares, so that one
+# that starts to test REGRESS() fails to build instead of linking the fixed
+# runtime's reading into every variant.
+C := $(subst $(VARIANT),common,$(B))
+COMMON_CFLAGS = $(filter-out $(REGRESS_DEF),$(CFLAGS)) -DSQ_REGRESS=sq_regress_is_not_set_in_common_objects
+
 # The nosplit check (tools/nosplit, docs/nosplit.md): every chain of nosplit
 # functions fits NOSPLIT_BUDGET bytes below the last split check, and nothing
 # a syscall window calls on the G's stack has a split check. It reads the
@@ -164,37 +173,48 @@ $(B)/nosplit.ok: $(RT_OBJS) $(RT_HOBJS) tools/nosplit/nosplit-check $(NOSPLIT_CO
 	@touch $@
 
 # Runtime self-tests link the harness flavour: they arm fault sites.
-$(B)/tests/%: runtime/tests/%.c $(HLIB) runtime/tests/rt_test.h
+$(C)/tests/%.o: runtime/tests/%.c runtime/tests/rt_test.h $(RT_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SPLIT_CFLAGS) -Iruntime/tests -Iharness $< $(HLIB) $(LDFLAGS) $(LDLIBS) -o $@
+	$(CC) $(COMMON_CFLAGS) $(SPLIT_CFLAGS) -Iruntime/tests -Iharness -c $< -o $@
+$(B)/tests/%: $(C)/tests/%.o $(HLIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< $(HLIB) $(LDFLAGS) $(LDLIBS) -o $@
 
 # The same programs on the normal flavour: no fault sites, plain-store
 # status transitions; the tests that need neither run on both. (sigpoke
 # sweeps ntests/sp_window: the instructions that ship.)
-$(B)/ntests/%: runtime/tests/%.c $(LIB) runtime/tests/rt_test.h
+$(B)/ntests/%: $(C)/tests/%.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SPLIT_CFLAGS) -Iruntime/tests -Iharness $< $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
+	$(CC) $(CFLAGS) $< $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
 
 # Harness scenarios, linked with the harness flavour through the target
 # interface. Their G code gets split checks like any code meant to run on
 # Gs (preemption happens at split checks); the plain C they run on foreign
 # stacks is marked nosplit (harness/cstack.h: no_instrument_function,
 # no_split_stack).
-$(B)/harness/target_sq.o: harness/target_sq.c harness/target.h runtime/include/sq.h
+$(C)/harness/target_sq.o: harness/target_sq.c harness/target.h runtime/include/sq.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(COMMON_CFLAGS) -c $< -o $@
 
-$(B)/harness/%: harness/%.c $(SC_HDRS) $(B)/harness/target_sq.o $(HLIB) $(CTX_DEPS)
+$(C)/harness/%.o: harness/%.c $(SC_HDRS) $(RT_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SPLIT_CFLAGS) -Iharness -Iharness/arch/$(ARCH) $< $(SC_ARCH_OBJS) $(B)/harness/target_sq.o $(HLIB) $(LDFLAGS) $(LDLIBS) $(CTX_LIBS) -o $@
+	$(CC) $(COMMON_CFLAGS) $(SPLIT_CFLAGS) -Iharness -Iharness/arch/$(ARCH) -c $< -o $@
+
+$(B)/harness/%: $(C)/harness/%.o $(C)/harness/target_sq.o $(HLIB) $(CTX_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< $(SC_ARCH_OBJS) $(C)/harness/target_sq.o $(HLIB) $(LDFLAGS) $(LDLIBS) $(CTX_LIBS) -o $@
+
+# make would delete the compiled objects as intermediates after a link.
+.PRECIOUS: $(C)/tests/%.o $(C)/harness/%.o
 
 # Per-arch harness code (harness/arch/<arch>/): sc_preempt's register loop.
 SC_ARCH_HDRS := $(wildcard harness/arch/$(ARCH)/*.h)
-$(B)/harness/regloop.o: harness/arch/$(ARCH)/regloop.S
+$(C)/harness/regloop.o: harness/arch/$(ARCH)/regloop.S
 	@mkdir -p $(dir $@)
 	$(CC) -c $< -o $@
-$(B)/harness/sc_preempt: $(B)/harness/regloop.o $(SC_ARCH_HDRS)
-$(B)/harness/sc_preempt: SC_ARCH_OBJS := $(B)/harness/regloop.o
+$(C)/harness/sc_preempt.o: $(SC_ARCH_HDRS)
+$(B)/harness/sc_preempt: $(C)/harness/regloop.o
+$(B)/harness/sc_preempt: SC_ARCH_OBJS := $(C)/harness/regloop.o
 
 # The same scenarios against real Go runtimes: make go-scenarios.
 include mk/go.mk
