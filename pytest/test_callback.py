@@ -116,6 +116,20 @@ def test_threads_keep_their_own_signal_stacks(fixed, bind, flavour):
 
 
 @BINDS
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_signals_after_a_thread_takes_its_own_signal_stack_away(fixed, bind, flavour):
+    """A thread takes its signal stack away between callbacks (as Rust's std
+    does at thread exit, before the key destructor detaches a bound M) and
+    takes the runtime's signals and a host's on the stack it is on: each is
+    handled there, the host's handler gets every SIGUSR1, and nothing is
+    fatal."""
+    r = fixed.run(f"{flavour}/rt_callback", "own-sigstack-gone", 200, env={"SQ_CALLBACK_BIND": bind}, timeout=120)
+    r.assert_pass("own-sigstack-gone")
+    gone = [e for e in r.events("rt") if e[0] == "GONE"][0]
+    assert gone[1:] == ["rounds=800", "signals=4000", "host-usr1=800"], r.log()
+
+
+@BINDS
 @pytest.mark.parametrize("how", [(), ("reinstall",)], ids=["adopted", "reinstalled"])
 def test_gsignal_follows_the_threads_own_stack(fixed, bind, how):
     """A program's handler recursing without end on a thread's own signal

@@ -236,6 +236,7 @@ NOSPLIT void needm(void)
 	FAULT(NEEDM_AFTER_MINIT);
 	if (!REGRESS(ATTACHSIG))
 		attachg(mp);
+	mp->attachdone = true;
 }
 
 /* Detach the calling thread from its M (g == its g0): needm backwards. g
@@ -252,6 +253,9 @@ NOSPLIT void dropm(void)
 	unlock(&extralock);
 	if (!REGRESS(ATTACHSIG))
 		detachg();
+	/* Until here a signal on g0's stack, with the thread's own signal
+	 * stack taken away, is handled there (signal.c, adjustsigstack). */
+	mp->attachdone = false;
 	FAULT(DROPM_BEFORE_UNMINIT);
 	unminit(mp);
 	FAULT(DROPM_AFTER_UNMINIT);

@@ -143,6 +143,7 @@ struct M {
 	bool isextra;		/* lent to foreign threads */
 	bool incallback;	/* a callback is running (extra M, or a nested one) */
 	bool inC;		/* extra M: attached, between callbacks */
+	bool attachdone;	/* extra M: needm done, g not yet cleared by dropm */
 	bool incgo;		/* C run by sq_ccall is running on g0, no callback inside it */
 	bool throwing;
 	int32_t printlock;	/* printlock depth: a handler nested on this M's thread re-enters */

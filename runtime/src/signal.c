@@ -209,11 +209,20 @@ NOSPLIT static void printsigstate(int sig, G *gp, uintptr sp, const stack_t *st)
 
 /* The handler is not on gsignal's stack (sp). If it is on the thread's
  * current sigaltstack, gsignal follows it for this signal (its bounds go
- * to *save, for sigstack_restore) and this returns true. Otherwise it is
- * fatal: no signal stack at all, or a handler called off it. */
+ * to *save, for the handler's way out) and this returns true. So it does
+ * for a signal on g0's stack of an attached foreign thread (needm done,
+ * dropm not begun: m->attachdone): the thread may have taken away the
+ * signal stack it had (Rust's std does at thread exit, in a TLS
+ * destructor, before the key destructor detaches a bound M), and the
+ * kernel then delivers on the stack the thread is on; as Go's
+ * adjustSignalStack, the handler runs there. Otherwise it is fatal: no
+ * signal stack at all, or a handler called off it. Inside needm and dropm
+ * a signal with g set and no signal stack is the window their order
+ * closes, and stays fatal. */
 NOSPLIT static bool adjustsigstack(int sig, G *gp, uintptr sp, Stack *save, uintptr *saveguard)
 {
-	G *gs = gp->m->gsignal;
+	M *mp = gp->m;
+	G *gs = mp->gsignal;
 	stack_t st;
 	uintptr lo, hi;
 
@@ -224,6 +233,12 @@ NOSPLIT static bool adjustsigstack(int sig, G *gp, uintptr sp, Stack *save, uint
 		*save = gs->stack;
 		*saveguard = gs->stackguard;
 		gsignal_setstack(gs, lo, hi);
+		return true;
+	}
+	if (gp == mp->g0 && mp->attachdone && sp > gp->stack.lo && sp <= gp->stack.hi) {
+		*save = gs->stack;
+		*saveguard = gs->stackguard;
+		gsignal_setstack(gs, gp->stack.lo, gp->stack.hi);
 		return true;
 	}
 	printsigstate(sig, gp, sp, &st);

@@ -609,6 +609,69 @@ static int test_own_sigstack_bounds(void *unused)
 	return rt_fail("the runtime did not stop this");
 }
 
+/* A bound thread takes its own signal stack away between callbacks and
+ * takes signals on the stack it is on, as Rust's std does at thread exit
+ * (its TLS destructor runs before the key destructor that detaches the
+ * M). The signals are handled there: the runtime's SIGURG and SIGPROF
+ * (profiling on: an external sample), and SIGUSR1 goes to the host's
+ * handler. It calls in again only with a new one in place (a thread that
+ * calls in with none leaves the runtime no stack for a signal that lands
+ * on the G's: fatal, as in Go), and exits still bound. */
+static long gonehost;
+
+static void gone_usr1(int sig)
+{
+	__atomic_add_fetch(&gonehost, 1, __ATOMIC_RELAXED);
+}
+
+static void *gone_thread(void *arg)
+{
+	long n = (long)arg;
+	stack_t off = { .ss_flags = SS_DISABLE };
+	void *p;
+
+	for (long i = 0; i < n; i++) {
+		if (!(p = ownstack()))
+			return (void *)1;
+		install_own(p);
+		if (sq_callback(own_cb, NULL) != 7)
+			return (void *)1;
+		sigaltstack(&off, NULL);
+		munmap(p, OWNSTACK);
+		tgkill_self(SIGURG);
+		tgkill_self(SIGPROF);
+		tgkill_self(SIGUSR1);
+	}
+	return NULL;
+}
+
+static int test_own_sigstack_gone(void *unused)
+{
+	pthread_t t[4];
+	long n = rt_argl(200);
+	void *ret;
+	int bad = 0;
+
+	signal(SIGUSR1, gone_usr1);
+	sq_init();
+	sq_setprofile(2000);
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, gone_thread, (void *)n);
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], &ret);
+		bad |= ret != NULL;
+	}
+	sq_setprofile(0);
+	fprintf(stderr, "[rt] GONE rounds=%ld signals=%ld host-usr1=%ld\n", 4 * n, ownsig, gonehost);
+	if (bad)
+		return rt_fail("a callback failed");
+	if (gonehost != 4 * n)
+		return rt_fail("the host's SIGUSR1 handler missed signals");
+	if (sq_check(1))
+		return rt_fail("invariants");
+	return rt_pass();
+}
+
 /* ---- sq_check(0) while other threads attach ------------------------------ */
 
 static volatile int checking;
@@ -853,6 +916,7 @@ static const rt_case cases[] = {
 	{ "callback-lock", test_callback_lock, 0, "a callback's G is locked to its thread; a count it leaves ends with it" },
 	{ "late-caller", test_late_caller, 1, "[direct] the main G waits for a C thread that calls in later" },
 	{ "own-sigstack", test_own_sigstack, 0, "[N] threads with signal stacks of their own keep them" },
+	{ "own-sigstack-gone", test_own_sigstack_gone, 0, "[N] bound threads take their own signal stack away between callbacks, then take signals" },
 	{ "own-sigstack-bounds", test_own_sigstack_bounds, 0, "[reinstall] gsignal takes the bounds of the thread's own stack: fatal" },
 	{ "check-attach", test_check_attach, 0, "[N] sq_check(0) while threads attach and detach" },
 	{ "prof-external", test_prof_external, 0, "SIGPROF on a thread that never called in is counted" },
