@@ -543,22 +543,31 @@ static void *own_thread(void *arg)
 	return NULL;
 }
 
-static int test_own_sigstack(void *unused)
+/* Four threads run fn(n) while the runtime profiles; whether one failed. */
+static int own_threads(void *(*fn)(void *), long n)
 {
 	pthread_t t[4];
-	long n = rt_argl(2000);
 	void *ret;
 	int bad = 0;
 
-	sq_init();
 	sq_setprofile(2000);
 	for (int i = 0; i < 4; i++)
-		pthread_create(&t[i], NULL, own_thread, (void *)n);
+		pthread_create(&t[i], NULL, fn, (void *)n);
 	for (int i = 0; i < 4; i++) {
 		pthread_join(t[i], &ret);
 		bad |= ret != NULL;
 	}
 	sq_setprofile(0);
+	return bad;
+}
+
+static int test_own_sigstack(void *unused)
+{
+	long n = rt_argl(2000);
+	int bad;
+
+	sq_init();
+	bad = own_threads(own_thread, n);
 	fprintf(stderr, "[rt] OWNSTACK calls=%ld signals=%ld replaced=%ld\n", 4 * n, ownsig, ownbad);
 	if (bad)
 		return rt_fail("a callback failed");
@@ -647,21 +656,12 @@ static void *gone_thread(void *arg)
 
 static int test_own_sigstack_gone(void *unused)
 {
-	pthread_t t[4];
 	long n = rt_argl(200);
-	void *ret;
-	int bad = 0;
+	int bad;
 
 	signal(SIGUSR1, gone_usr1);
 	sq_init();
-	sq_setprofile(2000);
-	for (int i = 0; i < 4; i++)
-		pthread_create(&t[i], NULL, gone_thread, (void *)n);
-	for (int i = 0; i < 4; i++) {
-		pthread_join(t[i], &ret);
-		bad |= ret != NULL;
-	}
-	sq_setprofile(0);
+	bad = own_threads(gone_thread, n);
 	fprintf(stderr, "[rt] GONE rounds=%ld signals=%ld host-usr1=%ld\n", 4 * n, ownsig, gonehost);
 	if (bad)
 		return rt_fail("a callback failed");
