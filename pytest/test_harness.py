@@ -238,7 +238,8 @@ class _FakeUnder:
     runs get iters=7 from draw_load; axis jobs keep the scenario's own."""
     runtime = "go"
     AXES = [{"name": n, "expect": e} for n, e in
-            [("a1", "clean"), ("a2", "clean"), ("a3", "clean"), ("d1", "death"), ("d2", "death"), ("s1", "signal")]]
+            [("a1", "clean"), ("a2", "clean"), ("handlers-h", "clean"), ("d1", "death"), ("d2", "death"),
+             ("s1", "signal")]]
 
     def modes(self):
         return [("sc_x", "one"), ("sc_y", "two")]
@@ -263,23 +264,34 @@ class _FakeUnder:
 def test_campaign_takes_every_axis_before_any_again(seed):
     """Per mode, the axis jobs name every axis once before any comes again,
     and the plain runs under a clean axis take the clean ones likewise
-    (campaign.Rotation): no mode waits long for a given axis."""
+    (campaign.Rotation): no mode waits long for a given axis. Under the
+    storm the same holds for the clean axes it admits (not the host
+    handlers' ones), and no other axis meets it."""
     import itertools
     import random
     u = _FakeUnder()
     every = sorted(x["name"] for x in u.AXES)
     clean = sorted(x["name"] for x in u.AXES if x["expect"] == "clean")
-    axisjobs, plain = {}, {}
-    for j in itertools.islice(campaign.plan(random.Random(seed), u, {}), 3000):
+    stormy = [n for n in clean if not n.startswith("handlers")]
+    books = {}
+    for j in itertools.islice(campaign.plan(random.Random(seed), u, {}), 6000):
         if j.axes:
-            book = plain if j.iters == 7 else axisjobs
-            book.setdefault((j.scenario, j.mode), []).append(j.axes.split(",")[0])
-    for book, names in ((axisjobs, every), (plain, clean)):
-        assert set(book) == {("sc_x", "one"), ("sc_y", "two")}, book
+            assert j.injector in ("none", "storm"), j.label()
+            kind = "plain" if j.iters == 7 else "pair"
+            books.setdefault((kind, j.injector), {}).setdefault((j.scenario, j.mode), []).append(
+                j.axes.split(",")[0])
+            if j.injector == "storm":
+                assert set(j.axes.split(",")) <= set(stormy), j.label()
+    want = {("pair", "none"): every, ("plain", "none"): clean,
+            ("pair", "storm"): stormy, ("plain", "storm"): stormy}
+    assert set(books) == set(want), sorted(books)
+    for kind, names in want.items():
+        book = books[kind]
+        assert set(book) == {("sc_x", "one"), ("sc_y", "two")}, (kind, book)
         for key, seen in book.items():
-            assert len(seen) >= 2 * len(names), (key, seen)
+            assert len(seen) >= 2 * len(names), (kind, key, seen)
             for i in range(0, len(seen) - len(names) + 1, len(names)):
-                assert sorted(seen[i:i + len(names)]) == names, (key, i, seen[:3 * len(names)])
+                assert sorted(seen[i:i + len(names)]) == names, (kind, key, i, seen[:3 * len(names)])
     # A mode whose dry run skipped (the target cannot run it) gets no axis
     # jobs: each would skip too.
     dry = {("sc_y", "two"): {"_skipped": True}}
