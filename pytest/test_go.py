@@ -160,6 +160,18 @@ REPORTED = [
               "[0x7f4aadfac038,+0x8fc8) @ sc_attachsig/unbound/storm", "gccgo-cgocallbackdone-deferring-race"),
     ("gccgo", "invariant: thread-state: after a callback: the thread had no signal stack; once detached it has "
               "[0x7f4aadfac038,+0x8fc8) @ sc_attachsig/exiting/none", "gccgo-cgocallbackdone-deferring-race"),
+    # The same race under the sigmask axis: minit's unblocked mask stays too,
+    # and the oracle compares the mask first (campaign, 2026-12-03).
+    ("gccgo", "invariant: thread-state: after a callback: Stack fault is unblocked, it was blocked before the "
+              "thread called in @ sc_stackswitch/legal/storm{env sigmask}", "gccgo-cgocallbackdone-deferring-race"),
+    ("gccgo", "invariant: thread-state: after a callback: Stack fault is unblocked, it was blocked before the "
+              "thread called in @ sc_attachsig/unbound/none{env preinit,sigmask}", "gccgo-cgocallbackdone-deferring-race"),
+    ("gccgo", "invariant: thread-state: after a callback: Stack fault is unblocked, it was blocked before the "
+              "thread called in @ sc_attachsig/unbound/storm", None),
+    ("gccgo", "invariant: thread-state: after a callback: Profiling timer expired is unblocked, it was blocked "
+              "before the thread called in @ sc_attachsig/unbound/storm{env sigmask}", None),
+    ("go", "invariant: thread-state: after a callback: Stack fault is unblocked, it was blocked before the "
+           "thread called in @ sc_stackswitch/legal/storm{env sigmask}", None),
     ("go", "invariant: thread-state: after a callback: the thread had no signal stack; once detached it has "
            "[0xc000100000,+0x8000) @ sc_attachsig/unbound/storm", None),
     ("gccgo", "invariant: thread-state: after a callback: the thread had no signal stack; once detached it has "
