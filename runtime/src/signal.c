@@ -211,8 +211,8 @@ NOSPLIT static void printsigstate(int sig, G *gp, uintptr sp, const stack_t *st)
  * current sigaltstack, gsignal follows it for this signal (its bounds go
  * to *save, for the handler's way out) and this returns true. So it does
  * for a signal on g0's stack of an attached foreign thread (needm done,
- * dropm not begun: m->attachdone): the thread may have taken away the
- * signal stack it had (Rust's std does at thread exit, in a TLS
+ * dropm not past clearing g: m->attachdone): the thread may have taken
+ * away the signal stack it had (Rust's std does at thread exit, in a TLS
  * destructor, before the key destructor detaches a bound M), and the
  * kernel then delivers on the stack the thread is on; as Go's
  * adjustSignalStack, the handler runs there. Otherwise it is fatal: no
