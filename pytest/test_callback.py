@@ -95,6 +95,26 @@ def test_no_false_deadlock_while_a_c_thread_may_call_in(fixed, bind, how, flavou
 
 
 @BINDS
+def test_a_threads_callback_g_between_two_callbacks(fixed, bind):
+    """A thread makes a callback, waits in its own C, then makes another and
+    exits. While it waits its callback G is the thread's, not a goroutine:
+    sq_stats counts none, the quiescent check finds nothing, and the dump
+    shows it (bound) still in its window, as Go's extra M's goroutine; an
+    unbound thread has detached, and its G is dead. After the exit the M is
+    free with its G dead: the quiescent check passes again."""
+    r = fixed.run("tests/rt_callback", "between-callbacks", "dump", env={"SQ_CALLBACK_BIND": bind})
+    r.assert_pass("between-callbacks")
+    ev = [e for e in r.events("rt") if e[0] == "BETWEEN"][0]
+    assert ev[1:4] == ["gcount=0", "check=0", "after=0"], r.log()
+    gs = [l for l in r.stderr.splitlines() if l.startswith("goroutine ")]
+    if bind == "1":
+        assert len(gs) == 1 and "[syscall, in C between callbacks]" in gs[0], r.log()
+        assert gs[0].endswith(" throwsplit locked"), r.log()
+    else:
+        assert gs == [], r.log()
+
+
+@BINDS
 @pytest.mark.parametrize("procs", [1, 2])
 def test_callback_g_is_locked_to_its_thread(fixed, bind, procs):
     """A callback's G that blocks comes back on its thread's M; a lock count

@@ -165,7 +165,7 @@ uint64_t sq_badsignals(void);
 
 /* Counters for tests and benchmarks. */
 typedef struct sq_stats {
-	int64_t gcount;		/* Gs not dead */
+	int64_t gcount;		/* Gs not dead, less bound threads' callback Gs between callbacks */
 	int64_t gfree;		/* dead Gs kept for reuse */
 	int64_t mcount;		/* Ms created */
 	int64_t extram;		/* extra Ms on the list, free */

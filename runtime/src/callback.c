@@ -4,10 +4,15 @@
  * A C thread the runtime did not create has no g. On its first callback it
  * borrows an M from the extra-M list (needm) and that M's g0 becomes the
  * thread's own C stack; the callback itself runs on the M's callback G, a
- * G with its own stack that is locked to the M and sits in Gdead while the
- * thread is in C. Leaving a callback is a syscall window (the thread goes
- * back to C, which may block), so the callback G enters and exits it
- * exactly like a G making a system call.
+ * G with its own stack that is locked to the M. Leaving a callback is a
+ * syscall window (the thread goes back to C, which may block), so the
+ * callback G enters and exits it exactly like a G making a system call,
+ * and stays in it (Gsyscall) while the thread is in C: the first callback
+ * after needm takes it from Gdead into the window, each callback leaves
+ * and re-enters the window, and dropm takes it from Gsyscall to Gdead, as
+ * Go's needm and dropm do with the extra M's curg. Between callbacks the
+ * G is the thread's, not a goroutine (gparkedinc): sq_stats's count and
+ * the quiescent check leave it out.
  *
  * needm, in this order: take an M, set g0's bounds from sp, install the
  * signal stack (minit), and only then install g. dropm is the mirror:
@@ -176,6 +181,10 @@ void extram_census(Extracensus *c)
 		/* A free M ran its last call-out and its last lock to the end. */
 		if (mp->extrastate == EXTRA_FREE && (mp->ncgo || mp->locks))
 			c->freebusy++;
+		/* dropm ended its callback G's window before freeing it. */
+		if (mp->extrastate == EXTRA_FREE && mp->lockedg &&
+		    atomic_load32(&mp->lockedg->status) != Gdead)
+			c->freelive++;
 		/* A bound thread gives its M back in its key destructor, which
 		 * runs before the thread is gone: one that is gone took it along. */
 		if (mp->extrastate == EXTRA_ATTACHED && mp->procid &&
@@ -247,6 +256,11 @@ NOSPLIT void dropm(void)
 	M *mp = getg()->m;
 
 	mp->inC = false;
+	/* The callback G has been in its window since the M's first
+	 * callback (cgocallbackg leaves it there); a thread detached after
+	 * none at all left it dead. */
+	if (atomic_load32(&mp->lockedg->status) == Gsyscall)
+		casgstatus(mp->lockedg, Gsyscall, Gdead);
 	lock(&extralock);
 	mp->extrastate = EXTRA_DETACHING;
 	__atomic_sub_fetch(&nattached, 1, __ATOMIC_RELEASE);

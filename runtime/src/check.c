@@ -65,7 +65,7 @@ static int check_gs(bool quiescent, G *self)
 		    atomic_load32(&gp->status) == Gsyscall &&
 		    LOOK(gp->sched.sp) == sp && LOOK(gp->syscallsp) == ssp)
 			bad += violation("goroutine in syscall lost its entry sp", (int64_t)sp, (int64_t)ssp);
-		if (quiescent && gp != self && s != Gdead)
+		if (quiescent && gp != self && s != Gdead && !gparkedinc(gp))
 			bad += violation("goroutine still alive", (int64_t)gp->goid, s);
 		/* The other half of check_ms's agreement: a G that names an M
 		 * (a dead one too: a callback G stays locked to its extra M) is
@@ -93,6 +93,8 @@ static int check_extram(bool quiescent)
 			c.attached);
 	if (c.freebusy)
 		bad += violation("free extra Ms with call-outs or locks still counted", c.freebusy, 0);
+	if (c.freelive)
+		bad += violation("free extra Ms whose callback G is not dead", c.freelive, 0);
 	if (c.orphans)
 		bad += violation("extra Ms attached to threads that exited (first: tid)", c.orphans,
 			c.orphan_tid);

@@ -1991,7 +1991,7 @@ void sq_stats_get(sq_stats *st)
 
 	memset(st, 0, sizeof *st);
 	for (gp = __atomic_load_n(&allg, __ATOMIC_ACQUIRE); gp; gp = gp->alllink)
-		if (gp->status != Gdead && gp->status != Gidle)
+		if (gp->status != Gdead && gp->status != Gidle && !gparkedinc(gp))
 			st->gcount++;
 	for (mp = __atomic_load_n(&allm, __ATOMIC_ACQUIRE); mp; mp = mp->alllink) {
 		if (mp->isextra)

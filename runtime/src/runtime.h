@@ -142,7 +142,7 @@ struct M {
 	bool spinning;
 	bool isextra;		/* lent to foreign threads */
 	bool incallback;	/* a callback is running (extra M, or a nested one) */
-	bool inC;		/* extra M: attached, between callbacks */
+	bool inC;		/* extra M: attached, between callbacks (its lockedg in Gsyscall) */
 	bool attachdone;	/* extra M: needm done, g not yet cleared by dropm */
 	bool incgo;		/* C run by sq_ccall is running on g0, no callback inside it */
 	bool throwing;
@@ -345,6 +345,7 @@ typedef struct Extracensus {
 	int32_t count;		/* the list's counter */
 	int32_t attached;	/* the attached counter */
 	int32_t freebusy;	/* free Ms still counting call-outs or locks */
+	int32_t freelive;	/* free Ms whose callback G is not dead */
 	int32_t orphans;	/* attached Ms whose thread no longer exists */
 	int64_t orphan_tid;	/* the first such thread */
 } Extracensus;
@@ -596,6 +597,18 @@ NOSPLIT static inline void casgstatus(G *gp, uint32_t old, uint32_t new)
 	if (atomic_load32(&gp->status) != old)
 		badstatus(gp, old, new);
 	atomic_store32(&gp->status, new);
+}
+
+/* gp is an extra M's callback G waiting in its window while its bound
+ * thread runs its own C between callbacks (Go's extra M "in C"). It is the
+ * thread's, not a goroutine: the counts and the quiescent check leave it
+ * out. Any thread; a racy look. */
+NOSPLIT static inline bool gparkedinc(G *gp)
+{
+	M *mp = __atomic_load_n(&gp->lockedm, __ATOMIC_ACQUIRE);
+
+	return atomic_load32(&gp->status) == Gsyscall && mp && mp->isextra &&
+	       __atomic_load_n(&mp->inC, __ATOMIC_ACQUIRE);
 }
 
 #endif

@@ -358,7 +358,7 @@ NOSPLIT void cgocallbackg(void *arg)
 	Cb *cb = arg;
 	G *gp = cb->gp;
 	M *mp = cb->mp;
-	bool fresh = gp->status == Gdead;
+	bool fresh = gp->status == Gdead;	/* the M's first callback since needm */
 	uintptr pc = gp->syscallpc, sp = gp->syscallsp;
 	int32_t lockedext = mp->lockedext;
 
@@ -389,7 +389,8 @@ NOSPLIT void cgocallbackg(void *arg)
 		mp->lockedg = NULL;
 		gp->lockedm = NULL;
 	}
-	if (fresh)
-		casgstatus(gp, Gsyscall, Gdead);
+	/* An extra M's callback G stays in its window while the thread is
+	 * back in C: the next callback of a bound thread starts at
+	 * exitsyscall, and dropm ends it (Gsyscall -> Gdead). */
 	asan_switch_back(&gp->asanfake, &cb->asan);
 }

@@ -89,6 +89,8 @@ NOSPLIT static void dumpg(G *gp)
 		prints(", ");
 		prints(reason);
 	}
+	if (gparkedinc(gp))
+		prints(", in C between callbacks");
 	prints("] stack=[");
 	printx(gp->stack.lo);
 	prints(",");

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sched.h>
@@ -672,6 +673,50 @@ static int test_own_sigstack_gone(void *unused)
 	return rt_pass();
 }
 
+/* ---- a thread back in C between two callbacks ---------------------------- */
+
+static sem_t incgo, inagain;
+
+static void *between_thread(void *arg)
+{
+	sq_callback(nothing, NULL);
+	sem_post(&incgo);
+	sem_wait(&inagain);
+	sq_callback(nothing, NULL);
+	return NULL;
+}
+
+/* A thread makes a callback, returns to its own C and waits there; then it
+ * makes a second one and exits. While it waits, its callback G (bound: in
+ * its window, as Go's extra M's goroutine) is no goroutine: sq_stats counts
+ * none and the quiescent check finds nothing. After the exit (bound: the
+ * key's destructor detaches) the M is free and its G dead. With ARG "dump",
+ * the runtime's dump while the thread waits. */
+static int test_between_callbacks(void *unused)
+{
+	pthread_t t;
+	sq_stats st;
+	int mid, after;
+
+	sq_init();
+	sem_init(&incgo, 0, 0);
+	sem_init(&inagain, 0, 0);
+	pthread_create(&t, NULL, between_thread, NULL);
+	sem_wait(&incgo);
+	sq_stats_get(&st);
+	mid = sq_check(1);
+	if (rt_arg && strcmp(rt_arg, "dump") == 0)
+		sq_harness_dump();
+	sem_post(&inagain);
+	pthread_join(t, NULL);
+	after = sq_check(1);
+	fprintf(stderr, "[rt] BETWEEN gcount=%lld check=%d after=%d extram_total=%lld\n",
+		(long long)st.gcount, mid, after, (long long)st.extram_total);
+	if (st.gcount != 0)
+		return rt_fail("a thread's callback G counted as a goroutine between callbacks");
+	return mid || after ? rt_fail("invariants") : rt_pass();
+}
+
 /* ---- sq_check(0) while other threads attach ------------------------------ */
 
 static volatile int checking;
@@ -918,6 +963,7 @@ static const rt_case cases[] = {
 	{ "own-sigstack", test_own_sigstack, 0, "[N] threads with signal stacks of their own keep them" },
 	{ "own-sigstack-gone", test_own_sigstack_gone, 0, "[N] bound threads take their own signal stack away between callbacks, then take signals" },
 	{ "own-sigstack-bounds", test_own_sigstack_bounds, 0, "[reinstall] gsignal takes the bounds of the thread's own stack: fatal" },
+	{ "between-callbacks", test_between_callbacks, 0, "[dump] a thread in its own C between two callbacks: no goroutine, no violation" },
 	{ "check-attach", test_check_attach, 0, "[N] sq_check(0) while threads attach and detach" },
 	{ "prof-external", test_prof_external, 0, "SIGPROF on a thread that never called in is counted" },
 	{ "host-handlers", test_host_handlers, 0, "the host's SIGURG and SIGPROF handlers on an attached thread" },
