@@ -141,6 +141,15 @@ REPORTED = [
     ("gccgo", "unexpected-fatal: unexpected fault address 0x1cd2 @ sc_locked/asleep/none{env segv-sent-go}",
      "go-sent-sigsegv-reported-as-fault"),
     ("gccgo", "unexpected-fatal: unexpected fault address 0x1cd2 @ sc_locked/asleep/none", None),
+    # gc, the signal inside reentersyscall (cgocall's entersyscall: throwsplit
+    # set), where the handler throws at once instead of arranging sigpanic:
+    # Go's bare "SIGSEGV: segmentation violation" header (campaign, 2026-12-04).
+    ("go", "unexpected-fatal: SIGSEGV: segmentation violation @ sc_locked/asleep/none{env segv-sent-go}",
+     "go-sent-sigsegv-reported-as-fault"),
+    ("go", "unexpected-fatal: SIGBUS: bus error @ sc_syscall/window/none{env bus-sent}",
+     "go-sent-sigsegv-reported-as-fault"),
+    ("go", "unexpected-fatal: SIGSEGV: segmentation violation @ sc_locked/asleep/none", None),
+    ("go", "unexpected-fatal: SIGSEGV: segmentation violation @ sc_mixed/all/none{env segv-called}", None),
     ("go", "unexpected-fatal: unexpected signal during runtime execution @ sc_syscall/window/none{env segv-called}",
      None),
     ("go", "unexpected-fatal: unexpected signal during runtime execution @ sc_mixed/all/storm", None),
