@@ -86,7 +86,9 @@ enum { SC_ENV_CLEAN, SC_ENV_SIGNAL, SC_ENV_CRASH, SC_ENV_DEATH };
 	X(HANDLERS_PLAIN, "handlers-plain", CLEAN, 0, \
 	  "the same as plain sa_handler functions with no flags") \
 	X(ALTSTACK, "altstack", CLEAN, 0, \
-	  "every thread the scenario creates installs its own sigaltstack first; it must still be installed when the thread is done") \
+	  "every thread the scenario creates installs its own 64 KiB sigaltstack first; it must still be installed when the thread is done") \
+	X(ALTSTACK_SMALL, "altstack-small", CLEAN, 0, \
+	  "the same with an 8 KiB sigaltstack: SIGSTKSZ as musl, and glibc before 2.34, define it (a runtime whose handler needs more must put its own in while the thread is attached)") \
 	X(SIGMASK, "sigmask", CLEAN, 0, \
 	  "every thread the scenario creates inherits a mask blocking every asynchronous signal; it must be the same when the thread is done") \
 	X(PREINIT, "preinit", CLEAN, 0, \
@@ -385,8 +387,19 @@ static void *sc_env_exit_in_callback_main(void *arg)
 	return NULL;
 }
 
-/* Host stacks and masks for every thread a scenario creates. */
-enum { SC_ENV_ALTSTACK_SIZE = 64 << 10 };
+/* Host stacks and masks for every thread a scenario creates. The small
+ * stack is the compile-time SIGSTKSZ C programs have sized their signal
+ * stacks by for decades (glibc 2.34 made it sysconf(_SC_SIGSTKSZ) under
+ * _GNU_SOURCE; musl keeps 8192): what a host hands a runtime in practice. */
+enum { SC_ENV_ALTSTACK_SIZE = 64 << 10, SC_ENV_ALTSTACK_SMALL_SIZE = 8 << 10 };
+
+/* Bytes of the sigaltstack the scenario's threads install first (0: none). */
+SC_ENV_FN_ size_t sc_env_altstack_size(void)
+{
+	if (sc_env_has(SC_ENV_ALTSTACK_SMALL))
+		return SC_ENV_ALTSTACK_SMALL_SIZE;
+	return sc_env_has(SC_ENV_ALTSTACK) ? SC_ENV_ALTSTACK_SIZE : 0;
+}
 
 typedef struct sc_env_thr {
 	void *(*fn)(void *);
@@ -402,6 +415,24 @@ SC_ENV_FN_ void sc_env_hostmask(sigset_t *set)
 		sigdelset(set, sync[i]);
 }
 
+/* Below each host sigaltstack lies this much of a known pattern, in the
+ * same allocation: a runtime whose handler runs off the low end of the
+ * stack the thread lent it shows up as pattern overwritten, counted, where
+ * it would otherwise corrupt whatever the heap put there (glibc: the
+ * thread's own tcache, found broken at the thread's exit). */
+enum { SC_ENV_ALTSTACK_BELOW = 16 << 10, SC_ENV_ALTSTACK_FILL = 0xa5 };
+
+/* Bytes below the stack at sp written since the fill: from the lowest one. */
+SC_ENV_FN_ size_t sc_env_below_written(const void *sp)
+{
+	const unsigned char *lo = (const unsigned char *)sp - SC_ENV_ALTSTACK_BELOW;
+
+	for (size_t i = 0; i < SC_ENV_ALTSTACK_BELOW; i++)
+		if (lo[i] != SC_ENV_ALTSTACK_FILL)
+			return SC_ENV_ALTSTACK_BELOW - i;
+	return 0;
+}
+
 SC_ENV_FN_ void sc_env_altstack_off(void *mem)
 {
 	stack_t off = { .ss_flags = SS_DISABLE };
@@ -413,22 +444,31 @@ SC_ENV_FN_ void sc_env_altstack_off(void *mem)
 static void *sc_env_thread_main(void *p)
 {
 	sc_env_thr t = *(sc_env_thr *)p;
-	stack_t mine = { .ss_size = SC_ENV_ALTSTACK_SIZE }, now;
+	stack_t mine = { .ss_size = sc_env_altstack_size() }, now;
+	int axis = sc_env_has(SC_ENV_ALTSTACK_SMALL) ? SC_ENV_ALTSTACK_SMALL : SC_ENV_ALTSTACK;
+	unsigned char *block = NULL;
 	sigset_t before, after;
+	size_t below;
 	void *r;
 
 	free(p);
-	if (sc_env_has(SC_ENV_ALTSTACK) && (mine.ss_sp = malloc(SC_ENV_ALTSTACK_SIZE)))
+	if (mine.ss_size && (block = malloc(SC_ENV_ALTSTACK_BELOW + mine.ss_size))) {
+		memset(block, SC_ENV_ALTSTACK_FILL, SC_ENV_ALTSTACK_BELOW);
+		mine.ss_sp = block + SC_ENV_ALTSTACK_BELOW;
 		sigaltstack(&mine, NULL);
+	}
 	pthread_sigmask(SIG_SETMASK, NULL, &before);
 	r = t.fn(t.arg);
-	if (sc_env_has(SC_ENV_ALTSTACK) && mine.ss_sp) {
+	if (block) {
+		if ((below = sc_env_below_written(mine.ss_sp)) != 0)
+			sc_env_check(axis, 0, "a signal handler wrote %zu bytes below the thread's own %zu-byte sigaltstack",
+				below, mine.ss_size);
 		sigaltstack(NULL, &now);
 		if (now.ss_sp != mine.ss_sp || (now.ss_flags & SS_DISABLE))
-			sc_env_check(SC_ENV_ALTSTACK, 0, "the thread's own sigaltstack %p was replaced: now %p%s",
+			sc_env_check(axis, 0, "the thread's own sigaltstack %p was replaced: now %p%s",
 				mine.ss_sp, now.ss_sp, now.ss_flags & SS_DISABLE ? " (disabled)" : "");
 		else	/* left to leak if replaced: the runtime may still use it */
-			sc_env_altstack_off(mine.ss_sp);
+			sc_env_altstack_off(block);
 	}
 	pthread_sigmask(SIG_SETMASK, NULL, &after);
 	if (sc_env_has(SC_ENV_SIGMASK))
@@ -447,7 +487,7 @@ SC_ENV_FN_ int sc_env_pthread_create(pthread_t *t, const pthread_attr_t *attr, v
 	sigset_t host, old;
 	int r;
 
-	if (!sc_env_has(SC_ENV_ALTSTACK) && !sc_env_has(SC_ENV_SIGMASK))
+	if (!sc_env_altstack_size() && !sc_env_has(SC_ENV_SIGMASK))
 		return pthread_create(t, attr, fn, arg);
 	if (!(p = malloc(sizeof *p)))
 		return EAGAIN;
@@ -618,7 +658,7 @@ SC_ENV_FN_ void sc_env_runtime_up(void)
 	pthread_mutex_unlock(&sc_env_mu);
 	if (sc_env_handlers() >= 0) {
 		sc_env_spawn(sc_env_caller_main);
-	} else if (sc_env_has(SC_ENV_ALTSTACK) || sc_env_has(SC_ENV_SIGMASK)) {
+	} else if (sc_env_altstack_size() || sc_env_has(SC_ENV_SIGMASK)) {
 		pthread_t t;	/* one caller with the host's stack and mask, whatever the scenario has */
 
 		if (sc_env_pthread_create(&t, NULL, sc_env_caller_main, NULL) == 0)

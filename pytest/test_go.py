@@ -188,6 +188,23 @@ REPORTED = [
     ("gccgo", "invariant: thread-state: after a callback: the thread's own signal stack [0x7f4aadfac038,+0x8fc8) "
               "is replaced @ sc_attachsig/unbound/storm", None),
     ("gccgo", "wrong-result: FAIL sc_syscall @ sc_syscall/window/none{env handlers-plain}", None),
+    # gccgo's badsignal path for a SIGURG on a thread between callbacks, on the
+    # thread's own 8 KiB signal stack: the pattern below it overwritten, or the
+    # kernel's SIGSEGV when a third frame no longer fits (campaign, 2026-12-04).
+    ("gccgo", "wrong-result: environment axis altstack-small: a signal handler wrote 1488 bytes below the "
+              "thread's own 8192-byte sigaltstack @ sc_callblock/mixed/storm{env altstack-small}",
+     "gccgo-sigurg-badsignal-overflows-sigaltstack"),
+    ("gccgo", "crash: killed by SIGSEGV @ sc_callblock/mixed/storm{env altstack-small}",
+     "gccgo-sigurg-badsignal-overflows-sigaltstack"),
+    ("gccgo", "crash: killed by SIGSEGV @ sc_attachsig/exiting/storm{env preinit,altstack-small}",
+     "gccgo-sigurg-badsignal-overflows-sigaltstack"),
+    ("go", "wrong-result: environment axis altstack-small: a signal handler wrote 1488 bytes below the "
+           "thread's own 8192-byte sigaltstack @ sc_callblock/mixed/storm{env altstack-small}", None),
+    ("gccgo", "wrong-result: environment axis altstack: a signal handler wrote 1488 bytes below the "
+              "thread's own 65536-byte sigaltstack @ sc_callblock/mixed/storm{env altstack}", None),
+    ("gccgo", "crash: killed by SIGSEGV @ sc_callblock/mixed/none{env altstack-small}", None),
+    ("gccgo", "crash: killed by SIGSEGV @ sc_callblock/mixed/storm{env altstack}", None),
+    ("sq", "crash: killed by SIGSEGV @ sc_callblock/mixed/storm{env altstack-small}", None),
     ("sq", "unexpected-fatal: morestack on g0 @ sc_stackswitch/outcall/none", None),
 ]
 
