@@ -95,8 +95,6 @@ enum { SC_ENV_CLEAN, SC_ENV_SIGNAL, SC_ENV_CRASH, SC_ENV_DEATH };
 	  "two C threads exist before the runtime starts and call in once it has") \
 	X(THREAD_EXIT, "thread-exit", CLEAN, 0, \
 	  "threads call in a few times, then pthread_exit between callbacks") \
-	X(SETXID, "setxid", CLEAN, 0, \
-	  "a host thread calls setresuid(-1, -1, -1) 500 times, 200 us apart: the C library has every thread it knows run a handler (glibc's SIGSETXID, musl's synccall) and waits for all of them; each call must return") \
 	X(EXIT_IN_CALLBACK, "exit-in-callback", DEATH, 0, \
 	  "a thread calls pthread_exit from C inside a callback, with the runtime's frames on its stack") \
 	X(SEGV_SENT, "segv-sent", SIGNAL, SIGSEGV, \
@@ -371,38 +369,6 @@ static void *sc_env_churn_main(void *arg)
 
 		if (pthread_create(&t, NULL, sc_env_exiter_main, NULL) == 0)
 			pthread_join(t, NULL);
-	}
-	return NULL;
-}
-
-/* setxid: a process-wide uid change from a host thread. The C library
- * runs it on every thread it made (a signal each, then waits for all), so
- * a runtime thread that keeps that signal blocked (a raw rt_sigprocmask of
- * every signal: glibc's own wrappers leave it out), or a handler that
- * never returns, hangs the caller for good; threads exiting meanwhile are
- * the hard part (golang/go#42494: gc's exiting threads blocked it). The
- * same ids again: the call changes nothing, and must succeed. */
-extern int setresuid(uid_t, uid_t, uid_t);
-static long sc_env_nsetxid, sc_env_setxid_failed;
-static int sc_env_setxid_errno;
-static int sc_env_insetxid;		/* a call is under way */
-
-static void *sc_env_setxid_main(void *arg)
-{
-	struct timespec gap = { 0, 200 * 1000 };
-
-	/* Bounded, as every env thread: a runtime that counts foreign threads
-	 * before it declares a deadlock must see this one go. */
-	for (int i = 0; i < 500 && !sc_env_stop; i++) {
-		__atomic_store_n(&sc_env_insetxid, 1, __ATOMIC_RELEASE);
-		if (setresuid((uid_t)-1, (uid_t)-1, (uid_t)-1) == 0) {
-			__atomic_add_fetch(&sc_env_nsetxid, 1, __ATOMIC_RELAXED);
-		} else {
-			sc_env_setxid_errno = errno;
-			__atomic_add_fetch(&sc_env_setxid_failed, 1, __ATOMIC_RELAXED);
-		}
-		__atomic_store_n(&sc_env_insetxid, 0, __ATOMIC_RELEASE);
-		nanosleep(&gap, NULL);
 	}
 	return NULL;
 }
@@ -702,8 +668,6 @@ SC_ENV_FN_ void sc_env_runtime_up(void)
 		sc_env_spawn(sc_env_prober_main);
 	if (sc_env_has(SC_ENV_THREAD_EXIT))
 		sc_env_spawn(sc_env_churn_main);
-	if (sc_env_has(SC_ENV_SETXID))
-		sc_env_spawn(sc_env_setxid_main);
 	if (sc_env_fault == SC_ENV_EXIT_IN_CALLBACK)
 		sc_env_spawn(sc_env_exit_in_callback_main);
 	else if (sc_env_fault >= 0)
@@ -792,19 +756,6 @@ static void sc_env_atexit(void)
 		}
 		if (sc_env_badinfo)
 			sc_env_check(h, 0, "host SA_SIGINFO handlers got a wrong si_signo %ld times", sc_env_badinfo);
-	}
-	if (sc_env_has(SC_ENV_SETXID)) {
-		/* The call under way gets two seconds to come back. */
-		for (int i = 0; i < 2000 && __atomic_load_n(&sc_env_insetxid, __ATOMIC_ACQUIRE); i++)
-			sc_env_sleep_us(1000);
-		if (__atomic_load_n(&sc_env_insetxid, __ATOMIC_ACQUIRE))
-			sc_env_check(SC_ENV_SETXID, 0, "setresuid has not returned for 2 s or more (%ld calls returned before)",
-				sc_env_nsetxid);
-		else if (sc_env_setxid_failed)
-			sc_env_check(SC_ENV_SETXID, 0, "setresuid failed %ld times (last: %s), succeeded %ld times",
-				sc_env_setxid_failed, strerror(sc_env_setxid_errno), sc_env_nsetxid);
-		else
-			sc_env_check(SC_ENV_SETXID, 1, "%ld setresuid calls returned", sc_env_nsetxid);
 	}
 	if (sc_env_has(SC_ENV_PREINIT))
 		sc_env_check(SC_ENV_PREINIT, 1, "pre-init threads made %ld of 40 callbacks before exit",
