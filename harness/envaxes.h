@@ -88,7 +88,7 @@ enum { SC_ENV_CLEAN, SC_ENV_SIGNAL, SC_ENV_CRASH, SC_ENV_DEATH };
 	X(ALTSTACK, "altstack", CLEAN, 0, \
 	  "every thread the scenario creates installs its own 64 KiB sigaltstack first; it must still be installed when the thread is done") \
 	X(ALTSTACK_SMALL, "altstack-small", CLEAN, 0, \
-	  "the same with an 8 KiB sigaltstack: SIGSTKSZ as musl, and glibc before 2.34, define it (a runtime whose handler needs more must put its own in while the thread is attached)") \
+	  "the same with an 8 KiB sigaltstack: SIGSTKSZ as musl defines it, and glibc unless _GNU_SOURCE makes it sysconf(_SC_SIGSTKSZ) (a runtime whose handler needs more must put its own in while the thread is attached)") \
 	X(SIGMASK, "sigmask", CLEAN, 0, \
 	  "every thread the scenario creates inherits a mask blocking every asynchronous signal; it must be the same when the thread is done") \
 	X(PREINIT, "preinit", CLEAN, 0, \
@@ -389,8 +389,9 @@ static void *sc_env_exit_in_callback_main(void *arg)
 
 /* Host stacks and masks for every thread a scenario creates. The small
  * stack is the compile-time SIGSTKSZ C programs have sized their signal
- * stacks by for decades (glibc 2.34 made it sysconf(_SC_SIGSTKSZ) under
- * _GNU_SOURCE; musl keeps 8192): what a host hands a runtime in practice. */
+ * stacks by for decades (since 2.34 glibc makes it sysconf(_SC_SIGSTKSZ)
+ * under _GNU_SOURCE, 8192 otherwise; musl keeps 8192): what a host hands
+ * a runtime in practice. */
 enum { SC_ENV_ALTSTACK_SIZE = 64 << 10, SC_ENV_ALTSTACK_SMALL_SIZE = 8 << 10 };
 
 /* Bytes of the sigaltstack the scenario's threads install first (0: none). */
