@@ -265,13 +265,21 @@ static void *idle(void *arg)
 //@if idlestop
 
 /* End the progress thread, as sc_ticker_stop does: a thread the runtime
- * does not own may call in, and keeps any deadlock from being declared. */
+ * does not own may call in, and keeps any deadlock from being declared.
+ * The wait is C that blocks, so a G makes it through sq_ccall, as the
+ * harness's own goes through the target's outcall: the same syscall
+ * window, which a fault site there counts. */
+static int idle_join(void *arg)
+{
+	close(idle_pipe[1]);
+	pthread_join(idle_thread, NULL);
+	return 0;
+}
+
 static void idle_stop(void)
 {
-	if (idle_pipe[1] >= 0) {
-		close(idle_pipe[1]);
-		pthread_join(idle_thread, NULL);
-	}
+	if (idle_pipe[1] >= 0)
+		sq_ccall(idle_join, NULL);
 }
 //@endif
 
