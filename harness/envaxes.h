@@ -394,12 +394,18 @@ static void *sc_env_exit_in_callback_main(void *arg)
  * a runtime in practice. */
 enum { SC_ENV_ALTSTACK_SIZE = 64 << 10, SC_ENV_ALTSTACK_SMALL_SIZE = 8 << 10 };
 
-/* Bytes of the sigaltstack the scenario's threads install first (0: none). */
-SC_ENV_FN_ size_t sc_env_altstack_size(void)
+/* The axis that has the scenario's threads install a sigaltstack first
+ * (-1: none; the two are of one family, never drawn together), and its size. */
+SC_ENV_FN_ int sc_env_altstack_axis(void)
 {
 	if (sc_env_has(SC_ENV_ALTSTACK_SMALL))
-		return SC_ENV_ALTSTACK_SMALL_SIZE;
-	return sc_env_has(SC_ENV_ALTSTACK) ? SC_ENV_ALTSTACK_SIZE : 0;
+		return SC_ENV_ALTSTACK_SMALL;
+	return sc_env_has(SC_ENV_ALTSTACK) ? SC_ENV_ALTSTACK : -1;
+}
+
+SC_ENV_FN_ size_t sc_env_altstack_size(int axis)
+{
+	return axis < 0 ? 0 : axis == SC_ENV_ALTSTACK_SMALL ? SC_ENV_ALTSTACK_SMALL_SIZE : SC_ENV_ALTSTACK_SIZE;
 }
 
 typedef struct sc_env_thr {
@@ -445,8 +451,8 @@ SC_ENV_FN_ void sc_env_altstack_off(void *mem)
 static void *sc_env_thread_main(void *p)
 {
 	sc_env_thr t = *(sc_env_thr *)p;
-	stack_t mine = { .ss_size = sc_env_altstack_size() }, now;
-	int axis = sc_env_has(SC_ENV_ALTSTACK_SMALL) ? SC_ENV_ALTSTACK_SMALL : SC_ENV_ALTSTACK;
+	int axis = sc_env_altstack_axis();
+	stack_t mine = { .ss_size = sc_env_altstack_size(axis) }, now;
 	unsigned char *block = NULL;
 	sigset_t before, after;
 	size_t below;
@@ -488,7 +494,7 @@ SC_ENV_FN_ int sc_env_pthread_create(pthread_t *t, const pthread_attr_t *attr, v
 	sigset_t host, old;
 	int r;
 
-	if (!sc_env_altstack_size() && !sc_env_has(SC_ENV_SIGMASK))
+	if (sc_env_altstack_axis() < 0 && !sc_env_has(SC_ENV_SIGMASK))
 		return pthread_create(t, attr, fn, arg);
 	if (!(p = malloc(sizeof *p)))
 		return EAGAIN;
@@ -659,7 +665,7 @@ SC_ENV_FN_ void sc_env_runtime_up(void)
 	pthread_mutex_unlock(&sc_env_mu);
 	if (sc_env_handlers() >= 0) {
 		sc_env_spawn(sc_env_caller_main);
-	} else if (sc_env_altstack_size() || sc_env_has(SC_ENV_SIGMASK)) {
+	} else if (sc_env_altstack_axis() >= 0 || sc_env_has(SC_ENV_SIGMASK)) {
 		pthread_t t;	/* one caller with the host's stack and mask, whatever the scenario has */
 
 		if (sc_env_pthread_create(&t, NULL, sc_env_caller_main, NULL) == 0)
